@@ -1,0 +1,216 @@
+//! Command-line arguments, and turning them into a settings layer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use go_disk_guard::commands::{self, PruneGoals};
+use go_disk_guard::policy::{self, Format, Layer, Size};
+use go_disk_guard::report::Report;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every watched volume is above its hard limit (after pruning, if any)
+  1  runtime error (I/O, an unreadable directory, …)
+  2  usage or configuration error (bad flag, value, YAML file, or a directory that is not a Go build cache)
+  3  a watched volume is below its hard limit after pruning
+
+Settings come from, lowest precedence first: defaults, .go-disk-guard.yml (working directory
+or git root, or --config), GO_DISK_GUARD_<SETTING> environment variables, flags.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  go-disk-guard check
+      prune the build cache if a Go directory's volume has less than 4GiB available,
+      fail (exit 3) if it stays below 1GiB
+  go-disk-guard check --soft 10GB --hard 2GB --target 15GB
+  go-disk-guard check --soft 15% --hard 5%
+  go-disk-guard check --dry-run --format json
+  go-disk-guard check --cache-max-size 5GiB --keep-recent 6h --path \"$PWD\"
+  GO_DISK_GUARD_SOFT=10GB go-disk-guard check";
+
+/// Keeps Go builds in CI from dying of a full disk.
+#[derive(Debug, Parser)]
+#[command(name = "go-disk-guard", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show Go's directories, the volumes that hold them and the build cache's size. Reads only.
+    Status {
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// The CI step: prune the build cache where space is below --soft, fail below --hard.
+    #[command(after_help = format!("{CHECK_EXAMPLES}\n\n{EXIT_CODES}"))]
+    Check {
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        prune: PruneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Maintenance: trim the build cache to a budget, an age, or a free-space goal.
+    #[command(after_help = format!(
+        "Examples:\n  go-disk-guard prune --max-size 5GiB\n  go-disk-guard prune --older-than 7d\n  \
+         go-disk-guard prune --free-at-least 20% --dry-run\n\n{EXIT_CODES}"
+    ))]
+    Prune {
+        /// Trim the cache to at most SIZE, least recently used entries first.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_size: Option<Size>,
+        /// Remove entries unused for longer than DURATION (e.g. 7d), as Go's own trim does.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        older_than: Option<Duration>,
+        /// Prune until the cache's volume has SIZE (or PCT% of it) available.
+        #[arg(long, value_name = "SIZE|PCT", value_parser = parse_size)]
+        free_at_least: Option<Size>,
+        #[command(flatten)]
+        prune: PruneArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+/// Thresholds and watched paths.
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Prune when a volume has less than SIZE available [default: 4GiB]. Sizes: 500MB, 10GB
+    /// (powers of 1000), 10GiB (powers of 1024), plain bytes, or a share of the volume: 15%.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    soft: Option<Size>,
+    /// Fail (exit 3) when a volume still has less than SIZE available after pruning
+    /// [default: 1GiB, capped at soft].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    hard: Option<Size>,
+    /// Once pruning, go on until SIZE is available [default: 1.5 × soft].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    target: Option<Size>,
+    /// Also keep the build cache within SIZE on every check.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    cache_max_size: Option<Size>,
+    /// Also watch the volume of DIR (the workspace, the temp dir); repeatable.
+    #[arg(long = "path", value_name = "DIR")]
+    paths: Vec<PathBuf>,
+}
+
+/// How pruning behaves.
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// Never remove entries used within DURATION [default: 2h]. Go records a use at most
+    /// hourly, so a window W spares for certain what was used within W − 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    keep_recent: Option<Duration>,
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// How long to wait for another go-disk-guard pruning the same cache [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    lock_timeout: Option<Duration>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Read settings from FILE instead of .go-disk-guard.yml.
+    #[arg(long, value_name = "FILE", env = "GO_DISK_GUARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Report format [default: text].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// The go command to ask for Go's directories [default: go, on PATH or in $GOROOT/bin].
+    #[arg(long, value_name = "PATH")]
+    go: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
+    s.parse()
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    policy::parse_duration(s)
+}
+
+/// A report and how to print it.
+pub struct Rendered {
+    pub report: Report,
+    pub format: Format,
+}
+
+/// What to run once the settings are known.
+enum Which {
+    Status,
+    Check,
+    Prune(PruneGoals),
+}
+
+/// Runs the command `cli` names.
+pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
+    let cwd = std::env::current_dir()?;
+    let (mut layer, common, which) = match cli.command {
+        Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
+        Command::Check {
+            limits,
+            prune,
+            common,
+        } => (
+            limit_layer(limits).overlay(prune_layer(prune)),
+            common,
+            Which::Check,
+        ),
+        Command::Prune {
+            max_size,
+            older_than,
+            free_at_least,
+            prune,
+            common,
+        } => (
+            prune_layer(prune),
+            common,
+            Which::Prune(PruneGoals {
+                max_size,
+                older_than,
+                free_at_least,
+            }),
+        ),
+    };
+    layer.format = common.format;
+    layer.go = common.go;
+    let settings = policy::load(layer, common.config.as_deref(), &cwd)?;
+    let report = match which {
+        Which::Status => commands::status(&settings)?,
+        Which::Check => commands::check(&settings)?,
+        Which::Prune(goals) => commands::prune(&settings, &goals)?,
+    };
+    Ok(Rendered {
+        format: settings.format,
+        report,
+    })
+}
+
+fn limit_layer(a: LimitArgs) -> Layer {
+    Layer {
+        soft: a.soft,
+        hard: a.hard,
+        target: a.target,
+        cache_max_size: a.cache_max_size,
+        paths: (!a.paths.is_empty()).then_some(a.paths),
+        ..Layer::default()
+    }
+}
+
+fn prune_layer(a: PruneArgs) -> Layer {
+    Layer {
+        keep_recent: a.keep_recent,
+        lock_timeout: a.lock_timeout,
+        dry_run: a.dry_run.then_some(true),
+        ..Layer::default()
+    }
+}

@@ -1,0 +1,453 @@
+//! The commands, each one pass of measure → decide → act → tell, returning a [`Report`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::buildcache::{self, BuildCache};
+use crate::disk::{self, Probe, VolumeId};
+use crate::error::Error;
+use crate::goenv::{self, GoEnv};
+use crate::policy::{self, Level, PlannedPrune, Settings, Size, VolumeState, format_bytes};
+use crate::prune::{self, Outcome};
+use crate::report::{
+    CacheReport, Finding, FindingLevel, Report, Status, Verdict, VolumeReport, WatchedPath,
+};
+
+/// The goals of an explicit `prune`.
+#[derive(Clone, Debug, Default)]
+pub struct PruneGoals {
+    pub max_size: Option<Size>,
+    pub older_than: Option<Duration>,
+    pub free_at_least: Option<Size>,
+}
+
+/// `status`: what is where, how full each volume is, and how large the build cache is.
+/// Reads only.
+pub fn status(settings: &Settings) -> anyhow::Result<Report> {
+    let go = goenv::resolve(&settings.go);
+    let mut findings = go_findings(&go);
+    let (volumes, _) = measure(&go, settings, &mut findings);
+    let volumes: Vec<VolumeReport> = volumes
+        .into_iter()
+        .map(|v| with_limits(v, settings))
+        .collect();
+    let cache = match go.get("GOCACHE").map(buildcache::locate) {
+        Some(Ok(Some(cache))) => {
+            let scan = cache.scan();
+            findings.extend(scan.skipped.iter().map(|s| notice(s.clone())));
+            Some(CacheReport {
+                path: cache.root().to_path_buf(),
+                stats: buildcache::CacheStats {
+                    last_go_trim: cache.last_go_trim(),
+                    ..scan.stats()
+                },
+            })
+        }
+        Some(Ok(None)) => {
+            findings.push(notice(format!(
+                "the build cache {} does not exist yet",
+                go.get("GOCACHE").unwrap_or_default()
+            )));
+            None
+        }
+        Some(Err(e)) => {
+            findings.push(warning(e.to_string()));
+            None
+        }
+        None => None,
+    };
+    let verdict = verdict(&volumes, &[], false);
+    Ok(Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "status",
+        dry_run: false,
+        settings: Some(settings.clone()),
+        go,
+        volumes,
+        cache,
+        prunes: Vec::new(),
+        findings,
+        verdict,
+    })
+}
+
+/// `check`: measure; prune the build cache on any volume below soft, up to the target (and
+/// to the cache budget, if set); measure again; fail when a volume stays below hard.
+pub fn check(settings: &Settings) -> anyhow::Result<Report> {
+    let go = goenv::resolve(&settings.go);
+    let mut findings = go_findings(&go);
+    let (volumes, probes) = measure(&go, settings, &mut findings);
+    let mut volumes: Vec<VolumeReport> = volumes
+        .into_iter()
+        .map(|v| with_limits(v, settings))
+        .collect();
+    let states: Vec<VolumeState> = volumes
+        .iter()
+        .map(|v| VolumeState {
+            id: v.id.clone(),
+            space: disk::Space {
+                total: v.total_bytes,
+                available: v.available_bytes_before,
+            },
+        })
+        .collect();
+
+    // Decide.
+    let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
+    let cache_volume = probes
+        .iter()
+        .find(|(label, p)| label == "GOCACHE" && p.path == Path::new(&gocache))
+        .map(|(_, p)| p.volume.clone());
+    let planned = cache_volume
+        .as_ref()
+        .and_then(|id| policy::plan_cache_prune(settings, &states, id));
+
+    // Act.
+    let mut prunes = Vec::new();
+    if let Some(planned) = &planned {
+        match buildcache::locate(&gocache) {
+            Ok(Some(cache)) => {
+                let outcome = run_prune(&cache, settings, planned)?;
+                prunes.push(outcome);
+            }
+            Ok(None) => findings.push(notice(format!(
+                "the build cache {gocache} does not exist yet; nothing to prune"
+            ))),
+            Err(e) => findings.push(warning(e.to_string())),
+        }
+    }
+    for v in &volumes {
+        let below = v.level.is_some_and(|l| l != Level::Ok);
+        if below && cache_volume.as_ref() != Some(&v.id) {
+            findings.push(warning(format!(
+                "{} is below its soft limit ({} available) but holds no Go build cache to prune",
+                v.mount.mount_point.display(),
+                format_bytes(v.available_bytes_before)
+            )));
+        }
+    }
+
+    // Measure again.
+    remeasure(&mut volumes, &probes, &prunes, settings);
+    for v in volumes.iter_mut() {
+        v.level = v
+            .limits
+            .map(|limits| Level::of(v.available_bytes_after, &limits));
+    }
+    let verdict = verdict(&volumes, &prunes, settings.dry_run);
+    Ok(Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "check",
+        dry_run: settings.dry_run,
+        settings: Some(settings.clone()),
+        go,
+        volumes,
+        cache: None,
+        prunes,
+        findings,
+        verdict,
+    })
+}
+
+/// `prune`: explicit maintenance of the build cache, towards the goals given.
+pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> {
+    if goals.max_size.is_none() && goals.older_than.is_none() && goals.free_at_least.is_none() {
+        return Err(Error::Usage(
+            "prune needs a goal: --max-size SIZE, --older-than DURATION or --free-at-least SIZE"
+                .into(),
+        )
+        .into());
+    }
+    let go = goenv::resolve(&settings.go);
+    let mut findings = go_findings(&go);
+    let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
+    let mut prunes = Vec::new();
+    let mut volumes = Vec::new();
+    match buildcache::locate(&gocache)? {
+        None => findings.push(notice(format!(
+            "the build cache {gocache} does not exist yet; nothing to prune"
+        ))),
+        Some(cache) => {
+            let probe = disk::probe(cache.root())
+                .with_context(|| format!("measuring the volume of {}", cache.root().display()))?;
+            let total = probe.space.total;
+            let request = prune::Request {
+                keep_recent: settings.keep_recent,
+                older_than: goals.older_than,
+                max_size: goals.max_size.map(|s| s.resolve(total)),
+                free_at_least: goals.free_at_least.map(|s| s.resolve(total)),
+                dry_run: settings.dry_run,
+                lock_timeout: settings.lock_timeout,
+                progress: true,
+            };
+            let outcome = prune::prune(&cache, &request)
+                .with_context(|| format!("pruning {}", cache.root().display()))?;
+            if !outcome.goal_met {
+                findings.push(warning(format!(
+                    "the goal was not reached: {} in {} entries used within the last {} was kept",
+                    format_bytes(outcome.kept_recent_bytes),
+                    outcome.kept_recent_entries,
+                    policy::format_duration(settings.keep_recent)
+                )));
+            }
+            let mut volume = volume_report(&probe, vec![("GOCACHE".into(), probe.clone())]);
+            prunes.push(outcome);
+            remeasure(
+                std::slice::from_mut(&mut volume),
+                &[("GOCACHE".into(), probe)],
+                &prunes,
+                settings,
+            );
+            volumes.push(volume);
+        }
+    }
+    let verdict = verdict(&volumes, &prunes, settings.dry_run);
+    Ok(Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "prune",
+        dry_run: settings.dry_run,
+        settings: Some(settings.clone()),
+        go,
+        volumes,
+        cache: None,
+        prunes,
+        findings,
+        verdict,
+    })
+}
+
+/// Prunes `cache` as planned.
+fn run_prune(
+    cache: &BuildCache,
+    settings: &Settings,
+    planned: &PlannedPrune,
+) -> anyhow::Result<Outcome> {
+    let request = prune::Request {
+        keep_recent: settings.keep_recent,
+        older_than: None,
+        max_size: planned.max_size,
+        free_at_least: planned.free_at_least,
+        dry_run: settings.dry_run,
+        lock_timeout: settings.lock_timeout,
+        progress: true,
+    };
+    let mut outcome = prune::prune(cache, &request)
+        .with_context(|| format!("pruning {}", cache.root().display()))?;
+    outcome.notes.splice(0..0, planned.reasons.iter().cloned());
+    Ok(outcome)
+}
+
+/// Measures every watched path; groups them by volume, in the order first seen.
+fn measure(
+    go: &GoEnv,
+    settings: &Settings,
+    findings: &mut Vec<Finding>,
+) -> (Vec<VolumeReport>, Vec<(String, Probe)>) {
+    let mut watched = go.watched_dirs();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    watched.extend(
+        settings
+            .paths
+            .iter()
+            .map(|p| ("path".to_string(), cwd.join(p))),
+    );
+    let mut probes = Vec::new();
+    for (label, path) in watched {
+        match disk::probe(&path) {
+            Ok(p) => probes.push((label, p)),
+            Err(e) => findings.push(warning(format!(
+                "cannot measure {label} {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+    let mut order: Vec<VolumeId> = Vec::new();
+    for (_, p) in &probes {
+        if !order.contains(&p.volume) {
+            order.push(p.volume.clone());
+        }
+    }
+    let volumes = order
+        .iter()
+        .map(|id| {
+            let members: Vec<(String, Probe)> = probes
+                .iter()
+                .filter(|(_, p)| &p.volume == id)
+                .cloned()
+                .collect();
+            let first = members[0].1.clone();
+            volume_report(&first, members)
+        })
+        .collect();
+    (volumes, probes)
+}
+
+fn volume_report(first: &Probe, members: Vec<(String, Probe)>) -> VolumeReport {
+    VolumeReport {
+        id: first.volume.clone(),
+        mount: first.mount.clone(),
+        total_bytes: first.space.total,
+        available_bytes_before: first.space.available,
+        available_bytes_after: first.space.available,
+        used_percent_after: first.space.used_percent(),
+        limits: None,
+        level: None,
+        paths: members
+            .into_iter()
+            .map(|(label, p)| WatchedPath {
+                label,
+                path: p.path,
+                exists: p.exists,
+            })
+            .collect(),
+    }
+}
+
+fn with_limits(mut v: VolumeReport, settings: &Settings) -> VolumeReport {
+    let limits = settings.limits_for(v.total_bytes);
+    v.level = Some(Level::of(v.available_bytes_after, &limits));
+    v.limits = Some(limits);
+    v
+}
+
+/// Measures the volumes again after pruning; a dry run projects instead, adding what would
+/// have been removed to the volume that holds it.
+fn remeasure(
+    volumes: &mut [VolumeReport],
+    probes: &[(String, Probe)],
+    prunes: &[Outcome],
+    settings: &Settings,
+) {
+    if prunes.is_empty() {
+        return;
+    }
+    for v in volumes.iter_mut() {
+        if settings.dry_run {
+            let would_free: u64 = prunes
+                .iter()
+                .filter(|p| {
+                    probes
+                        .iter()
+                        .any(|(_, pr)| pr.volume == v.id && p.cache.starts_with(&pr.resolved))
+                })
+                .map(|p| p.removed_bytes)
+                .sum();
+            v.available_bytes_after = (v.available_bytes_before + would_free).min(v.total_bytes);
+        } else if let Some((_, probe)) = probes.iter().find(|(_, p)| p.volume == v.id)
+            && let Ok(space) = disk::space(&probe.resolved)
+        {
+            v.available_bytes_after = space.available;
+        }
+        v.used_percent_after = disk::Space {
+            total: v.total_bytes,
+            available: v.available_bytes_after,
+        }
+        .used_percent();
+    }
+}
+
+/// The verdict: a hard-limit breach names the volume, the figures, the limit and what was
+/// pruned.
+fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdict {
+    let removed: u64 = prunes.iter().map(|p| p.removed_bytes).sum();
+    let removed_files: u64 = prunes.iter().map(|p| p.removed_files).sum();
+    let breaches: Vec<String> = volumes
+        .iter()
+        .filter(|v| v.level == Some(Level::BelowHard))
+        .map(|v| {
+            let limits = v.limits.expect("a level implies limits");
+            let fs = if v.mount.fs_type.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", v.mount.fs_type)
+            };
+            let holds_cache = v.paths.iter().any(|p| p.label == "GOCACHE");
+            let pruned = match prunes.first().filter(|_| holds_cache) {
+                Some(p) if p.removed_entries > 0 => format!(
+                    "{} {} ({} files) from {}",
+                    if dry_run { "would prune" } else { "pruned" },
+                    format_bytes(p.removed_bytes),
+                    p.removed_files,
+                    p.cache.display()
+                ),
+                Some(p) => format!(
+                    "nothing could be pruned from {} ({} entries used within keep-recent)",
+                    p.cache.display(),
+                    p.kept_recent_entries
+                ),
+                None => "there was no Go build cache on it to prune".into(),
+            };
+            format!(
+                "hard limit breached on {}{fs}: {} available of {}, below the hard limit of {}; {pruned}",
+                v.mount.mount_point.display(),
+                format_bytes(v.available_bytes_after),
+                format_bytes(v.total_bytes),
+                format_bytes(limits.hard),
+            )
+        })
+        .collect();
+    if !breaches.is_empty() {
+        return Verdict::new(Status::HardLimit, breaches.join("; and "));
+    }
+    if prunes.iter().any(|p| p.removed_entries > 0) {
+        let verb = if dry_run { "would prune" } else { "pruned" };
+        return Verdict::new(
+            Status::Pruned,
+            format!(
+                "{verb} {} ({removed_files} files); every watched volume is above its hard limit",
+                format_bytes(removed)
+            ),
+        );
+    }
+    let below_soft = volumes
+        .iter()
+        .filter(|v| v.level == Some(Level::BelowSoft))
+        .count();
+    let message = if below_soft > 0 {
+        format!("{below_soft} volume(s) below the soft limit, none below the hard limit")
+    } else {
+        format!("{} volume(s) within limits", volumes.len())
+    };
+    Verdict::new(Status::Ok, message)
+}
+
+/// Findings about the Go environment itself.
+fn go_findings(go: &GoEnv) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let goenv::Resolver::Computed { reason } = &go.resolver {
+        findings.push(notice(format!(
+            "Go directories were computed by Go's rules, not asked of go env: {reason}"
+        )));
+    }
+    match go.get("GOCACHE") {
+        Some("off") => findings.push(warning(
+            "GOCACHE=off: the go command requires a build cache since Go 1.12, so builds will fail"
+                .into(),
+        )),
+        Some(v) if !Path::new(v).is_absolute() => findings.push(warning(format!(
+            "GOCACHE={v} is not an absolute path: the go command rejects it"
+        ))),
+        None => findings.push(warning("GOCACHE is not set and has no default".into())),
+        _ => {}
+    }
+    findings
+}
+
+fn notice(message: String) -> Finding {
+    Finding {
+        level: FindingLevel::Notice,
+        message,
+    }
+}
+
+fn warning(message: String) -> Finding {
+    Finding {
+        level: FindingLevel::Warning,
+        message,
+    }
+}

@@ -1,0 +1,170 @@
+//! Volumes: free space, identity, and the mount that holds a path.
+//!
+//! A path is measured where it finally lives: links are followed (a GOCACHE that is a symlink
+//! into `/mnt` is measured on `/mnt`), and a path that does not exist yet is measured at its
+//! nearest existing ancestor, where it would be created. Paths with the same [`VolumeId`] are
+//! one volume and are measured once.
+//!
+//! The platform code (statvfs and `/proc/self/mountinfo` on Unix, GetDiskFreeSpaceExW and
+//! GetVolumePathNameW on Windows) sits behind the few functions of `sys`, and so does
+//! [`DirHandle`], the handle-relative, link-refusing directory access the pruner deletes with.
+
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod sys;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod sys;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+pub use sys::DirHandle;
+
+/// Identifies a volume: the device number on Unix, the volume path on Windows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct VolumeId(pub String);
+
+/// Space on a volume, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Space {
+    /// The volume's size.
+    pub total: u64,
+    /// What an unprivileged user can still write (statvfs `f_bavail`, Windows' caller-available
+    /// bytes, which respect quotas).
+    pub available: u64,
+}
+
+impl Space {
+    /// Used share of the volume in percent, counting reserved blocks as used (as `df` does).
+    pub fn used_percent(&self) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        100.0 * (self.total.saturating_sub(self.available)) as f64 / self.total as f64
+    }
+}
+
+/// Where a volume is mounted and what it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// The mount point (Unix) or volume root (Windows, e.g. `C:\`).
+    pub mount_point: PathBuf,
+    /// The filesystem type: `ext4`, `tmpfs`, `apfs`, `NTFS`, …; empty when unknown.
+    pub fs_type: String,
+    /// The mounted device or source, when known.
+    pub source: String,
+}
+
+/// What measuring one path found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Probe {
+    /// The path as given.
+    pub path: PathBuf,
+    /// The existing path that was measured: the path itself or its nearest existing ancestor,
+    /// with links resolved.
+    pub resolved: PathBuf,
+    /// Whether the path itself exists.
+    pub exists: bool,
+    pub volume: VolumeId,
+    pub mount: Mount,
+    pub space: Space,
+}
+
+/// Measures the volume holding `path`.
+pub fn probe(path: &Path) -> io::Result<Probe> {
+    let (resolved, exists) = nearest_existing(path)?;
+    let volume = sys::volume_id(&resolved)?;
+    let space = sys::space(&resolved)?;
+    let mount = sys::mount_of(&resolved, &volume).unwrap_or_default();
+    Ok(Probe {
+        path: path.to_path_buf(),
+        resolved,
+        exists,
+        volume,
+        mount,
+        space,
+    })
+}
+
+/// Measures free space again at an already resolved path (cheap: one statvfs).
+pub fn space(resolved: &Path) -> io::Result<Space> {
+    sys::space(resolved)
+}
+
+/// The canonical form of `path` or of its nearest existing ancestor, and whether `path` exists.
+fn nearest_existing(path: &Path) -> io::Result<(PathBuf, bool)> {
+    let absolute = std::path::absolute(path)?;
+    let mut exists = true;
+    for candidate in absolute.ancestors() {
+        match std::fs::canonicalize(candidate) {
+            Ok(real) => return Ok((real, exists)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => exists = false,
+            // A dangling link, or a component that is a file: try the parent.
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => exists = false,
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("resolving {}: {e}", candidate.display()),
+                ));
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no part of {} exists", path.display()),
+    ))
+}
+
+/// The kind of a directory entry, never following a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    /// A symbolic link, junction, mount point or other reparse point.
+    Link,
+    Other,
+}
+
+/// Metadata of a directory entry, read without following links.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryMeta {
+    pub kind: Kind,
+    /// Bytes the entry occupies on disk (allocated blocks where known, else its length).
+    pub disk_bytes: u64,
+    pub modified: SystemTime,
+    /// Whether it lives on the same volume as the directory it was read from.
+    pub same_volume: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_path_is_measured_at_its_nearest_ancestor() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("a/b/c");
+        let p = probe(&missing).unwrap();
+        assert!(!p.exists);
+        assert_eq!(p.resolved, std::fs::canonicalize(dir.path()).unwrap());
+        assert!(p.space.total > 0);
+        assert!(p.space.available <= p.space.total);
+        assert!(!p.mount.mount_point.as_os_str().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_to_the_real_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/proc", &link).unwrap();
+        let p = probe(&link).unwrap();
+        assert_eq!(p.resolved, Path::new("/proc"));
+        assert_eq!(p.mount.fs_type, "proc");
+    }
+}

@@ -1,0 +1,227 @@
+//! Unix: statvfs for space, `st_dev` for identity, `/proc/self/mountinfo` (Linux) or the
+//! system's mount list (elsewhere) for the mount, and `openat`/`unlinkat` relative to
+//! directory handles for deletion.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags};
+
+use super::{EntryMeta, Kind, Mount, Space, VolumeId};
+
+pub fn space(path: &Path) -> io::Result<Space> {
+    let st = rustix::fs::statvfs(path)?;
+    let unit = st.f_frsize as u64;
+    Ok(Space {
+        total: (st.f_blocks as u64).saturating_mul(unit),
+        available: (st.f_bavail as u64).saturating_mul(unit),
+    })
+}
+
+pub fn volume_id(path: &Path) -> io::Result<VolumeId> {
+    let st = rustix::fs::stat(path)?;
+    Ok(dev_id(st.st_dev as u64))
+}
+
+fn dev_id(dev: u64) -> VolumeId {
+    let dev = dev as rustix::fs::Dev;
+    VolumeId(format!(
+        "{}:{}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    ))
+}
+
+/// The mount holding `path` (already canonical): among mounts of the same device, the one
+/// with the longest mount point that is a prefix of `path` (bind mounts share a device).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn mount_of(path: &Path, volume: &VolumeId) -> Option<Mount> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut best: Option<(bool, Mount)> = None;
+    for line in text.lines() {
+        // id parent major:minor root mount-point options [optional...] - fstype source super
+        let (left, right) = line.split_once(" - ")?;
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        if fields.len() < 5 || rfields.is_empty() {
+            continue;
+        }
+        let mount_point = unescape_mountinfo(fields[4]);
+        if !path.starts_with(&mount_point) {
+            continue;
+        }
+        let same_dev = fields[2] == volume.0;
+        let candidate = Mount {
+            mount_point: mount_point.into(),
+            fs_type: rfields[0].to_string(),
+            source: rfields
+                .get(1)
+                .map(|s| unescape_mountinfo(s))
+                .unwrap_or_default(),
+        };
+        let better = match &best {
+            None => true,
+            Some((best_same, best_mount)) => {
+                (same_dev, candidate.mount_point.as_os_str().len())
+                    > (*best_same, best_mount.mount_point.as_os_str().len())
+                    || (same_dev == *best_same && candidate.mount_point == best_mount.mount_point)
+            }
+        };
+        if better {
+            best = Some((same_dev, candidate));
+        }
+    }
+    best.map(|(_, m)| m)
+}
+
+/// Mount points in mountinfo escape space, tab, newline and backslash as `\ooo`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn unescape_mountinfo(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
+        {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Elsewhere (macOS, the BSDs): the longest mount point of the system's list that holds `path`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn mount_of(path: &Path, _volume: &VolumeId) -> Option<Mount> {
+    let disks = sysinfo::Disks::new_with_refreshed_list();
+    disks
+        .list()
+        .iter()
+        .filter(|d| path.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| Mount {
+            mount_point: d.mount_point().to_path_buf(),
+            fs_type: d.file_system().to_string_lossy().into_owned(),
+            source: d.name().to_string_lossy().into_owned(),
+        })
+}
+
+/// An open directory. Children are opened, read and removed relative to it, never following
+/// a link, so a directory swapped for a link after it was opened cannot redirect anything.
+#[derive(Debug)]
+pub struct DirHandle {
+    fd: OwnedFd,
+    dev: u64,
+}
+
+impl DirHandle {
+    /// Opens the directory at `path`. Links in `path` itself are followed: callers resolve
+    /// and verify the root before opening it.
+    pub fn open(path: &Path) -> io::Result<DirHandle> {
+        let fd = rustix::fs::openat(
+            CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let dev = rustix::fs::fstat(&fd)?.st_dev as u64;
+        Ok(DirHandle { fd, dev })
+    }
+
+    /// Opens the child directory `name`. Fails if it is a link (`ELOOP`), not a directory, or
+    /// on another volume (a mount inside the tree).
+    pub fn open_child(&self, name: &OsStr) -> io::Result<DirHandle> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            if e == rustix::io::Errno::LOOP {
+                io::Error::other("is a symbolic link")
+            } else {
+                e.into()
+            }
+        })?;
+        let dev = rustix::fs::fstat(&fd)?.st_dev as u64;
+        if dev != self.dev {
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                format!("{} is on another volume", Path::new(name).display()),
+            ));
+        }
+        Ok(DirHandle { fd, dev })
+    }
+
+    /// The volume this directory is on.
+    pub fn volume(&self) -> VolumeId {
+        dev_id(self.dev)
+    }
+
+    /// The names in this directory (without `.` and `..`).
+    pub fn names(&self) -> io::Result<Vec<OsString>> {
+        let mut out = Vec::new();
+        for entry in Dir::read_from(&self.fd)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                out.push(OsStr::from_bytes(name).to_os_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Metadata of the child `name`, not following a link.
+    pub fn meta(&self, name: &OsStr) -> io::Result<EntryMeta> {
+        let st = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let kind = match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Link,
+            _ => Kind::Other,
+        };
+        let secs = st.st_mtime as i64;
+        let nanos = st.st_mtime_nsec as u32;
+        let modified = if secs >= 0 {
+            UNIX_EPOCH + Duration::new(secs as u64, nanos)
+        } else {
+            UNIX_EPOCH
+        };
+        let allocated = (st.st_blocks as u64).saturating_mul(512);
+        Ok(EntryMeta {
+            kind,
+            disk_bytes: if allocated > 0 {
+                allocated
+            } else {
+                st.st_size as u64
+            },
+            modified,
+            same_volume: st.st_dev as u64 == self.dev,
+        })
+    }
+
+    /// Removes the non-directory child `name` (a link is removed, never followed).
+    pub fn remove_file(&self, name: &OsStr) -> io::Result<()> {
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?;
+        Ok(())
+    }
+
+    /// Removes the empty child directory `name`.
+    pub fn remove_dir(&self, name: &OsStr) -> io::Result<()> {
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)?;
+        Ok(())
+    }
+}

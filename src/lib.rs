@@ -1,0 +1,19 @@
+//! go-disk-guard keeps Go builds in CI from dying of a full disk.
+//!
+//! One pass, in one direction: **measure** ([`goenv`] finds Go's directories as the go
+//! command does, [`disk`] measures the volumes holding them) → **decide** ([`policy`]: settings
+//! and the plan) → **act** ([`prune`] removes build-cache entries least recently used first,
+//! from a [`buildcache`] verified to be Go's) → **tell** ([`report`]: text, JSON, Markdown).
+//! [`commands`] strings the stages together for each subcommand.
+
+pub mod buildcache;
+pub mod commands;
+pub mod disk;
+pub mod error;
+pub mod goenv;
+pub mod policy;
+pub mod progress;
+pub mod prune;
+pub mod report;
+
+pub use error::{Error, ExitCode};

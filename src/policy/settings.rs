@@ -1,0 +1,485 @@
+//! Settings and where they come from.
+//!
+//! Precedence, lowest first: built-in defaults, the YAML configuration file, environment
+//! variables `GO_DISK_GUARD_<SETTING>`, command-line flags. Each source yields a [`Layer`];
+//! [`Layer::overlay`] stacks them and [`Settings::from_layers`] fills in the defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::size::{Size, format_duration, parse_duration};
+use crate::error::Error;
+
+/// The name of the configuration file looked for in the working directory and the git root.
+pub const CONFIG_FILE_NAME: &str = ".go-disk-guard.yml";
+
+/// The prefix of every environment variable the tool reads for its settings.
+pub const ENV_PREFIX: &str = "GO_DISK_GUARD_";
+
+/// Default soft limit: below this much available space a volume's build cache is pruned.
+pub const DEFAULT_SOFT: Size = Size::Bytes(4 << 30);
+/// Default hard limit: below this much available space, after pruning, the run fails.
+pub const DEFAULT_HARD: Size = Size::Bytes(1 << 30);
+/// The default target is this multiple of the soft limit, so that one prune buys headroom and
+/// the next check does not prune again at once.
+pub const DEFAULT_TARGET_FACTOR: f64 = 1.5;
+/// Default for keep-recent. Go refreshes an entry's mtime at most once an hour, so an mtime can
+/// lag the last use by up to an hour: a two-hour window spares everything used in the last hour.
+pub const DEFAULT_KEEP_RECENT: Duration = Duration::from_secs(2 * 3600);
+/// How long to wait for another go-disk-guard that is pruning the same cache.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Output format of the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document (schema documented in the README).
+    Json,
+    /// A Markdown report, as for a CI job summary.
+    Markdown,
+}
+
+/// One source's settings; `None` means "this source does not say".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layer {
+    pub soft: Option<Size>,
+    pub hard: Option<Size>,
+    pub target: Option<Size>,
+    pub cache_max_size: Option<Size>,
+    pub keep_recent: Option<Duration>,
+    pub lock_timeout: Option<Duration>,
+    pub paths: Option<Vec<PathBuf>>,
+    pub go: Option<PathBuf>,
+    pub dry_run: Option<bool>,
+    pub format: Option<Format>,
+}
+
+impl Layer {
+    /// This layer with every setting that `over` gives replaced by `over`'s value.
+    pub fn overlay(self, over: Layer) -> Layer {
+        Layer {
+            soft: over.soft.or(self.soft),
+            hard: over.hard.or(self.hard),
+            target: over.target.or(self.target),
+            cache_max_size: over.cache_max_size.or(self.cache_max_size),
+            keep_recent: over.keep_recent.or(self.keep_recent),
+            lock_timeout: over.lock_timeout.or(self.lock_timeout),
+            paths: over.paths.or(self.paths),
+            go: over.go.or(self.go),
+            dry_run: over.dry_run.or(self.dry_run),
+            format: over.format.or(self.format),
+        }
+    }
+
+    /// Sets `key` (as spelled in the configuration file) from its textual `value`. `origin`
+    /// names the source in error messages.
+    fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<(), Error> {
+        let size = |what| {
+            value.parse::<Size>().map_err(|reason| Error::InvalidValue {
+                origin: origin.to_string(),
+                what,
+                value: value.to_string(),
+                reason,
+            })
+        };
+        let duration = || {
+            parse_duration(value).map_err(|reason| Error::InvalidValue {
+                origin: origin.to_string(),
+                what: "duration",
+                value: value.to_string(),
+                reason,
+            })
+        };
+        match key {
+            "soft" => self.soft = Some(size("size")?),
+            "hard" => self.hard = Some(size("size")?),
+            "target" => self.target = Some(size("size")?),
+            "cache-max-size" => self.cache_max_size = Some(size("size")?),
+            "keep-recent" => self.keep_recent = Some(duration()?),
+            "lock-timeout" => self.lock_timeout = Some(duration()?),
+            "go" => self.go = Some(PathBuf::from(value)),
+            "paths" => {
+                self.paths = Some(
+                    value
+                        .lines()
+                        .flat_map(|line| std::env::split_paths(line).collect::<Vec<_>>())
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect(),
+                )
+            }
+            "dry-run" => {
+                self.dry_run = Some(parse_bool(value).ok_or_else(|| Error::InvalidValue {
+                    origin: origin.to_string(),
+                    what: "boolean",
+                    value: value.to_string(),
+                    reason: "expected true or false".into(),
+                })?)
+            }
+            "format" => {
+                self.format = Some(<Format as clap::ValueEnum>::from_str(value, true).map_err(
+                    |_| Error::InvalidValue {
+                        origin: origin.to_string(),
+                        what: "format",
+                        value: value.to_string(),
+                        reason: "expected text, json or markdown".into(),
+                    },
+                )?)
+            }
+            other => unreachable!("setting {other} is listed in SETTING_KEYS but not handled"),
+        }
+        Ok(())
+    }
+
+    /// Reads the `GO_DISK_GUARD_<SETTING>` environment variables through `get`.
+    /// An empty variable counts as unset, as GitHub Actions passes empty inputs.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Layer, Error> {
+        let mut layer = Layer::default();
+        for key in SETTING_KEYS {
+            let name = env_var_name(key);
+            if let Some(value) = get(&name).filter(|v| !v.trim().is_empty()) {
+                layer.set(key, &value, &format!("environment variable {name}"))?;
+            }
+        }
+        Ok(layer)
+    }
+
+    /// Parses the YAML text of a configuration file read from `path`.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Layer, Error> {
+        let config_error = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: Option<ConfigFile> = serde_saphyr::from_str(text).map_err(|e| {
+            // The library renders a multi-line snippet; the first line carries the position
+            // and the reason.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("syntax error");
+            config_error(first.trim_start_matches("error: ").to_string())
+        })?;
+        let Some(file) = file else {
+            return Ok(Layer::default());
+        };
+        let mut layer = Layer::default();
+        let scalars = [
+            ("soft", file.soft),
+            ("hard", file.hard),
+            ("target", file.target),
+            ("cache-max-size", file.cache_max_size),
+            ("keep-recent", file.keep_recent),
+            ("lock-timeout", file.lock_timeout),
+            ("go", file.go),
+            ("format", file.format),
+        ];
+        for (key, value) in scalars {
+            if let Some(v) = value {
+                let origin = format!(
+                    "configuration file {}: line {} column {}: {key}",
+                    path.display(),
+                    v.referenced.line(),
+                    v.referenced.column()
+                );
+                layer.set(key, &v.value, &origin)?;
+            }
+        }
+        if let Some(paths) = file.paths {
+            layer.paths = Some(paths.into_iter().map(PathBuf::from).collect());
+        }
+        layer.dry_run = file.dry_run;
+        Ok(layer)
+    }
+}
+
+/// Every setting, as spelled in the configuration file.
+pub const SETTING_KEYS: &[&str] = &[
+    "soft",
+    "hard",
+    "target",
+    "cache-max-size",
+    "keep-recent",
+    "lock-timeout",
+    "paths",
+    "go",
+    "dry-run",
+    "format",
+];
+
+/// `keep-recent` → `GO_DISK_GUARD_KEEP_RECENT`.
+pub fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('-', "_").to_ascii_uppercase())
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The configuration file as written. Scalars stay text, with their position, so that an
+/// invalid value is reported with the key, the line and the column.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    soft: Option<Spanned<String>>,
+    hard: Option<Spanned<String>>,
+    target: Option<Spanned<String>>,
+    cache_max_size: Option<Spanned<String>>,
+    keep_recent: Option<Spanned<String>>,
+    lock_timeout: Option<Spanned<String>>,
+    go: Option<Spanned<String>>,
+    format: Option<Spanned<String>>,
+    paths: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+/// Where the configuration file is: `explicit` (from `--config` or `GO_DISK_GUARD_CONFIG`),
+/// else [`CONFIG_FILE_NAME`] in `cwd`, else in the root of the git work tree holding `cwd`.
+pub fn find_config_file(explicit: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    let here = cwd.join(CONFIG_FILE_NAME);
+    if here.is_file() {
+        return Some(here);
+    }
+    let root = cwd.ancestors().find(|dir| dir.join(".git").exists())?;
+    Some(root.join(CONFIG_FILE_NAME)).filter(|p| p.is_file())
+}
+
+/// Reads and parses the configuration file at `path`.
+pub fn load_config_file(path: &Path) -> Result<Layer, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Layer::from_yaml(&text, path)
+}
+
+/// The settings in force: defaults, then the configuration file (`config`, or the one found
+/// from `cwd`), then the environment, then `flags`.
+pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings, Error> {
+    let file = match find_config_file(config, cwd) {
+        Some(path) => load_config_file(&path)?,
+        None => Layer::default(),
+    };
+    let env = Layer::from_env(|name| std::env::var(name).ok())?;
+    Settings::from_layers(file.overlay(env).overlay(flags))
+}
+
+/// The settings in force, every default filled in.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Settings {
+    #[serde(serialize_with = "serialize_display")]
+    pub soft: Size,
+    #[serde(serialize_with = "serialize_display")]
+    pub hard: Size,
+    #[serde(serialize_with = "serialize_display")]
+    pub target: Size,
+    #[serde(serialize_with = "serialize_opt_display")]
+    pub cache_max_size: Option<Size>,
+    #[serde(serialize_with = "serialize_duration")]
+    pub keep_recent: Duration,
+    #[serde(serialize_with = "serialize_duration")]
+    pub lock_timeout: Duration,
+    pub paths: Vec<PathBuf>,
+    pub go: PathBuf,
+    pub dry_run: bool,
+    #[serde(skip)]
+    pub format: Format,
+}
+
+impl Settings {
+    /// Fills in the defaults under `layer` and checks that the limits fit together.
+    pub fn from_layers(layer: Layer) -> Result<Settings, Error> {
+        // Only limits the user set can contradict each other; defaults give way (see
+        // `limits_for`).
+        if let (Some(hard), Some(soft)) = (layer.hard, layer.soft) {
+            check_order("hard", hard, "soft", soft)?;
+        }
+        if let (Some(soft), Some(target)) = (layer.soft, layer.target) {
+            check_order("soft", soft, "target", target)?;
+        }
+        let soft = layer.soft.unwrap_or(DEFAULT_SOFT);
+        let hard = layer.hard.unwrap_or(DEFAULT_HARD);
+        let target = layer
+            .target
+            .unwrap_or_else(|| soft.scale(DEFAULT_TARGET_FACTOR));
+        Ok(Settings {
+            soft,
+            hard,
+            target,
+            cache_max_size: layer.cache_max_size,
+            keep_recent: layer.keep_recent.unwrap_or(DEFAULT_KEEP_RECENT),
+            lock_timeout: layer.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT),
+            paths: layer.paths.unwrap_or_default(),
+            go: layer.go.unwrap_or_else(|| PathBuf::from("go")),
+            dry_run: layer.dry_run.unwrap_or(false),
+            format: layer.format.unwrap_or_default(),
+        })
+    }
+
+    /// The limits in bytes for a volume of `total` bytes. Soft is the anchor: where
+    /// percentages, absolute sizes and defaults mix, hard is capped at soft and target raised
+    /// to it, so that hard ≤ soft ≤ target always holds.
+    pub fn limits_for(&self, total: u64) -> Limits {
+        let soft = self.soft.resolve(total);
+        let hard = self.hard.resolve(total).min(soft);
+        let target = self.target.resolve(total).max(soft);
+        Limits { hard, soft, target }
+    }
+}
+
+/// Limits resolved to bytes for one volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    pub hard: u64,
+    pub soft: u64,
+    pub target: u64,
+}
+
+/// Two limits of the same kind (both absolute, or both percentages) must be in order.
+fn check_order(low_name: &str, low: Size, high_name: &str, high: Size) -> Result<(), Error> {
+    let out_of_order = match (low, high) {
+        (Size::Bytes(a), Size::Bytes(b)) => a > b,
+        (Size::Percent(a), Size::Percent(b)) => a > b,
+        _ => false,
+    };
+    if out_of_order {
+        return Err(Error::Usage(format!(
+            "the {low_name} limit ({low}) is above the {high_name} limit ({high}); \
+             expected hard ≤ soft ≤ target"
+        )));
+    }
+    Ok(())
+}
+
+fn serialize_display<S: serde::Serializer>(v: &Size, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn serialize_opt_display<S: serde::Serializer>(v: &Option<Size>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+fn serialize_duration<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Result<Layer, Error> {
+        Layer::from_yaml(text, Path::new("cfg.yml"))
+    }
+
+    #[test]
+    fn file_values_parse() {
+        let layer = yaml("soft: 10GB\nhard: 5%\nkeep-recent: 3h\npaths: [/a, /b]\ndry-run: true\n")
+            .unwrap();
+        assert_eq!(layer.soft, Some(Size::Bytes(10_000_000_000)));
+        assert_eq!(layer.hard, Some(Size::Percent(5.0)));
+        assert_eq!(layer.keep_recent, Some(Duration::from_secs(3 * 3600)));
+        assert_eq!(layer.paths.as_ref().map(Vec::len), Some(2));
+        assert_eq!(layer.dry_run, Some(true));
+        assert_eq!(yaml("").unwrap(), Layer::default());
+        assert_eq!(yaml("# only a comment\n").unwrap(), Layer::default());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_line_and_column() {
+        let err = yaml("soft: 10GB\nsfot: 1GB\n").unwrap_err().to_string();
+        assert!(err.contains("line 2 column 1"), "{err}");
+        assert!(err.contains("sfot"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_key_and_the_value() {
+        let err = yaml("hard: 1GB\nsoft: 10XB\n").unwrap_err().to_string();
+        assert!(err.contains("line 2 column 7: soft"), "{err}");
+        assert!(err.contains("\"10XB\""), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let err = yaml("soft: [1,\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("configuration file cfg.yml: line 1"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let file = yaml("soft: 10GB\nhard: 2GB\n").unwrap();
+        let env =
+            Layer::from_env(|name| (name == "GO_DISK_GUARD_SOFT").then(|| "20GB".to_string()))
+                .unwrap();
+        let flags = Layer {
+            hard: Some(Size::Bytes(3)),
+            ..Layer::default()
+        };
+        let merged = Layer::default().overlay(file).overlay(env).overlay(flags);
+        assert_eq!(merged.soft, Some(Size::Bytes(20_000_000_000)));
+        assert_eq!(merged.hard, Some(Size::Bytes(3)));
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let err = Layer::from_env(|name| {
+            (name == "GO_DISK_GUARD_KEEP_RECENT").then(|| "soon".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("environment variable GO_DISK_GUARD_KEEP_RECENT"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn default_target_is_above_soft_and_order_is_checked() {
+        let s = Settings::from_layers(Layer::default()).unwrap();
+        assert_eq!(s.target, Size::Bytes(6 << 30));
+        assert_eq!(s.keep_recent, DEFAULT_KEEP_RECENT);
+        let bad = Layer {
+            soft: Some(Size::Bytes(1)),
+            hard: Some(Size::Bytes(2)),
+            ..Layer::default()
+        };
+        assert!(Settings::from_layers(bad).is_err());
+        // A soft limit below the default hard limit lowers the hard limit with it.
+        let low = Settings::from_layers(Layer {
+            soft: Some(Size::Bytes(100)),
+            ..Layer::default()
+        })
+        .unwrap();
+        assert_eq!(low.limits_for(1000).hard, 100);
+        let mixed = Settings::from_layers(Layer {
+            soft: Some(Size::Percent(10.0)),
+            hard: Some(Size::Bytes(500)),
+            ..Layer::default()
+        })
+        .unwrap();
+        assert_eq!(
+            mixed.limits_for(1000),
+            Limits {
+                hard: 100,
+                soft: 100,
+                target: 150
+            }
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Progress on stderr: a bar on a terminal, and in CI (no terminal) one line every few seconds
+//! so that a long prune shows it is alive without flooding the log.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::policy::format_bytes;
+
+/// How often the plain-line mode reports.
+const LINE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Counts deleted entries and bytes; safe to share between threads.
+pub struct Progress {
+    label: String,
+    total: u64,
+    done: AtomicU64,
+    bytes: AtomicU64,
+    mode: Mode,
+}
+
+enum Mode {
+    Bar(ProgressBar),
+    Lines { last: Mutex<Instant> },
+}
+
+impl Progress {
+    /// Progress over `total` entries. A bar when stderr is a terminal, else plain lines.
+    pub fn new(label: impl Into<String>, total: u64) -> Progress {
+        let label = label.into();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let mode = if std::io::stderr().is_terminal() && !dumb {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(label.clone());
+            Mode::Bar(bar)
+        } else {
+            Mode::Lines {
+                last: Mutex::new(Instant::now()),
+            }
+        };
+        Progress {
+            label,
+            total,
+            done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            mode,
+        }
+    }
+
+    /// Records one more entry of `bytes` handled.
+    pub fn inc(&self, bytes: u64) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        match &self.mode {
+            Mode::Bar(bar) => bar.set_position(done),
+            Mode::Lines { last } => {
+                let Ok(mut last) = last.try_lock() else {
+                    return;
+                };
+                if last.elapsed() >= LINE_INTERVAL {
+                    *last = Instant::now();
+                    eprintln!(
+                        "{}: {done}/{} entries, {}",
+                        self.label,
+                        self.total,
+                        format_bytes(bytes)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Removes the bar, if any.
+    pub fn finish(&self) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Pruning a Go build cache, least recently used first.
+//!
+//! Go refreshes an entry's mtime when it uses it, but only when the mtime is more than an hour
+//! old, so mtime order is last-use order to within an hour. The pruner:
+//!
+//! * works only on a [`BuildCache`], which has been verified to carry Go's README marker;
+//! * removes whole entries (`…-a`/`…-d` files, or a `…-d` directory holding an executable) in
+//!   the 256 shard directories, and nothing else (README, `trim.txt`, `fuzz/` stay);
+//! * never follows a link and never leaves the cache's volume: shards are opened with
+//!   `O_NOFOLLOW` and checked for their device, and entries are removed relative to the
+//!   shard's handle, so a shard swapped for a link mid-run cannot redirect a deletion;
+//! * spares every entry whose mtime falls within `keep_recent`, and re-reads each entry's
+//!   mtime immediately before removing it, skipping it if a build has used it since the scan;
+//! * takes an advisory lock per cache, so two pruners never run on one cache.
+
+mod lock;
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use lock::LOCK_FILE_NAME;
+
+use crate::buildcache::{BuildCache, CacheStats, Entry};
+use crate::disk::{self, DirHandle, Kind};
+use crate::progress::Progress;
+
+/// How many times a free-space goal re-measures and prunes further when the first round fell
+/// short (other writers, block rounding).
+const MAX_FREE_ROUNDS: usize = 4;
+
+/// At most this many error messages are kept for the report.
+const MAX_ERRORS_KEPT: usize = 10;
+
+/// What to prune. The goals combine: an entry goes when any goal asks for it.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Entries used (by mtime) within this window are never removed.
+    pub keep_recent: Duration,
+    /// Remove every entry last used longer ago than this (Go's own trim, on demand).
+    pub older_than: Option<Duration>,
+    /// Remove the least recently used entries until the cache holds at most this many bytes.
+    pub max_size: Option<u64>,
+    /// Remove the least recently used entries until the cache's volume has this many bytes
+    /// available.
+    pub free_at_least: Option<u64>,
+    /// Say what would be removed, and remove nothing.
+    pub dry_run: bool,
+    /// How long to wait for another go-disk-guard pruning the same cache.
+    pub lock_timeout: Duration,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+/// What a prune did (or, in a dry run, would do).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    pub cache: PathBuf,
+    pub dry_run: bool,
+    /// Whether the lock was had; when false nothing was pruned.
+    pub locked: bool,
+    pub before: CacheStats,
+    pub after: CacheStats,
+    /// Entries, files and bytes removed (or that would be).
+    pub removed_entries: u64,
+    pub removed_files: u64,
+    pub removed_bytes: u64,
+    /// The most recent last-use among the removed entries.
+    #[serde(serialize_with = "crate::report::serialize_time")]
+    pub newest_removed: Option<SystemTime>,
+    /// Entries chosen but kept because a build used them after the scan.
+    pub spared_in_use: u64,
+    /// Entries chosen but already gone (another go command or pruner removed them).
+    pub vanished: u64,
+    /// Whether every goal of the request was reached.
+    pub goal_met: bool,
+    /// Entries within keep-recent that no goal could touch.
+    pub kept_recent_entries: u64,
+    pub kept_recent_bytes: u64,
+    /// Shards or entries left alone and failures, in words (the first few).
+    pub notes: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Prunes `cache` as `request` asks.
+pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        cache: cache.root().to_path_buf(),
+        dry_run: request.dry_run,
+        ..Outcome::default()
+    };
+    // A dry run writes nothing, not even the lock file.
+    let _lock = if request.dry_run {
+        None
+    } else {
+        match lock::acquire(cache.root(), request.lock_timeout)? {
+            Some(lock) => Some(lock),
+            None => {
+                outcome.notes.push(format!(
+                    "another go-disk-guard held the lock on this cache for {}s; not pruning",
+                    request.lock_timeout.as_secs()
+                ));
+                outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+                return Ok(outcome);
+            }
+        }
+    };
+    outcome.locked = true;
+
+    let now = SystemTime::now();
+    let recent_cutoff = now
+        .checked_sub(request.keep_recent)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut scan = cache.scan();
+    outcome.notes.append(&mut scan.skipped);
+    outcome.before = CacheStats {
+        last_go_trim: cache.last_go_trim(),
+        ..scan.stats()
+    };
+
+    // Oldest first; ties broken by name so the order is deterministic.
+    let mut candidates: Vec<Entry> = Vec::with_capacity(scan.entries.len());
+    for e in scan.entries {
+        if e.modified < recent_cutoff {
+            candidates.push(e);
+        } else {
+            outcome.kept_recent_entries += 1;
+            outcome.kept_recent_bytes += e.disk_bytes;
+        }
+    }
+    candidates.sort_unstable_by(|a, b| {
+        a.modified
+            .cmp(&b.modified)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+
+    // Each goal asks for a prefix of the candidates; the longest prefix serves them all.
+    let mut want = 0usize;
+    let mut goal_met = true;
+    if let Some(age) = request.older_than {
+        let cutoff = now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
+        want = want.max(candidates.partition_point(|e| e.modified < cutoff));
+    }
+    if let Some(max) = request.max_size {
+        let excess = outcome.before.bytes.saturating_sub(max);
+        let (n, met) = prefix_freeing(&candidates, 0, excess);
+        want = want.max(n);
+        goal_met &= met;
+    }
+    let volume_path = cache.root().to_path_buf();
+    let shortfall = |target: u64| -> io::Result<u64> {
+        Ok(target.saturating_sub(disk::space(&volume_path)?.available))
+    };
+    if let Some(target) = request.free_at_least {
+        let (n, met) = prefix_freeing(&candidates, 0, shortfall(target)?);
+        want = want.max(n);
+        goal_met &= met;
+    }
+
+    let progress = request
+        .progress
+        .then(|| Progress::new(format!("pruning {}", cache.root().display()), want as u64));
+    let mut done = 0usize;
+    let mut tally = Tally::default();
+    if request.dry_run {
+        for e in &candidates[..want] {
+            tally.removed(e);
+        }
+        done = want;
+    } else {
+        tally = remove_entries(cache, &candidates[..want], recent_cutoff, progress.as_ref());
+        done = done.max(want);
+        // Space freed is not exactly the bytes removed (other writers, block rounding,
+        // entries spared or vanished): measure again and go on while the goal is missed.
+        if let Some(target) = request.free_at_least {
+            for _ in 0..MAX_FREE_ROUNDS {
+                let short = shortfall(target)?;
+                if short == 0 || done >= candidates.len() {
+                    break;
+                }
+                let (n, _) = prefix_freeing(&candidates, done, short);
+                let more = remove_entries(
+                    cache,
+                    &candidates[done..n],
+                    recent_cutoff,
+                    progress.as_ref(),
+                );
+                tally.add(more);
+                done = n;
+            }
+            goal_met &= shortfall(target)? == 0;
+        }
+    }
+    if let Some(p) = &progress {
+        p.finish();
+    }
+
+    outcome.removed_entries = tally.entries;
+    outcome.removed_files = tally.files;
+    outcome.removed_bytes = tally.bytes;
+    outcome.newest_removed = tally.newest;
+    outcome.spared_in_use = tally.spared;
+    outcome.vanished = tally.vanished;
+    outcome.goal_met = goal_met;
+    outcome.after = remaining_stats(&outcome.before, &candidates, done, &tally);
+    outcome.notes.extend(tally.errors);
+    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(outcome)
+}
+
+/// The end of the shortest run of candidates from `start` whose bytes reach `bytes`, and
+/// whether they do.
+fn prefix_freeing(candidates: &[Entry], start: usize, bytes: u64) -> (usize, bool) {
+    let mut sum = 0u64;
+    let mut end = start;
+    while sum < bytes && end < candidates.len() {
+        sum += candidates[end].disk_bytes;
+        end += 1;
+    }
+    (end, sum >= bytes)
+}
+
+/// The cache's statistics after removing what the tally says, without another scan.
+fn remaining_stats(
+    before: &CacheStats,
+    candidates: &[Entry],
+    done: usize,
+    tally: &Tally,
+) -> CacheStats {
+    let mut after = before.clone();
+    after.entries -= tally.entries.min(after.entries);
+    after.files -= tally.files.min(after.files);
+    after.bytes -= tally.bytes.min(after.bytes);
+    if tally.entries > 0 {
+        // The oldest survivor is at most the first candidate not chosen.
+        after.oldest = candidates.get(done).map(|e| e.modified).or(before.newest);
+    }
+    if after.entries == 0 {
+        after.oldest = None;
+        after.newest = None;
+    }
+    after
+}
+
+/// Counts of one removal pass.
+#[derive(Debug, Default)]
+struct Tally {
+    entries: u64,
+    files: u64,
+    bytes: u64,
+    newest: Option<SystemTime>,
+    spared: u64,
+    vanished: u64,
+    errors: Vec<String>,
+}
+
+impl Tally {
+    fn removed(&mut self, e: &Entry) {
+        self.entries += 1;
+        self.files += e.files;
+        self.bytes += e.disk_bytes;
+        self.newest = Some(self.newest.map_or(e.modified, |t| t.max(e.modified)));
+    }
+
+    fn add(&mut self, other: Tally) {
+        self.entries += other.entries;
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.newest = match (self.newest, other.newest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.spared += other.spared;
+        self.vanished += other.vanished;
+        for e in other.errors {
+            if self.errors.len() < MAX_ERRORS_KEPT {
+                self.errors.push(e);
+            }
+        }
+    }
+}
+
+/// Removes `chosen` entries, shards in parallel, each relative to its shard's handle.
+fn remove_entries(
+    cache: &BuildCache,
+    chosen: &[Entry],
+    recent_cutoff: SystemTime,
+    progress: Option<&Progress>,
+) -> Tally {
+    let mut by_shard: Vec<Vec<&Entry>> = vec![Vec::new(); 256];
+    for e in chosen {
+        by_shard[e.shard as usize].push(e);
+    }
+    let tallies: Vec<Tally> = by_shard
+        .par_iter()
+        .enumerate()
+        .filter(|(_, entries)| !entries.is_empty())
+        .map(|(shard, entries)| {
+            let mut tally = Tally::default();
+            let dir = match cache.open_shard(shard as u8) {
+                Ok(Some(dir)) => dir,
+                Ok(None) => {
+                    tally.vanished += entries.len() as u64;
+                    return tally;
+                }
+                Err(e) => {
+                    tally
+                        .errors
+                        .push(format!("shard {shard:02x}: {e}; left alone"));
+                    return tally;
+                }
+            };
+            for entry in entries {
+                match remove_entry(&dir, entry, recent_cutoff) {
+                    Ok(Removal::Removed) => tally.removed(entry),
+                    Ok(Removal::InUse) => tally.spared += 1,
+                    Ok(Removal::Vanished) => tally.vanished += 1,
+                    Err(e) => {
+                        if tally.errors.len() < MAX_ERRORS_KEPT {
+                            tally.errors.push(format!(
+                                "{:02x}/{}: {e}",
+                                shard,
+                                entry.name.to_string_lossy()
+                            ));
+                        }
+                    }
+                }
+                if let Some(p) = progress {
+                    p.inc(entry.disk_bytes);
+                }
+            }
+            tally
+        })
+        .collect();
+    let mut total = Tally::default();
+    for t in tallies {
+        total.add(t);
+    }
+    total
+}
+
+enum Removal {
+    Removed,
+    /// A build used it after the scan: its mtime is now recent.
+    InUse,
+    /// Already gone.
+    Vanished,
+}
+
+/// Removes one entry after re-reading its metadata: it must still be the same kind of thing,
+/// on the same volume, and not used since the scan.
+fn remove_entry(dir: &DirHandle, entry: &Entry, recent_cutoff: SystemTime) -> io::Result<Removal> {
+    let meta = match dir.meta(&entry.name) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Vanished),
+        Err(e) => return Err(e),
+    };
+    if meta.modified >= recent_cutoff {
+        return Ok(Removal::InUse);
+    }
+    if !meta.same_volume {
+        return Ok(Removal::Vanished);
+    }
+    let result = match (meta.kind, entry.is_dir) {
+        (Kind::File, false) => dir.remove_file(&entry.name),
+        (Kind::Dir, true) => {
+            let sub = dir.open_child(&entry.name)?;
+            empty_dir(&sub)?;
+            dir.remove_dir(&entry.name)
+        }
+        // It changed into something else since the scan: not ours to judge.
+        _ => return Ok(Removal::Vanished),
+    };
+    match result {
+        Ok(()) => Ok(Removal::Removed),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Removal::Vanished),
+        Err(e) => Err(e),
+    }
+}
+
+/// Empties a directory entry, depth first, never following links nor leaving the volume
+/// (links inside are removed as links).
+fn empty_dir(dir: &DirHandle) -> io::Result<()> {
+    for name in dir.names()? {
+        let name: &OsStr = &name;
+        match dir.meta(name) {
+            Ok(meta) if meta.kind == Kind::Dir => {
+                empty_dir(&dir.open_child(name)?)?;
+                ignore_not_found(dir.remove_dir(name))?;
+            }
+            Ok(_) => ignore_not_found(dir.remove_file(name))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,83 @@
+//! The Markdown report, as for a CI job summary.
+
+use std::fmt::Write;
+
+use super::text::{prune_line, serde_plain};
+use super::{Report, Status};
+use crate::policy::format_bytes;
+
+/// Renders `report` as GitHub-flavoured Markdown.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let icon = match report.verdict.status {
+        Status::HardLimit => "❌",
+        Status::Pruned => "🧹",
+        Status::Ok => "✅",
+    };
+    let _ = writeln!(w, "### {icon} go-disk-guard {}\n", report.command);
+    let _ = writeln!(w, "{}\n", escape(&report.verdict.message));
+
+    let _ = writeln!(
+        w,
+        "| Volume | Type | Size | Available before | Available after | Limits (hard / soft / target) | Holds |"
+    );
+    let _ = writeln!(w, "|---|---|--:|--:|--:|---|---|");
+    for v in &report.volumes {
+        let limits = v.limits.map_or("—".to_string(), |l| {
+            format!(
+                "{} / {} / {}",
+                format_bytes(l.hard),
+                format_bytes(l.soft),
+                format_bytes(l.target)
+            )
+        });
+        let holds: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
+        let _ = writeln!(
+            w,
+            "| `{}` | {} | {} | {} | {} | {} | {} |",
+            escape(&v.mount.mount_point.display().to_string()),
+            escape(&v.mount.fs_type),
+            format_bytes(v.total_bytes),
+            format_bytes(v.available_bytes_before),
+            format_bytes(v.available_bytes_after),
+            limits,
+            holds.join(", ")
+        );
+    }
+
+    if !report.prunes.is_empty() {
+        let _ = writeln!(w);
+        for p in &report.prunes {
+            let _ = writeln!(w, "- {}", escape(&prune_line(p)));
+        }
+    }
+    if !report.findings.is_empty() {
+        let _ = writeln!(w);
+        for f in &report.findings {
+            let _ = writeln!(w, "- **{}**: {}", serde_plain(&f.level), escape(&f.message));
+        }
+    }
+
+    let _ = writeln!(w, "\n<details><summary>Go directories</summary>\n");
+    let _ = writeln!(w, "| Variable | Value | From |");
+    let _ = writeln!(w, "|---|---|---|");
+    for var in &report.go.vars {
+        let _ = writeln!(
+            w,
+            "| `{}` | `{}` | {} |",
+            var.name,
+            escape(&var.value),
+            var.origin.describe()
+        );
+    }
+    let _ = writeln!(w, "\n</details>");
+    out
+}
+
+/// Escapes the characters that would break a table cell or start markup.
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+}

@@ -1,0 +1,162 @@
+//! The human-readable report.
+
+use std::fmt::Write;
+
+use super::{Report, Status, ago};
+use crate::goenv::Resolver;
+use crate::policy::format_bytes;
+use crate::prune::Outcome;
+
+/// Renders `report` as plain text, one section per stage.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+
+    match &report.go.resolver {
+        Resolver::GoEnv { go, version } => {
+            let _ = writeln!(w, "Go directories (go env, {version}, {}):", go.display());
+        }
+        Resolver::Computed { reason } => {
+            let _ = writeln!(w, "Go directories (computed by Go's rules: {reason}):");
+        }
+    }
+    for var in &report.go.vars {
+        let value = if var.value.is_empty() {
+            "(unset)"
+        } else {
+            &var.value
+        };
+        let _ = writeln!(w, "  {:<11} {value}  [{}]", var.name, var.origin.describe());
+    }
+
+    let _ = writeln!(w, "\nVolumes:");
+    for v in &report.volumes {
+        let fs = if v.mount.fs_type.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", v.mount.fs_type)
+        };
+        let labels: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
+        let _ = writeln!(
+            w,
+            "  {}{fs}: {} available of {} ({:.0}% used) — {}",
+            v.mount.mount_point.display(),
+            format_bytes(v.available_bytes_after),
+            format_bytes(v.total_bytes),
+            v.used_percent_after,
+            labels.join(", ")
+        );
+        if v.available_bytes_after != v.available_bytes_before {
+            let _ = writeln!(
+                w,
+                "    was {} available before pruning",
+                format_bytes(v.available_bytes_before)
+            );
+        }
+        if let (Some(limits), Some(level)) = (&v.limits, v.level) {
+            let _ = writeln!(
+                w,
+                "    limits: hard {}, soft {}, target {} — {}",
+                format_bytes(limits.hard),
+                format_bytes(limits.soft),
+                format_bytes(limits.target),
+                serde_plain(&level)
+            );
+        }
+    }
+
+    if let Some(cache) = &report.cache {
+        let s = &cache.stats;
+        let _ = write!(
+            w,
+            "\nBuild cache {}: {} in {} files ({} entries)",
+            cache.path.display(),
+            format_bytes(s.bytes),
+            s.files,
+            s.entries
+        );
+        if let (Some(old), Some(new)) = (s.oldest, s.newest) {
+            let _ = write!(w, ", last used {} … {}", ago(old), ago(new));
+        }
+        let _ = writeln!(w);
+        if let Some(t) = s.last_go_trim {
+            let _ = writeln!(w, "  Go last trimmed it {}", ago(t));
+        }
+    }
+
+    for p in &report.prunes {
+        let _ = writeln!(w, "\n{}", prune_line(p));
+        for note in &p.notes {
+            let _ = writeln!(w, "  note: {note}");
+        }
+    }
+
+    if !report.findings.is_empty() {
+        let _ = writeln!(w);
+        for f in &report.findings {
+            let _ = writeln!(w, "{}: {}", serde_plain(&f.level), f.message);
+        }
+    }
+
+    let _ = writeln!(
+        w,
+        "\n{}: {}",
+        match report.verdict.status {
+            Status::HardLimit => "FAILED",
+            _ => "OK",
+        },
+        report.verdict.message
+    );
+    out
+}
+
+/// One line saying what a prune did.
+pub(crate) fn prune_line(p: &Outcome) -> String {
+    let verb = if p.dry_run { "Would prune" } else { "Pruned" };
+    if !p.locked {
+        return format!(
+            "Did not prune {}: it was locked by another go-disk-guard",
+            p.cache.display()
+        );
+    }
+    let mut line = format!(
+        "{verb} {}: {} in {} files ({} entries)",
+        p.cache.display(),
+        format_bytes(p.removed_bytes),
+        p.removed_files,
+        p.removed_entries
+    );
+    if let Some(t) = p.newest_removed {
+        let _ = write!(line, ", the most recent used {}", ago(t));
+    }
+    let _ = write!(
+        line,
+        "; {} left ({} entries)",
+        format_bytes(p.after.bytes),
+        p.after.entries
+    );
+    if p.kept_recent_entries > 0 {
+        let _ = write!(
+            line,
+            "; {} entries ({}) kept as recently used",
+            p.kept_recent_entries,
+            format_bytes(p.kept_recent_bytes)
+        );
+    }
+    if p.spared_in_use > 0 {
+        let _ = write!(line, "; {} spared, used during the prune", p.spared_in_use);
+    }
+    if p.vanished > 0 {
+        let _ = write!(line, "; {} already gone", p.vanished);
+    }
+    let _ = write!(line, " [{} ms]", p.elapsed_ms);
+    line
+}
+
+/// The serde name of a unit-like enum value (`below-soft`, `warning`, …).
+pub(crate) fn serde_plain<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
