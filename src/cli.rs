@@ -32,7 +32,7 @@ Examples:
 
 /// Keeps Go builds in CI from dying of a full disk.
 #[derive(Debug, Parser)]
-#[command(name = "go-disk-guard", version, about, after_help = EXIT_CODES)]
+#[command(name = "go-disk-guard", version, about, after_help = EXIT_CODES, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,8 +119,8 @@ struct PruneArgs {
 /// Options every command takes.
 #[derive(Debug, Args)]
 struct CommonArgs {
-    /// Read settings from FILE instead of .go-disk-guard.yml.
-    #[arg(long, value_name = "FILE", env = "GO_DISK_GUARD_CONFIG")]
+    /// Read settings from FILE instead of .go-disk-guard.yml [env: GO_DISK_GUARD_CONFIG].
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Report format [default: text].
     #[arg(long, value_enum)]

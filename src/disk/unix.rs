@@ -150,10 +150,14 @@ impl DirHandle {
             Mode::empty(),
         )
         .map_err(|e| {
-            if e == rustix::io::Errno::LOOP {
+            // O_NOFOLLOW on a link fails with ELOOP, or with ENOTDIR where O_DIRECTORY is
+            // checked first: say which.
+            let is_link = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode as _) == FileType::Symlink);
+            if is_link {
                 io::Error::other("is a symbolic link")
             } else {
-                e.into()
+                io::Error::from(e)
             }
         })?;
         let dev = rustix::fs::fstat(&fd)?.st_dev as u64;

@@ -175,6 +175,7 @@ impl Layer {
             ("lock-timeout", file.lock_timeout),
             ("go", file.go),
             ("format", file.format),
+            ("dry-run", file.dry_run),
         ];
         for (key, value) in scalars {
             if let Some(v) = value {
@@ -190,7 +191,6 @@ impl Layer {
         if let Some(paths) = file.paths {
             layer.paths = Some(paths.into_iter().map(PathBuf::from).collect());
         }
-        layer.dry_run = file.dry_run;
         Ok(layer)
     }
 }
@@ -235,8 +235,8 @@ struct ConfigFile {
     lock_timeout: Option<Spanned<String>>,
     go: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
+    dry_run: Option<Spanned<String>>,
     paths: Option<Vec<String>>,
-    dry_run: Option<bool>,
 }
 
 /// Where the configuration file is: `explicit` (from `--config` or `GO_DISK_GUARD_CONFIG`),
@@ -262,10 +262,17 @@ pub fn load_config_file(path: &Path) -> Result<Layer, Error> {
     Layer::from_yaml(&text, path)
 }
 
-/// The settings in force: defaults, then the configuration file (`config`, or the one found
-/// from `cwd`), then the environment, then `flags`.
+/// The environment variable naming the configuration file (the `--config` flag wins).
+pub const CONFIG_ENV: &str = "GO_DISK_GUARD_CONFIG";
+
+/// The settings in force: defaults, then the configuration file (`config`, else
+/// `$GO_DISK_GUARD_CONFIG`, else the one found from `cwd`), then the environment, then `flags`.
 pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings, Error> {
-    let file = match find_config_file(config, cwd) {
+    let from_env = std::env::var_os(CONFIG_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let explicit = config.map(Path::to_path_buf).or(from_env);
+    let file = match find_config_file(explicit.as_deref(), cwd) {
         Some(path) => load_config_file(&path)?,
         None => Layer::default(),
     };
@@ -276,13 +283,13 @@ pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings,
 /// The settings in force, every default filled in.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Settings {
-    #[serde(serialize_with = "serialize_display")]
+    #[serde(serialize_with = "serialize_size")]
     pub soft: Size,
-    #[serde(serialize_with = "serialize_display")]
+    #[serde(serialize_with = "serialize_size")]
     pub hard: Size,
-    #[serde(serialize_with = "serialize_display")]
+    #[serde(serialize_with = "serialize_size")]
     pub target: Size,
-    #[serde(serialize_with = "serialize_opt_display")]
+    #[serde(serialize_with = "serialize_opt_size")]
     pub cache_max_size: Option<Size>,
     #[serde(serialize_with = "serialize_duration")]
     pub keep_recent: Duration,
@@ -360,13 +367,17 @@ fn check_order(low_name: &str, low: Size, high_name: &str, high: Size) -> Result
     Ok(())
 }
 
-fn serialize_display<S: serde::Serializer>(v: &Size, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
+/// A size in JSON: a number of bytes, or a string such as `"15%"`.
+fn serialize_size<S: serde::Serializer>(v: &Size, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Size::Bytes(b) => s.serialize_u64(*b),
+        Size::Percent(_) => s.collect_str(v),
+    }
 }
 
-fn serialize_opt_display<S: serde::Serializer>(v: &Option<Size>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_opt_size<S: serde::Serializer>(v: &Option<Size>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(v) => s.collect_str(v),
+        Some(v) => serialize_size(v, s),
         None => s.serialize_none(),
     }
 }

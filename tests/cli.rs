@@ -1,0 +1,352 @@
+//! The command line as users meet it: help, settings precedence, and bad input. Every bad
+//! input must end with the documented exit code and one line naming the culprit, never a
+//! panic.
+
+mod common;
+
+use std::fs;
+
+use common::{guard, json, synthetic_cache};
+
+#[test]
+fn help_documents_commands_examples_and_exit_codes() {
+    let home = tempfile::tempdir().unwrap();
+    let out = guard(home.path()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["status", "check", "prune", "Exit codes", "GO_DISK_GUARD_"] {
+        assert!(text.contains(word), "{word} missing from --help:\n{text}");
+    }
+    let out = guard(home.path())
+        .args(["check", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "Examples:",
+        "--soft",
+        "--hard",
+        "--target",
+        "--keep-recent",
+        "--dry-run",
+    ] {
+        assert!(
+            text.contains(word),
+            "{word} missing from check --help:\n{text}"
+        );
+    }
+    let out = guard(home.path()).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("go-disk-guard "));
+}
+
+/// One bad input: the arguments, files to write first, environment, the expected exit code,
+/// and words the one-line error must contain.
+struct Bad {
+    args: &'static [&'static str],
+    config: Option<&'static str>,
+    env: &'static [(&'static str, &'static str)],
+    code: i32,
+    says: &'static [&'static str],
+}
+
+#[test]
+fn bad_inputs_fail_with_the_documented_code_and_name_the_culprit() {
+    let table = [
+        Bad {
+            args: &["check", "--soft", "10XB"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["10XB", "--soft"],
+        },
+        Bad {
+            args: &["check", "--hard=-5GB"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--hard"],
+        },
+        Bad {
+            args: &["check", "--soft", "150%"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["150%", "100%"],
+        },
+        Bad {
+            args: &["check", "--soft", "1GB", "--hard", "2GB"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["hard", "soft"],
+        },
+        Bad {
+            args: &["check", "--keep-recent", "soon"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["soon", "--keep-recent"],
+        },
+        Bad {
+            args: &["prune", "--older-than", "7"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--older-than"],
+        },
+        Bad {
+            args: &["prune", "--max-size", "lots"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["lots", "--max-size"],
+        },
+        Bad {
+            args: &["prune"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--max-size", "--older-than"],
+        },
+        Bad {
+            args: &["check", "--format", "xml"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["xml"],
+        },
+        Bad {
+            args: &["frobnicate"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["frobnicate"],
+        },
+        Bad {
+            args: &["check"],
+            config: Some("soft: [1,\n"),
+            env: &[],
+            code: 2,
+            says: &[".go-disk-guard.yml", "line 1"],
+        },
+        Bad {
+            args: &["check"],
+            config: Some("soft: 1GB\nsfot: 2GB\n"),
+            env: &[],
+            code: 2,
+            says: &["sfot", "line 2 column 1"],
+        },
+        Bad {
+            args: &["check"],
+            config: Some("hard: 1GB\nsoft: ten\n"),
+            env: &[],
+            code: 2,
+            says: &["soft", "\"ten\"", "line 2"],
+        },
+        Bad {
+            args: &["check"],
+            config: Some("dry-run: maybe\n"),
+            env: &[],
+            code: 2,
+            says: &["dry-run"],
+        },
+        Bad {
+            args: &["check"],
+            config: Some("- just\n- a list\n"),
+            env: &[],
+            code: 2,
+            says: &[".go-disk-guard.yml"],
+        },
+        Bad {
+            args: &["check", "--config", "missing.yml"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["missing.yml"],
+        },
+        Bad {
+            args: &["check"],
+            config: None,
+            env: &[("GO_DISK_GUARD_SOFT", "1 MB or so")],
+            code: 2,
+            says: &["GO_DISK_GUARD_SOFT", "1 MB or so"],
+        },
+        Bad {
+            args: &["check"],
+            config: None,
+            env: &[("GO_DISK_GUARD_KEEP_RECENT", "-1h")],
+            code: 2,
+            says: &["GO_DISK_GUARD_KEEP_RECENT"],
+        },
+        Bad {
+            args: &["check"],
+            config: None,
+            env: &[("GO_DISK_GUARD_CONFIG", "/nonexistent/cfg.yml")],
+            code: 2,
+            says: &["/nonexistent/cfg.yml"],
+        },
+        Bad {
+            args: &["prune", "--max-size", "1GB"],
+            config: None,
+            env: &[("GOCACHE", "relative/cache")],
+            code: 2,
+            says: &["relative/cache", "absolute"],
+        },
+        Bad {
+            args: &["prune", "--max-size", "1GB"],
+            config: None,
+            env: &[("GOCACHE", "off")],
+            code: 2,
+            says: &["GOCACHE=off"],
+        },
+    ];
+    for bad in &table {
+        let home = tempfile::tempdir().unwrap();
+        if let Some(text) = bad.config {
+            fs::write(home.path().join(".go-disk-guard.yml"), text).unwrap();
+        }
+        let mut cmd = guard(home.path());
+        cmd.args(bad.args)
+            .env("GO_DISK_GUARD_GO", "/nonexistent/go");
+        for (k, v) in bad.env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(bad.code),
+            "{:?} {:?}: stderr: {stderr}",
+            bad.args,
+            bad.config
+        );
+        assert!(!stderr.contains("panicked"), "{:?}: {stderr}", bad.args);
+        for word in bad.says {
+            assert!(
+                stderr.contains(word),
+                "{:?} {:?}: {word:?} not in {stderr}",
+                bad.args,
+                bad.config
+            );
+        }
+        // Our own errors are one line; clap's usage errors add a usage hint.
+        if stderr.starts_with("go-disk-guard: error:") {
+            assert_eq!(
+                stderr.trim_end().lines().count(),
+                1,
+                "{:?}: {stderr}",
+                bad.args
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unwritable_cache_is_a_runtime_error_naming_it() {
+    if !common::is_root() {
+        return common::skip("a read-only bind mount needs root");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    synthetic_cache(&cache, 8, 100, std::time::Duration::from_secs(10 * 3600));
+    // The cache, bound read-only elsewhere: even root cannot write there.
+    let ro = home.path().join("ro");
+    let _mount = common::BindMount::read_only(&cache, &ro);
+    let out = guard(home.path())
+        .args(["prune", "--max-size", "0", "--keep-recent", "0s"])
+        .env("GOCACHE", &ro)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(ro.to_str().unwrap()), "{stderr}");
+    assert!(stderr.to_lowercase().contains("read-only"), "{stderr}");
+    assert_eq!(common::cache_entries(&cache).len(), 8);
+}
+
+#[test]
+fn flags_beat_environment_beats_file_beats_defaults() {
+    let home = tempfile::tempdir().unwrap();
+    fs::write(
+        home.path().join(".go-disk-guard.yml"),
+        "soft: 10GB\nhard: 2GB\ntarget: 30GB\nkeep-recent: 3h\n",
+    )
+    .unwrap();
+    let out = guard(home.path())
+        .args(["status", "--format", "json", "--hard", "3GB"])
+        .env("GO_DISK_GUARD_SOFT", "20GB")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    let s = &report["settings"];
+    assert_eq!(s["soft"], 20_000_000_000u64); // environment over file
+    assert_eq!(s["hard"], 3_000_000_000u64); // flag over file
+    assert_eq!(s["target"], 30_000_000_000u64); // file over default
+    assert_eq!(s["keep_recent"], "3h"); // file over default
+    assert_eq!(s["lock_timeout"], "1m"); // default
+}
+
+#[test]
+fn the_config_file_is_found_in_the_git_root() {
+    let home = tempfile::tempdir().unwrap();
+    let sub = home.path().join("repo/a/b");
+    fs::create_dir_all(&sub).unwrap();
+    fs::create_dir_all(home.path().join("repo/.git")).unwrap();
+    fs::write(
+        home.path().join("repo/.go-disk-guard.yml"),
+        "keep-recent: 5h\n",
+    )
+    .unwrap();
+    let out = guard(home.path())
+        .current_dir(&sub)
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json(&out)["settings"]["keep_recent"], "5h");
+}
+
+#[test]
+fn empty_environment_variables_count_as_unset() {
+    // GitHub Actions passes unset inputs as empty strings.
+    let home = tempfile::tempdir().unwrap();
+    let out = guard(home.path())
+        .args(["status", "--format", "json"])
+        .env("GO_DISK_GUARD_SOFT", "")
+        .env("GO_DISK_GUARD_CONFIG", "")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["settings"]["soft"], 4u64 << 30);
+}
+
+#[test]
+fn a_missing_cache_is_nothing_to_prune() {
+    let home = tempfile::tempdir().unwrap();
+    let out = guard(home.path())
+        .args(["prune", "--max-size", "1GB", "--format", "json"])
+        .env("GOCACHE", home.path().join("not-yet"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["prunes"].as_array().unwrap().len(), 0);
+    assert!(
+        report["findings"]
+            .to_string()
+            .contains("does not exist yet")
+    );
+}

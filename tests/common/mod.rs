@@ -1,0 +1,305 @@
+//! Helpers shared by the integration tests: running the real binary in a clean environment,
+//! finding a real Go toolchain, building synthetic caches in Go's layout, and skipping (only
+//! outside CI) tests whose prerequisites are missing.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+pub const README_MARKER: &str =
+    "This directory holds cached build artifacts from the Go build system.\n";
+
+/// Set by `.ci/run`: every prerequisite is installed, so a missing one is a failure, not a skip.
+pub const REQUIRE_ALL: &str = "GO_DISK_GUARD_TEST_REQUIRE_ALL";
+
+/// Reports why a test cannot run here. Under `.ci/run` this fails the test instead.
+pub fn skip(why: &str) {
+    if std::env::var_os(REQUIRE_ALL).is_some() {
+        panic!("{why}, but {REQUIRE_ALL} is set: .ci/run must provide it");
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// The Go toolchain to test against: `$GO_DISK_GUARD_TEST_GO`, else `go` on PATH.
+pub fn go_binary() -> Option<PathBuf> {
+    if let Some(go) = std::env::var_os("GO_DISK_GUARD_TEST_GO") {
+        return Some(PathBuf::from(go));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("go"))
+        .find(|p| p.is_file())
+}
+
+/// Whether this process is root (for mounts).
+pub fn is_root() -> bool {
+    #[cfg(unix)]
+    return rustix::process::geteuid().is_root();
+    #[cfg(not(unix))]
+    return false;
+}
+
+/// The `go-disk-guard` binary with an environment holding only what is set here: PATH (with
+/// the test Go's directory first), HOME, and an offline Go configuration.
+pub fn guard(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", test_path())
+        .env("GOENV", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .current_dir(home);
+    cmd
+}
+
+/// A PATH with the test Go's directory first, then the system's usual directories.
+pub fn test_path() -> String {
+    let mut dirs = Vec::new();
+    if let Some(go) = go_binary()
+        && let Some(dir) = go.parent()
+    {
+        dirs.push(dir.to_path_buf());
+    }
+    dirs.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
+    std::env::join_paths(dirs).unwrap().into_string().unwrap()
+}
+
+/// A `go` command for building test programs offline, in a private GOPATH and cache.
+pub fn go_cmd(go: &Path, home: &Path, gocache: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(go);
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", test_path())
+        .env("GOCACHE", gocache)
+        .env("GOPATH", home.join("go"))
+        .env("GOENV", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("CGO_ENABLED", "0")
+        .current_dir(dir);
+    cmd
+}
+
+/// Writes a Go module at `dir` with a main package importing `imports` (standard library
+/// packages only), so that building it fills the cache with their entries.
+pub fn write_module(dir: &Path, name: &str, imports: &[&str]) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join("go.mod"),
+        format!("module example.com/{name}\n\ngo 1.22\n"),
+    )
+    .unwrap();
+    let mut src = String::from("package main\n\nimport (\n");
+    for imp in imports {
+        src.push_str(&format!("\t_ {imp:?}\n"));
+    }
+    src.push_str(&format!(
+        ")\n\nfunc main() {{ println({:?}) }}\n",
+        format!("hello from {name}")
+    ));
+    fs::write(dir.join("main.go"), src).unwrap();
+}
+
+/// Runs `go build -o out` in `dir`; panics with Go's output on failure.
+pub fn go_build(go: &Path, home: &Path, gocache: &Path, dir: &Path) {
+    let out = go_cmd(go, home, gocache, dir)
+        .args(["build", "-o", "out"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "go build in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes a synthetic build cache in Go's layout at `root`: README, trim.txt, a fuzz dir, and
+/// `entries` entries of `size` bytes spread over the shards, entry `i` last used
+/// `age + i` seconds ago (so a higher `i` is older). Returns the entries' paths, newest first.
+pub fn synthetic_cache(root: &Path, entries: usize, size: usize, age: Duration) -> Vec<PathBuf> {
+    fs::create_dir_all(root.join("fuzz/example")).unwrap();
+    fs::write(root.join("README"), README_MARKER).unwrap();
+    fs::write(root.join("trim.txt"), "1700000000").unwrap();
+    fs::write(root.join("fuzz/example/corpus"), "seed").unwrap();
+    let now = SystemTime::now();
+    let body = vec![b'x'; size];
+    let mut paths = Vec::with_capacity(entries);
+    for i in 0..entries {
+        let spread = (i as u128 + 1).wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835);
+        let id = format!("{spread:032x}{i:032x}");
+        let shard = root.join(&id[..2]);
+        fs::create_dir_all(&shard).unwrap();
+        let suffix = if i % 2 == 0 { "-d" } else { "-a" };
+        let path = shard.join(format!("{id}{suffix}"));
+        fs::write(&path, &body).unwrap();
+        set_mtime(&path, now - age - Duration::from_secs(i as u64));
+        paths.push(path);
+    }
+    paths
+}
+
+/// Sets a file's or directory's modification time.
+pub fn set_mtime(path: &Path, t: SystemTime) {
+    let f = fs::File::options()
+        .read(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    f.set_modified(t).unwrap();
+}
+
+/// Sets the mtime of every cache entry under `root` to `age` ago (as if last used then).
+pub fn age_cache(root: &Path, age: Duration) {
+    let t = SystemTime::now() - age;
+    for e in cache_entries(root) {
+        set_mtime(&e, t);
+    }
+}
+
+/// Every entry (`-a`/`-d` name in a two-hex-digit shard) under `root`.
+pub fn cache_entries(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for shard in fs::read_dir(root).unwrap().flatten() {
+        let name = shard.file_name().to_string_lossy().into_owned();
+        if name.len() != 2 || !shard.file_type().unwrap().is_dir() {
+            continue;
+        }
+        for e in fs::read_dir(shard.path()).unwrap().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.ends_with("-a") || n.ends_with("-d") {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// A content checksum of every file under `root` (following nothing), path → hash.
+pub fn checksums(root: &Path) -> BTreeMap<PathBuf, u64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in fs::read_dir(&dir).unwrap().flatten() {
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                let mut data = Vec::new();
+                fs::File::open(e.path())
+                    .unwrap()
+                    .read_to_end(&mut data)
+                    .unwrap();
+                out.insert(e.path(), fnv1a(&data));
+            } else {
+                out.insert(e.path(), 0);
+            }
+        }
+    }
+    out
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// Parses the JSON report printed by a successful or failed run.
+pub fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// A tmpfs of `size` mounted at `dir`, unmounted on drop.
+pub struct Tmpfs {
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs; `None` (after [`skip`]) when not root.
+    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            skip("mounting a tmpfs needs root");
+            return None;
+        }
+        fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "mount -t tmpfs failed at {}",
+            dir.display()
+        );
+        Some(Tmpfs {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// A read-only bind mount of `source` at `target`, unmounted on drop. Needs root.
+pub struct BindMount {
+    target: PathBuf,
+}
+
+impl BindMount {
+    pub fn read_only(source: &Path, target: &Path) -> BindMount {
+        fs::create_dir_all(target).unwrap();
+        let run = |args: &[&std::ffi::OsStr]| {
+            let status = Command::new("mount")
+                .args(args)
+                .status()
+                .expect("running mount");
+            assert!(status.success(), "mount {args:?} failed");
+        };
+        run(&["--bind".as_ref(), source.as_os_str(), target.as_os_str()]);
+        run(&[
+            "-o".as_ref(),
+            "remount,ro,bind".as_ref(),
+            target.as_os_str(),
+        ]);
+        BindMount {
+            target: target.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for BindMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.target).status();
+    }
+}
+
+/// Writes a file of `bytes` bytes (really allocated) at `path`.
+pub fn fill(path: &Path, bytes: u64) {
+    let chunk = vec![0xa5u8; 1 << 20];
+    let mut f = fs::File::create(path).unwrap();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        std::io::Write::write_all(&mut f, &chunk[..n]).unwrap();
+        left -= n as u64;
+    }
+    f.sync_all().unwrap();
+}
