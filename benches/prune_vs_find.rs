@@ -1,1 +1,187 @@
-fn main() {}
+//! Prune half of a 200,000-file build cache by least-recent use, and compare with the
+//! obvious alternative on an identical copy in the same run:
+//! `find DIR -type f ! -newer REF -delete`, where REF carries the median entry's mtime.
+//!
+//! Both run as child processes of this benchmark (`go-disk-guard prune --max-size HALF` and
+//! `find`), on fresh copies, alternating which goes first, for several rounds; the page
+//! cache is dropped before each timed run where that is allowed (root).
+//!
+//! Run: `cargo bench --bench prune_vs_find` (options after `--`: `--files N`, `--rounds N`,
+//! `--dir DIR` for where the caches are made, default the system temp dir).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use rayon::prelude::*;
+
+const MARKER: &str = "This directory holds cached build artifacts from the Go build system.\n";
+/// Entries alternate between these sizes, like small `-a` index entries and `-d` outputs.
+const SIZES: [usize; 2] = [120, 1800];
+
+fn main() {
+    let mut files = 200_000usize;
+    let mut rounds = 3usize;
+    let mut dir = std::env::temp_dir();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--files" => files = args.next().and_then(|v| v.parse().ok()).expect("--files N"),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
+            "--dir" => dir = PathBuf::from(args.next().expect("--dir DIR")),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let work = tempfile::tempdir_in(&dir).expect("temp dir");
+    let now = SystemTime::now() - Duration::from_secs(48 * 3600);
+    let template = work.path().join("template");
+    let started = Instant::now();
+    make_cache(&template, files, now);
+    let total_bytes: u64 = (0..files).map(|i| disk_size(&template, i)).sum();
+    println!(
+        "synthetic cache: {files} entries, {:.1} MiB on disk, made in {:.1}s",
+        total_bytes as f64 / (1 << 20) as f64,
+        started.elapsed().as_secs_f64()
+    );
+    // The median entry: entries 0..files/2 are the newer half (entry i is i seconds older).
+    let median_age = Duration::from_secs((files / 2) as u64);
+    let reference = work.path().join("ref");
+    fs::write(&reference, "").unwrap();
+    set_mtime(&reference, now - median_age);
+    let newer_half_bytes: u64 = (0..files / 2).map(|i| disk_size(&template, i)).sum();
+
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let ours_dir = work.path().join(format!("ours{round}"));
+        let find_dir = work.path().join(format!("find{round}"));
+        copy(&template, &ours_dir);
+        copy(&template, &find_dir);
+        let run_ours = || {
+            time(|| {
+                let out = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+                    .args(["prune", "--keep-recent", "0s", "--go", "/nonexistent/go"])
+                    .arg(format!("--max-size={newer_half_bytes}"))
+                    .env("GOCACHE", &ours_dir)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            })
+        };
+        let run_find = || {
+            time(|| {
+                let status = Command::new("find")
+                    .arg(&find_dir)
+                    .args(["-type", "f", "!", "-newer"])
+                    .arg(&reference)
+                    .arg("-delete")
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            })
+        };
+        let (ours, find) = if round % 2 == 0 {
+            let o = run_ours();
+            (o, run_find())
+        } else {
+            let f = run_find();
+            (run_ours(), f)
+        };
+        let left_ours = count_entries(&ours_dir);
+        let left_find = count_entries(&find_dir);
+        assert!(
+            left_ours.abs_diff(files / 2) <= 1 && left_find.abs_diff(files / 2) <= 1,
+            "expected half left: ours {left_ours}, find {left_find}"
+        );
+        let ratio = ours.as_secs_f64() / find.as_secs_f64();
+        println!(
+            "round {round}: go-disk-guard {:.3}s, find -delete {:.3}s, ratio {ratio:.2}x",
+            ours.as_secs_f64(),
+            find.as_secs_f64()
+        );
+        ratios.push(ratio);
+        fs::remove_dir_all(&ours_dir).unwrap();
+        fs::remove_dir_all(&find_dir).unwrap();
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "median ratio go-disk-guard / find over {rounds} rounds on {} cores: {:.2}x",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ratios[ratios.len() / 2]
+    );
+}
+
+/// The path and mtime of entry `i`: spread over the 256 shards; entry i is i seconds older.
+fn entry_path(root: &Path, i: usize) -> PathBuf {
+    let spread = (i as u128 + 1).wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835);
+    let id = format!("{spread:032x}{i:032x}");
+    let suffix = if i.is_multiple_of(2) { "-a" } else { "-d" };
+    root.join(&id[..2]).join(format!("{id}{suffix}"))
+}
+
+fn make_cache(root: &Path, files: usize, now: SystemTime) {
+    fs::create_dir_all(root).unwrap();
+    fs::write(root.join("README"), MARKER).unwrap();
+    for shard in 0..=255u8 {
+        fs::create_dir_all(root.join(format!("{shard:02x}"))).unwrap();
+    }
+    let bodies: Vec<Vec<u8>> = SIZES.iter().map(|&n| vec![b'g'; n]).collect();
+    (0..files).into_par_iter().for_each(|i| {
+        let path = entry_path(root, i);
+        fs::write(&path, &bodies[i % 2]).unwrap();
+        set_mtime(&path, now - Duration::from_secs(i as u64));
+    });
+}
+
+fn disk_size(root: &Path, i: usize) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(entry_path(root, i)).unwrap();
+    meta.blocks() * 512
+}
+
+fn set_mtime(path: &Path, t: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+fn copy(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn count_entries(root: &Path) -> usize {
+    fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|shard| fs::read_dir(shard.path()).unwrap().count())
+        .sum()
+}
+
+/// Times `f` after syncing and, where allowed, dropping the page cache.
+fn time(f: impl FnOnce()) -> Duration {
+    let _ = Command::new("sync").status();
+    let _ = fs::write("/proc/sys/vm/drop_caches", "3");
+    let started = Instant::now();
+    f();
+    started.elapsed()
+}

@@ -172,10 +172,12 @@ impl BuildCache {
     /// Reads every entry, the 256 shards in parallel. Entries that vanish during the scan
     /// (a concurrent go command, another pruner) are simply not listed.
     pub fn scan(&self) -> Scan {
-        let per_shard: Vec<Scan> = (0..=255u8)
-            .into_par_iter()
-            .map(|shard| self.scan_shard(shard))
-            .collect();
+        let per_shard: Vec<Scan> = io_pool().install(|| {
+            (0..=255u8)
+                .into_par_iter()
+                .map(|shard| self.scan_shard(shard))
+                .collect()
+        });
         let mut scan = Scan::default();
         for s in per_shard {
             scan.entries.extend(s.entries);
@@ -245,6 +247,21 @@ impl BuildCache {
         }
         scan
     }
+}
+
+/// The thread pool for filesystem work. Stat and unlink calls mostly wait on the disk (a cold
+/// inode cache, a network volume), so more threads than cores keep more requests in flight:
+/// four per core, between 4 and 16.
+pub fn io_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads((cores * 4).clamp(4, 16))
+            .thread_name(|i| format!("go-disk-guard-io-{i}"))
+            .build()
+            .expect("creating the filesystem thread pool")
+    })
 }
 
 /// Bytes and files under a directory, not following links nor leaving its volume.

@@ -111,6 +111,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
         match buildcache::locate(&gocache) {
             Ok(Some(cache)) => {
                 let outcome = run_prune(&cache, settings, planned)?;
+                findings.extend(unmet_goal(&outcome, settings));
                 prunes.push(outcome);
             }
             Ok(None) => findings.push(notice(format!(
@@ -186,14 +187,7 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
             };
             let outcome = prune::prune(&cache, &request)
                 .with_context(|| format!("pruning {}", cache.root().display()))?;
-            if !outcome.goal_met {
-                findings.push(warning(format!(
-                    "the goal was not reached: {} in {} entries used within the last {} was kept",
-                    format_bytes(outcome.kept_recent_bytes),
-                    outcome.kept_recent_entries,
-                    policy::format_duration(settings.keep_recent)
-                )));
-            }
+            findings.extend(unmet_goal(&outcome, settings));
             let mut volume = volume_report(&probe, vec![("GOCACHE".into(), probe.clone())]);
             prunes.push(outcome);
             remeasure(
@@ -240,6 +234,21 @@ fn run_prune(
         .with_context(|| format!("pruning {}", cache.root().display()))?;
     outcome.notes.splice(0..0, planned.reasons.iter().cloned());
     Ok(outcome)
+}
+
+/// A warning when a prune fell short of its goal, saying what was kept and why.
+fn unmet_goal(outcome: &Outcome, settings: &Settings) -> Option<Finding> {
+    if outcome.goal_met || !outcome.locked {
+        return None;
+    }
+    Some(warning(format!(
+        "pruning {} fell short of its goal: nothing older was left to remove; {} in {} entries \
+         used within the last {} (--keep-recent) was kept",
+        outcome.cache.display(),
+        format_bytes(outcome.kept_recent_bytes),
+        outcome.kept_recent_entries,
+        policy::format_duration(settings.keep_recent)
+    )))
 }
 
 /// Measures every watched path; groups them by volume, in the order first seen.

@@ -296,47 +296,49 @@ fn remove_entries(
     for e in chosen {
         by_shard[e.shard as usize].push(e);
     }
-    let tallies: Vec<Tally> = by_shard
-        .par_iter()
-        .enumerate()
-        .filter(|(_, entries)| !entries.is_empty())
-        .map(|(shard, entries)| {
-            let mut tally = Tally::default();
-            let dir = match cache.open_shard(shard as u8) {
-                Ok(Some(dir)) => dir,
-                Ok(None) => {
-                    tally.vanished += entries.len() as u64;
-                    return tally;
-                }
-                Err(e) => {
-                    tally
-                        .errors
-                        .push(format!("shard {shard:02x}: {e}; left alone"));
-                    return tally;
-                }
-            };
-            for entry in entries {
-                match remove_entry(&dir, entry, recent_cutoff) {
-                    Ok(Removal::Removed) => tally.removed(entry),
-                    Ok(Removal::InUse) => tally.spared += 1,
-                    Ok(Removal::Vanished) => tally.vanished += 1,
+    let tallies: Vec<Tally> = crate::buildcache::io_pool().install(|| {
+        by_shard
+            .par_iter()
+            .enumerate()
+            .filter(|(_, entries)| !entries.is_empty())
+            .map(|(shard, entries)| {
+                let mut tally = Tally::default();
+                let dir = match cache.open_shard(shard as u8) {
+                    Ok(Some(dir)) => dir,
+                    Ok(None) => {
+                        tally.vanished += entries.len() as u64;
+                        return tally;
+                    }
                     Err(e) => {
-                        if tally.errors.len() < MAX_ERRORS_KEPT {
-                            tally.errors.push(format!(
-                                "{:02x}/{}: {e}",
-                                shard,
-                                entry.name.to_string_lossy()
-                            ));
+                        tally
+                            .errors
+                            .push(format!("shard {shard:02x}: {e}; left alone"));
+                        return tally;
+                    }
+                };
+                for entry in entries {
+                    match remove_entry(&dir, entry, recent_cutoff) {
+                        Ok(Removal::Removed) => tally.removed(entry),
+                        Ok(Removal::InUse) => tally.spared += 1,
+                        Ok(Removal::Vanished) => tally.vanished += 1,
+                        Err(e) => {
+                            if tally.errors.len() < MAX_ERRORS_KEPT {
+                                tally.errors.push(format!(
+                                    "{:02x}/{}: {e}",
+                                    shard,
+                                    entry.name.to_string_lossy()
+                                ));
+                            }
                         }
                     }
+                    if let Some(p) = progress {
+                        p.inc(entry.disk_bytes);
+                    }
                 }
-                if let Some(p) = progress {
-                    p.inc(entry.disk_bytes);
-                }
-            }
-            tally
-        })
-        .collect();
+                tally
+            })
+            .collect()
+    });
     let mut total = Tally::default();
     for t in tallies {
         total.add(t);

@@ -63,11 +63,15 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(w, "| Variable | Value | From |");
     let _ = writeln!(w, "|---|---|---|");
     for var in &report.go.vars {
+        let value = if var.value.is_empty() {
+            "*unset*".to_string()
+        } else {
+            format!("`{}`", escape(&var.value))
+        };
         let _ = writeln!(
             w,
-            "| `{}` | `{}` | {} |",
+            "| `{}` | {value} | {} |",
             var.name,
-            escape(&var.value),
             var.origin.describe()
         );
     }

@@ -46,12 +46,12 @@ pub fn render(report: &Report) -> String {
             v.used_percent_after,
             labels.join(", ")
         );
-        if v.available_bytes_after != v.available_bytes_before {
-            let _ = writeln!(
-                w,
-                "    was {} available before pruning",
-                format_bytes(v.available_bytes_before)
-            );
+        let (before, after) = (
+            format_bytes(v.available_bytes_before),
+            format_bytes(v.available_bytes_after),
+        );
+        if before != after {
+            let _ = writeln!(w, "    was {before} available before pruning");
         }
         if let (Some(limits), Some(level)) = (&v.limits, v.level) {
             let _ = writeln!(

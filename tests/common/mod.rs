@@ -22,7 +22,11 @@ pub fn skip(why: &str) {
     if std::env::var_os(REQUIRE_ALL).is_some() {
         panic!("{why}, but {REQUIRE_ALL} is set: .ci/run must provide it");
     }
-    eprintln!("skipped: {why}");
+    // Written past the test harness's output capture, so that the run says why.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped: {why}\n").as_bytes(),
+    );
 }
 
 /// The Go toolchain to test against: `$GO_DISK_GUARD_TEST_GO`, else `go` on PATH.
@@ -138,7 +142,7 @@ pub fn synthetic_cache(root: &Path, entries: usize, size: usize, age: Duration) 
         let id = format!("{spread:032x}{i:032x}");
         let shard = root.join(&id[..2]);
         fs::create_dir_all(&shard).unwrap();
-        let suffix = if i % 2 == 0 { "-d" } else { "-a" };
+        let suffix = if i.is_multiple_of(2) { "-d" } else { "-a" };
         let path = shard.join(format!("{id}{suffix}"));
         fs::write(&path, &body).unwrap();
         set_mtime(&path, now - age - Duration::from_secs(i as u64));
