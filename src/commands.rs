@@ -377,6 +377,10 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
             };
             let holds_cache = v.paths.iter().any(|p| p.label == "GOCACHE");
             let pruned = match prunes.first().filter(|_| holds_cache) {
+                Some(p) if !p.locked => format!(
+                    "did not prune {}: another go-disk-guard held its lock",
+                    p.cache.display()
+                ),
                 Some(p) if p.removed_entries > 0 => format!(
                     "{} {} ({} files) from {}",
                     if dry_run { "would prune" } else { "pruned" },

@@ -125,12 +125,14 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
 
     // Oldest first; ties broken by name so the order is deterministic.
     let mut candidates: Vec<Entry> = Vec::with_capacity(scan.entries.len());
+    let mut oldest_recent: Option<SystemTime> = None;
     for e in scan.entries {
         if e.modified < recent_cutoff {
             candidates.push(e);
         } else {
             outcome.kept_recent_entries += 1;
             outcome.kept_recent_bytes += e.disk_bytes;
+            oldest_recent = Some(oldest_recent.map_or(e.modified, |t| t.min(e.modified)));
         }
     }
     candidates.sort_unstable_by(|a, b| {
@@ -156,25 +158,26 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     let shortfall = |target: u64| -> io::Result<u64> {
         Ok(target.saturating_sub(disk::space(&volume_path)?.available))
     };
+    // A dry run can only estimate whether the free-space goal would be met.
+    let mut free_goal_estimate = true;
     if let Some(target) = request.free_at_least {
         let (n, met) = prefix_freeing(&candidates, 0, shortfall(target)?);
         want = want.max(n);
-        goal_met &= met;
+        free_goal_estimate = met;
     }
 
     let progress = request
         .progress
         .then(|| Progress::new(format!("pruning {}", cache.root().display()), want as u64));
-    let mut done = 0usize;
+    let mut done = want;
     let mut tally = Tally::default();
     if request.dry_run {
         for e in &candidates[..want] {
             tally.removed(e);
         }
-        done = want;
+        goal_met &= free_goal_estimate;
     } else {
         tally = remove_entries(cache, &candidates[..want], recent_cutoff, progress.as_ref());
-        done = done.max(want);
         // Space freed is not exactly the bytes removed (other writers, block rounding,
         // entries spared or vanished): measure again and go on while the goal is missed.
         if let Some(target) = request.free_at_least {
@@ -183,15 +186,15 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
                 if short == 0 || done >= candidates.len() {
                     break;
                 }
-                let (n, _) = prefix_freeing(&candidates, done, short);
+                let (end, _) = prefix_freeing(&candidates, done, short);
                 let more = remove_entries(
                     cache,
-                    &candidates[done..n],
+                    &candidates[done..end],
                     recent_cutoff,
                     progress.as_ref(),
                 );
                 tally.add(more);
-                done = n;
+                done = end;
             }
             goal_met &= shortfall(target)? == 0;
         }
@@ -207,7 +210,11 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     outcome.spared_in_use = tally.spared;
     outcome.vanished = tally.vanished;
     outcome.goal_met = goal_met;
-    outcome.after = remaining_stats(&outcome.before, &candidates, done, &tally);
+    outcome.after = remaining_stats(
+        &outcome.before,
+        candidates.get(done).map(|e| e.modified).or(oldest_recent),
+        &tally,
+    );
     outcome.notes.extend(tally.errors);
     outcome.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(outcome)
@@ -226,10 +233,10 @@ fn prefix_freeing(candidates: &[Entry], start: usize, bytes: u64) -> (usize, boo
 }
 
 /// The cache's statistics after removing what the tally says, without another scan.
+/// `oldest_left` is the oldest entry not chosen for removal.
 fn remaining_stats(
     before: &CacheStats,
-    candidates: &[Entry],
-    done: usize,
+    oldest_left: Option<SystemTime>,
     tally: &Tally,
 ) -> CacheStats {
     let mut after = before.clone();
@@ -237,8 +244,7 @@ fn remaining_stats(
     after.files -= tally.files.min(after.files);
     after.bytes -= tally.bytes.min(after.bytes);
     if tally.entries > 0 {
-        // The oldest survivor is at most the first candidate not chosen.
-        after.oldest = candidates.get(done).map(|e| e.modified).or(before.newest);
+        after.oldest = oldest_left;
     }
     if after.entries == 0 {
         after.oldest = None;
@@ -407,5 +413,155 @@ fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
     match r {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buildcache::README_MARKER;
+    use std::fs;
+    use std::time::Duration;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A cache with `n` one-block entries in shard `00`, entry i last used (10h + i min) ago.
+    fn cache(n: usize) -> (tempfile::TempDir, BuildCache) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("README"), format!("{README_MARKER}\n")).unwrap();
+        fs::create_dir(dir.path().join("00")).unwrap();
+        for i in 0..n {
+            let path = dir.path().join(format!("00/{i:064x}-d"));
+            fs::write(&path, b"x").unwrap();
+            let t = SystemTime::now() - 10 * HOUR - Duration::from_secs(60 * i as u64);
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        let cache = BuildCache::open(dir.path().to_str().unwrap()).unwrap();
+        (dir, cache)
+    }
+
+    fn request() -> Request {
+        Request {
+            keep_recent: 2 * HOUR,
+            lock_timeout: Duration::from_secs(1),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn an_entry_used_after_the_scan_is_spared() {
+        let (dir, cache) = cache(6);
+        let mut entries = cache.scan().entries;
+        entries.sort_by_key(|e| e.modified);
+        // A build uses two of the chosen entries after the scan: Go refreshes their mtime.
+        for e in &entries[..2] {
+            let path = dir.path().join("00").join(&*e.name);
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(SystemTime::now())
+                .unwrap();
+        }
+        let cutoff = SystemTime::now() - 2 * HOUR;
+        let tally = remove_entries(&cache, &entries, cutoff, None);
+        assert_eq!(tally.entries, 4);
+        assert_eq!(tally.spared, 2);
+        for e in &entries[..2] {
+            assert!(dir.path().join("00").join(&*e.name).exists());
+        }
+        // Gone already is not an error.
+        let again = remove_entries(&cache, &entries[2..], cutoff, None);
+        assert_eq!((again.entries, again.vanished), (0, 4));
+        assert!(again.errors.is_empty());
+    }
+
+    #[test]
+    fn older_than_and_max_size_select_the_oldest() {
+        let (_dir, c) = cache(10);
+        let before = c.scan().stats();
+        let per_entry = before.bytes / 10;
+        let out = prune(
+            &c,
+            &Request {
+                max_size: Some(per_entry * 7),
+                ..request()
+            },
+        )
+        .unwrap();
+        assert_eq!(out.removed_entries, 3);
+        assert!(out.goal_met);
+        assert_eq!(out.after.entries, 7);
+        let newest_removed = out.newest_removed.unwrap();
+        assert!(c.scan().entries.iter().all(|e| e.modified > newest_removed));
+
+        // Entries i ≥ 5 were last used more than 10h + 5min ago.
+        let out = prune(
+            &c,
+            &Request {
+                older_than: Some(10 * HOUR + Duration::from_secs(4 * 60 + 30)),
+                ..request()
+            },
+        )
+        .unwrap();
+        assert_eq!(out.removed_entries, 2);
+        assert_eq!(c.scan().entries.len(), 5);
+    }
+
+    #[test]
+    fn keep_recent_limits_every_goal() {
+        let (_dir, c) = cache(4);
+        let out = prune(
+            &c,
+            &Request {
+                max_size: Some(0),
+                keep_recent: 24 * HOUR,
+                ..request()
+            },
+        )
+        .unwrap();
+        assert_eq!(out.removed_entries, 0);
+        assert_eq!(out.kept_recent_entries, 4);
+        assert!(!out.goal_met);
+    }
+
+    #[test]
+    fn a_dry_run_removes_nothing_and_takes_no_lock() {
+        let (dir, c) = cache(4);
+        let out = prune(
+            &c,
+            &Request {
+                max_size: Some(0),
+                dry_run: true,
+                ..request()
+            },
+        )
+        .unwrap();
+        assert_eq!(out.removed_entries, 4);
+        assert_eq!(c.scan().entries.len(), 4);
+        assert!(!dir.path().join(LOCK_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn a_held_lock_means_no_pruning() {
+        let (_dir, c) = cache(4);
+        let _held = lock::acquire(c.root(), Duration::ZERO).unwrap().unwrap();
+        let out = prune(
+            &c,
+            &Request {
+                max_size: Some(0),
+                lock_timeout: Duration::from_millis(100),
+                ..request()
+            },
+        )
+        .unwrap();
+        assert!(!out.locked);
+        assert_eq!(out.removed_entries, 0);
+        assert_eq!(c.scan().entries.len(), 4);
     }
 }
