@@ -3,6 +3,8 @@
 //! not another volume mounted inside the cache. Outside files are checksummed before and
 //! after.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::fs;
