@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use go_disk_guard::commands::{self, PruneGoals};
+use go_disk_guard::emit::{self, EmitFormat};
 use go_disk_guard::policy::{self, Format, Layer, Size};
 use go_disk_guard::report::Report;
 
@@ -47,6 +48,17 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Resolve Go's directories and hand them to the job (--emit); no pruning.
+    #[command(after_help = format!(
+        "Examples:\n  eval \"$(go-disk-guard env --emit sh)\"\n  go-disk-guard env --emit fish | source\n  \
+         go-disk-guard env --emit jenkins --emit-file go-env.json\n\n{EXIT_CODES}"
+    ))]
+    Env {
+        #[command(flatten)]
+        emit: EmitArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// The CI step: prune the build cache where space is below --soft, fail below --hard.
     #[command(after_help = format!("{CHECK_EXAMPLES}\n\n{EXIT_CODES}"))]
     Check {
@@ -54,6 +66,8 @@ enum Command {
         limits: LimitArgs,
         #[command(flatten)]
         prune: PruneArgs,
+        #[command(flatten)]
+        emit: EmitArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -116,6 +130,20 @@ struct PruneArgs {
     lock_timeout: Option<Duration>,
 }
 
+/// Handing the environment on.
+#[derive(Debug, Args)]
+struct EmitArgs {
+    /// Hand GOROOT, GOPATH, GOCACHE, GOMODCACHE and GOBIN to the job: github (the default
+    /// inside GitHub Actions), jenkins, sh, fish, pwsh, cmd or dotenv. Repeatable; at most one
+    /// besides github. A shell or jenkins payload goes to stdout (the report then goes to
+    /// stderr), or to --emit-file.
+    #[arg(long, value_enum, value_name = "FORMAT", value_delimiter = ',')]
+    emit: Vec<EmitFormat>,
+    /// Write the shell or jenkins payload to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    emit_file: Option<PathBuf>,
+}
+
 /// Options every command takes.
 #[derive(Debug, Args)]
 struct CommonArgs {
@@ -138,15 +166,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     policy::parse_duration(s)
 }
 
-/// A report and how to print it.
+/// A report, how to print it, and what emitting left for stdout.
 pub struct Rendered {
     pub report: Report,
     pub format: Format,
+    pub emitted: emit::Delivered,
+    /// `env` prints only what it emits.
+    pub print_report: bool,
 }
 
 /// What to run once the settings are known.
 enum Which {
     Status,
+    Env,
     Check,
     Prune(PruneGoals),
 }
@@ -156,12 +188,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     let cwd = std::env::current_dir()?;
     let (mut layer, common, which) = match cli.command {
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
+        Command::Env { emit, common } => (emit_layer(emit), common, Which::Env),
         Command::Check {
             limits,
             prune,
+            emit,
             common,
         } => (
-            limit_layer(limits).overlay(prune_layer(prune)),
+            limit_layer(limits)
+                .overlay(prune_layer(prune))
+                .overlay(emit_layer(emit)),
             common,
             Which::Check,
         ),
@@ -184,14 +220,27 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     layer.format = common.format;
     layer.go = common.go;
     let settings = policy::load(layer, common.config.as_deref(), &cwd)?;
-    let report = match which {
-        Which::Status => commands::status(&settings)?,
-        Which::Check => commands::check(&settings)?,
-        Which::Prune(goals) => commands::prune(&settings, &goals)?,
+    let is_env = matches!(which, Which::Env);
+    let (report, emits) = match which {
+        Which::Status => (commands::status(&settings)?, false),
+        Which::Env => (commands::env(&settings)?, true),
+        Which::Check => (commands::check(&settings)?, true),
+        Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
+    };
+    let mut formats = settings.emit.clone();
+    if is_env && formats.is_empty() {
+        formats.push(EmitFormat::Sh);
+    }
+    let emitted = if emits {
+        emit::deliver(&formats, settings.emit_file.as_deref(), &report)?
+    } else {
+        emit::Delivered::default()
     };
     Ok(Rendered {
         format: settings.format,
         report,
+        emitted,
+        print_report: !is_env,
     })
 }
 
@@ -202,6 +251,14 @@ fn limit_layer(a: LimitArgs) -> Layer {
         target: a.target,
         cache_max_size: a.cache_max_size,
         paths: (!a.paths.is_empty()).then_some(a.paths),
+        ..Layer::default()
+    }
+}
+
+fn emit_layer(a: EmitArgs) -> Layer {
+    Layer {
+        emit: (!a.emit.is_empty()).then_some(a.emit),
+        emit_file: a.emit_file,
         ..Layer::default()
     }
 }

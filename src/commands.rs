@@ -74,6 +74,28 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
     })
 }
 
+/// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
+/// no cache scan.
+pub fn env(settings: &Settings) -> anyhow::Result<Report> {
+    let go = goenv::resolve(&settings.go);
+    let mut findings = go_findings(&go);
+    let (volumes, _) = measure(&go, settings, &mut findings);
+    let verdict = verdict(&volumes, &[], false);
+    Ok(Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "env",
+        dry_run: false,
+        settings: Some(settings.clone()),
+        go,
+        volumes,
+        cache: None,
+        prunes: Vec::new(),
+        findings,
+        verdict,
+    })
+}
+
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
 /// to the cache budget, if set); measure again; fail when a volume stays below hard.
 pub fn check(settings: &Settings) -> anyhow::Result<Report> {

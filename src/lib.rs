@@ -3,12 +3,14 @@
 //! One pass, in one direction: **measure** ([`goenv`] finds Go's directories as the go
 //! command does, [`disk`] measures the volumes holding them) → **decide** ([`policy`]: settings
 //! and the plan) → **act** ([`prune`] removes build-cache entries least recently used first,
-//! from a [`buildcache`] verified to be Go's) → **tell** ([`report`]: text, JSON, Markdown).
+//! from a [`buildcache`] verified to be Go's) → **tell** ([`report`]: text, JSON, Markdown; [`emit`]: the environment handed to the
+//! job, for GitHub Actions, Jenkins and shells).
 //! [`commands`] strings the stages together for each subcommand.
 
 pub mod buildcache;
 pub mod commands;
 pub mod disk;
+pub mod emit;
 pub mod error;
 pub mod goenv;
 pub mod policy;

@@ -13,21 +13,27 @@ use go_disk_guard::error::exit_code_of;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
-        Ok(report) => {
-            let format = report.format;
-            let rendered = report.report.render(format);
+        Ok(run) => {
+            let rendered = run.report.render(run.format);
             let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(rendered.as_bytes())
-                .and_then(|()| stdout.flush())
+            let mut written = stdout.write_all(&run.emitted.stdout);
+            if run.print_report {
+                if run.emitted.stdout_is_payload {
+                    // stdout carries what the caller evaluates: the report goes to stderr.
+                    eprint!("{rendered}");
+                } else {
+                    written = written.and_then(|()| stdout.write_all(rendered.as_bytes()));
+                }
+            }
+            if let Err(e) = written.and_then(|()| stdout.flush())
                 && e.kind() != std::io::ErrorKind::BrokenPipe
             {
-                eprintln!("go-disk-guard: error: writing the report: {e}");
+                eprintln!("go-disk-guard: error: writing to stdout: {e}");
                 return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
             }
-            let code = report.report.exit_code();
+            let code = run.report.exit_code();
             if code == go_disk_guard::ExitCode::HardLimit {
-                eprintln!("go-disk-guard: error: {}", report.report.verdict.message);
+                eprintln!("go-disk-guard: error: {}", run.report.verdict.message);
             }
             ExitCode::from(code.code())
         }

@@ -14,7 +14,14 @@ fn help_documents_commands_examples_and_exit_codes() {
     let out = guard(home.path()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for word in ["status", "check", "prune", "Exit codes", "GO_DISK_GUARD_"] {
+    for word in [
+        "status",
+        "env",
+        "check",
+        "prune",
+        "Exit codes",
+        "GO_DISK_GUARD_",
+    ] {
         assert!(text.contains(word), "{word} missing from --help:\n{text}");
     }
     let out = guard(home.path())

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::size::{Size, format_duration, parse_duration};
+use crate::emit::EmitFormat;
 use crate::error::Error;
 
 /// The name of the configuration file looked for in the working directory and the git root.
@@ -58,6 +59,8 @@ pub struct Layer {
     pub go: Option<PathBuf>,
     pub dry_run: Option<bool>,
     pub format: Option<Format>,
+    pub emit: Option<Vec<EmitFormat>>,
+    pub emit_file: Option<PathBuf>,
 }
 
 impl Layer {
@@ -74,6 +77,8 @@ impl Layer {
             go: over.go.or(self.go),
             dry_run: over.dry_run.or(self.dry_run),
             format: over.format.or(self.format),
+            emit: over.emit.or(self.emit),
+            emit_file: over.emit_file.or(self.emit_file),
         }
     }
 
@@ -131,6 +136,26 @@ impl Layer {
                     },
                 )?)
             }
+            "emit" => {
+                let formats = value
+                    .split([',', '\n'])
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(|f| {
+                        <EmitFormat as clap::ValueEnum>::from_str(f, true).map_err(|_| {
+                            Error::InvalidValue {
+                                origin: origin.to_string(),
+                                what: "emit format",
+                                value: f.to_string(),
+                                reason: "expected github, jenkins, sh, fish, pwsh, cmd or dotenv"
+                                    .into(),
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.emit = Some(formats);
+            }
+            "emit-file" => self.emit_file = Some(PathBuf::from(value)),
             other => unreachable!("setting {other} is listed in SETTING_KEYS but not handled"),
         }
         Ok(())
@@ -175,6 +200,8 @@ impl Layer {
             ("lock-timeout", file.lock_timeout),
             ("go", file.go),
             ("format", file.format),
+            ("emit", file.emit),
+            ("emit-file", file.emit_file),
             ("dry-run", file.dry_run),
         ];
         for (key, value) in scalars {
@@ -207,6 +234,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "go",
     "dry-run",
     "format",
+    "emit",
+    "emit-file",
 ];
 
 /// `keep-recent` → `GO_DISK_GUARD_KEEP_RECENT`.
@@ -235,6 +264,8 @@ struct ConfigFile {
     lock_timeout: Option<Spanned<String>>,
     go: Option<Spanned<String>>,
     format: Option<Spanned<String>>,
+    emit: Option<Spanned<String>>,
+    emit_file: Option<Spanned<String>>,
     dry_run: Option<Spanned<String>>,
     paths: Option<Vec<String>>,
 }
@@ -277,7 +308,12 @@ pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings,
         None => Layer::default(),
     };
     let env = Layer::from_env(|name| std::env::var(name).ok())?;
-    Settings::from_layers(file.overlay(env).overlay(flags))
+    let mut layer = file.overlay(env).overlay(flags);
+    // Inside GitHub Actions, hand the environment to the job unless told otherwise.
+    if layer.emit.is_none() && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        layer.emit = Some(vec![EmitFormat::Github]);
+    }
+    Settings::from_layers(layer)
 }
 
 /// The settings in force, every default filled in.
@@ -300,6 +336,9 @@ pub struct Settings {
     pub dry_run: bool,
     #[serde(skip)]
     pub format: Format,
+    /// Where to hand the environment; empty: nowhere (the default outside GitHub Actions).
+    pub emit: Vec<EmitFormat>,
+    pub emit_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -329,6 +368,8 @@ impl Settings {
             go: layer.go.unwrap_or_else(|| PathBuf::from("go")),
             dry_run: layer.dry_run.unwrap_or(false),
             format: layer.format.unwrap_or_default(),
+            emit: layer.emit.unwrap_or_default(),
+            emit_file: layer.emit_file,
         })
     }
 

@@ -112,6 +112,17 @@ pub enum Status {
     HardLimit,
 }
 
+impl Status {
+    /// The name used in JSON and step outputs: `ok`, `pruned`, `hard-limit`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Pruned => "pruned",
+            Status::HardLimit => "hard-limit",
+        }
+    }
+}
+
 impl Verdict {
     pub fn new(status: Status, message: String) -> Verdict {
         let exit = match status {
