@@ -483,14 +483,19 @@ fn available(path: &Path) -> u64 {
 
 const MIB: u64 = 1 << 20;
 
+/// A 64 MiB tmpfs at `home/vol` holding a copy of the seed cache at `vol/gocache`; `None`
+/// (after a skip) without root or Go.
+fn seed_on_tmpfs(home: &Path) -> Option<(Tmpfs, PathBuf, PathBuf)> {
+    let mnt_dir = home.join("vol");
+    let mnt = Tmpfs::mount(&mnt_dir, "64m")?;
+    let cache = copy_seed(&mnt_dir.join("gocache"))?;
+    Some((mnt, mnt_dir, cache))
+}
+
 #[test]
 fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
     let home = tempfile::tempdir().unwrap();
-    let mnt_dir = home.path().join("vol");
-    let Some(_mnt) = Tmpfs::mount(&mnt_dir, "64m") else {
-        return;
-    };
-    let Some(cache) = copy_seed(&mnt_dir.join("gocache")) else {
+    let Some((_mnt, mnt_dir, cache)) = seed_on_tmpfs(home.path()) else {
         return;
     };
     let before = spread_mtimes(&cache, 10 * HOUR);
@@ -613,11 +618,7 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
 #[test]
 fn a_dry_run_on_a_full_volume_deletes_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let mnt_dir = home.path().join("vol");
-    let Some(_mnt) = Tmpfs::mount(&mnt_dir, "64m") else {
-        return;
-    };
-    let Some(cache) = copy_seed(&mnt_dir.join("gocache")) else {
+    let Some((_mnt, mnt_dir, cache)) = seed_on_tmpfs(home.path()) else {
         return;
     };
     age_cache(&cache, 10 * HOUR);
