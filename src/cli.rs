@@ -16,6 +16,7 @@ Exit codes:
   1  runtime error (I/O, an unreadable directory, …)
   2  usage or configuration error (bad flag, value, YAML file, or a directory that is not a Go build cache)
   3  a watched volume is below its hard limit after pruning
+  4  doctor found an error-level problem
 
 Settings come from, lowest precedence first: defaults, .go-disk-guard.yml (working directory
 or git root, or --config), GO_DISK_GUARD_<SETTING> environment variables, flags.";
@@ -68,6 +69,12 @@ enum Command {
         prune: PruneArgs,
         #[command(flatten)]
         emit: EmitArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Diagnose Go settings that send builds elsewhere than measured, or make Go's
+    /// directories slow, fragile or unusable. Exits 4 when an error-level problem is found.
+    Doctor {
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -178,6 +185,7 @@ pub struct Rendered {
 /// What to run once the settings are known.
 enum Which {
     Status,
+    Doctor,
     Env,
     Check,
     Prune(PruneGoals),
@@ -189,6 +197,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     let (mut layer, common, which) = match cli.command {
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
         Command::Env { emit, common } => (emit_layer(emit), common, Which::Env),
+        Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
         Command::Check {
             limits,
             prune,
@@ -224,6 +233,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     let (report, emits) = match which {
         Which::Status => (commands::status(&settings)?, false),
         Which::Env => (commands::env(&settings)?, true),
+        Which::Doctor => (commands::doctor(&settings)?, false),
         Which::Check => (commands::check(&settings)?, true),
         Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
     };

@@ -96,6 +96,46 @@ pub fn env(settings: &Settings) -> anyhow::Result<Report> {
     })
 }
 
+/// `doctor`: settings that send builds elsewhere than measured, or make Go's directories
+/// slow, fragile or unusable; unhealthy (exit 4) when an error-level finding exists.
+pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
+    let go = goenv::resolve(&settings.go);
+    let mut findings = Vec::new();
+    if let goenv::Resolver::Computed { reason } = &go.resolver {
+        findings.push(notice(format!(
+            "Go directories were computed by Go's rules, not asked of go env: {reason}"
+        )));
+    }
+    let (volumes, _) = measure(&go, settings, &mut findings);
+    findings.extend(crate::doctor::diagnose(
+        &go,
+        &crate::doctor::Context::current(),
+    ));
+    let count = |level| findings.iter().filter(|f| f.level == level).count();
+    let (errors, warnings) = (count(FindingLevel::Error), count(FindingLevel::Warning));
+    let verdict = if errors > 0 {
+        Verdict::new(
+            Status::Unhealthy,
+            format!("{errors} error(s) and {warnings} warning(s) found"),
+        )
+    } else {
+        Verdict::new(Status::Ok, format!("no errors; {warnings} warning(s)"))
+    };
+    Ok(Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command: "doctor",
+        dry_run: false,
+        settings: Some(settings.clone()),
+        go,
+        volumes,
+        cache: None,
+        prunes: Vec::new(),
+        findings,
+        verdict,
+    })
+}
+
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
 /// to the cache budget, if set); measure again; fail when a volume stays below hard.
 pub fn check(settings: &Settings) -> anyhow::Result<Report> {
@@ -474,15 +514,9 @@ fn go_findings(go: &GoEnv) -> Vec<Finding> {
 }
 
 fn notice(message: String) -> Finding {
-    Finding {
-        level: FindingLevel::Notice,
-        message,
-    }
+    Finding::new(FindingLevel::Notice, message)
 }
 
 fn warning(message: String) -> Finding {
-    Finding {
-        level: FindingLevel::Warning,
-        message,
-    }
+    Finding::new(FindingLevel::Warning, message)
 }

@@ -17,6 +17,8 @@ pub enum ExitCode {
     Usage = 2,
     /// Available space stayed below the hard limit on a watched volume.
     HardLimit = 3,
+    /// `doctor` found an error-level problem.
+    Unhealthy = 4,
 }
 
 impl ExitCode {

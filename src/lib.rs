@@ -10,6 +10,7 @@
 pub mod buildcache;
 pub mod commands;
 pub mod disk;
+pub mod doctor;
 pub mod emit;
 pub mod error;
 pub mod goenv;

@@ -91,6 +91,11 @@ pub fn probe(path: &Path) -> io::Result<Probe> {
     })
 }
 
+/// Whether files can be created in the existing directory `path`.
+pub fn writable(path: &Path) -> bool {
+    sys::writable(path)
+}
+
 /// Measures free space again at an already resolved path (cheap: one statvfs).
 pub fn space(resolved: &Path) -> io::Result<Space> {
     sys::space(resolved)

@@ -22,6 +22,12 @@ pub fn space(path: &Path) -> io::Result<Space> {
     })
 }
 
+/// Whether this process may create files in the directory `path` (`access(W_OK)`: honours
+/// read-only mounts even for root).
+pub fn writable(path: &Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
 pub fn volume_id(path: &Path) -> io::Result<VolumeId> {
     let st = rustix::fs::stat(path)?;
     Ok(dev_id(st.st_dev as u64))

@@ -53,6 +53,21 @@ pub fn space(path: &Path) -> io::Result<Space> {
     Ok(Space { total, available })
 }
 
+/// Whether this process may create files in the directory `path`: Windows ignores the
+/// read-only attribute on directories, so a probe file is created and removed.
+pub fn writable(path: &Path) -> bool {
+    let probe = path.join(format!(".go-disk-guard-probe-{}", std::process::id()));
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .is_ok();
+    if created {
+        let _ = std::fs::remove_file(&probe);
+    }
+    created
+}
+
 pub fn volume_id(path: &Path) -> io::Result<VolumeId> {
     let root = volume_path(path)?;
     let mut buf = vec![0u16; BUF];

@@ -81,6 +81,9 @@ pub enum Resolver {
 pub struct GoEnv {
     pub resolver: Resolver,
     pub vars: Vec<GoVar>,
+    /// The settings files read on the way (the GOENV file, `$GOROOT/go.env`).
+    #[serde(skip)]
+    pub sources: Sources,
 }
 
 impl GoEnv {
@@ -136,6 +139,7 @@ pub fn resolve(go_setting: &Path) -> GoEnv {
                 return GoEnv {
                     resolver: Resolver::GoEnv { go, version },
                     vars,
+                    sources,
                 };
             }
             Err(reason) => reason,
@@ -144,6 +148,7 @@ pub fn resolve(go_setting: &Path) -> GoEnv {
     GoEnv {
         resolver: Resolver::Computed { reason },
         vars: compute(os, &lookup, &sources),
+        sources,
     }
 }
 

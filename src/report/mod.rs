@@ -81,7 +81,25 @@ pub struct CacheReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub level: FindingLevel,
+    /// A stable identifier for the kind of finding (doctor's checks), e.g. `gobin-not-on-path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
     pub message: String,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    /// A finding without a code or a fix.
+    pub fn new(level: FindingLevel, message: String) -> Finding {
+        Finding {
+            level,
+            code: None,
+            message,
+            fix: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -110,6 +128,8 @@ pub enum Status {
     Pruned,
     /// A volume is below its hard limit after pruning.
     HardLimit,
+    /// `doctor` found an error-level problem.
+    Unhealthy,
 }
 
 impl Status {
@@ -119,6 +139,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Pruned => "pruned",
             Status::HardLimit => "hard-limit",
+            Status::Unhealthy => "unhealthy",
         }
     }
 }
@@ -127,6 +148,7 @@ impl Verdict {
     pub fn new(status: Status, message: String) -> Verdict {
         let exit = match status {
             Status::HardLimit => ExitCode::HardLimit,
+            Status::Unhealthy => ExitCode::Unhealthy,
             Status::Ok | Status::Pruned => ExitCode::Ok,
         };
         Verdict {
@@ -140,10 +162,10 @@ impl Verdict {
 impl Report {
     /// The exit code the run ends with.
     pub fn exit_code(&self) -> ExitCode {
-        if self.verdict.status == Status::HardLimit {
-            ExitCode::HardLimit
-        } else {
-            ExitCode::Ok
+        match self.verdict.status {
+            Status::HardLimit => ExitCode::HardLimit,
+            Status::Unhealthy => ExitCode::Unhealthy,
+            Status::Ok | Status::Pruned => ExitCode::Ok,
         }
     }
 

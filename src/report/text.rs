@@ -94,7 +94,11 @@ pub fn render(report: &Report) -> String {
     if !report.findings.is_empty() {
         let _ = writeln!(w);
         for f in &report.findings {
-            let _ = writeln!(w, "{}: {}", serde_plain(&f.level), f.message);
+            let code = f.code.map(|c| format!("[{c}]")).unwrap_or_default();
+            let _ = writeln!(w, "{}{code}: {}", serde_plain(&f.level), f.message);
+            if let Some(fix) = &f.fix {
+                let _ = writeln!(w, "  fix: {fix}");
+            }
         }
     }
 
@@ -102,7 +106,7 @@ pub fn render(report: &Report) -> String {
         w,
         "\n{}: {}",
         match report.verdict.status {
-            Status::HardLimit => "FAILED",
+            Status::HardLimit | Status::Unhealthy => "FAILED",
             _ => "OK",
         },
         report.verdict.message

@@ -1,0 +1,276 @@
+//! `doctor`: settings that make builds use other directories than the ones measured, or that
+//! make the Go directories slow, fragile or unusable. Each finding has a stable code, a
+//! severity and a fix.
+
+use std::path::{Path, PathBuf};
+
+use crate::disk;
+use crate::goenv::GoEnv;
+use crate::report::{Finding, FindingLevel};
+
+/// Filesystem types that are network filesystems.
+const NETWORK_FS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "afs",
+    "ceph",
+    "glusterfs",
+    "fuse.sshfs",
+    "fuse.s3fs",
+    "davfs",
+    "fuse.rclone",
+    "webdav",
+];
+
+/// The directory variables checked for location problems.
+const DIR_VARS: &[&str] = &[
+    "GOROOT",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "GOBIN",
+    "GOTMPDIR",
+];
+
+/// What doctor looks at besides the Go environment.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The checked-out workspace: `GITHUB_WORKSPACE`, `WORKSPACE` (Jenkins), or the git work
+    /// tree around the working directory.
+    pub workspace: Option<PathBuf>,
+    /// The PATH the job runs with.
+    pub path: Vec<PathBuf>,
+}
+
+impl Context {
+    /// The context of this process.
+    pub fn current() -> Context {
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let workspace = var("GITHUB_WORKSPACE")
+            .or_else(|| var("WORKSPACE"))
+            .or_else(|| {
+                let cwd = std::env::current_dir().ok()?;
+                cwd.ancestors()
+                    .find(|d| d.join(".git").exists())
+                    .map(Path::to_path_buf)
+            });
+        let path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        Context { workspace, path }
+    }
+}
+
+fn finding(level: FindingLevel, code: &'static str, message: String, fix: String) -> Finding {
+    Finding {
+        level,
+        code: Some(code),
+        message,
+        fix: Some(fix),
+    }
+}
+
+/// Every finding for `go` in `ctx`.
+pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+
+    // The GOENV file setting a directory the environment overrides.
+    if let Some(file) = &go.sources.goenv_file {
+        for &name in DIR_VARS {
+            let (Some(in_file), Some(in_env)) = (
+                go.sources.goenv.get(name).filter(|v| !v.is_empty()),
+                env(name),
+            ) else {
+                continue;
+            };
+            if *in_file != in_env {
+                out.push(finding(
+                    FindingLevel::Warning,
+                    "goenv-file-overridden",
+                    format!(
+                        "{name} is {in_env} in the environment but {in_file} in the go env -w file \
+                         {file}; the environment wins, so the go command uses {in_env}"
+                    ),
+                    format!(
+                        "drop one of them: `go env -u {name}` removes it from {file}, or unset the \
+                         environment variable"
+                    ),
+                ));
+            }
+        }
+    }
+
+    match go.get("GOCACHE") {
+        Some("off") => out.push(finding(
+            FindingLevel::Error,
+            "gocache-off",
+            "GOCACHE=off: the go command requires a build cache since Go 1.12, so every build fails"
+                .into(),
+            "unset GOCACHE, or point it at an absolute directory".into(),
+        )),
+        Some(v) if !Path::new(v).is_absolute() => out.push(finding(
+            FindingLevel::Error,
+            "gocache-relative",
+            format!("GOCACHE={v} is not an absolute path: the go command rejects it"),
+            "make GOCACHE an absolute path".into(),
+        )),
+        _ => {}
+    }
+
+    let goroot = go.get("GOROOT").map(PathBuf::from);
+    for entry in go
+        .get("GOPATH")
+        .map(std::env::split_paths)
+        .into_iter()
+        .flatten()
+    {
+        if goroot.as_ref().is_some_and(|r| same_dir(r, &entry)) {
+            out.push(finding(
+                FindingLevel::Error,
+                "gopath-is-goroot",
+                format!(
+                    "GOPATH {} is GOROOT: the go command ignores such a GOPATH",
+                    entry.display()
+                ),
+                "set GOPATH to a directory of its own, e.g. $HOME/go".into(),
+            ));
+        }
+    }
+
+    if let Some(gobin) = go.get("GOBIN").map(PathBuf::from)
+        && !ctx.path.iter().any(|p| same_dir(p, &gobin))
+    {
+        out.push(finding(
+            FindingLevel::Warning,
+            "gobin-not-on-path",
+            format!(
+                "GOBIN {} is not on PATH: programs installed with `go install` are not found",
+                gobin.display()
+            ),
+            "add it to PATH (`go-disk-guard env --emit github` or `--emit sh` does)".into(),
+        ));
+    }
+
+    if let Some(ws) = &ctx.workspace {
+        for name in ["GOCACHE", "GOMODCACHE"] {
+            let Some(dir) = go.get(name).map(PathBuf::from) else {
+                continue;
+            };
+            if is_within(&dir, ws) {
+                out.push(finding(
+                    FindingLevel::Warning,
+                    "cache-in-workspace",
+                    format!(
+                        "{name} {} is inside the workspace {}: a clean checkout deletes it, and \
+                         tools that scan the workspace walk it",
+                        dir.display(),
+                        ws.display()
+                    ),
+                    format!(
+                        "point {name} outside the workspace (e.g. under $RUNNER_TEMP or the \
+                         agent's tool directory)"
+                    ),
+                ));
+            }
+        }
+    }
+
+    for &name in DIR_VARS {
+        let dirs: Vec<PathBuf> = match go.get(name) {
+            Some(v) if name == "GOPATH" => std::env::split_paths(v).collect(),
+            Some(v) if Path::new(v).is_absolute() => vec![PathBuf::from(v)],
+            _ => continue,
+        };
+        for dir in dirs {
+            location_findings(name, &dir, &mut out);
+        }
+    }
+    out
+}
+
+/// Findings about where one directory really is: through a link onto another volume, on a
+/// network filesystem, not writable.
+fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
+    let Ok(probe) = disk::probe(dir) else {
+        return;
+    };
+    if probe.exists
+        && let Some(parent) = dir.parent()
+        && let Ok(parent_probe) = disk::probe(parent)
+        && parent_probe.volume != probe.volume
+    {
+        out.push(finding(
+            FindingLevel::Notice,
+            "other-volume",
+            format!(
+                "{name} {} lives on another volume than its parent: it resolves to {} on {} ({}), \
+                 where its free space is measured",
+                dir.display(),
+                probe.resolved.display(),
+                probe.mount.mount_point.display(),
+                probe.mount.fs_type
+            ),
+            "nothing to do if intended; otherwise point it at the volume you mean".into(),
+        ));
+    }
+    if NETWORK_FS.contains(&probe.mount.fs_type.as_str()) {
+        out.push(finding(
+            FindingLevel::Warning,
+            "network-filesystem",
+            format!(
+                "{name} {} is on a network filesystem ({} at {}): builds are slow there, and the \
+                 build cache's file locks and mtimes may not behave",
+                dir.display(),
+                probe.mount.fs_type,
+                probe.mount.mount_point.display()
+            ),
+            format!("point {name} at a local disk"),
+        ));
+    }
+    // GOROOT is only read; the others must be writable (or creatable).
+    if name != "GOROOT" && !disk::writable(&probe.resolved) {
+        let what = if probe.exists {
+            "is not writable"
+        } else {
+            "cannot be created: its nearest existing ancestor is not writable"
+        };
+        out.push(finding(
+            FindingLevel::Error,
+            "not-writable",
+            format!(
+                "{name} {} {what} ({})",
+                dir.display(),
+                probe.resolved.display()
+            ),
+            format!("fix its permissions or mount, or point {name} at a writable directory"),
+        ));
+    }
+}
+
+/// Whether two paths name the same directory (by their canonical forms where they exist).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(a) == canon(b)
+}
+
+/// Whether `dir` is `root` or inside it, comparing canonical forms where they exist.
+fn is_within(dir: &Path, root: &Path) -> bool {
+    let canon = |p: &Path| {
+        p.ancestors()
+            .find_map(|a| {
+                let rest = p.strip_prefix(a).ok()?;
+                std::fs::canonicalize(a).ok().map(|c| c.join(rest))
+            })
+            .unwrap_or_else(|| p.to_path_buf())
+    };
+    canon(dir).starts_with(canon(root))
+}

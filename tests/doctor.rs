@@ -1,0 +1,151 @@
+//! `doctor` against real files: a GOENV file written by a real `go env -w`, a cache linked
+//! onto another (tmpfs) volume, a directory on a read-only mount, and the settings Go itself
+//! rejects.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+
+/// Runs doctor with `env` and returns (exit code, findings as (level, code, message, fix)).
+fn doctor(home: &Path, env: &[(&str, &Path)]) -> (i32, Vec<serde_json::Value>) {
+    let mut cmd = guard(home);
+    cmd.args(["doctor", "--format", "json"]).env_remove("GOENV");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let report = json(&out);
+    let findings = report["findings"].as_array().unwrap().clone();
+    (out.status.code().unwrap(), findings)
+}
+
+fn with_code<'a>(findings: &'a [serde_json::Value], code: &str) -> Vec<&'a serde_json::Value> {
+    findings.iter().filter(|f| f["code"] == code).collect()
+}
+
+#[test]
+fn a_go_env_w_setting_overridden_by_the_environment_is_reported() {
+    let Some(go) = go_binary() else {
+        return skip("no Go toolchain");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let goenv = h.join("goenv");
+    let status = go_cmd(&go, h, &h.join("unused"), h)
+        .env("GOENV", &goenv)
+        .env_remove("GOCACHE")
+        .args(["env", "-w"])
+        .arg(format!("GOCACHE={}", h.join("from-file").display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let from_env = h.join("from-env");
+    let (code, findings) = doctor(h, &[("GOENV", &goenv), ("GOCACHE", &from_env)]);
+    assert_eq!(code, 0, "{findings:?}");
+    let f = with_code(&findings, "goenv-file-overridden");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("from-file") && msg.contains("from-env") && msg.contains("environment wins"),
+        "{msg}"
+    );
+    assert!(f[0]["fix"].as_str().unwrap().contains("go env -u GOCACHE"));
+    // Without the conflict, nothing is said.
+    let (_, findings) = doctor(h, &[("GOENV", &goenv)]);
+    assert!(with_code(&findings, "goenv-file-overridden").is_empty());
+}
+
+#[test]
+fn a_cache_linked_onto_another_volume_names_the_real_one() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let Some(_mnt) = Tmpfs::mount(&h.join("fast"), "8m") else {
+        return;
+    };
+    fs::create_dir(h.join("fast/cache")).unwrap();
+    std::os::unix::fs::symlink(h.join("fast/cache"), h.join("cache")).unwrap();
+    let (code, findings) = doctor(h, &[("GOCACHE", &h.join("cache"))]);
+    assert_eq!(code, 0, "{findings:?}");
+    let f = with_code(&findings, "other-volume");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    let msg = f[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(h.join("fast").to_str().unwrap()) && msg.contains("(tmpfs)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn an_unwritable_directory_is_an_error() {
+    if !is_root() {
+        return skip("a read-only bind mount needs root");
+    }
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    fs::create_dir(h.join("src")).unwrap();
+    let _ro = BindMount::read_only(&h.join("src"), &h.join("ro"));
+    let (code, findings) = doctor(h, &[("GOMODCACHE", &h.join("ro/mod"))]);
+    assert_eq!(code, 4, "{findings:?}");
+    let f = with_code(&findings, "not-writable");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    assert_eq!(f[0]["level"], "error");
+    assert!(f[0]["message"].as_str().unwrap().contains("GOMODCACHE"));
+}
+
+#[test]
+fn settings_go_rejects_are_errors_and_path_and_workspace_are_checked() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (code, findings) = doctor(h, &[("GOCACHE", Path::new("off"))]);
+    assert_eq!(code, 4);
+    assert_eq!(with_code(&findings, "gocache-off").len(), 1);
+
+    // GOPATH set to the GOROOT the go command really uses.
+    if let Some(go) = go_binary() {
+        let out = go_cmd(&go, h, &h.join("c"), h)
+            .args(["env", "GOROOT"])
+            .output()
+            .unwrap();
+        let goroot = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let (code, findings) = doctor(h, &[("GOPATH", Path::new(&goroot))]);
+        assert_eq!(code, 4, "{findings:?}");
+        let f = with_code(&findings, "gopath-is-goroot");
+        assert_eq!(f.len(), 1, "{findings:?}");
+    } else {
+        skip("no Go toolchain for the GOPATH = GOROOT case");
+    }
+
+    let ws = h.join("ws");
+    fs::create_dir(&ws).unwrap();
+    let (_, findings) = doctor(
+        h,
+        &[
+            ("GITHUB_WORKSPACE", &ws),
+            ("GOCACHE", &ws.join(".cache/go")),
+        ],
+    );
+    let f = with_code(&findings, "cache-in-workspace");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    assert!(f[0]["message"].as_str().unwrap().contains("GOCACHE"));
+
+    // GOBIN off PATH is a warning; on PATH it is not.
+    let gobin = h.join("bin");
+    let (code, findings) = doctor(h, &[("GOBIN", &gobin)]);
+    assert_eq!(code, 0);
+    assert_eq!(with_code(&findings, "gobin-not-on-path").len(), 1);
+    let mut cmd = guard(h);
+    let path = format!("{}:{}", gobin.display(), test_path());
+    let out = cmd
+        .args(["doctor", "--format", "json"])
+        .env("GOBIN", &gobin)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert!(with_code(report["findings"].as_array().unwrap(), "gobin-not-on-path").is_empty());
+}
