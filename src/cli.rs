@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use go_disk_guard::commands::{self, PruneGoals};
 use go_disk_guard::emit::{self, EmitFormat};
 use go_disk_guard::policy::{self, Format, Layer, Size};
+use go_disk_guard::relocate::Relocate;
 use go_disk_guard::report::Report;
 
 const EXIT_CODES: &str = "\
@@ -58,6 +59,8 @@ enum Command {
         #[command(flatten)]
         emit: EmitArgs,
         #[command(flatten)]
+        relocate: RelocateArgs,
+        #[command(flatten)]
         common: CommonArgs,
     },
     /// The CI step: prune the build cache where space is below --soft, fail below --hard.
@@ -69,6 +72,8 @@ enum Command {
         prune: PruneArgs,
         #[command(flatten)]
         emit: EmitArgs,
+        #[command(flatten)]
+        relocate: RelocateArgs,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -151,6 +156,26 @@ struct EmitArgs {
     emit_file: Option<PathBuf>,
 }
 
+/// Moving Go's directories to a volume with room.
+#[derive(Debug, Args)]
+struct RelocateArgs {
+    /// Point GOCACHE, GOMODCACHE and GOPATH (GOBIN under it) at DIR/go-disk-guard/{cache,
+    /// modcache,path}, or with `auto` at the roomiest local disk, preferring one other than the
+    /// system volume.
+    #[arg(long, value_name = "auto|DIR", value_parser = parse_relocate)]
+    relocate: Option<Relocate>,
+    /// With --relocate: copy existing contents, verify them, then delete the old copies.
+    #[arg(long)]
+    migrate: bool,
+    /// The volume that counts as the system volume for --relocate auto [default: / or
+    /// %SystemDrive%].
+    #[arg(long, value_name = "PATH")]
+    system_volume: Option<PathBuf>,
+    /// A root --relocate auto may choose (repeatable) [default: every local, writable disk].
+    #[arg(long = "relocate-candidate", value_name = "DIR")]
+    relocate_candidates: Vec<PathBuf>,
+}
+
 /// Options every command takes.
 #[derive(Debug, Args)]
 struct CommonArgs {
@@ -166,6 +191,10 @@ struct CommonArgs {
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
+    s.parse()
+}
+
+fn parse_relocate(s: &str) -> Result<Relocate, String> {
     s.parse()
 }
 
@@ -196,17 +225,27 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     let cwd = std::env::current_dir()?;
     let (mut layer, common, which) = match cli.command {
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
-        Command::Env { emit, common } => (emit_layer(emit), common, Which::Env),
+        Command::Env {
+            emit,
+            relocate,
+            common,
+        } => (
+            emit_layer(emit).overlay(relocate_layer(relocate)),
+            common,
+            Which::Env,
+        ),
         Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
         Command::Check {
             limits,
             prune,
             emit,
+            relocate,
             common,
         } => (
             limit_layer(limits)
                 .overlay(prune_layer(prune))
-                .overlay(emit_layer(emit)),
+                .overlay(emit_layer(emit))
+                .overlay(relocate_layer(relocate)),
             common,
             Which::Check,
         ),
@@ -261,6 +300,16 @@ fn limit_layer(a: LimitArgs) -> Layer {
         target: a.target,
         cache_max_size: a.cache_max_size,
         paths: (!a.paths.is_empty()).then_some(a.paths),
+        ..Layer::default()
+    }
+}
+
+fn relocate_layer(a: RelocateArgs) -> Layer {
+    Layer {
+        relocate: a.relocate,
+        migrate: a.migrate.then_some(true),
+        system_volume: a.system_volume,
+        relocate_candidates: (!a.relocate_candidates.is_empty()).then_some(a.relocate_candidates),
         ..Layer::default()
     }
 }

@@ -69,6 +69,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
         volumes,
         cache,
         prunes: Vec::new(),
+        relocation: None,
         findings,
         verdict,
     })
@@ -77,7 +78,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
 /// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
 /// no cache scan.
 pub fn env(settings: &Settings) -> anyhow::Result<Report> {
-    let go = goenv::resolve(&settings.go);
+    let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
     let (volumes, _) = measure(&go, settings, &mut findings);
     let verdict = verdict(&volumes, &[], false);
@@ -91,6 +92,7 @@ pub fn env(settings: &Settings) -> anyhow::Result<Report> {
         volumes,
         cache: None,
         prunes: Vec::new(),
+        relocation,
         findings,
         verdict,
     })
@@ -131,6 +133,7 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
         volumes,
         cache: None,
         prunes: Vec::new(),
+        relocation: None,
         findings,
         verdict,
     })
@@ -139,7 +142,7 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
 /// to the cache budget, if set); measure again; fail when a volume stays below hard.
 pub fn check(settings: &Settings) -> anyhow::Result<Report> {
-    let go = goenv::resolve(&settings.go);
+    let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
     let (volumes, probes) = measure(&go, settings, &mut findings);
     let mut volumes: Vec<VolumeReport> = volumes
@@ -211,6 +214,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
         volumes,
         cache: None,
         prunes,
+        relocation,
         findings,
         verdict,
     })
@@ -272,9 +276,27 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
         volumes,
         cache: None,
         prunes,
+        relocation: None,
         findings,
         verdict,
     })
+}
+
+/// Resolves Go's directories and, when asked, moves them (see [`crate::relocate`]).
+fn resolve_and_relocate(
+    settings: &Settings,
+) -> anyhow::Result<(GoEnv, Option<crate::relocate::Outcome>)> {
+    let mut go = goenv::resolve(&settings.go);
+    let Some(how) = &settings.relocate else {
+        return Ok((go, None));
+    };
+    let options = crate::relocate::Options {
+        candidates: settings.relocate_candidates.clone(),
+        system_volume: settings.system_volume.clone(),
+        migrate: settings.migrate,
+    };
+    let outcome = crate::relocate::relocate(&mut go, how, &options).context("relocating")?;
+    Ok((go, Some(outcome)))
 }
 
 /// Prunes `cache` as planned.

@@ -17,6 +17,7 @@ pub mod goenv;
 pub mod policy;
 pub mod progress;
 pub mod prune;
+pub mod relocate;
 pub mod report;
 
 pub use error::{Error, ExitCode};

@@ -402,3 +402,31 @@ fn check_with_a_stdout_payload_sends_the_report_to_stderr() {
     assert!(stdout.lines().all(|l| l.starts_with("export ")), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Volumes:"));
 }
+
+#[test]
+fn a_full_disk_under_github_env_is_an_error_with_exit_code_1() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(_full) = Tmpfs::mount(&home.path().join("full"), "1m") else {
+        return;
+    };
+    let files = github_files(home.path());
+    let env_file = home.path().join("full/env");
+    fs::write(&env_file, "").unwrap();
+    // Fill the volume to the last byte.
+    let mut filler = fs::File::create(home.path().join("full/filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut filler, &chunk).is_ok() {}
+    let out = guard(home.path())
+        .args(["env", "--emit", "github", "--go", "/nonexistent/go"])
+        .env("GITHUB_ENV", &env_file)
+        .env("GITHUB_PATH", files.path.as_ref().unwrap())
+        .env("GITHUB_OUTPUT", files.output.as_ref().unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("GITHUB_ENV") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+}

@@ -91,6 +91,12 @@ pub fn probe(path: &Path) -> io::Result<Probe> {
     })
 }
 
+/// Local, writable, fixed disks (mount points on Unix, drive roots on Windows): the places
+/// Go's directories may be moved to.
+pub fn local_disks() -> Vec<Mount> {
+    sys::local_disks()
+}
+
 /// Whether files can be created in the existing directory `path`.
 pub fn writable(path: &Path) -> bool {
     sys::writable(path)

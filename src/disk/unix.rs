@@ -42,46 +42,91 @@ fn dev_id(dev: u64) -> VolumeId {
     ))
 }
 
+/// One line of `/proc/self/mountinfo`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct MountInfo {
+    /// `major:minor`, as in [`VolumeId`].
+    dev: String,
+    mount: Mount,
+    read_only: bool,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn mountinfo() -> Vec<MountInfo> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // id parent major:minor root mount-point options [optional...] - fstype source super
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let rfields: Vec<&str> = right.split(' ').collect();
+        if fields.len() < 6 || rfields.is_empty() {
+            continue;
+        }
+        out.push(MountInfo {
+            dev: fields[2].to_string(),
+            read_only: fields[5].split(',').any(|o| o == "ro"),
+            mount: Mount {
+                mount_point: unescape_mountinfo(fields[4]).into(),
+                fs_type: rfields[0].to_string(),
+                source: rfields
+                    .get(1)
+                    .map(|s| unescape_mountinfo(s))
+                    .unwrap_or_default(),
+            },
+        });
+    }
+    out
+}
+
 /// The mount holding `path` (already canonical): among mounts of the same device, the one
 /// with the longest mount point that is a prefix of `path` (bind mounts share a device).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn mount_of(path: &Path, volume: &VolumeId) -> Option<Mount> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut best: Option<(bool, Mount)> = None;
-    for line in text.lines() {
-        // id parent major:minor root mount-point options [optional...] - fstype source super
-        let (left, right) = line.split_once(" - ")?;
-        let fields: Vec<&str> = left.split(' ').collect();
-        let rfields: Vec<&str> = right.split(' ').collect();
-        if fields.len() < 5 || rfields.is_empty() {
+    mountinfo()
+        .into_iter()
+        .filter(|m| path.starts_with(&m.mount.mount_point))
+        // Later lines win ties: a later mount on the same point hides the earlier one.
+        .max_by_key(|m| (m.dev == volume.0, m.mount.mount_point.as_os_str().len()))
+        .map(|m| m.mount)
+}
+
+/// Filesystems on local disks: where Go's directories may be moved.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DISK_FS: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "jfs", "ntfs", "ntfs3", "bcachefs",
+];
+
+/// Writable mounts of local disk filesystems, one per device (the shortest mount point),
+/// leaving out system areas such as `/boot`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn local_disks() -> Vec<Mount> {
+    let mut by_dev: Vec<MountInfo> = Vec::new();
+    for m in mountinfo() {
+        let point = &m.mount.mount_point;
+        let system_area = [
+            "/boot",
+            "/snap",
+            "/proc",
+            "/sys",
+            "/dev",
+            "/run",
+            "/var/lib/docker",
+        ]
+        .iter()
+        .any(|a| point.starts_with(a));
+        if m.read_only || system_area || !DISK_FS.contains(&m.mount.fs_type.as_str()) {
             continue;
         }
-        let mount_point = unescape_mountinfo(fields[4]);
-        if !path.starts_with(&mount_point) {
-            continue;
-        }
-        let same_dev = fields[2] == volume.0;
-        let candidate = Mount {
-            mount_point: mount_point.into(),
-            fs_type: rfields[0].to_string(),
-            source: rfields
-                .get(1)
-                .map(|s| unescape_mountinfo(s))
-                .unwrap_or_default(),
-        };
-        let better = match &best {
-            None => true,
-            Some((best_same, best_mount)) => {
-                (same_dev, candidate.mount_point.as_os_str().len())
-                    > (*best_same, best_mount.mount_point.as_os_str().len())
-                    || (same_dev == *best_same && candidate.mount_point == best_mount.mount_point)
-            }
-        };
-        if better {
-            best = Some((same_dev, candidate));
+        match by_dev.iter_mut().find(|b| b.dev == m.dev) {
+            Some(b) if b.mount.mount_point.as_os_str().len() > point.as_os_str().len() => *b = m,
+            Some(_) => {}
+            None => by_dev.push(m),
         }
     }
-    best.map(|(_, m)| m)
+    by_dev.into_iter().map(|m| m.mount).collect()
 }
 
 /// Mount points in mountinfo escape space, tab, newline and backslash as `\ooo`.
@@ -106,6 +151,22 @@ fn unescape_mountinfo(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Elsewhere (macOS, the BSDs): local, writable, fixed disks from the system's list.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn local_disks() -> Vec<Mount> {
+    let disks = sysinfo::Disks::new_with_refreshed_list();
+    disks
+        .list()
+        .iter()
+        .filter(|d| !d.is_removable() && !d.is_read_only())
+        .map(|d| Mount {
+            mount_point: d.mount_point().to_path_buf(),
+            fs_type: d.file_system().to_string_lossy().into_owned(),
+            source: d.name().to_string_lossy().into_owned(),
+        })
+        .collect()
 }
 
 /// Elsewhere (macOS, the BSDs): the longest mount point of the system's list that holds `path`.

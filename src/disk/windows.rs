@@ -13,8 +13,8 @@ use std::os::windows::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use windows_sys::Win32::Storage::FileSystem::{
-    GetDiskFreeSpaceExW, GetVolumeInformationW, GetVolumeNameForVolumeMountPointW,
-    GetVolumePathNameW,
+    GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDrives, GetVolumeInformationW,
+    GetVolumeNameForVolumeMountPointW, GetVolumePathNameW,
 };
 
 use super::{EntryMeta, Kind, Mount, Space, VolumeId};
@@ -110,6 +110,24 @@ pub fn mount_of(path: &Path, _volume: &VolumeId) -> Option<Mount> {
         mount_point: root,
         fs_type,
     })
+}
+
+/// `DRIVE_FIXED` from GetDriveTypeW.
+const DRIVE_FIXED: u32 = 3;
+
+/// The fixed drives (`C:\`, `D:\`, …): where Go's directories may be moved.
+pub fn local_disks() -> Vec<Mount> {
+    // SAFETY: no arguments; returns a bit mask of drive letters.
+    let mask = unsafe { GetLogicalDrives() };
+    (0..26u8)
+        .filter(|i| mask & (1 << i) != 0)
+        .filter_map(|i| {
+            let root = PathBuf::from(format!("{}:\\", (b'A' + i) as char));
+            // SAFETY: the input is NUL-terminated.
+            let kind = unsafe { GetDriveTypeW(wide(&root).as_ptr()) };
+            (kind == DRIVE_FIXED).then(|| mount_of(&root, &VolumeId(String::new())))?
+        })
+        .collect()
 }
 
 /// A directory, by path. Every child is checked with `symlink_metadata` before use, and

@@ -43,6 +43,8 @@ pub enum Origin {
     GorootGoEnv,
     /// Go's built-in default.
     Default,
+    /// Moved by `--relocate`: the value handed to the job, not yet in effect for this process.
+    Relocated,
 }
 
 impl Origin {
@@ -53,6 +55,7 @@ impl Origin {
             Origin::GoenvFile => "go env -w file",
             Origin::GorootGoEnv => "$GOROOT/go.env",
             Origin::Default => "default",
+            Origin::Relocated => "relocated",
         }
     }
 }

@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 use super::size::{Size, format_duration, parse_duration};
 use crate::emit::EmitFormat;
 use crate::error::Error;
+use crate::relocate::Relocate;
 
 /// The name of the configuration file looked for in the working directory and the git root.
 pub const CONFIG_FILE_NAME: &str = ".go-disk-guard.yml";
@@ -61,6 +62,10 @@ pub struct Layer {
     pub format: Option<Format>,
     pub emit: Option<Vec<EmitFormat>>,
     pub emit_file: Option<PathBuf>,
+    pub relocate: Option<Relocate>,
+    pub migrate: Option<bool>,
+    pub system_volume: Option<PathBuf>,
+    pub relocate_candidates: Option<Vec<PathBuf>>,
 }
 
 impl Layer {
@@ -79,6 +84,10 @@ impl Layer {
             format: over.format.or(self.format),
             emit: over.emit.or(self.emit),
             emit_file: over.emit_file.or(self.emit_file),
+            relocate: over.relocate.or(self.relocate),
+            migrate: over.migrate.or(self.migrate),
+            system_volume: over.system_volume.or(self.system_volume),
+            relocate_candidates: over.relocate_candidates.or(self.relocate_candidates),
         }
     }
 
@@ -109,15 +118,7 @@ impl Layer {
             "keep-recent" => self.keep_recent = Some(duration()?),
             "lock-timeout" => self.lock_timeout = Some(duration()?),
             "go" => self.go = Some(PathBuf::from(value)),
-            "paths" => {
-                self.paths = Some(
-                    value
-                        .lines()
-                        .flat_map(|line| std::env::split_paths(line).collect::<Vec<_>>())
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .collect(),
-                )
-            }
+            "paths" => self.paths = Some(split_paths(value)),
             "dry-run" => {
                 self.dry_run = Some(parse_bool(value).ok_or_else(|| Error::InvalidValue {
                     origin: origin.to_string(),
@@ -156,6 +157,24 @@ impl Layer {
                 self.emit = Some(formats);
             }
             "emit-file" => self.emit_file = Some(PathBuf::from(value)),
+            "relocate" => {
+                self.relocate = Some(value.parse().map_err(|reason| Error::InvalidValue {
+                    origin: origin.to_string(),
+                    what: "relocation",
+                    value: value.to_string(),
+                    reason,
+                })?)
+            }
+            "migrate" => {
+                self.migrate = Some(parse_bool(value).ok_or_else(|| Error::InvalidValue {
+                    origin: origin.to_string(),
+                    what: "boolean",
+                    value: value.to_string(),
+                    reason: "expected true or false".into(),
+                })?)
+            }
+            "system-volume" => self.system_volume = Some(PathBuf::from(value)),
+            "relocate-candidates" => self.relocate_candidates = Some(split_paths(value)),
             other => unreachable!("setting {other} is listed in SETTING_KEYS but not handled"),
         }
         Ok(())
@@ -202,6 +221,9 @@ impl Layer {
             ("format", file.format),
             ("emit", file.emit),
             ("emit-file", file.emit_file),
+            ("relocate", file.relocate),
+            ("migrate", file.migrate),
+            ("system-volume", file.system_volume),
             ("dry-run", file.dry_run),
         ];
         for (key, value) in scalars {
@@ -217,6 +239,9 @@ impl Layer {
         }
         if let Some(paths) = file.paths {
             layer.paths = Some(paths.into_iter().map(PathBuf::from).collect());
+        }
+        if let Some(roots) = file.relocate_candidates {
+            layer.relocate_candidates = Some(roots.into_iter().map(PathBuf::from).collect());
         }
         Ok(layer)
     }
@@ -236,11 +261,24 @@ pub const SETTING_KEYS: &[&str] = &[
     "format",
     "emit",
     "emit-file",
+    "relocate",
+    "migrate",
+    "system-volume",
+    "relocate-candidates",
 ];
 
 /// `keep-recent` → `GO_DISK_GUARD_KEEP_RECENT`.
 pub fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.replace('-', "_").to_ascii_uppercase())
+}
+
+/// One path per line, or the platform's path-list separator between them.
+fn split_paths(value: &str) -> Vec<PathBuf> {
+    value
+        .lines()
+        .flat_map(|line| std::env::split_paths(line).collect::<Vec<_>>())
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect()
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -266,6 +304,10 @@ struct ConfigFile {
     format: Option<Spanned<String>>,
     emit: Option<Spanned<String>>,
     emit_file: Option<Spanned<String>>,
+    relocate: Option<Spanned<String>>,
+    migrate: Option<Spanned<String>>,
+    system_volume: Option<Spanned<String>>,
+    relocate_candidates: Option<Vec<String>>,
     dry_run: Option<Spanned<String>>,
     paths: Option<Vec<String>>,
 }
@@ -339,6 +381,11 @@ pub struct Settings {
     /// Where to hand the environment; empty: nowhere (the default outside GitHub Actions).
     pub emit: Vec<EmitFormat>,
     pub emit_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub relocate: Option<Relocate>,
+    pub migrate: bool,
+    pub system_volume: Option<PathBuf>,
+    pub relocate_candidates: Vec<PathBuf>,
 }
 
 impl Settings {
@@ -370,6 +417,10 @@ impl Settings {
             format: layer.format.unwrap_or_default(),
             emit: layer.emit.unwrap_or_default(),
             emit_file: layer.emit_file,
+            relocate: layer.relocate,
+            migrate: layer.migrate.unwrap_or(false),
+            system_volume: layer.system_volume,
+            relocate_candidates: layer.relocate_candidates.unwrap_or_default(),
         })
     }
 

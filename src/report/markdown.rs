@@ -46,6 +46,24 @@ pub fn render(report: &Report) -> String {
         );
     }
 
+    if let Some(r) = &report.relocation {
+        let _ = writeln!(w, "\n**Relocation**: {}\n", escape(&r.reason));
+        for m in &r.moves {
+            let _ = writeln!(
+                w,
+                "- `{}`: `{}` → `{}`{}",
+                m.var,
+                escape(&m.from),
+                escape(&m.to.display().to_string()),
+                if m.migrated_files > 0 {
+                    format!(" ({} files migrated)", m.migrated_files)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+
     if !report.prunes.is_empty() {
         let _ = writeln!(w);
         for p in &report.prunes {

@@ -39,6 +39,9 @@ pub struct Report {
     /// The build cache as found (status), when it could be read.
     pub cache: Option<CacheReport>,
     pub prunes: Vec<Outcome>,
+    /// What `--relocate` decided and moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relocation: Option<crate::relocate::Outcome>,
     pub findings: Vec<Finding>,
     pub verdict: Verdict,
 }

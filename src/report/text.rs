@@ -84,6 +84,29 @@ pub fn render(report: &Report) -> String {
         }
     }
 
+    if let Some(r) = &report.relocation {
+        match &r.root {
+            Some(root) => {
+                let _ = writeln!(w, "\nRelocated to {}: {}", root.display(), r.reason);
+            }
+            None => {
+                let _ = writeln!(w, "\nNot relocated: {}", r.reason);
+            }
+        }
+        for m in &r.moves {
+            let _ = write!(w, "  {:<11} {} -> {}", m.var, m.from, m.to.display());
+            if m.migrated_files > 0 {
+                let _ = write!(
+                    w,
+                    " (migrated {} files, {})",
+                    m.migrated_files,
+                    format_bytes(m.migrated_bytes)
+                );
+            }
+            let _ = writeln!(w);
+        }
+    }
+
     for p in &report.prunes {
         let _ = writeln!(w, "\n{}", prune_line(p));
         for note in &p.notes {
