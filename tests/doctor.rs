@@ -8,6 +8,7 @@ mod common;
 
 use std::fs;
 use std::path::Path;
+use std::process::Command;
 
 use common::*;
 
@@ -148,4 +149,62 @@ fn settings_go_rejects_are_errors_and_path_and_workspace_are_checked() {
         .unwrap();
     let report = json(&out);
     assert!(with_code(report["findings"].as_array().unwrap(), "gobin-not-on-path").is_empty());
+}
+
+/// A FUSE mount by rclone (type `fuse.rclone`, a network filesystem in rclone's usual use) of
+/// a local directory, unmounted on drop.
+struct RcloneMount(std::path::PathBuf);
+
+impl RcloneMount {
+    fn mount(source: &Path, target: &Path) -> Option<RcloneMount> {
+        if !is_root() || Command::new("rclone").arg("version").output().is_err() {
+            skip("an rclone FUSE mount needs root and rclone (Debian rclone, fuse3)");
+            return None;
+        }
+        fs::create_dir_all(source).unwrap();
+        fs::create_dir_all(target).unwrap();
+        let status = Command::new("rclone")
+            .arg("mount")
+            .arg(source)
+            .arg(target)
+            .args(["--daemon", "--config", "/dev/null"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "rclone mount failed");
+        let mounted = || {
+            fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .contains(&format!(" {} ", target.display()))
+        };
+        for _ in 0..100 {
+            if mounted() {
+                return Some(RcloneMount(target.to_path_buf()));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("rclone did not mount {}", target.display());
+    }
+}
+
+impl Drop for RcloneMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_go_directory_on_a_network_filesystem_is_a_warning() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let Some(_mnt) = RcloneMount::mount(&h.join("remote"), &h.join("net")) else {
+        return;
+    };
+    let (code, findings) = doctor(h, &[("GOMODCACHE", &h.join("net/mod"))]);
+    assert_eq!(code, 0, "{findings:?}");
+    let f = with_code(&findings, "network-filesystem");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    assert!(
+        f[0]["message"].as_str().unwrap().contains("fuse.rclone"),
+        "{f:?}"
+    );
 }
