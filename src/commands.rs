@@ -60,18 +60,8 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
     };
     let verdict = verdict(&volumes, &[], false);
     Ok(Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "status",
-        dry_run: false,
-        settings: Some(settings.clone()),
-        go,
-        volumes,
         cache,
-        prunes: Vec::new(),
-        relocation: None,
-        findings,
-        verdict,
+        ..Report::new("status", settings, go, volumes, findings, verdict)
     })
 }
 
@@ -83,18 +73,8 @@ pub fn env(settings: &Settings) -> anyhow::Result<Report> {
     let (volumes, _) = measure(&go, settings, &mut findings);
     let verdict = verdict(&volumes, &[], false);
     Ok(Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "env",
-        dry_run: false,
-        settings: Some(settings.clone()),
-        go,
-        volumes,
-        cache: None,
-        prunes: Vec::new(),
         relocation,
-        findings,
-        verdict,
+        ..Report::new("env", settings, go, volumes, findings, verdict)
     })
 }
 
@@ -123,20 +103,9 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
     } else {
         Verdict::new(Status::Ok, format!("no errors; {warnings} warning(s)"))
     };
-    Ok(Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "doctor",
-        dry_run: false,
-        settings: Some(settings.clone()),
-        go,
-        volumes,
-        cache: None,
-        prunes: Vec::new(),
-        relocation: None,
-        findings,
-        verdict,
-    })
+    Ok(Report::new(
+        "doctor", settings, go, volumes, findings, verdict,
+    ))
 }
 
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
@@ -205,18 +174,10 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     }
     let verdict = verdict(&volumes, &prunes, settings.dry_run);
     Ok(Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "check",
-        dry_run: settings.dry_run,
-        settings: Some(settings.clone()),
-        go,
-        volumes,
-        cache: None,
         prunes,
         relocation,
-        findings,
-        verdict,
+        dry_run: settings.dry_run,
+        ..Report::new("check", settings, go, volumes, findings, verdict)
     })
 }
 
@@ -267,18 +228,9 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     }
     let verdict = verdict(&volumes, &prunes, settings.dry_run);
     Ok(Report {
-        schema_version: crate::report::SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION"),
-        command: "prune",
-        dry_run: settings.dry_run,
-        settings: Some(settings.clone()),
-        go,
-        volumes,
-        cache: None,
         prunes,
-        relocation: None,
-        findings,
-        verdict,
+        dry_run: settings.dry_run,
+        ..Report::new("prune", settings, go, volumes, findings, verdict)
     })
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::disk;
-use crate::goenv::GoEnv;
+use crate::goenv::{GO_DIR_VARS, GoEnv};
 use crate::report::{Finding, FindingLevel};
 
 /// Filesystem types that are network filesystems.
@@ -26,15 +26,10 @@ const NETWORK_FS: &[&str] = &[
     "webdav",
 ];
 
-/// The directory variables checked for location problems.
-const DIR_VARS: &[&str] = &[
-    "GOROOT",
-    "GOPATH",
-    "GOCACHE",
-    "GOMODCACHE",
-    "GOBIN",
-    "GOTMPDIR",
-];
+/// The directory variables checked for location problems: all but GOENV, which names a file.
+fn dir_vars() -> impl Iterator<Item = &'static str> {
+    GO_DIR_VARS.iter().copied().filter(|&v| v != "GOENV")
+}
 
 /// What doctor looks at besides the Go environment.
 #[derive(Clone, Debug, Default)]
@@ -85,7 +80,7 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
 
     // The GOENV file setting a directory the environment overrides.
     if let Some(file) = &go.sources.goenv_file {
-        for &name in DIR_VARS {
+        for name in dir_vars() {
             let (Some(in_file), Some(in_env)) = (
                 go.sources.goenv.get(name).filter(|v| !v.is_empty()),
                 env(name),
@@ -184,7 +179,7 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         }
     }
 
-    for &name in DIR_VARS {
+    for name in dir_vars() {
         let dirs: Vec<PathBuf> = match go.get(name) {
             Some(v) if name == "GOPATH" => std::env::split_paths(v).collect(),
             Some(v) if Path::new(v).is_absolute() => vec![PathBuf::from(v)],

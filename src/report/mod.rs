@@ -163,6 +163,31 @@ impl Verdict {
 }
 
 impl Report {
+    /// A report of `command` with what every command has; no cache, prunes or relocation.
+    pub fn new(
+        command: &'static str,
+        settings: &Settings,
+        go: GoEnv,
+        volumes: Vec<VolumeReport>,
+        findings: Vec<Finding>,
+        verdict: Verdict,
+    ) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            command,
+            dry_run: false,
+            settings: Some(settings.clone()),
+            go,
+            volumes,
+            cache: None,
+            prunes: Vec::new(),
+            relocation: None,
+            findings,
+            verdict,
+        }
+    }
+
     /// The exit code the run ends with.
     pub fn exit_code(&self) -> ExitCode {
         match self.verdict.status {
