@@ -1,0 +1,4 @@
+/** What the `error` step throws (a failed build). */
+class PipelineError extends RuntimeException {
+    PipelineError(String message) { super(message) }
+}

@@ -1,0 +1,240 @@
+// Tests of the goDiskGuard step against the real go-disk-guard binary.
+//
+//   groovy -cp jenkins/test:jenkins/test/stubs jenkins/test/goDiskGuardTest.groovy \
+//       path/to/go-disk-guard [library root, default: jenkins]
+//
+// Ends with a line "N passed, N failed" and exits non-zero when a test failed.
+
+if (args.length < 1) {
+    System.err.println('usage: goDiskGuardTest.groovy GO_DISK_GUARD_BINARY [LIBRARY_ROOT]')
+    System.exit(2)
+}
+File binary = new File(args[0]).canonicalFile
+File libraryRoot = new File(args.length > 1 ? args[1] : 'jenkins').canonicalFile
+String version = ['bash', '-c', '"$0" --version', binary.path].execute().text.trim() - 'go-disk-guard '
+
+int passed = 0
+int failed = 0
+def test = { String name, Closure body ->
+    try {
+        body()
+        passed++
+        println "ok      ${name}"
+    } catch (Throwable t) {
+        failed++
+        println "FAILED  ${name}: ${t}"
+        t.printStackTrace(System.out)
+    }
+}
+
+/** A pipeline on a fresh agent whose workspace is <root>/workspace/job. */
+def agent = { ->
+    File root = File.createTempDir()
+    File ws = new File(root, 'workspace/job')
+    ws.mkdirs()
+    Pipeline p = new Pipeline(ws, libraryRoot)
+    p.base = [
+        PATH            : '/usr/bin:/bin',
+        HOME            : root.path,
+        GOCACHE         : "${root}/gocache".toString(),
+        GOPATH          : "${root}/gopath".toString(),
+        GO_DISK_GUARD_GO: '/nonexistent/go',
+    ]
+    p.env.PATH = p.base.PATH
+    p.metaClass.root = root
+    return p
+}
+
+def expectError = { Closure c ->
+    try {
+        c()
+    } catch (PipelineError e) {
+        return e.message
+    }
+    throw new AssertionError('expected the step to fail the build')
+}
+
+test('a preinstalled binary: check runs and the environment is set for the rest of the run') {
+    Pipeline p = agent()
+    Map result = p.load().call(binary: binary.path, soft: '1KiB', hard: '0')
+    assert result.status == 'ok'
+    assert result.exitCode == 0
+    assert result.availableBytes > 0
+    assert p.env.GOCACHE == "${p.root}/gocache".toString()
+    assert p.env.GOPATH == "${p.root}/gopath".toString()
+    assert p.env.GOMODCACHE == "${p.root}/gopath/pkg/mod".toString()
+    assert p.env.GOBIN == "${p.root}/gopath/bin".toString()
+    assert p.env.PATH == "${p.root}/gopath/bin:/usr/bin:/bin".toString()
+    // Settings reach the binary through the environment, never the command line.
+    List runEnv = p.calls.find { it[0] == 'withEnv' }[1]
+    assert runEnv.contains('GO_DISK_GUARD_SOFT=1KiB')
+    assert runEnv.contains('GO_DISK_GUARD_HARD=0')
+    String script = p.calls.find { it[0] == 'sh' && it[1].contains(' check ') }[1]
+    assert !script.contains('1KiB')
+}
+
+test('the body form applies the environment to the body only') {
+    Pipeline p = agent()
+    Map seen = null
+    p.load().call([binary: binary.path, soft: '1KiB', hard: '0']) {
+        seen = p.effectiveEnv()
+    }
+    assert seen.GOCACHE == "${p.root}/gocache".toString()
+    assert seen.PATH.startsWith("${p.root}/gopath/bin:".toString())
+    assert p.env.GOMODCACHE == null
+    assert p.env.PATH == '/usr/bin:/bin'
+    assert p.frames.isEmpty()
+}
+
+test('the hard limit fails the build with the tool\'s message') {
+    Pipeline p = agent()
+    boolean ran = false
+    String message = expectError {
+        p.load().call([binary: binary.path, soft: '100%', hard: '100%']) { ran = true }
+    }
+    assert message.startsWith('go-disk-guard: hard limit breached on ')
+    assert !ran
+}
+
+test('failOnHard: false marks the build unstable and goes on') {
+    Pipeline p = agent()
+    boolean ran = false
+    Map result = p.load().call([binary: binary.path, soft: '100%', hard: '100%', failOnHard: false]) {
+        ran = true
+    }
+    assert ran
+    assert result.exitCode == 3
+    assert result.status == 'hard-limit'
+    assert p.unstableMessages.size() == 1
+    assert p.unstableMessages[0].startsWith('go-disk-guard: hard limit breached on ')
+}
+
+test('an unknown configuration key is an error naming it, and nothing runs') {
+    Pipeline p = agent()
+    String message = expectError { p.load().call(binary: binary.path, sfot: '10GB') }
+    assert message.contains('sfot')
+    assert message.contains('soft')
+    assert p.count('sh') == 0
+}
+
+test('a failing binary fails the build with its stderr') {
+    Pipeline p = agent()
+    File bad = new File(p.root, 'bad-guard')
+    bad.text = '#!/bin/sh\necho "something is badly wrong" >&2\nexit 1\n'
+    bad.setExecutable(true)
+    String message = expectError { p.load().call(binary: bad.path) }
+    assert message.contains('exit code 1')
+    assert message.contains('something is badly wrong')
+}
+
+test('invalid settings are the tool\'s usage errors, carried into the build failure') {
+    Pipeline p = agent()
+    String message = expectError { p.load().call(binary: binary.path, soft: '10XB') }
+    assert message.contains('exit code 2')
+    assert message.contains('GO_DISK_GUARD_SOFT')
+}
+
+test('a Windows agent runs the binary with bat and joins PATH with ;') {
+    Pipeline p = agent()
+    p.unix = false
+    Map result = p.load().call(binary: binary.path, soft: '1KiB', hard: '0')
+    assert result.status == 'ok'
+    assert p.count('bat') == 1
+    assert p.count('sh') == 0
+    String script = p.calls.find { it[0] == 'bat' }[1]
+    assert script.startsWith('@"%GO_DISK_GUARD_BIN%" check --emit jenkins')
+    assert p.env.PATH == "${p.root}/gopath/bin;/usr/bin:/bin".toString()
+}
+
+test('a go-disk-guard of the requested version on PATH is used as it is') {
+    Pipeline p = agent()
+    File bin = new File(p.root, 'bin')
+    bin.mkdirs()
+    ['ln', '-s', binary.path, new File(bin, 'go-disk-guard').path].execute().waitFor()
+    p.base.PATH = "${bin}:/usr/bin:/bin".toString()
+    p.env.PATH = p.base.PATH
+    Map result = p.load().call(version: version, soft: '1KiB', hard: '0')
+    assert result.status == 'ok'
+    assert !p.calls.any { it[0] == 'sh' && it[1].contains('GDG_ARCHIVE') }
+}
+
+/** Serves `dir` over HTTP on loopback while `body` runs. */
+def serve = { File dir, Closure body ->
+    ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName('127.0.0.1'))
+    int port = probe.localPort
+    probe.close()
+    Process server = ['python3', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir.path, "${port}"].execute()
+    try {
+        for (int i = 0; i < 100; i++) {
+            try {
+                new Socket('127.0.0.1', port).close()
+                break
+            } catch (IOException ignored) {
+                Thread.sleep(100)
+            }
+        }
+        body("http://127.0.0.1:${port}".toString())
+    } finally {
+        server.destroy()
+        server.waitFor()
+    }
+}
+
+/** A release directory holding this binary as the Linux x86_64 archive, and SHA256SUMS. */
+def release = { File root ->
+    File dir = new File(root, 'release')
+    File stage = new File(root, 'stage')
+    dir.mkdirs()
+    stage.mkdirs()
+    ['cp', binary.path, new File(stage, 'go-disk-guard').path].execute().waitFor()
+    String archive = "go-disk-guard-v${version}-x86_64-unknown-linux-musl.tar.gz"
+    assert ['tar', '-czf', new File(dir, archive).path, '-C', stage.path, 'go-disk-guard'].execute().waitFor() == 0
+    Process sums = ['bash', '-c', 'cd "$0" && sha256sum -- *.tar.gz > SHA256SUMS', dir.path].execute()
+    assert sums.waitFor() == 0
+    return dir
+}
+
+test('a download is verified against SHA256SUMS, installed per version, and reused') {
+    Pipeline p = agent()
+    File dir = release(p.root)
+    serve(dir) { String url ->
+        Map first = p.load().call(downloadUrl: url, version: version, soft: '1KiB', hard: '0')
+        assert first.status == 'ok'
+        File installed = new File(p.root, "tools/go-disk-guard/${version}")
+        assert new File(installed, 'go-disk-guard').canExecute()
+        assert new File(installed, '.verified').exists()
+        int installs = p.calls.count { it[0] == 'sh' && it[1].contains('GDG_ARCHIVE') }
+        assert installs == 1
+        Map second = p.load().call(downloadUrl: url, version: version, soft: '1KiB', hard: '0')
+        assert second.status == 'ok'
+        assert p.calls.count { it[0] == 'sh' && it[1].contains('GDG_ARCHIVE') } == 1
+    }
+}
+
+test('a download whose checksum does not match is refused and nothing is installed') {
+    Pipeline p = agent()
+    File dir = release(p.root)
+    serve(dir) { String url ->
+        String message = expectError {
+            p.load().call(downloadUrl: url, version: version, sha256: '0' * 64)
+        }
+        assert message.contains('checksum')
+        assert message.contains('does not match')
+    }
+    assert !new File(p.root, "tools/go-disk-guard/${version}").exists()
+    assert p.count('sh') == p.calls.count { it[0] == 'sh' && !it[1].contains(' check ') }
+}
+
+test('a tampered archive does not match SHA256SUMS') {
+    Pipeline p = agent()
+    File dir = release(p.root)
+    new File(dir, "go-disk-guard-v${version}-x86_64-unknown-linux-musl.tar.gz") << 'tampered'
+    serve(dir) { String url ->
+        String message = expectError { p.load().call(downloadUrl: url, version: version) }
+        assert message.contains('does not match')
+    }
+}
+
+println ''
+println "${passed} passed, ${failed} failed"
+System.exit(failed == 0 ? 0 : 1)

@@ -1,0 +1,240 @@
+// goDiskGuard: keep Go builds on this agent from dying of a full disk.
+//
+//   goDiskGuard()                                   // check, prune, set env for the rest of the run
+//   goDiskGuard(soft: '10GB', hard: '2GB') { sh 'go test ./...' }   // env applied to the body only
+//
+// Runs `go-disk-guard check --emit jenkins` on the agent, applies the Go environment it hands
+// back (GOROOT, GOPATH, GOCACHE, GOMODCACHE, GOBIN, and PATH), and fails the build when a
+// volume stays below the hard limit. See goDiskGuard.txt for every option.
+//
+// Settings reach the binary as GO_DISK_GUARD_* environment variables, never spliced into a
+// shell command line, so no configuration value can run a command.
+
+import com.cloudbees.groovy.cps.NonCPS
+import groovy.json.JsonSlurperClassic
+import groovy.transform.Field
+
+/** The release this library version installs by default. */
+@Field static final String DEFAULT_VERSION = '0.1.0'
+
+/** Where releases are downloaded from, unless `downloadUrl` says otherwise. */
+@Field static final String RELEASES = 'https://github.com/go-disk-guard/go-disk-guard/releases/download'
+
+/** The tool's documented exit code for "below the hard limit". */
+@Field static final int EXIT_HARD_LIMIT = 3
+
+/** Configuration keys passed to the binary, and the environment variable each becomes. */
+@Field static final Map<String, String> SETTINGS = [
+    soft        : 'GO_DISK_GUARD_SOFT',
+    hard        : 'GO_DISK_GUARD_HARD',
+    target      : 'GO_DISK_GUARD_TARGET',
+    cacheMaxSize: 'GO_DISK_GUARD_CACHE_MAX_SIZE',
+    keepRecent  : 'GO_DISK_GUARD_KEEP_RECENT',
+    paths       : 'GO_DISK_GUARD_PATHS',
+    relocate    : 'GO_DISK_GUARD_RELOCATE',
+    migrate     : 'GO_DISK_GUARD_MIGRATE',
+    dryRun      : 'GO_DISK_GUARD_DRY_RUN',
+    config      : 'GO_DISK_GUARD_CONFIG',
+]
+
+/** Keys the step itself uses. */
+@Field static final List<String> STEP_KEYS = ['failOnHard', 'version', 'binary', 'downloadUrl', 'sha256']
+
+def call(Map config = [:], Closure body = null) {
+    List<String> unknown = unknownKeys(config)
+    if (unknown) {
+        error("goDiskGuard: unknown configuration key(s): ${unknown.join(', ')}; " +
+              "known keys: ${(SETTINGS.keySet() + STEP_KEYS).sort().join(', ')}")
+    }
+    boolean unix = isUnix()
+    String exe = locateBinary(config, unix)
+    String tmp = pwd(tmp: true)
+    String sep = unix ? '/' : '\\'
+    String jsonFile = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}.json"
+    String errFile = "${jsonFile}.err"
+
+    List<String> runEnv = settingsEnvironment(config)
+    runEnv.add("GO_DISK_GUARD_BIN=${exe}")
+    runEnv.add("GO_DISK_GUARD_EMIT_FILE=${jsonFile}")
+    runEnv.add("GO_DISK_GUARD_ERR_FILE=${errFile}")
+    int code
+    withEnv(runEnv) {
+        if (unix) {
+            code = sh(script: '"$GO_DISK_GUARD_BIN" check --emit jenkins --emit-file "$GO_DISK_GUARD_EMIT_FILE" 2> "$GO_DISK_GUARD_ERR_FILE"',
+                      returnStatus: true)
+        } else {
+            code = bat(script: '@"%GO_DISK_GUARD_BIN%" check --emit jenkins --emit-file "%GO_DISK_GUARD_EMIT_FILE%" 2> "%GO_DISK_GUARD_ERR_FILE%"',
+                       returnStatus: true)
+        }
+    }
+    String stderr = fileExists(errFile) ? readFile(errFile).trim() : ''
+    if (code != 0 && code != EXIT_HARD_LIMIT) {
+        error("goDiskGuard: go-disk-guard failed with exit code ${code}: ${stderr ?: 'no message'}")
+    }
+    if (!fileExists(jsonFile)) {
+        error("goDiskGuard: go-disk-guard wrote no result to ${jsonFile}: ${stderr ?: 'no message'}")
+    }
+    Map result = parseResult(readFile(jsonFile))
+    if (code == EXIT_HARD_LIMIT) {
+        String message = "go-disk-guard: ${result.message}"
+        if (config.failOnHard == null || config.failOnHard) {
+            error(message)
+        }
+        unstable(message)
+    }
+    List<String> envEntries = envEntries(result, unix)
+    if (body != null) {
+        withEnv(envEntries) {
+            body()
+        }
+    } else {
+        for (int i = 0; i < envEntries.size(); i++) {
+            String entry = envEntries[i]
+            int eq = entry.indexOf('=')
+            String name = entry.substring(0, eq)
+            String value = entry.substring(eq + 1)
+            if (name.startsWith('PATH+')) {
+                env.PATH = value + (unix ? ':' : ';') + env.PATH
+            } else {
+                env[name] = value
+            }
+        }
+    }
+    return summary(result, code)
+}
+
+/** The keys of `config` that are neither settings nor the step's own. */
+@NonCPS
+static List<String> unknownKeys(Map config) {
+    List<String> known = new ArrayList<>(SETTINGS.keySet())
+    known.addAll(STEP_KEYS)
+    return config.keySet().collect { it.toString() }.findAll { !known.contains(it) }.sort()
+}
+
+/** `NAME=value` entries for the settings given; lists (paths) become one path per line. */
+@NonCPS
+static List<String> settingsEnvironment(Map config) {
+    List<String> out = []
+    SETTINGS.each { key, var ->
+        if (config.containsKey(key) && config[key] != null) {
+            def value = config[key]
+            String text = value instanceof Collection ? value.join('\n') : value.toString()
+            out << "${var}=${text}".toString()
+        }
+    }
+    return out
+}
+
+/** Parses the JSON document of `--emit jenkins` into plain, serializable maps and lists. */
+@NonCPS
+static Map parseResult(String json) {
+    return (Map) new JsonSlurperClassic().parseText(json)
+}
+
+/** withEnv entries: each variable, and one `PATH+GO=` entry for the directories to prepend. */
+@NonCPS
+static List<String> envEntries(Map result, boolean unix) {
+    List<String> out = []
+    ((Map) result.env ?: [:]).each { k, v -> out << "${k}=${v}".toString() }
+    List dirs = (List) result.pathPrepend ?: []
+    if (!dirs.isEmpty()) {
+        out << ('PATH+GO=' + dirs.join(unix ? ':' : ';'))
+    }
+    return out
+}
+
+/** What the step returns. */
+@NonCPS
+static Map summary(Map result, int code) {
+    return [
+        status        : result.status,
+        exitCode      : code,
+        availableBytes: result.availableBytes,
+        prunedBytes   : result.prunedBytes,
+        prunedFiles   : result.prunedFiles,
+        message       : result.message,
+        env           : new LinkedHashMap((Map) result.env ?: [:]),
+    ]
+}
+
+/**
+ * The binary to run: `binary`, else a go-disk-guard on PATH of the requested version, else the
+ * release archive for this agent, downloaded into a per-version tool directory, verified
+ * against its SHA-256, and reused by later builds.
+ */
+def locateBinary(Map config, boolean unix) {
+    if (config.binary) {
+        return config.binary.toString()
+    }
+    String version = (config.version ?: DEFAULT_VERSION).toString().replaceFirst(/^v/, '')
+    String onPath = unix
+        ? sh(script: 'command -v go-disk-guard || true', returnStdout: true).trim()
+        : bat(script: '@where go-disk-guard 2>nul || exit /b 0', returnStdout: true).trim()
+    if (onPath) {
+        onPath = onPath.readLines().first().trim()
+        String reported
+        withEnv(["GO_DISK_GUARD_BIN=${onPath}"]) {
+            reported = unix
+                ? sh(script: '"$GO_DISK_GUARD_BIN" --version', returnStdout: true).trim()
+                : bat(script: '@"%GO_DISK_GUARD_BIN%" --version', returnStdout: true).trim()
+        }
+        if (reported == "go-disk-guard ${version}".toString()) {
+            return onPath
+        }
+    }
+    return install(config, version, unix)
+}
+
+/** Downloads, verifies and unpacks the release archive; reuses a verified earlier install. */
+def install(Map config, String version, boolean unix) {
+    String target = unix ? unixTarget() : 'x86_64-pc-windows-msvc'
+    String archive = "go-disk-guard-v${version}-${target}${unix ? '.tar.gz' : '.zip'}"
+    String base = (config.downloadUrl ?: "${RELEASES}/v${version}").toString().replaceFirst(/\/+$/, '')
+    String dir = toolDirectory(version, unix)
+    String exe = unix ? "${dir}/go-disk-guard" : "${dir}\\go-disk-guard.exe"
+    if (fileExists(unix ? "${dir}/.verified" : "${dir}\\.verified") && fileExists(exe)) {
+        return exe
+    }
+    List<String> installEnv = [
+        "GDG_URL=${base}/${archive}",
+        "GDG_SUMS_URL=${base}/SHA256SUMS",
+        "GDG_ARCHIVE=${archive}",
+        "GDG_DIR=${dir}",
+        "GDG_SHA256=${config.sha256 ?: ''}",
+    ]
+    int code
+    withEnv(installEnv) {
+        if (unix) {
+            code = sh(script: libraryResource('go-disk-guard/install.sh'), returnStatus: true)
+        } else {
+            code = powershell(script: libraryResource('go-disk-guard/install.ps1'), returnStatus: true)
+        }
+    }
+    if (code == 2) {
+        error("goDiskGuard: the checksum of ${archive} does not match; refusing to run it")
+    }
+    if (code != 0) {
+        error("goDiskGuard: could not install go-disk-guard ${version} from ${base} (exit code ${code})")
+    }
+    return exe
+}
+
+/** The Rust target of this Unix agent's release archive. */
+def unixTarget() {
+    String os = sh(script: 'uname -s', returnStdout: true).trim()
+    String arch = sh(script: 'uname -m', returnStdout: true).trim()
+    String cpu = (arch == 'arm64' || arch == 'aarch64') ? 'aarch64' : 'x86_64'
+    return os == 'Darwin' ? "${cpu}-apple-darwin" : "${cpu}-unknown-linux-musl"
+}
+
+/** `<agent root>/tools/go-disk-guard/<version>`, next to the agent's workspaces. */
+def toolDirectory(String version, boolean unix) {
+    String home = env.GO_DISK_GUARD_TOOLS
+    if (!home) {
+        String ws = env.WORKSPACE ?: pwd()
+        String s = unix ? '/' : '\\'
+        int at = ws.lastIndexOf("${s}workspace${s}")
+        home = at >= 0 ? "${ws.substring(0, at)}${s}tools${s}go-disk-guard" : "${pwd(tmp: true)}${s}go-disk-guard-tools"
+    }
+    return unix ? "${home}/${version}" : "${home}\\${version}"
+}
