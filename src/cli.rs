@@ -77,6 +77,36 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Run a command (a build) under guard: the check first, then the command, pruning while
+    /// it runs and stopping it cleanly below --hard. Exits with the command's exit code.
+    #[command(after_help = format!(
+        "Examples:\n  go-disk-guard run -- go test ./...\n  \
+         go-disk-guard run --soft 10GB --hard 2GB --interval 1s -- make build\n\n\
+         Exit codes: the command's own (128 + signal when a signal ended it); 3 when the\n\
+         command was stopped, or not started, because a volume was below --hard; 1 or 2 for\n\
+         the guard's own runtime or usage errors."
+    ))]
+    Run {
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        prune: PruneArgs,
+        #[command(flatten)]
+        emit: EmitArgs,
+        #[command(flatten)]
+        relocate: RelocateArgs,
+        #[command(flatten)]
+        common: CommonArgs,
+        /// How often to measure the watched volumes while the command runs.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+        interval: Duration,
+        /// How long the command may take to stop after SIGTERM before it is killed.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+        grace: Duration,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Diagnose Go settings that send builds elsewhere than measured, or make Go's
     /// directories slow, fragile or unusable. Exits 4 when an error-level problem is found.
     Doctor {
@@ -217,6 +247,7 @@ enum Which {
     Doctor,
     Env,
     Check,
+    Run(Vec<std::ffi::OsString>, go_disk_guard::supervise::Options),
     Prune(PruneGoals),
 }
 
@@ -249,6 +280,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
             common,
             Which::Check,
         ),
+        Command::Run {
+            limits,
+            prune,
+            emit,
+            relocate,
+            common,
+            interval,
+            grace,
+            command,
+        } => (
+            limit_layer(limits)
+                .overlay(prune_layer(prune))
+                .overlay(emit_layer(emit))
+                .overlay(relocate_layer(relocate)),
+            common,
+            Which::Run(
+                command,
+                go_disk_guard::supervise::Options { interval, grace },
+            ),
+        ),
         Command::Prune {
             max_size,
             older_than,
@@ -274,6 +325,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
         Which::Env => (commands::env(&settings)?, true),
         Which::Doctor => (commands::doctor(&settings)?, false),
         Which::Check => (commands::check(&settings)?, true),
+        Which::Run(command, options) => (commands::run(&settings, &command, &options)?, true),
         Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
     };
     let mut formats = settings.emit.clone();

@@ -181,6 +181,68 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     })
 }
 
+/// `run`: the check pass, then `argv` under watch (see [`crate::supervise`]). The command
+/// does not start when the check already ends below the hard limit.
+pub fn run(
+    settings: &Settings,
+    argv: &[std::ffi::OsString],
+    options: &crate::supervise::Options,
+) -> anyhow::Result<Report> {
+    let mut report = check(settings)?;
+    report.command = "run";
+    if report.verdict.status == Status::HardLimit {
+        return Ok(report);
+    }
+    let watches: Vec<crate::supervise::Watch> = report
+        .volumes
+        .iter()
+        .filter_map(|v| {
+            let limits = v.limits?;
+            let resolved = disk::probe(&v.paths.first()?.path).ok()?.resolved;
+            Some(crate::supervise::Watch {
+                mount_point: v.mount.mount_point.clone(),
+                resolved,
+                limits,
+                holds_cache: v.paths.iter().any(|p| p.label == "GOCACHE"),
+            })
+        })
+        .collect();
+    let cache = report
+        .go
+        .get("GOCACHE")
+        .and_then(|c| buildcache::locate(c).ok().flatten());
+    let injection = crate::emit::Injection::from_go(&report.go);
+    let mut env: Vec<(String, std::ffi::OsString)> = injection
+        .env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    if !injection.path_prepend.is_empty() {
+        let mut dirs = injection.path_prepend.clone();
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        env.push(("PATH".into(), std::env::join_paths(dirs)?));
+    }
+    let request = prune::Request {
+        keep_recent: settings.keep_recent,
+        lock_timeout: settings.lock_timeout,
+        dry_run: settings.dry_run,
+        ..prune::Request::default()
+    };
+    let run = crate::supervise::supervise(argv, &env, &watches, cache, &request, options)?;
+    if let Some(why) = &run.stopped {
+        report.verdict = Verdict::new(Status::HardLimit, why.clone());
+    } else if run.exit_code != 0 {
+        report.verdict.message = format!(
+            "{}; the command exited with code {}",
+            report.verdict.message, run.exit_code
+        );
+    }
+    report.run = Some(run);
+    Ok(report)
+}
+
 /// `prune`: explicit maintenance of the build cache, towards the goals given.
 pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> {
     if goals.max_size.is_none() && goals.older_than.is_none() && goals.free_at_least.is_none() {
@@ -431,12 +493,11 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
                 ),
                 None => "there was no Go build cache on it to prune".into(),
             };
+            let (avail, hard) = policy::format_bytes_pair(v.available_bytes_after, limits.hard);
             format!(
-                "hard limit breached on {}{fs}: {} available of {}, below the hard limit of {}; {pruned}",
+                "hard limit breached on {}{fs}: {avail} available of {}, below the hard limit of {hard}; {pruned}",
                 v.mount.mount_point.display(),
-                format_bytes(v.available_bytes_after),
                 format_bytes(v.total_bytes),
-                format_bytes(limits.hard),
             )
         })
         .collect();

@@ -19,5 +19,6 @@ pub mod progress;
 pub mod prune;
 pub mod relocate;
 pub mod report;
+pub mod supervise;
 
 pub use error::{Error, ExitCode};

@@ -31,11 +31,10 @@ fn main() -> ExitCode {
                 eprintln!("go-disk-guard: error: writing to stdout: {e}");
                 return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
             }
-            let code = run.report.exit_code();
-            if code == go_disk_guard::ExitCode::HardLimit {
+            if run.report.exit_code() == go_disk_guard::ExitCode::HardLimit {
                 eprintln!("go-disk-guard: error: {}", run.report.verdict.message);
             }
-            ExitCode::from(code.code())
+            ExitCode::from(run.report.process_exit_code())
         }
         Err(err) => {
             eprintln!("go-disk-guard: error: {err:#}");

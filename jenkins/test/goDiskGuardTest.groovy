@@ -64,13 +64,22 @@ test('a preinstalled binary: check runs and the environment is set for the rest 
     assert p.env.GOPATH == "${p.root}/gopath".toString()
     assert p.env.GOMODCACHE == "${p.root}/gopath/pkg/mod".toString()
     assert p.env.GOBIN == "${p.root}/gopath/bin".toString()
-    assert p.env.PATH == "${p.root}/gopath/bin:/usr/bin:/bin".toString()
+    assert p.env.PATH == "${binary.parent}:${p.root}/gopath/bin:/usr/bin:/bin".toString()
     // Settings reach the binary through the environment, never the command line.
     List runEnv = p.calls.find { it[0] == 'withEnv' }[1]
     assert runEnv.contains('GO_DISK_GUARD_SOFT=1KiB')
     assert runEnv.contains('GO_DISK_GUARD_HARD=0')
     String script = p.calls.find { it[0] == 'sh' && it[1].contains(' check ') }[1]
     assert !script.contains('1KiB')
+}
+
+test('the body can guard a build while it runs with go-disk-guard run') {
+    Pipeline p = agent()
+    int code = -1
+    p.load().call([binary: binary.path, soft: '1KiB', hard: '0']) {
+        code = p.sh(script: 'go-disk-guard run --soft 1KiB --hard 0 -- sh -c "exit 5"', returnStatus: true)
+    }
+    assert code == 5
 }
 
 test('the body form applies the environment to the body only') {
@@ -80,7 +89,7 @@ test('the body form applies the environment to the body only') {
         seen = p.effectiveEnv()
     }
     assert seen.GOCACHE == "${p.root}/gocache".toString()
-    assert seen.PATH.startsWith("${p.root}/gopath/bin:".toString())
+    assert seen.PATH.startsWith("${binary.parent}:${p.root}/gopath/bin:".toString())
     assert p.env.GOMODCACHE == null
     assert p.env.PATH == '/usr/bin:/bin'
     assert p.frames.isEmpty()
@@ -143,7 +152,7 @@ test('a Windows agent runs the binary with bat and joins PATH with ;') {
     assert p.count('sh') == 0
     String script = p.calls.find { it[0] == 'bat' }[1]
     assert script.startsWith('@"%GO_DISK_GUARD_BIN%" check --emit jenkins')
-    assert p.env.PATH == "${p.root}/gopath/bin;/usr/bin:/bin".toString()
+    assert p.env.PATH == "${binary.parent};${p.root}/gopath/bin;/usr/bin:/bin".toString()
 }
 
 test('a go-disk-guard of the requested version on PATH is used as it is') {

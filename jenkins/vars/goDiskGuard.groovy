@@ -83,6 +83,9 @@ def call(Map config = [:], Closure body = null) {
         unstable(message)
     }
     List<String> envEntries = envEntries(result, unix)
+    // go-disk-guard itself on PATH, so that the body can guard a build while it runs:
+    // sh 'go-disk-guard run -- go test ./...'
+    envEntries.add("PATH+GO_DISK_GUARD=${parentDirectory(exe, unix)}".toString())
     if (body != null) {
         withEnv(envEntries) {
             body()
@@ -141,6 +144,13 @@ static List<String> envEntries(Map result, boolean unix) {
         out << ('PATH+GO=' + dirs.join(unix ? ':' : ';'))
     }
     return out
+}
+
+/** The directory holding `file`. */
+@NonCPS
+static String parentDirectory(String file, boolean unix) {
+    int at = Math.max(file.lastIndexOf('/'), unix ? -1 : file.lastIndexOf('\\'))
+    return at > 0 ? file.substring(0, at) : '.'
 }
 
 /** What the step returns. */

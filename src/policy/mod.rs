@@ -11,7 +11,7 @@ pub use settings::{
     DEFAULT_SOFT, DEFAULT_TARGET_FACTOR, ENV_PREFIX, Format, Layer, Limits, SETTING_KEYS, Settings,
     env_var_name, find_config_file, load, load_config_file,
 };
-pub use size::{Size, format_bytes, format_duration, parse_duration};
+pub use size::{Size, format_bytes, format_bytes_pair, format_duration, parse_duration};
 
 use serde::Serialize;
 

@@ -123,6 +123,17 @@ pub fn format_bytes(bytes: u64) -> String {
     }
 }
 
+/// Formats two byte counts for comparison: as [`format_bytes`], with the exact byte counts
+/// added when the rounded forms would read the same (`12.0 MiB (12582400 bytes)`).
+pub fn format_bytes_pair(a: u64, b: u64) -> (String, String) {
+    let (fa, fb) = (format_bytes(a), format_bytes(b));
+    if fa == fb && a != b {
+        (format!("{fa} ({a} bytes)"), format!("{fb} ({b} bytes)"))
+    } else {
+        (fa, fb)
+    }
+}
+
 /// Parses a duration such as `90m`, `36h`, `7d`, `2h30m` or `0s`. A bare `0` is accepted too.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
@@ -204,5 +215,7 @@ mod tests {
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(1536), "1.5 KiB");
         assert_eq!(format_bytes(64 << 20), "64.0 MiB");
+        assert_eq!(format_bytes_pair(1536, 1537).0, "1.5 KiB (1536 bytes)");
+        assert_eq!(format_bytes_pair(1536, 4096).0, "1.5 KiB");
     }
 }

@@ -42,6 +42,9 @@ pub struct Report {
     /// What `--relocate` decided and moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relocation: Option<crate::relocate::Outcome>,
+    /// What happened while `run`'s command ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::supervise::RunReport>,
     pub findings: Vec<Finding>,
     pub verdict: Verdict,
 }
@@ -183,8 +186,17 @@ impl Report {
             cache: None,
             prunes: Vec::new(),
             relocation: None,
+            run: None,
             findings,
             verdict,
+        }
+    }
+
+    /// The process exit code: `run`'s command's own, else the verdict's.
+    pub fn process_exit_code(&self) -> u8 {
+        match &self.run {
+            Some(run) => run.exit_code,
+            None => self.exit_code().code(),
         }
     }
 

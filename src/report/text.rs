@@ -107,6 +107,37 @@ pub fn render(report: &Report) -> String {
         }
     }
 
+    if let Some(run) = &report.run {
+        let _ = write!(
+            w,
+            "\nRan `{}` for {:.1}s: exit code {}",
+            run.command.join(" "),
+            run.duration_ms as f64 / 1000.0,
+            run.exit_code
+        );
+        if let (Some(low), Some(vol)) = (run.lowest_available_bytes, &run.lowest_volume) {
+            let _ = write!(
+                w,
+                "; lowest available {} on {}",
+                format_bytes(low),
+                vol.display()
+            );
+        }
+        if run.prunes > 0 {
+            let _ = write!(
+                w,
+                "; pruned {} ({} files) in {} prune(s) during the run",
+                format_bytes(run.pruned_bytes),
+                run.pruned_files,
+                run.prunes
+            );
+        }
+        let _ = writeln!(w);
+        if let Some(why) = &run.stopped {
+            let _ = writeln!(w, "  {why}");
+        }
+    }
+
     for p in &report.prunes {
         let _ = writeln!(w, "\n{}", prune_line(p));
         for note in &p.notes {

@@ -1,0 +1,215 @@
+//! `run`: guard a build while it runs.
+//!
+//! The command starts with inherited stdio and the Go environment the check decided on. While
+//! it runs, the watched volumes are measured every `interval` (one statvfs each). Below soft,
+//! the build cache on that volume is pruned in the background, at most one prune at a time,
+//! without pausing the command. Below hard, a running prune is awaited (or one is run), and if
+//! the volume is still below hard the command is stopped: SIGTERM to its process group (a job
+//! object on Windows), SIGKILL after `grace`. Otherwise the guard ends with the command's own
+//! exit code (128 + signal when a signal ended it).
+
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod sys;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod sys;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::buildcache::BuildCache;
+use crate::disk;
+use crate::policy::{Limits, format_bytes, format_bytes_pair};
+use crate::prune::{self, Outcome};
+
+/// A volume to watch while the command runs.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    pub mount_point: PathBuf,
+    /// An existing path on the volume, to measure.
+    pub resolved: PathBuf,
+    pub limits: Limits,
+    /// Whether the build cache lives on this volume (so pruning can help it).
+    pub holds_cache: bool,
+}
+
+/// How to supervise.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub interval: Duration,
+    pub grace: Duration,
+}
+
+/// What happened while the command ran.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunReport {
+    pub command: Vec<String>,
+    /// The guard's exit code: the command's, or the hard-limit code when it was stopped.
+    pub exit_code: u8,
+    /// Why the command was stopped, if it was.
+    pub stopped: Option<String>,
+    pub duration_ms: u64,
+    /// The least available space seen on any watched volume, where and when.
+    pub lowest_available_bytes: Option<u64>,
+    pub lowest_volume: Option<PathBuf>,
+    #[serde(serialize_with = "crate::report::serialize_time")]
+    pub lowest_at: Option<SystemTime>,
+    /// Pruning while the command ran.
+    pub prunes: u32,
+    pub pruned_bytes: u64,
+    pub pruned_files: u64,
+}
+
+/// Runs `argv` with `env` added, under watch.
+pub fn supervise(
+    argv: &[OsString],
+    env: &[(String, OsString)],
+    watches: &[Watch],
+    cache: Option<BuildCache>,
+    prune_request: &prune::Request,
+    options: &Options,
+) -> anyhow::Result<RunReport> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| crate::Error::Usage("run needs a command after --".into()))?;
+    let mut report = RunReport {
+        command: argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        ..RunReport::default()
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+    let started = Instant::now();
+    let (mut child, running) =
+        sys::spawn(&mut cmd).with_context(|| format!("starting {}", program.to_string_lossy()))?;
+    // A thread waits for the command, so that the loop below sleeps until the next measurement
+    // or the command's end, whichever comes first: no polling in between.
+    let (exited, exit) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("go-disk-guard-wait".into())
+        .spawn(move || {
+            let _ = exited.send(child.wait());
+        })
+        .context("starting the waiting thread")?;
+
+    let cache = cache.map(Arc::new);
+    let mut background: Option<JoinHandle<std::io::Result<Outcome>>> = None;
+    // Set once a prune removed nothing: pruning cannot help any more.
+    let mut exhausted = false;
+    let mut next_measure = Instant::now();
+    let status: ExitStatus = loop {
+        match exit.recv_timeout(next_measure.saturating_duration_since(Instant::now())) {
+            Ok(status) => break status?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("lost track of the command")
+            }
+        }
+        next_measure = Instant::now() + options.interval;
+        if let Some(handle) = background.take_if(|h| h.is_finished()) {
+            exhausted |= absorb(handle, &mut report);
+        }
+
+        let mut breach: Option<(Watch, u64)> = None;
+        for w in watches {
+            let Ok(space) = disk::space(&w.resolved) else {
+                continue;
+            };
+            note_lowest(&mut report, w, space.available);
+            let prunable = w.holds_cache && !exhausted && cache.is_some();
+            if space.available < w.limits.soft && prunable && background.is_none() {
+                let c = Arc::clone(cache.as_ref().expect("checked above"));
+                let mut request = prune_request.clone();
+                request.free_at_least = Some(w.limits.target);
+                request.progress = false;
+                background = Some(std::thread::spawn(move || prune::prune(&c, &request)));
+            }
+            if space.available < w.limits.hard && breach.is_none() {
+                breach = Some((w.clone(), space.available));
+            }
+        }
+        let Some((w, _)) = breach else { continue };
+        // Below hard: let pruning finish first, then look again.
+        if let Some(handle) = background.take() {
+            exhausted |= absorb(handle, &mut report);
+        }
+        let available = disk::space(&w.resolved).map(|s| s.available).unwrap_or(0);
+        note_lowest(&mut report, &w, available);
+        if available >= w.limits.hard {
+            continue;
+        }
+        let (avail, hard) = format_bytes_pair(available, w.limits.hard);
+        report.stopped = Some(format!(
+            "hard limit breached on {} while the command ran: {avail} available, below the hard \
+             limit of {hard}; pruned {} ({} files) during the run; stopped the command",
+            w.mount_point.display(),
+            format_bytes(report.pruned_bytes),
+            report.pruned_files
+        ));
+        break stop(&running, &exit, options.grace)?;
+    };
+    if let Some(handle) = background.take() {
+        absorb(handle, &mut report);
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.exit_code = if report.stopped.is_some() {
+        crate::ExitCode::HardLimit.code()
+    } else {
+        sys::exit_code(status)
+    };
+    Ok(report)
+}
+
+/// Asks the command's group to stop, and kills it after `grace`.
+fn stop(
+    running: &sys::Supervised,
+    exit: &mpsc::Receiver<std::io::Result<ExitStatus>>,
+    grace: Duration,
+) -> anyhow::Result<ExitStatus> {
+    running.terminate();
+    let status = match exit.recv_timeout(grace) {
+        Ok(status) => status?,
+        Err(_) => {
+            running.kill();
+            exit.recv().context("lost track of the command")??
+        }
+    };
+    // The leader is gone; make sure nothing it started lingers.
+    running.kill();
+    Ok(status)
+}
+
+/// Adds a finished background prune to the report; true when it removed nothing.
+fn absorb(handle: JoinHandle<std::io::Result<Outcome>>, report: &mut RunReport) -> bool {
+    match handle.join() {
+        Ok(Ok(outcome)) => {
+            report.prunes += 1;
+            report.pruned_bytes += outcome.removed_bytes;
+            report.pruned_files += outcome.removed_files;
+            outcome.removed_entries == 0
+        }
+        Ok(Err(e)) => {
+            eprintln!("go-disk-guard: pruning during the run failed: {e}");
+            true
+        }
+        Err(_) => true,
+    }
+}
+
+fn note_lowest(report: &mut RunReport, w: &Watch, available: u64) {
+    if report.lowest_available_bytes.is_none_or(|l| available < l) {
+        report.lowest_available_bytes = Some(available);
+        report.lowest_volume = Some(w.mount_point.clone());
+        report.lowest_at = Some(SystemTime::now());
+    }
+}
