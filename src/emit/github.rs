@@ -7,7 +7,6 @@
 //! cannot be written is an error.
 
 use std::collections::hash_map::RandomState;
-use std::ffi::OsStr;
 use std::fs::OpenOptions;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
@@ -15,6 +14,19 @@ use std::path::{Path, PathBuf};
 
 use super::{EmitError, Injection, figures};
 use crate::report::{FindingLevel, Report, Status};
+
+/// The step outputs written to GITHUB_OUTPUT, in order (the action's outputs mirror them).
+pub const OUTPUTS: &[&str] = &[
+    "status",
+    "available-bytes",
+    "pruned-bytes",
+    "pruned-files",
+    "goroot",
+    "gopath",
+    "gocache",
+    "gomodcache",
+    "gobin",
+];
 
 /// The files GitHub Actions names in the environment.
 #[derive(Clone, Debug, Default)]
@@ -71,28 +83,28 @@ pub fn write(files: &Files, injection: &Injection, report: &Report) -> Result<St
         path.push(b'\n');
     }
     let f = figures(report);
-    let mut outputs: Vec<(&str, Vec<u8>)> = vec![
-        ("status", report.verdict.status.as_str().as_bytes().to_vec()),
-        (
-            "available-bytes",
-            f.available
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-                .into_bytes(),
-        ),
-        ("pruned-bytes", f.pruned_bytes.to_string().into_bytes()),
-        ("pruned-files", f.pruned_files.to_string().into_bytes()),
-    ];
-    for (output, var) in [
-        ("goroot", "GOROOT"),
-        ("gopath", "GOPATH"),
-        ("gocache", "GOCACHE"),
-        ("gomodcache", "GOMODCACHE"),
-        ("gobin", "GOBIN"),
-    ] {
-        let value = injection.get(var).map_or(&[][..], OsStr::as_encoded_bytes);
-        outputs.push((output, value.to_vec()));
-    }
+    let dir = |var: &str| {
+        injection
+            .get(var)
+            .map_or(Vec::new(), |v| v.as_encoded_bytes().to_vec())
+    };
+    let outputs: Vec<(&str, Vec<u8>)> = OUTPUTS
+        .iter()
+        .map(|&name| {
+            let value = match name {
+                "status" => report.verdict.status.as_str().as_bytes().to_vec(),
+                "available-bytes" => f
+                    .available
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+                    .into_bytes(),
+                "pruned-bytes" => f.pruned_bytes.to_string().into_bytes(),
+                "pruned-files" => f.pruned_files.to_string().into_bytes(),
+                var => dir(&var.to_ascii_uppercase()),
+            };
+            (name, value)
+        })
+        .collect();
     let mut output = Vec::new();
     for (name, value) in &outputs {
         entry(&mut output, name, value)?;

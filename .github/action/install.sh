@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The action's install step: puts a go-disk-guard binary in the runner's tool cache and sets
+# the step output `path`.
+#
+# install=release: download the release archive for this runner from the action's own
+# repository, verify it against the release's SHA256SUMS *before* unpacking or running it,
+# and keep it in the tool cache (<tool cache>/go-disk-guard/<version>/<arch>), so that a second
+# use in the job costs nothing. install=source: `cargo install --locked` from the action's
+# checkout. install=auto: a release when one matches the version, else source (a branch, a
+# commit, or `uses: ./`).
+#
+# Inputs arrive in the environment: GDG_VERSION (empty: the version in the action's
+# Cargo.toml), GDG_INSTALL, GDG_REPOSITORY, GDG_TOKEN, GDG_RUNNER_OS, GDG_RUNNER_ARCH,
+# GDG_TOOL_CACHE. GO_DISK_GUARD_DOWNLOAD_URL, when set, replaces the release download base
+# (a mirror).
+set -euo pipefail
+
+fail() {
+    echo "::error title=go-disk-guard install::$1"
+    exit 1
+}
+
+output() {
+    # The delimiter form, so that no value can add another output.
+    local delimiter="ghadelimiter_$RANDOM$RANDOM$RANDOM$RANDOM"
+    printf '%s<<%s\n%s\n%s\n' "$1" "$delimiter" "$2" "$delimiter" >> "$GITHUB_OUTPUT"
+}
+
+version="${GDG_VERSION:-}"
+if [ -z "$version" ]; then
+    version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$GITHUB_ACTION_PATH/Cargo.toml" | head -n 1)
+fi
+version="${version#v}"
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] || fail "not a release version: $version"
+
+case "${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}" in
+    Linux-X64) target=x86_64-unknown-linux-musl ;;
+    Linux-ARM64) target=aarch64-unknown-linux-musl ;;
+    macOS-X64) target=x86_64-apple-darwin ;;
+    macOS-ARM64) target=aarch64-apple-darwin ;;
+    Windows-X64) target=x86_64-pc-windows-msvc ;;
+    *) target="" ;;
+esac
+exe=go-disk-guard
+archive="go-disk-guard-v${version}-${target}.tar.gz"
+if [ "$GDG_RUNNER_OS" = Windows ]; then
+    exe=go-disk-guard.exe
+    archive="go-disk-guard-v${version}-${target}.zip"
+fi
+
+arch_lower=$(printf '%s' "$GDG_RUNNER_ARCH" | tr '[:upper:]' '[:lower:]')
+cache_dir="${GDG_TOOL_CACHE:-$RUNNER_TEMP}/go-disk-guard/${version}/${arch_lower}"
+
+if [ -f "${cache_dir}.complete" ] && [ -x "$cache_dir/$exe" ]; then
+    echo "go-disk-guard $version from the tool cache"
+    output path "$cache_dir/$exe"
+    exit 0
+fi
+
+sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$1" | awk '{ print $1 }'
+    else
+        shasum -a 256 "$1" | awk '{ print $1 }'
+    fi
+}
+
+# Downloads, verifies and unpacks the release; returns 2 when no release matches.
+install_release() {
+    [ -n "$target" ] || { echo "no release build for ${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}"; return 2; }
+    local base="${GO_DISK_GUARD_DOWNLOAD_URL:-https://github.com/${GDG_REPOSITORY}/releases/download/v${version}}"
+    base="${base%/}"
+    local tmp
+    tmp=$(mktemp -d)
+    local auth=()
+    if [ -n "${GDG_TOKEN:-}" ] && [[ "$base" == https://github.com/* ]]; then
+        auth=(-H "Authorization: Bearer $GDG_TOKEN")
+    fi
+    if ! curl -fsSL --retry 3 ${auth[@]+"${auth[@]}"} -o "$tmp/$archive" "$base/$archive"; then
+        rm -rf "$tmp"
+        echo "no release archive at $base/$archive"
+        return 2
+    fi
+    curl -fsSL --retry 3 ${auth[@]+"${auth[@]}"} -o "$tmp/SHA256SUMS" "$base/SHA256SUMS" \
+        || { rm -rf "$tmp"; fail "the release has no SHA256SUMS: $base/SHA256SUMS"; }
+    local expected actual
+    expected=$(awk -v f="$archive" '$2 == f || $2 == "*" f { print $1 }' "$tmp/SHA256SUMS")
+    actual=$(sha256 "$tmp/$archive")
+    if [ -z "$expected" ] || [ "$expected" != "$actual" ]; then
+        rm -rf "$tmp"
+        fail "checksum mismatch for $archive: expected ${expected:-none}, got $actual; not running it"
+    fi
+    mkdir -p "$cache_dir"
+    case "$archive" in
+        *.zip) unzip -q -o "$tmp/$archive" -d "$cache_dir" ;;
+        *) tar -xzf "$tmp/$archive" -C "$cache_dir" ;;
+    esac
+    rm -rf "$tmp"
+    [ -f "$cache_dir/$exe" ] || fail "$archive holds no $exe"
+    chmod +x "$cache_dir/$exe"
+    touch "${cache_dir}.complete"
+    echo "go-disk-guard $version installed from $base"
+}
+
+install_source() {
+    command -v cargo >/dev/null 2>&1 || fail "install: source needs cargo (Rust) on the runner"
+    echo "building go-disk-guard from $GITHUB_ACTION_PATH"
+    cargo install --locked --quiet --path "$GITHUB_ACTION_PATH" --root "$cache_dir-source"
+    mkdir -p "$cache_dir"
+    cp "$cache_dir-source/bin/$exe" "$cache_dir/$exe"
+}
+
+case "${GDG_INSTALL:-auto}" in
+    release)
+        install_release || fail "no release of go-disk-guard $version for ${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}"
+        ;;
+    source)
+        install_source
+        ;;
+    auto)
+        set +e
+        install_release
+        code=$?
+        set -e
+        if [ "$code" -eq 2 ]; then
+            install_source
+        elif [ "$code" -ne 0 ]; then
+            exit "$code"
+        fi
+        ;;
+    *)
+        fail "install must be auto, release or source, not '${GDG_INSTALL}'"
+        ;;
+esac
+output path "$cache_dir/$exe"

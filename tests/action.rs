@@ -1,0 +1,451 @@
+//! The composite GitHub Action: its metadata follows the action rules, no input reaches a
+//! script except through `env:`, its outputs mirror the `github` emit format, its install
+//! step verifies a release before running it (served from a loopback HTTP server), and its
+//! check step applies fail-on-hard.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+use serde::Deserialize;
+
+use common::*;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Action {
+    name: String,
+    description: String,
+    author: Option<String>,
+    branding: Branding,
+    inputs: BTreeMap<String, Input>,
+    outputs: BTreeMap<String, ActionOutput>,
+    runs: Runs,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Branding {
+    icon: String,
+    color: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    description: String,
+    required: Option<bool>,
+    default: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionOutput {
+    description: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Runs {
+    using: String,
+    steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Step {
+    name: Option<String>,
+    id: Option<String>,
+    shell: Option<String>,
+    run: Option<String>,
+    uses: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    #[allow(dead_code)]
+    working_directory: Option<String>,
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn action() -> Action {
+    let text = fs::read_to_string(root().join("action.yml")).unwrap();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+#[test]
+fn the_metadata_follows_the_action_rules() {
+    let a = action();
+    assert!(!a.name.is_empty() && !a.description.is_empty() && a.author.is_some());
+    assert!(!a.branding.icon.is_empty() && !a.branding.color.is_empty());
+    assert_eq!(a.runs.using, "composite");
+    let expected_inputs = [
+        "soft",
+        "hard",
+        "target",
+        "cache-max-size",
+        "keep-recent",
+        "paths",
+        "relocate",
+        "migrate",
+        "dry-run",
+        "config",
+        "emit",
+        "version",
+        "install",
+        "working-directory",
+        "fail-on-hard",
+        "token",
+    ];
+    let names: Vec<&str> = a.inputs.keys().map(String::as_str).collect();
+    let mut sorted = expected_inputs.to_vec();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    for (name, input) in &a.inputs {
+        assert!(
+            name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+            "input {name} is not kebab-case"
+        );
+        assert!(
+            !input.description.is_empty(),
+            "input {name} has no description"
+        );
+        assert!(input.default.is_some(), "input {name} has no default");
+        assert_ne!(input.required, Some(true), "input {name} is required");
+    }
+    assert_eq!(a.inputs["emit"].default.as_deref(), Some("github"));
+    assert_eq!(a.inputs["fail-on-hard"].default.as_deref(), Some("true"));
+    assert_eq!(
+        a.inputs["token"].default.as_deref(),
+        Some("${{ github.token }}")
+    );
+    // Outputs mirror the github emit format's step outputs, from the check step.
+    let outputs: Vec<&str> = a.outputs.keys().map(String::as_str).collect();
+    let mut emitted = go_disk_guard::emit::github::OUTPUTS.to_vec();
+    emitted.sort();
+    assert_eq!(outputs, emitted);
+    for (name, out) in &a.outputs {
+        assert!(!out.description.is_empty());
+        assert_eq!(out.value, format!("${{{{ steps.guard.outputs.{name} }}}}"));
+    }
+    for step in &a.runs.steps {
+        assert!(step.name.is_some() && step.id.is_some());
+        assert!(step.uses.is_none(), "a step uses another action");
+        let run = step.run.as_deref().expect("a step without run");
+        assert_eq!(
+            step.shell.as_deref(),
+            Some("bash"),
+            "composite run steps need a shell"
+        );
+        // No expression is spliced into a script: inputs reach it through env only.
+        assert!(!run.contains("${{"), "an expression in a run script: {run}");
+        let script = run
+            .trim()
+            .strip_prefix("bash \"$GITHUB_ACTION_PATH/")
+            .unwrap();
+        let script = script.strip_suffix('"').unwrap();
+        assert!(root().join(script).is_file(), "{script} is missing");
+        for value in step.env.iter().flat_map(|e| e.values()) {
+            assert!(
+                !value.contains("github.event"),
+                "event payload reaches a step: {value}"
+            );
+        }
+    }
+    // Every setting input reaches the binary as its GO_DISK_GUARD_ variable.
+    let guard = a
+        .runs
+        .steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some("guard"))
+        .unwrap();
+    let env = guard.env.as_ref().unwrap();
+    for input in [
+        "soft",
+        "hard",
+        "target",
+        "cache-max-size",
+        "keep-recent",
+        "paths",
+        "relocate",
+        "migrate",
+        "dry-run",
+        "config",
+        "emit",
+    ] {
+        let var = format!(
+            "GO_DISK_GUARD_{}",
+            input.replace('-', "_").to_ascii_uppercase()
+        );
+        assert_eq!(env[&var], format!("${{{{ inputs.{input} }}}}"), "{var}");
+    }
+}
+
+/// A release directory holding this build as the Linux x86_64 archive, and SHA256SUMS.
+fn release(dir: &Path, version: &str) -> PathBuf {
+    let release = dir.join("release");
+    let stage = dir.join("stage");
+    fs::create_dir_all(&release).unwrap();
+    fs::create_dir_all(&stage).unwrap();
+    fs::copy(
+        env!("CARGO_BIN_EXE_go-disk-guard"),
+        stage.join("go-disk-guard"),
+    )
+    .unwrap();
+    let archive = format!("go-disk-guard-v{version}-x86_64-unknown-linux-musl.tar.gz");
+    let ok = Command::new("tar")
+        .arg("-czf")
+        .arg(release.join(&archive))
+        .arg("-C")
+        .arg(&stage)
+        .arg("go-disk-guard")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let sums = Command::new("sh")
+        .arg("-c")
+        .arg("cd \"$0\" && sha256sum -- *.tar.gz > SHA256SUMS")
+        .arg(&release)
+        .status()
+        .unwrap();
+    assert!(sums.success());
+    release
+}
+
+/// `python3 -m http.server` on loopback, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn serve(dir: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a step script as the runner would: bash, the step's env, fresh GITHUB_* files.
+fn step(script: &str, home: &Path, env: &[(&str, &str)]) -> (Output, BTreeMap<String, String>) {
+    let output = home.join("github_output");
+    fs::write(&output, "").unwrap();
+    for f in ["github_env", "github_path", "github_summary"] {
+        fs::write(home.join(f), "").unwrap();
+    }
+    let mut cmd = Command::new("bash");
+    cmd.arg("--noprofile")
+        .arg("--norc")
+        .arg("-eo")
+        .arg("pipefail")
+        .arg(root().join(".github/action").join(script))
+        .env_clear()
+        .env("PATH", test_path())
+        .env("HOME", home)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTION_PATH", root())
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_ENV", home.join("github_env"))
+        .env("GITHUB_PATH", home.join("github_path"))
+        .env("GITHUB_STEP_SUMMARY", home.join("github_summary"))
+        .env("RUNNER_TEMP", home)
+        .current_dir(home);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let outputs = parse_outputs(&fs::read_to_string(&output).unwrap());
+    (out, outputs)
+}
+
+/// GITHUB_OUTPUT's documented format: NAME=value, or NAME<<DELIMITER … DELIMITER.
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+            out.insert(name.to_string(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let version = env!("CARGO_PKG_VERSION");
+    let tools = h.join("toolcache");
+    let tools_str = tools.to_str().unwrap().to_string();
+    let release = release(h, version);
+    let env = |url: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("GDG_INSTALL", "release".into()),
+            ("GDG_VERSION", String::new()),
+            ("GDG_REPOSITORY", "example/go-disk-guard".into()),
+            ("GDG_RUNNER_OS", "Linux".into()),
+            ("GDG_RUNNER_ARCH", "X64".into()),
+            ("GDG_TOOL_CACHE", tools_str.clone()),
+            ("GO_DISK_GUARD_DOWNLOAD_URL", url.into()),
+        ]
+    };
+    let run = |vars: Vec<(&'static str, String)>| {
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        step("install.sh", h, &refs)
+    };
+
+    // A tampered archive is refused before anything runs or lands in the tool cache.
+    let tampered = h.join("tampered");
+    fs::create_dir_all(&tampered).unwrap();
+    for entry in fs::read_dir(&release).unwrap().flatten() {
+        fs::copy(entry.path(), tampered.join(entry.file_name())).unwrap();
+    }
+    let archive = format!("go-disk-guard-v{version}-x86_64-unknown-linux-musl.tar.gz");
+    let mut bytes = fs::read(tampered.join(&archive)).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    fs::write(tampered.join(&archive), bytes).unwrap();
+    {
+        let server = Server::serve(&tampered);
+        let (out, outputs) = run(env(&server.url));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains("::error") && stdout.contains("checksum mismatch"),
+            "{stdout}"
+        );
+        assert!(!outputs.contains_key("path"));
+        assert!(
+            !tools
+                .join("go-disk-guard")
+                .join(version)
+                .join("x64")
+                .join("go-disk-guard")
+                .exists()
+        );
+    }
+
+    // The genuine release installs, and the binary runs.
+    {
+        let server = Server::serve(&release);
+        let (out, outputs) = run(env(&server.url));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let path = PathBuf::from(&outputs["path"]);
+        assert_eq!(
+            path,
+            tools.join(format!("go-disk-guard/{version}/x64/go-disk-guard"))
+        );
+        let v = Command::new(&path).arg("--version").output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&v.stdout).trim(),
+            format!("go-disk-guard {version}")
+        );
+    }
+    // A second use in the job comes from the tool cache: no server needed.
+    let (out, outputs) = run(env("http://127.0.0.1:9"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from the tool cache"));
+    assert!(outputs["path"].ends_with("/x64/go-disk-guard"));
+}
+
+#[test]
+fn the_check_step_sets_outputs_and_applies_fail_on_hard() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let bin = env!("CARGO_BIN_EXE_go-disk-guard");
+    let gocache = h.join("gocache");
+    let gocache = gocache.to_str().unwrap();
+    let base = [
+        ("GDG_BIN", bin),
+        ("GO_DISK_GUARD_GO", "/nonexistent/go"),
+        ("GO_DISK_GUARD_EMIT", "github"),
+        ("GOCACHE", gocache),
+    ];
+    // Success: the outputs of the github emit format, injected environment.
+    let mut env = base.to_vec();
+    env.extend([
+        ("GO_DISK_GUARD_SOFT", "1KiB"),
+        ("GO_DISK_GUARD_HARD", "0"),
+        ("GO_DISK_GUARD_DRY_RUN", "false"),
+    ]);
+    let (out, outputs) = step("guard.sh", h, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outputs["status"], "ok");
+    assert_eq!(outputs["gocache"], gocache);
+    assert!(outputs["available-bytes"].parse::<u64>().unwrap() > 0);
+    assert!(
+        fs::read_to_string(h.join("github_env"))
+            .unwrap()
+            .contains("GOCACHE<<")
+    );
+    assert!(
+        fs::read_to_string(h.join("github_summary"))
+            .unwrap()
+            .contains("| Volume |")
+    );
+
+    // Below the hard limit: the step fails, or with fail-on-hard false warns and goes on.
+    let mut env = base.to_vec();
+    env.extend([
+        ("GO_DISK_GUARD_SOFT", "100%"),
+        ("GO_DISK_GUARD_HARD", "100%"),
+    ]);
+    let (out, outputs) = step("guard.sh", h, &env);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(outputs["status"], "hard-limit");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("::error title=go-disk-guard%3A hard limit::")
+    );
+    env.push(("GDG_FAIL_ON_HARD", "false"));
+    let (out, _) = step("guard.sh", h, &env);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("::warning title=go-disk-guard::"));
+}
