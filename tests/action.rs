@@ -374,6 +374,8 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
             path,
             tools.join(format!("go-disk-guard/{version}/x64/go-disk-guard"))
         );
+        let on_path = fs::read_to_string(h.join("github_path")).unwrap();
+        assert_eq!(on_path, format!("{}\n", path.parent().unwrap().display()));
         let v = Command::new(&path).arg("--version").output().unwrap();
         assert_eq!(
             String::from_utf8_lossy(&v.stdout).trim(),
@@ -448,4 +450,274 @@ fn the_check_step_sets_outputs_and_applies_fail_on_hard() {
     let (out, _) = step("guard.sh", h, &env);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("::warning title=go-disk-guard::"));
+}
+
+/// A small stand-in for the Actions runner executing this composite action: `${{ }}`
+/// expressions in `env:` and `working-directory` resolved from the inputs (given, else their
+/// defaults), `github.*`, `runner.*` and earlier steps' outputs; each `run` script executed
+/// with `bash --noprofile --norc -eo pipefail`; GITHUB_ENV and GITHUB_PATH applied to later
+/// steps; the action's outputs collected from `steps.<id>.outputs`. A test harness, not a
+/// runner: it knows only the expressions this action uses.
+struct ActionRun {
+    /// Whether every step succeeded.
+    success: bool,
+    outputs: BTreeMap<String, String>,
+    /// The job environment after the action (GITHUB_ENV), and PATH additions (GITHUB_PATH).
+    job_env: BTreeMap<String, String>,
+    job_path: Vec<String>,
+    log: String,
+}
+
+fn run_action(workspace: &Path, inputs: &[(&str, &str)], job_env: &[(&str, &str)]) -> ActionRun {
+    let a = action();
+    let given: BTreeMap<&str, &str> = inputs.iter().copied().collect();
+    let input = |name: &str| -> String {
+        given
+            .get(name)
+            .map(|v| v.to_string())
+            .or_else(|| a.inputs[name].default.clone())
+            .unwrap()
+    };
+    let tool_cache = workspace.join("toolcache");
+    let mut env: BTreeMap<String, String> = job_env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut path_additions: Vec<String> = Vec::new();
+    let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut log = String::new();
+    let mut success = true;
+    let files = workspace.join("runner");
+    fs::create_dir_all(&files).unwrap();
+    let (env_file, path_file, summary) =
+        (files.join("env"), files.join("path"), files.join("summary"));
+    fs::write(&env_file, "").unwrap();
+    fs::write(&path_file, "").unwrap();
+    fs::write(&summary, "").unwrap();
+
+    for (n, step) in a.runs.steps.iter().enumerate() {
+        let resolve = |text: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>| {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find("${{") {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find("}}").unwrap() + start;
+                let expr = rest[start + 3..end].trim();
+                let value = match expr.split('.').collect::<Vec<_>>().as_slice() {
+                    ["inputs", name] => input(name),
+                    ["github", "action_repository"] => "example/go-disk-guard".into(),
+                    ["github", "token"] => "test-token".into(),
+                    ["runner", "os"] => "Linux".into(),
+                    ["runner", "arch"] => "X64".into(),
+                    ["runner", "tool_cache"] => tool_cache.display().to_string(),
+                    ["steps", id, "outputs", name] => outputs
+                        .get(*id)
+                        .and_then(|o| o.get(*name))
+                        .cloned()
+                        .unwrap_or_default(),
+                    other => panic!("the harness does not know ${{{{ {other:?} }}}}"),
+                };
+                out.push_str(&value);
+                rest = &rest[end + 2..];
+            }
+            out.push_str(rest);
+            out
+        };
+        let output_file = files.join(format!("output-{n}"));
+        fs::write(&output_file, "").unwrap();
+        let script = files.join(format!("step-{n}.sh"));
+        fs::write(&script, step.run.as_deref().unwrap()).unwrap();
+        let dir = step
+            .working_directory
+            .as_deref()
+            .map_or(workspace.to_path_buf(), |d| {
+                workspace.join(resolve(d, &step_outputs))
+            });
+        let mut path = path_additions.clone();
+        path.reverse();
+        // Tools the runner image has (here: the cargo running the tests).
+        if let Some(dirs) = env.get("RUNNER_TOOL_DIRS").filter(|d| !d.is_empty()) {
+            path.push(dirs.clone());
+        }
+        path.push(test_path());
+        let mut cmd = Command::new("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script)
+            .env_clear()
+            .envs(&env)
+            .env("PATH", path.join(":"))
+            .env("HOME", workspace)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_ACTION_PATH", root())
+            .env("GITHUB_WORKSPACE", workspace)
+            .env("GITHUB_ENV", &env_file)
+            .env("GITHUB_PATH", &path_file)
+            .env("GITHUB_OUTPUT", &output_file)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("RUNNER_TEMP", workspace.join("runner"))
+            .current_dir(dir);
+        for (k, v) in step.env.iter().flatten() {
+            cmd.env(k, resolve(v, &step_outputs));
+        }
+        let out = cmd.output().unwrap();
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        step_outputs.insert(
+            step.id.clone().unwrap(),
+            parse_outputs(&fs::read_to_string(&output_file).unwrap()),
+        );
+        // What the step added to the job's environment applies to the steps after it.
+        env.extend(parse_outputs(&fs::read_to_string(&env_file).unwrap()));
+        path_additions = fs::read_to_string(&path_file)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !out.status.success() {
+            success = false;
+            break;
+        }
+    }
+    let outputs = a
+        .outputs
+        .iter()
+        .map(|(name, out)| {
+            let id_and_name = out
+                .value
+                .trim_start_matches("${{ steps.")
+                .trim_end_matches(" }}");
+            let (id, rest) = id_and_name.split_once('.').unwrap();
+            let key = rest.trim_start_matches("outputs.");
+            let value = step_outputs
+                .get(id)
+                .and_then(|o| o.get(key))
+                .cloned()
+                .unwrap_or_default();
+            (name.clone(), value)
+        })
+        .collect();
+    ActionRun {
+        success,
+        outputs,
+        job_env: parse_outputs(&fs::read_to_string(&env_file).unwrap()),
+        job_path: path_additions,
+        log,
+    }
+}
+
+#[test]
+fn the_action_runs_as_the_runner_runs_it_from_source() {
+    let Some(go) = go_binary() else {
+        return skip("no Go toolchain");
+    };
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let gocache = w.join("gocache").display().to_string();
+    // Reuse one build of the working tree across runs and tests.
+    let target = root().join("target/action-source");
+    let target = target.display().to_string();
+    let job = [
+        ("GOCACHE", gocache.as_str()),
+        ("CARGO_TARGET_DIR", target.as_str()),
+        ("GOTOOLCHAIN", "local"),
+        ("GO_DISK_GUARD_GO", go.to_str().unwrap()),
+    ];
+    // The runner has Rust: the cargo running these tests, with its homes.
+    let home = std::env::var("HOME").unwrap();
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
+    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo_dir = Path::new(&cargo)
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let with_cargo: Vec<(&str, &str)> = job
+        .iter()
+        .copied()
+        .chain([
+            ("CARGO_HOME", cargo_home.as_str()),
+            ("RUSTUP_HOME", rustup_home.as_str()),
+            ("RUNNER_TOOL_DIRS", cargo_dir.as_str()),
+        ])
+        .collect();
+
+    // Success: outputs set, environment and PATH handed to the job.
+    let run = run_action(
+        w,
+        &[("install", "source"), ("soft", "1KiB"), ("hard", "0")],
+        &with_cargo,
+    );
+    assert!(run.success, "{}", run.log);
+    assert_eq!(run.outputs["status"], "ok");
+    assert_eq!(run.outputs["gocache"], gocache);
+    assert!(!run.outputs["goroot"].is_empty());
+    assert_eq!(run.job_env["GOCACHE"], gocache);
+    assert!(run.job_env.contains_key("GOMODCACHE") && run.job_env.contains_key("GOPATH"));
+    assert!(
+        run.job_path.iter().any(|p| p.ends_with("/x64")),
+        "{:?}",
+        run.job_path
+    );
+    let installed = PathBuf::from(&run.job_path[0]).join("go-disk-guard");
+    assert!(installed.exists(), "{}", installed.display());
+
+    // Dry run: would prune, prunes nothing.
+    let cache = w.join("gocache");
+    synthetic_cache(
+        &cache,
+        20,
+        4096,
+        std::time::Duration::from_secs(30 * 24 * 3600),
+    );
+    let sums = checksums(&cache);
+    let run = run_action(
+        w,
+        &[
+            ("install", "source"),
+            ("dry-run", "true"),
+            ("cache-max-size", "0"),
+            ("keep-recent", "0s"),
+            ("soft", "1KiB"),
+            ("hard", "0"),
+        ],
+        &with_cargo,
+    );
+    assert!(run.success, "{}", run.log);
+    assert_eq!(run.outputs["status"], "pruned");
+    assert!(run.outputs["pruned-files"].parse::<u64>().unwrap() >= 20);
+    assert_eq!(checksums(&cache), sums, "a dry run changed the cache");
+
+    // Below the hard limit on a real small volume: the action fails, the status says why.
+    let Some(_mnt) = Tmpfs::mount(&w.join("small"), "16m") else {
+        return;
+    };
+    let small_cache = w.join("small/gocache").display().to_string();
+    let mut env = with_cargo.clone();
+    env[0] = ("GOCACHE", small_cache.as_str());
+    let run = run_action(
+        w,
+        &[("install", "source"), ("soft", "64MiB"), ("hard", "32MiB")],
+        &env,
+    );
+    assert!(!run.success);
+    assert_eq!(run.outputs["status"], "hard-limit");
+    assert!(
+        run.log
+            .contains("::error title=go-disk-guard%3A hard limit::"),
+        "{}",
+        run.log
+    );
+    // fail-on-hard: false warns and goes on.
+    let run = run_action(
+        w,
+        &[
+            ("install", "source"),
+            ("soft", "64MiB"),
+            ("hard", "32MiB"),
+            ("fail-on-hard", "false"),
+        ],
+        &env,
+    );
+    assert!(run.success, "{}", run.log);
+    assert!(run.log.contains("::warning title=go-disk-guard::"));
 }

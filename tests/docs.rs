@@ -23,3 +23,10 @@ fn the_readme_jenkinsfile_is_the_example() {
     let example = fs::read_to_string(root.join("examples/jenkins/Jenkinsfile")).unwrap();
     assert_eq!(readme_block("examples/jenkins/Jenkinsfile"), example);
 }
+
+#[test]
+fn the_readme_workflow_is_the_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = fs::read_to_string(root.join("examples/github/basic.yml")).unwrap();
+    assert_eq!(readme_block("examples/github/basic.yml"), example);
+}

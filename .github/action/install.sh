@@ -20,6 +20,15 @@ fail() {
     exit 1
 }
 
+# The binary's directory goes on PATH for the rest of the job, so that later steps can run
+# `go-disk-guard run -- go test ./...`.
+add_to_path() {
+    case "$1" in
+        *$'\n'* | *$'\r'*) fail "a line break in the install path: $1" ;;
+    esac
+    printf '%s\n' "$1" >> "$GITHUB_PATH"
+}
+
 output() {
     # The delimiter form, so that no value can add another output.
     local delimiter="ghadelimiter_$RANDOM$RANDOM$RANDOM$RANDOM"
@@ -54,6 +63,7 @@ cache_dir="${GDG_TOOL_CACHE:-$RUNNER_TEMP}/go-disk-guard/${version}/${arch_lower
 if [ -f "${cache_dir}.complete" ] && [ -x "$cache_dir/$exe" ]; then
     echo "go-disk-guard $version from the tool cache"
     output path "$cache_dir/$exe"
+    add_to_path "$cache_dir"
     exit 0
 fi
 
@@ -133,3 +143,4 @@ case "${GDG_INSTALL:-auto}" in
         ;;
 esac
 output path "$cache_dir/$exe"
+add_to_path "$cache_dir"
