@@ -144,9 +144,11 @@ fn make_cache(root: &Path, files: usize, now: SystemTime) {
 }
 
 fn disk_size(root: &Path, i: usize) -> u64 {
-    use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(entry_path(root, i)).unwrap();
-    meta.blocks() * 512
+    #[cfg(unix)]
+    return std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
+    #[cfg(not(unix))]
+    return meta.len();
 }
 
 fn set_mtime(path: &Path, t: SystemTime) {
