@@ -67,15 +67,7 @@ enum Command {
     #[command(after_help = format!("{CHECK_EXAMPLES}\n\n{EXIT_CODES}"))]
     Check {
         #[command(flatten)]
-        limits: LimitArgs,
-        #[command(flatten)]
-        prune: PruneArgs,
-        #[command(flatten)]
-        emit: EmitArgs,
-        #[command(flatten)]
-        relocate: RelocateArgs,
-        #[command(flatten)]
-        common: CommonArgs,
+        args: CheckArgs,
     },
     /// Run a command (a build) under guard: the check first, then the command, pruning while
     /// it runs and stopping it cleanly below --hard. Exits with the command's exit code.
@@ -88,15 +80,7 @@ enum Command {
     ))]
     Run {
         #[command(flatten)]
-        limits: LimitArgs,
-        #[command(flatten)]
-        prune: PruneArgs,
-        #[command(flatten)]
-        emit: EmitArgs,
-        #[command(flatten)]
-        relocate: RelocateArgs,
-        #[command(flatten)]
-        common: CommonArgs,
+        args: CheckArgs,
         /// How often to measure the watched volumes while the command runs.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
         interval: Duration,
@@ -133,6 +117,32 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+}
+
+/// Everything `check` takes (and `run`, which starts with a check).
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    prune: PruneArgs,
+    #[command(flatten)]
+    emit: EmitArgs,
+    #[command(flatten)]
+    relocate: RelocateArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+impl CheckArgs {
+    /// The settings layer these flags give, and the options every command takes.
+    fn into_layer(self) -> (Layer, CommonArgs) {
+        let layer = limit_layer(self.limits)
+            .overlay(prune_layer(self.prune))
+            .overlay(emit_layer(self.emit))
+            .overlay(relocate_layer(self.relocate));
+        (layer, self.common)
+    }
 }
 
 /// Thresholds and watched paths.
@@ -266,40 +276,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
             Which::Env,
         ),
         Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
-        Command::Check {
-            limits,
-            prune,
-            emit,
-            relocate,
-            common,
-        } => (
-            limit_layer(limits)
-                .overlay(prune_layer(prune))
-                .overlay(emit_layer(emit))
-                .overlay(relocate_layer(relocate)),
-            common,
-            Which::Check,
-        ),
+        Command::Check { args } => {
+            let (layer, common) = args.into_layer();
+            (layer, common, Which::Check)
+        }
         Command::Run {
-            limits,
-            prune,
-            emit,
-            relocate,
-            common,
+            args,
             interval,
             grace,
             command,
-        } => (
-            limit_layer(limits)
-                .overlay(prune_layer(prune))
-                .overlay(emit_layer(emit))
-                .overlay(relocate_layer(relocate)),
-            common,
-            Which::Run(
-                command,
-                go_disk_guard::supervise::Options { interval, grace },
-            ),
-        ),
+        } => {
+            let (layer, common) = args.into_layer();
+            let options = go_disk_guard::supervise::Options { interval, grace };
+            (layer, common, Which::Run(command, options))
+        }
         Command::Prune {
             max_size,
             older_than,
