@@ -188,6 +188,9 @@ pub fn run(
     argv: &[std::ffi::OsString],
     options: &crate::supervise::Options,
 ) -> anyhow::Result<Report> {
+    if options.interval.is_zero() {
+        return Err(Error::Usage("--interval must be longer than 0s".into()).into());
+    }
     let mut report = check(settings)?;
     report.command = "run";
     if report.verdict.status == Status::HardLimit {
