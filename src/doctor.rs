@@ -251,21 +251,12 @@ fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
     }
 }
 
-/// Whether two paths name the same directory (by their canonical forms where they exist).
+/// Whether two paths name the same directory.
 fn same_dir(a: &Path, b: &Path) -> bool {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    canon(a) == canon(b)
+    disk::real_path(a) == disk::real_path(b)
 }
 
-/// Whether `dir` is `root` or inside it, comparing canonical forms where they exist.
+/// Whether `dir` is `root` or inside it.
 fn is_within(dir: &Path, root: &Path) -> bool {
-    let canon = |p: &Path| {
-        p.ancestors()
-            .find_map(|a| {
-                let rest = p.strip_prefix(a).ok()?;
-                std::fs::canonicalize(a).ok().map(|c| c.join(rest))
-            })
-            .unwrap_or_else(|| p.to_path_buf())
-    };
-    canon(dir).starts_with(canon(root))
+    disk::real_path(dir).starts_with(disk::real_path(root))
 }

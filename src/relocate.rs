@@ -263,16 +263,12 @@ fn default_system_volume() -> PathBuf {
 
 /// Whether one of two paths lies inside the other (or they are the same).
 fn overlaps(a: &Path, b: &Path) -> bool {
-    let (a, b) = (canonical_or_self(a), canonical_or_self(b));
+    let (a, b) = (disk::real_path(a), disk::real_path(b));
     a.starts_with(&b) || b.starts_with(&a)
 }
 
 fn same(a: &Path, b: &Path) -> bool {
-    canonical_or_self(a) == canonical_or_self(b)
-}
-
-fn canonical_or_self(p: &Path) -> PathBuf {
-    fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+    disk::real_path(a) == disk::real_path(b)
 }
 
 /// Copies the tree `from` into `to`, verifies every file, then removes the copied files and

@@ -107,6 +107,21 @@ pub fn space(resolved: &Path) -> io::Result<Space> {
     sys::space(resolved)
 }
 
+/// Where `path` really is, whether or not it exists yet: its canonical form, or the canonical
+/// form of its nearest existing ancestor followed by the rest. For comparing paths.
+pub fn real_path(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    absolute
+        .ancestors()
+        .find_map(|ancestor| {
+            let rest = absolute.strip_prefix(ancestor).ok()?;
+            std::fs::canonicalize(ancestor)
+                .ok()
+                .map(|real| real.join(rest))
+        })
+        .unwrap_or(absolute)
+}
+
 /// The canonical form of `path` or of its nearest existing ancestor, and whether `path` exists.
 fn nearest_existing(path: &Path) -> io::Result<(PathBuf, bool)> {
     let absolute = std::path::absolute(path)?;
@@ -166,6 +181,19 @@ mod tests {
         assert!(p.space.total > 0);
         assert!(p.space.available <= p.space.total);
         assert!(!p.mount.mount_point.as_os_str().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn real_paths_resolve_links_in_existing_ancestors() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        assert_eq!(
+            real_path(&dir.path().join("link/not/yet")),
+            real.join("not/yet")
+        );
+        assert_eq!(real_path(&dir.path().join("link")), real);
     }
 
     #[cfg(unix)]
