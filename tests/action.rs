@@ -291,19 +291,12 @@ fn step(script: &str, home: &Path, env: &[(&str, &str)]) -> (Output, BTreeMap<St
     (out, outputs)
 }
 
-/// GITHUB_OUTPUT's documented format: NAME=value, or NAME<<DELIMITER … DELIMITER.
+/// A GITHUB_OUTPUT or GITHUB_ENV file as name → value (a later entry wins).
 fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delimiter)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
-            out.insert(name.to_string(), value.join("\n"));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.insert(name.to_string(), value.to_string());
-        }
-    }
-    out
+    parse_github_file(text.as_bytes())
+        .into_iter()
+        .map(|(name, value)| (name, String::from_utf8(value).unwrap()))
+        .collect()
 }
 
 #[test]

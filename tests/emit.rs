@@ -154,34 +154,6 @@ fn shell_output_round_trips_through_real_shells_and_sets_nothing_else() {
     }
 }
 
-/// GitHub's environment-file format, as documented: each entry is `NAME=value` on one line, or
-/// `NAME<<DELIMITER`, then value lines, then a line holding only `DELIMITER`.
-fn parse_github_file(data: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut lines = data.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let text = String::from_utf8_lossy(line).into_owned();
-        if let Some((name, delimiter)) = text.split_once("<<") {
-            let mut value: Vec<&[u8]> = Vec::new();
-            loop {
-                let next = lines.next().expect("unterminated heredoc entry");
-                if next == delimiter.as_bytes() {
-                    break;
-                }
-                value.push(next);
-            }
-            out.push((name.to_string(), value.join(&b'\n')));
-        } else {
-            let (name, value) = text.split_once('=').expect("NAME=value");
-            out.push((name.to_string(), value.as_bytes().to_vec()));
-        }
-    }
-    out
-}
-
 fn github_files(dir: &Path) -> emit::github::Files {
     let make = |name: &str| {
         let p = dir.join(name);
