@@ -373,13 +373,19 @@ fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
 
 /// Read-only directories (the module cache's) must be made writable before their files go.
 fn make_parent_writable(file: &Path) -> io::Result<()> {
-    if let Some(parent) = file.parent() {
-        let mut perms = fs::metadata(parent)?.permissions();
-        if perms.readonly() {
-            #[allow(clippy::permissions_set_readonly_false)]
-            perms.set_readonly(false);
-            fs::set_permissions(parent, perms)?;
-        }
+    match file.parent() {
+        Some(parent) => make_writable(parent),
+        None => Ok(()),
+    }
+}
+
+/// Clears the read-only mode of a directory, so that entries can be removed from it.
+fn make_writable(dir: &Path) -> io::Result<()> {
+    let mut perms = fs::metadata(dir)?.permissions();
+    if perms.readonly() {
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(dir, perms)?;
     }
     Ok(())
 }
@@ -392,12 +398,7 @@ fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
             remove_empty_dirs(&entry.path())?;
         }
     }
-    let mut perms = fs::metadata(dir)?.permissions();
-    if perms.readonly() {
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        fs::set_permissions(dir, perms)?;
-    }
+    make_writable(dir)?;
     match fs::remove_dir(dir) {
         // Something else still lives there (a mount, a file we did not copy): leave it.
         Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(()),

@@ -191,6 +191,7 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
                 why: format!("{} is not valid UTF-8", s.to_string_lossy()),
             })
     };
+    let f = figures(report);
     let doc = JenkinsDocument {
         env: injection
             .env
@@ -204,9 +205,9 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
             .collect::<Result<_, EmitError>>()?,
         status: report.verdict.status.as_str().to_string(),
         exit_code: report.verdict.exit_code,
-        available_bytes: figures(report).available,
-        pruned_bytes: figures(report).pruned_bytes,
-        pruned_files: figures(report).pruned_files,
+        available_bytes: f.available,
+        pruned_bytes: f.pruned_bytes,
+        pruned_files: f.pruned_files,
         message: report.verdict.message.clone(),
     };
     let mut out = serde_json::to_vec_pretty(&doc).expect("the document serialises");
