@@ -413,6 +413,7 @@ fn volume_report(first: &Probe, members: Vec<(String, Probe)>) -> VolumeReport {
                 label,
                 path: p.path,
                 exists: p.exists,
+                links: p.links,
             })
             .collect(),
     }

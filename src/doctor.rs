@@ -8,24 +8,6 @@ use crate::disk;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
 use crate::report::{Finding, FindingLevel};
 
-/// Filesystem types that are network filesystems.
-const NETWORK_FS: &[&str] = &[
-    "nfs",
-    "nfs4",
-    "cifs",
-    "smb3",
-    "smbfs",
-    "9p",
-    "afs",
-    "ceph",
-    "glusterfs",
-    "fuse.sshfs",
-    "fuse.s3fs",
-    "davfs",
-    "fuse.rclone",
-    "webdav",
-];
-
 /// The directory variables checked for location problems: all but GOENV, which names a file.
 fn dir_vars() -> impl Iterator<Item = &'static str> {
     GO_DIR_VARS.iter().copied().filter(|&v| v != "GOENV")
@@ -217,7 +199,7 @@ fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
             "nothing to do if intended; otherwise point it at the volume you mean".into(),
         ));
     }
-    if NETWORK_FS.contains(&probe.mount.fs_type.as_str()) {
+    if probe.mount.network {
         out.push(finding(
             FindingLevel::Warning,
             "network-filesystem",

@@ -291,7 +291,7 @@ pub fn migrate(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
     for (src, _) in &files {
         bytes += fs::symlink_metadata(src).map(|m| m.len()).unwrap_or(0);
         make_parent_writable(src)?;
-        fs::remove_file(src)?;
+        disk::remove_file(src)?;
     }
     remove_empty_dirs(from)?;
     Ok((files.len() as u64, bytes))

@@ -357,3 +357,64 @@ fn a_missing_cache_is_nothing_to_prune() {
             .contains("does not exist yet")
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn links_on_the_way_to_a_go_directory_are_reported() {
+    let home = tempfile::tempdir().unwrap();
+    let real = home.path().join("real-cache");
+    synthetic_cache(&real, 3, 10, std::time::Duration::from_secs(7200));
+    let link = home.path().join("linked");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let out = guard(home.path())
+        .args(["status", "--format", "json"])
+        .env("GOCACHE", link.join("."))
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let gocache = report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["paths"].as_array().unwrap())
+        .find(|p| p["label"] == "GOCACHE")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        gocache["links"],
+        serde_json::json!([{
+            "path": link.to_str().unwrap(),
+            "kind": "symlink",
+            "target": real.to_str().unwrap(),
+            "relative": false,
+        }]),
+        "{gocache}"
+    );
+    assert_eq!(report["cache"]["entries"], 3);
+    // Paths without links say nothing of them.
+    let gopath = report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["paths"].as_array().unwrap())
+        .find(|p| p["label"] == "GOPATH")
+        .unwrap()
+        .clone();
+    assert!(gopath.get("links").is_none(), "{gopath}");
+
+    let text = guard(home.path())
+        .arg("status")
+        .env("GOCACHE", &link)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "{} is a symbolic link to {}",
+            link.display(),
+            real.display()
+        )),
+        "{text}"
+    );
+}

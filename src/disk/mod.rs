@@ -5,9 +5,11 @@
 //! nearest existing ancestor, where it would be created. Paths with the same [`VolumeId`] are
 //! one volume and are measured once.
 //!
-//! The platform code (statvfs and `/proc/self/mountinfo` on Unix, GetDiskFreeSpaceExW and
-//! GetVolumePathNameW on Windows) sits behind the few functions of `sys`, and so does
-//! [`DirHandle`], the handle-relative, link-refusing directory access the pruner deletes with.
+//! The platform code (statvfs and `/proc/self/mountinfo` on Unix, GetDiskFreeSpaceExW,
+//! GetVolumePathNameW and FSCTL_GET_REPARSE_POINT on Windows) sits behind the few functions of
+//! `sys`, and so does [`DirHandle`], the handle-relative, link-refusing directory access the
+//! pruner deletes with. [`reparse`] decodes Windows reparse points; it is pure, so it is
+//! tested everywhere.
 
 #[cfg(unix)]
 #[path = "unix.rs"]
@@ -16,13 +18,39 @@ mod sys;
 #[path = "windows.rs"]
 mod sys;
 
+pub mod reparse;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub use reparse::Reparse;
 pub use sys::DirHandle;
+
+/// Filesystem types (as Linux and macOS name them) that are network filesystems.
+const NETWORK_FS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "afs",
+    "ceph",
+    "glusterfs",
+    "fuse.sshfs",
+    "fuse.s3fs",
+    "davfs",
+    "fuse.rclone",
+    "webdav",
+];
+
+/// Whether a filesystem type names a network filesystem.
+pub fn is_network_fs(fs_type: &str) -> bool {
+    NETWORK_FS.contains(&fs_type)
+}
 
 /// Identifies a volume: the device number on Unix, the volume path on Windows.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -58,6 +86,8 @@ pub struct Mount {
     pub fs_type: String,
     /// The mounted device or source, when known.
     pub source: String,
+    /// Whether it is a network filesystem (NFS, SMB, a Windows network drive or share, …).
+    pub network: bool,
 }
 
 /// What measuring one path found.
@@ -70,6 +100,8 @@ pub struct Probe {
     pub resolved: PathBuf,
     /// Whether the path itself exists.
     pub exists: bool,
+    /// Links (symbolic links, junctions, volume mount points) among the path's components.
+    pub links: Vec<Link>,
     pub volume: VolumeId,
     pub mount: Mount,
     pub space: Space,
@@ -85,6 +117,7 @@ pub fn probe(path: &Path) -> io::Result<Probe> {
         path: path.to_path_buf(),
         resolved,
         exists,
+        links: links_on(path),
         volume,
         mount,
         space,
@@ -107,6 +140,47 @@ pub fn space(resolved: &Path) -> io::Result<Space> {
     sys::space(resolved)
 }
 
+/// A link met on the way to a path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// The link itself.
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub reparse: Reparse,
+}
+
+/// The links among the existing components of `path`, outermost first, each read without
+/// following it. Where they lead is in [`Probe::resolved`]; this says how it got there.
+pub fn links_on(path: &Path) -> Vec<Link> {
+    let Ok(absolute) = std::path::absolute(path) else {
+        return Vec::new();
+    };
+    let mut components: Vec<&Path> = absolute.ancestors().collect();
+    components.reverse();
+    components
+        .into_iter()
+        .filter_map(|c| match sys::read_link(c) {
+            Ok(Some(reparse)) => Some(Link {
+                path: c.to_path_buf(),
+                reparse,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a failed deletion failed because another process holds the file open (Windows'
+/// sharing violation). Such a file is skipped and counted, not fatal.
+pub fn is_held_open(error: &io::Error) -> bool {
+    sys::is_held_open(error)
+}
+
+/// Removes a file or a link (never a link's target). On Windows a read-only file (Go makes
+/// the module cache's files read-only) has that attribute cleared first.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    sys::remove_file(path)
+}
+
 /// Where `path` really is, whether or not it exists yet: its canonical form, or the canonical
 /// form of its nearest existing ancestor followed by the rest. For comparing paths.
 pub fn real_path(path: &Path) -> PathBuf {
@@ -115,9 +189,7 @@ pub fn real_path(path: &Path) -> PathBuf {
         .ancestors()
         .find_map(|ancestor| {
             let rest = absolute.strip_prefix(ancestor).ok()?;
-            std::fs::canonicalize(ancestor)
-                .ok()
-                .map(|real| real.join(rest))
+            sys::canonicalize(ancestor).ok().map(|real| real.join(rest))
         })
         .unwrap_or(absolute)
 }
@@ -127,7 +199,7 @@ fn nearest_existing(path: &Path) -> io::Result<(PathBuf, bool)> {
     let absolute = std::path::absolute(path)?;
     let mut exists = true;
     for candidate in absolute.ancestors() {
-        match std::fs::canonicalize(candidate) {
+        match sys::canonicalize(candidate) {
             Ok(real) => return Ok((real, exists)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => exists = false,
             // A dangling link, or a component that is a file: try the parent.
@@ -177,7 +249,10 @@ mod tests {
         let missing = dir.path().join("a/b/c");
         let p = probe(&missing).unwrap();
         assert!(!p.exists);
-        assert_eq!(p.resolved, std::fs::canonicalize(dir.path()).unwrap());
+        assert_eq!(
+            std::fs::canonicalize(&p.resolved).unwrap(),
+            std::fs::canonicalize(dir.path()).unwrap()
+        );
         assert!(p.space.total > 0);
         assert!(p.space.available <= p.space.total);
         assert!(!p.mount.mount_point.as_os_str().is_empty());

@@ -11,7 +11,35 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags};
 
+use super::reparse::Reparse;
 use super::{EntryMeta, Kind, Mount, Space, VolumeId};
+
+/// The canonical path: links followed, `.` and `..` gone.
+pub fn canonicalize(path: &Path) -> io::Result<std::path::PathBuf> {
+    std::fs::canonicalize(path)
+}
+
+/// Where the symbolic link at `path` points, or `None` when `path` is no link.
+pub fn read_link(path: &Path) -> io::Result<Option<Reparse>> {
+    if !std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Ok(None);
+    }
+    let target = std::fs::read_link(path)?;
+    Ok(Some(Reparse::Symlink {
+        relative: target.is_relative(),
+        target: target.to_string_lossy().into_owned(),
+    }))
+}
+
+/// Unix lets a file be unlinked while it is open: nothing is ever held open against deletion.
+pub fn is_held_open(_error: &io::Error) -> bool {
+    false
+}
+
+/// Removes a file or a link (never its target).
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)
+}
 
 pub fn space(path: &Path) -> io::Result<Space> {
     let st = rustix::fs::statvfs(path)?;
@@ -71,6 +99,7 @@ fn mountinfo() -> Vec<MountInfo> {
             mount: Mount {
                 mount_point: unescape_mountinfo(fields[4]).into(),
                 fs_type: rfields[0].to_string(),
+                network: super::is_network_fs(rfields[0]),
                 source: rfields
                     .get(1)
                     .map(|s| unescape_mountinfo(s))
@@ -164,6 +193,7 @@ pub fn local_disks() -> Vec<Mount> {
         .map(|d| Mount {
             mount_point: d.mount_point().to_path_buf(),
             fs_type: d.file_system().to_string_lossy().into_owned(),
+            network: super::is_network_fs(&d.file_system().to_string_lossy()),
             source: d.name().to_string_lossy().into_owned(),
         })
         .collect()
@@ -181,6 +211,7 @@ pub fn mount_of(path: &Path, _volume: &VolumeId) -> Option<Mount> {
         .map(|d| Mount {
             mount_point: d.mount_point().to_path_buf(),
             fs_type: d.file_system().to_string_lossy().into_owned(),
+            network: super::is_network_fs(&d.file_system().to_string_lossy()),
             source: d.name().to_string_lossy().into_owned(),
         })
 }

@@ -1,10 +1,15 @@
 //! Windows: GetVolumePathNameW finds the volume a (canonical, so junction- and link-free) path
-//! lives on, GetVolumeNameForVolumeMountPointW names it uniquely, GetDiskFreeSpaceExW measures
-//! it (caller-available bytes, so quotas count), GetVolumeInformationW gives the filesystem.
+//! lives on, GetVolumeNameForVolumeMountPointW names it uniquely (the volume serial does when
+//! it has no GUID name), GetDiskFreeSpaceExW measures it (caller-available bytes, so quotas
+//! count), GetVolumeInformationW gives the filesystem, and FSCTL_GET_REPARSE_POINT tells a
+//! symbolic link, a junction and a volume mount point apart.
 //!
 //! Windows has no handle-relative unlink in std; [`DirHandle`] keeps a path and refuses every
 //! reparse point (symbolic link, junction, volume mount point): on Windows a tree can only
-//! reach another volume through one, so refusing them keeps deletion on one volume.
+//! reach another volume through one, so refusing them keeps deletion on one volume. A file
+//! another process holds open without `FILE_SHARE_DELETE` cannot be deleted: that error is
+//! told apart ([`is_held_open`]) so that the pruner skips and counts it. Read-only files (the
+//! module cache's) have their attribute cleared before deletion.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -12,15 +17,30 @@ use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::os::windows::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use windows_sys::Win32::Storage::FileSystem::{
-    GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDrives, GetVolumeInformationW,
-    GetVolumeNameForVolumeMountPointW, GetVolumePathNameW,
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ACCESS_DENIED, ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION,
+    INVALID_HANDLE_VALUE,
 };
+use windows_sys::Win32::Storage::FileSystem::{
+    CreateFileW, FILE_ATTRIBUTE_READONLY, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
+    FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, GetDiskFreeSpaceExW, GetDriveTypeW,
+    GetLogicalDrives, GetVolumeInformationW, GetVolumeNameForVolumeMountPointW, GetVolumePathNameW,
+    OPEN_EXISTING, SetFileAttributesW,
+};
+use windows_sys::Win32::System::IO::DeviceIoControl;
 
+use super::reparse::{self, Reparse};
 use super::{EntryMeta, Kind, Mount, Space, VolumeId};
 
 const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
+/// `FSCTL_GET_REPARSE_POINT`.
+const FSCTL_GET_REPARSE_POINT: u32 = 0x0009_00A8;
+/// `DRIVE_FIXED` and `DRIVE_REMOTE` from GetDriveTypeW.
+const DRIVE_FIXED: u32 = 3;
+const DRIVE_REMOTE: u32 = 4;
 const BUF: usize = 1024;
+/// Paths at least this long keep their `\\?\` prefix: without it they would be too long.
+const MAX_PATH: usize = 260;
 
 fn wide(path: &Path) -> Vec<u16> {
     path.as_os_str().encode_wide().chain(Some(0)).collect()
@@ -40,6 +60,34 @@ fn volume_path(path: &Path) -> io::Result<PathBuf> {
         return Err(io::Error::last_os_error());
     }
     Ok(PathBuf::from(from_wide(&buf)))
+}
+
+/// `\\?\C:\dir` as `C:\dir` and `\\?\UNC\server\share` as `\\server\share`, the forms users
+/// know, unless the path needs the prefix (too long for the classic form).
+pub fn simplify(path: &Path) -> PathBuf {
+    let Some(s) = path.to_str() else {
+        return path.to_path_buf();
+    };
+    let plain = if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{rest}")
+    } else if let Some(rest) = s.strip_prefix(r"\\?\") {
+        let b = rest.as_bytes();
+        if b.len() < 2 || !b[0].is_ascii_alphabetic() || b[1] != b':' {
+            return path.to_path_buf();
+        }
+        rest.to_string()
+    } else {
+        return path.to_path_buf();
+    };
+    if plain.len() >= MAX_PATH {
+        return path.to_path_buf();
+    }
+    PathBuf::from(plain)
+}
+
+/// The canonical path (junctions, links and mount points followed), in its simple form.
+pub fn canonicalize(path: &Path) -> io::Result<PathBuf> {
+    std::fs::canonicalize(path).map(|p| simplify(&p))
 }
 
 pub fn space(path: &Path) -> io::Result<Space> {
@@ -68,52 +116,137 @@ pub fn writable(path: &Path) -> bool {
     created
 }
 
+/// The volume's GUID path (`\\?\Volume{…}\`) when it has one; otherwise (network shares,
+/// some virtual drives) its root and serial number, which tell C: and D: apart all the same.
 pub fn volume_id(path: &Path) -> io::Result<VolumeId> {
-    let root = volume_path(path)?;
+    let root = simplify(&volume_path(path)?);
     let mut buf = vec![0u16; BUF];
     // SAFETY: the buffer is valid for BUF u16s; the input is NUL-terminated.
     let ok = unsafe {
         GetVolumeNameForVolumeMountPointW(wide(&root).as_ptr(), buf.as_mut_ptr(), BUF as u32)
     };
     let name = if ok != 0 {
-        from_wide(&buf)
+        from_wide(&buf).to_string_lossy().into_owned()
     } else {
-        // Network shares and some virtual drives have no volume GUID: the root names them.
-        root.into_os_string()
+        let serial = volume_information(&root).map_or(0, |(serial, _)| serial);
+        format!("{}#{serial:08x}", root.display())
     };
-    Ok(VolumeId(name.to_string_lossy().to_lowercase()))
+    Ok(VolumeId(name.to_lowercase()))
 }
 
-pub fn mount_of(path: &Path, _volume: &VolumeId) -> Option<Mount> {
-    let root = volume_path(path).ok()?;
+/// The volume serial number and filesystem name of the volume whose root is `root`.
+fn volume_information(root: &Path) -> Option<(u32, String)> {
     let mut fs_name = vec![0u16; 64];
+    let mut serial = 0u32;
     // SAFETY: buffers are valid for the lengths passed; unused out-pointers are null.
     let ok = unsafe {
         GetVolumeInformationW(
-            wide(&root).as_ptr(),
+            wide(root).as_ptr(),
             std::ptr::null_mut(),
             0,
-            std::ptr::null_mut(),
+            &mut serial,
             std::ptr::null_mut(),
             std::ptr::null_mut(),
             fs_name.as_mut_ptr(),
             fs_name.len() as u32,
         )
     };
-    let fs_type = if ok != 0 {
-        from_wide(&fs_name).to_string_lossy().into_owned()
-    } else {
-        String::new()
-    };
+    (ok != 0).then(|| (serial, from_wide(&fs_name).to_string_lossy().into_owned()))
+}
+
+pub fn mount_of(path: &Path, _volume: &VolumeId) -> Option<Mount> {
+    let root = simplify(&volume_path(path).ok()?);
+    let fs_type = volume_information(&root).map_or_else(String::new, |(_, fs)| fs);
+    // SAFETY: the input is NUL-terminated.
+    let remote = unsafe { GetDriveTypeW(wide(&root).as_ptr()) } == DRIVE_REMOTE;
     Some(Mount {
         source: root.display().to_string(),
+        network: remote || root.to_str().is_some_and(reparse::is_unc),
         mount_point: root,
         fs_type,
     })
 }
 
-/// `DRIVE_FIXED` from GetDriveTypeW.
-const DRIVE_FIXED: u32 = 3;
+/// What the reparse point at `path` is, or `None` when `path` is no reparse point.
+pub fn read_link(path: &Path) -> io::Result<Option<Reparse>> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the name is NUL-terminated; no security attributes or template.
+    let handle = unsafe {
+        CreateFileW(
+            wide(path).as_ptr(),
+            0,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            std::ptr::null(),
+            OPEN_EXISTING,
+            FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS,
+            std::ptr::null_mut(),
+        )
+    };
+    if handle == INVALID_HANDLE_VALUE {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; reparse::MAX_BUFFER];
+    let mut returned = 0u32;
+    // SAFETY: the handle is open; the output buffer is valid for its length.
+    let ok = unsafe {
+        DeviceIoControl(
+            handle,
+            FSCTL_GET_REPARSE_POINT,
+            std::ptr::null(),
+            0,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            &mut returned,
+            std::ptr::null_mut(),
+        )
+    };
+    let result = if ok == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        reparse::parse(&buf[..returned as usize])
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    };
+    // SAFETY: the handle is open and closed once.
+    unsafe { CloseHandle(handle) };
+    result
+}
+
+/// Whether an error means another process holds the file open without sharing deletion.
+pub fn is_held_open(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(code) if code == ERROR_SHARING_VIOLATION as i32 || code == ERROR_LOCK_VIOLATION as i32
+    )
+}
+
+/// Removes a file (or a link, never its target), clearing the read-only attribute first when
+/// that is what refuses the deletion.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) => {
+            let meta = std::fs::symlink_metadata(path)?;
+            let attributes = meta.file_attributes();
+            if attributes & FILE_ATTRIBUTE_READONLY == 0
+                || attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0
+            {
+                return Err(e);
+            }
+            // SAFETY: the name is NUL-terminated.
+            let ok = unsafe {
+                SetFileAttributesW(wide(path).as_ptr(), attributes & !FILE_ATTRIBUTE_READONLY)
+            };
+            if ok == 0 {
+                return Err(e);
+            }
+            std::fs::remove_file(path)
+        }
+        other => other,
+    }
+}
 
 /// The fixed drives (`C:\`, `D:\`, …): where Go's directories may be moved.
 pub fn local_disks() -> Vec<Mount> {
@@ -210,7 +343,7 @@ impl DirHandle {
             // A directory link or junction: removing the link itself never touches its target.
             std::fs::remove_dir(path)
         } else {
-            std::fs::remove_file(path)
+            remove_file(&path)
         }
     }
 

@@ -76,6 +76,9 @@ pub struct Outcome {
     pub spared_in_use: u64,
     /// Entries chosen but already gone (another go command or pruner removed them).
     pub vanished: u64,
+    /// Entries chosen but skipped because another process held a file of theirs open without
+    /// sharing deletion (Windows): they stay, and the rest is pruned.
+    pub held_open: u64,
     /// Whether every goal of the request was reached.
     pub goal_met: bool,
     /// Entries within keep-recent that no goal could touch.
@@ -209,6 +212,7 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     outcome.newest_removed = tally.newest;
     outcome.spared_in_use = tally.spared;
     outcome.vanished = tally.vanished;
+    outcome.held_open = tally.held_open;
     outcome.goal_met = goal_met;
     outcome.after = remaining_stats(
         &outcome.before,
@@ -262,6 +266,7 @@ struct Tally {
     newest: Option<SystemTime>,
     spared: u64,
     vanished: u64,
+    held_open: u64,
     errors: Vec<String>,
 }
 
@@ -283,6 +288,7 @@ impl Tally {
         };
         self.spared += other.spared;
         self.vanished += other.vanished;
+        self.held_open += other.held_open;
         for e in other.errors {
             if self.errors.len() < MAX_ERRORS_KEPT {
                 self.errors.push(e);
@@ -327,6 +333,16 @@ fn remove_entries(
                         Ok(Removal::Removed) => tally.removed(entry),
                         Ok(Removal::InUse) => tally.spared += 1,
                         Ok(Removal::Vanished) => tally.vanished += 1,
+                        Err(e) if disk::is_held_open(&e) => {
+                            tally.held_open += 1;
+                            if tally.errors.len() < MAX_ERRORS_KEPT {
+                                tally.errors.push(format!(
+                                    "{:02x}/{}: held open by another process; left alone",
+                                    shard,
+                                    entry.name.to_string_lossy()
+                                ));
+                            }
+                        }
                         Err(e) => {
                             if tally.errors.len() < MAX_ERRORS_KEPT {
                                 tally.errors.push(format!(

@@ -73,6 +73,9 @@ pub struct WatchedPath {
     pub label: String,
     pub path: PathBuf,
     pub exists: bool,
+    /// The symbolic links, junctions and volume mount points on the way to it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::disk::Link>,
 }
 
 /// The build cache's size and age.

@@ -53,6 +53,18 @@ pub fn render(report: &Report) -> String {
         if before != after {
             let _ = writeln!(w, "    was {before} available before pruning");
         }
+        for p in &v.paths {
+            for link in &p.links {
+                let _ = writeln!(
+                    w,
+                    "    {} {}: {} is {}",
+                    p.label,
+                    p.path.display(),
+                    link.path.display(),
+                    describe_link(&link.reparse)
+                );
+            }
+        }
         if let (Some(limits), Some(level)) = (&v.limits, v.level) {
             let _ = writeln!(
                 w,
@@ -168,6 +180,17 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// `a junction to D:\go-build`, `a symbolic link to ../cache`, …
+fn describe_link(r: &crate::disk::Reparse) -> String {
+    use crate::disk::Reparse;
+    match r {
+        Reparse::Symlink { target, .. } => format!("a symbolic link to {target}"),
+        Reparse::Junction { target } => format!("a junction to {target}"),
+        Reparse::VolumeMountPoint { volume } => format!("the mount point of volume {volume}"),
+        Reparse::Other { tag } => format!("a reparse point (tag {tag:#010x})"),
+    }
+}
+
 /// One line saying what a prune did.
 pub(crate) fn prune_line(p: &Outcome) -> String {
     let verb = if p.dry_run { "Would prune" } else { "Pruned" };
@@ -206,6 +229,13 @@ pub(crate) fn prune_line(p: &Outcome) -> String {
     }
     if p.vanished > 0 {
         let _ = write!(line, "; {} already gone", p.vanished);
+    }
+    if p.held_open > 0 {
+        let _ = write!(
+            line,
+            "; {} skipped, held open by another process",
+            p.held_open
+        );
     }
     let _ = write!(line, " [{} ms]", p.elapsed_ms);
     line
