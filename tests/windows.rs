@@ -1,0 +1,436 @@
+//! Windows only: the real binary against a real Windows Go toolchain and Windows file
+//! semantics. `scripts/test-windows.sh` runs these under Wine (`GO_DISK_GUARD_TEST_GO` names
+//! its `go.exe`); the Windows CI job runs them natively, with `--include-ignored` for the
+//! junction tests, which Wine cannot run (it cannot create junctions).
+
+#![cfg(windows)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::windows::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use common::{cache_entries, json, set_mtime, skip, synthetic_cache};
+
+const HOUR: Duration = Duration::from_secs(3600);
+/// `FILE_SHARE_READ`: others may read, but not write or delete.
+const FILE_SHARE_READ: u32 = 1;
+
+/// The binary, with no Go, GitHub or go-disk-guard settings inherited from the environment.
+fn guard(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    clean_env(&mut cmd);
+    cmd.env("GOENV", "off").current_dir(dir);
+    cmd
+}
+
+/// Removes inherited GO*, GITHUB_* and GO_DISK_GUARD_* variables from `cmd`'s environment.
+fn clean_env(cmd: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_ascii_uppercase();
+        if name.starts_with("GO") || name.starts_with("GITHUB_") {
+            cmd.env_remove(&name);
+        }
+    }
+}
+
+/// The Windows Go toolchain: `$GO_DISK_GUARD_TEST_GO`, else `go.exe` on PATH.
+fn go_exe() -> Option<PathBuf> {
+    if let Some(go) = std::env::var_os("GO_DISK_GUARD_TEST_GO") {
+        return Some(PathBuf::from(go));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("go.exe"))
+        .find(|p| p.is_file())
+}
+
+/// `go` in `dir`, offline, with its caches and work directories where the test says.
+///
+/// `$GO_DISK_GUARD_TEST_GOFLAGS` is added to GOFLAGS: under Wine it is `-work`, because Wine
+/// lacks the call go uses to remove its work directory, which fails the command.
+fn go(go: &Path, home: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(go);
+    clean_env(&mut cmd);
+    let tmp = home.join("gotmp");
+    fs::create_dir_all(&tmp).unwrap();
+    let extra = std::env::var("GO_DISK_GUARD_TEST_GOFLAGS").unwrap_or_default();
+    cmd.env("GOENV", "off")
+        .env("GOCACHE", home.join("gocache"))
+        .env("GOPATH", home.join("gopath"))
+        .env("GOTMPDIR", tmp)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", format!("-mod=mod {extra}").trim_end())
+        .env("GOTELEMETRY", "off")
+        .env("CGO_ENABLED", "0")
+        .current_dir(dir);
+    cmd
+}
+
+fn succeeded(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn hello(dir: &Path, imports: &[&str]) {
+    write(&dir.join("go.mod"), "module example.com/hello\n\ngo 1.22\n");
+    let mut src = String::from("package main\n\nimport (\n\t\"fmt\"\n");
+    for i in imports {
+        src.push_str(&format!("\t_ {i:?}\n"));
+    }
+    src.push_str(")\n\nfunc main() { fmt.Println(\"hello\") }\n");
+    write(&dir.join("main.go"), &src);
+}
+
+#[test]
+fn a_cache_made_by_go_exe_is_pruned_least_recently_used_first_and_go_still_builds() {
+    let Some(go_exe) = go_exe() else {
+        return skip("no Windows Go toolchain (go.exe)");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let src = h.join("hello");
+    hello(&src, &["text/tabwriter", "encoding/csv"]);
+    succeeded(
+        &go(&go_exe, h, &src)
+            .args(["build", "-o", "hello.exe"])
+            .output()
+            .unwrap(),
+        "go build",
+    );
+    let cache = h.join("gocache");
+    assert!(fs::read_to_string(cache.join("README")).is_ok());
+
+    // Distinct last uses, ten hours ago and older, in name order.
+    let mut entries = cache_entries(&cache);
+    entries.sort();
+    assert!(entries.len() > 20, "go.exe cached only {}", entries.len());
+    let now = SystemTime::now();
+    let before: BTreeMap<PathBuf, SystemTime> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let t = now - 10 * HOUR - Duration::from_secs(i as u64 * 7);
+            set_mtime(&e, t);
+            (e, t)
+        })
+        .collect();
+    let total: u64 = before.keys().map(|e| fs::metadata(e).unwrap().len()).sum();
+    let budget = total / 2;
+
+    let out = guard(h)
+        .args(["prune", "--keep-recent", "0s", "--format", "json"])
+        .arg(format!("--max-size={budget}"))
+        .env("GOCACHE", &cache)
+        .output()
+        .unwrap();
+    succeeded(&out, "go-disk-guard prune");
+    let report = json(&out);
+    let outcome = &report["prunes"][0];
+    assert!(outcome["after"]["bytes"].as_u64().unwrap() <= budget);
+    let (mut gone, mut kept) = (Vec::new(), Vec::new());
+    for (path, t) in &before {
+        if path.exists() { &mut kept } else { &mut gone }.push(*t);
+    }
+    assert!(!gone.is_empty() && !kept.is_empty(), "{outcome}");
+    assert_eq!(outcome["removed_entries"], gone.len() as u64);
+    assert!(
+        gone.iter().max() <= kept.iter().min(),
+        "not least-recently-used order"
+    );
+    let left: u64 = cache_entries(&cache)
+        .iter()
+        .map(|e| fs::metadata(e).unwrap().len())
+        .sum();
+    assert!(left <= budget, "{left} bytes left > budget {budget}");
+
+    // go.exe builds again from the pruned cache, and the program runs.
+    fs::remove_file(src.join("hello.exe")).unwrap();
+    succeeded(
+        &go(&go_exe, h, &src)
+            .args(["build", "-o", "hello.exe"])
+            .output()
+            .unwrap(),
+        "go build after pruning",
+    );
+    let run = Command::new(src.join("hello.exe")).output().unwrap();
+    succeeded(&run, "hello.exe");
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "hello");
+}
+
+#[test]
+fn a_file_held_open_without_share_delete_is_skipped_and_the_rest_is_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("go-build");
+    let entries = synthetic_cache(&cache, 24, 2048, 48 * HOUR);
+    let held_path = &entries[5];
+    let held = fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(held_path)
+        .unwrap();
+
+    let prune = || {
+        guard(dir.path())
+            .args(["prune", "--max-size", "0", "--keep-recent", "0s"])
+            .args(["--format", "json"])
+            .env("GOCACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    let out = prune();
+    let report = json(&out);
+    let outcome = &report["prunes"][0];
+    assert_eq!(outcome["held_open"], 1, "{outcome}");
+    assert_eq!(outcome["removed_entries"], 23, "{outcome}");
+    let notes = outcome["notes"].to_string();
+    assert!(notes.contains("held open by another process"), "{notes}");
+    for e in &entries {
+        assert_eq!(e.exists(), e == held_path, "{}", e.display());
+    }
+    // The goal (an empty cache) was missed because of it: said, not fatal.
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = guard(dir.path())
+        .args(["prune", "--max-size", "0", "--keep-recent", "0s"])
+        .env("GOCACHE", &cache)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("1 skipped, held open by another process"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+
+    drop(held);
+    let report = json(&prune());
+    assert_eq!(report["prunes"][0]["held_open"], 0);
+    assert_eq!(report["prunes"][0]["removed_entries"], 1);
+    assert!(!held_path.exists());
+    assert!(cache.join("README").exists());
+}
+
+/// A module proxy on disk serving `example.com/lib@v1.0.0`; Go itself writes the zip.
+fn module_proxy(go_exe: &Path, home: &Path) -> PathBuf {
+    let proxy = home.join("proxy");
+    let v = proxy.join("example.com/lib/@v");
+    let gomod = "module example.com/lib\n\ngo 1.22\n";
+    let lib = "package lib\n\nimport \"strings\"\n\nfunc Shout(s string) string { return strings.ToUpper(s) }\n";
+    write(&v.join("list"), "v1.0.0\n");
+    write(
+        &v.join("v1.0.0.info"),
+        r#"{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}"#,
+    );
+    write(&v.join("v1.0.0.mod"), gomod);
+    let mkzip = home.join("mkzip");
+    write(
+        &mkzip.join("go.mod"),
+        "module example.com/mkzip\n\ngo 1.22\n",
+    );
+    write(
+        &mkzip.join("main.go"),
+        &format!(
+            "package main\n\nimport (\n\t\"archive/zip\"\n\t\"os\"\n)\n\nfunc main() {{\n\
+             \tf, _ := os.Create(os.Args[1])\n\tz := zip.NewWriter(f)\n\
+             \tfor name, body := range map[string]string{{\"go.mod\": {gomod:?}, \"lib.go\": {lib:?}}} {{\n\
+             \t\tw, _ := z.Create(\"example.com/lib@v1.0.0/\" + name)\n\t\tw.Write([]byte(body))\n\t}}\n\
+             \tif z.Close() != nil || f.Close() != nil {{\n\t\tos.Exit(1)\n\t}}\n}}\n"
+        ),
+    );
+    succeeded(
+        &go(go_exe, home, &mkzip)
+            .arg("run")
+            .arg(".")
+            .arg(v.join("v1.0.0.zip"))
+            .output()
+            .unwrap(),
+        "go run mkzip",
+    );
+    proxy
+}
+
+/// `file:///C:/…`, as GOPROXY wants a Windows path.
+fn file_url(path: &Path) -> String {
+    format!("file:///{}", path.display().to_string().replace('\\', "/"))
+}
+
+#[test]
+fn a_read_only_module_cache_made_by_go_exe_is_migrated() {
+    let Some(go_exe) = go_exe() else {
+        return skip("no Windows Go toolchain (go.exe)");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let proxy = module_proxy(&go_exe, h);
+    let app = h.join("app");
+    write(
+        &app.join("go.mod"),
+        "module example.com/app\n\ngo 1.22\n\nrequire example.com/lib v1.0.0\n",
+    );
+    write(
+        &app.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/lib\"\n)\n\nfunc main() { fmt.Println(lib.Shout(\"ok\")) }\n",
+    );
+    let build = |modcache: &Path, proxy: &str| {
+        go(&go_exe, h, &app)
+            .env("GOMODCACHE", modcache)
+            .env("GOPROXY", proxy)
+            .env("GOSUMDB", "off")
+            .args(["build", "-o", "app.exe"])
+            .output()
+            .unwrap()
+    };
+    let old = h.join("gopath").join("pkg").join("mod");
+    succeeded(&build(&old, &file_url(&proxy)), "go build from the proxy");
+    let old_lib = old.join("example.com").join("lib@v1.0.0").join("lib.go");
+    assert!(
+        fs::metadata(&old_lib).unwrap().permissions().readonly(),
+        "Go left {} writable: the test would prove nothing",
+        old_lib.display()
+    );
+
+    let new_root = h.join("roomy");
+    let out = guard(h)
+        .args([
+            "check", "--format", "json", "--soft", "1KiB", "--hard", "1KiB",
+        ])
+        .arg("--relocate")
+        .arg(&new_root)
+        .arg("--migrate")
+        .env("GOCACHE", h.join("gocache"))
+        .env("GOPATH", h.join("gopath"))
+        .output()
+        .unwrap();
+    succeeded(&out, "go-disk-guard check --relocate --migrate");
+    let report = json(&out);
+    let moves = report["relocation"]["moves"].as_array().unwrap();
+    let modcache_move = moves.iter().find(|m| m["var"] == "GOMODCACHE").unwrap();
+    assert!(modcache_move["migrated_files"].as_u64().unwrap() > 0);
+
+    let new = new_root.join("go-disk-guard").join("modcache");
+    let new_lib = new.join("example.com").join("lib@v1.0.0").join("lib.go");
+    assert!(fs::metadata(&new_lib).unwrap().permissions().readonly());
+    assert!(!old_lib.exists(), "the read-only original was left behind");
+    // Offline, from the migrated module cache only.
+    fs::remove_file(app.join("app.exe")).unwrap();
+    succeeded(&build(&new, "off"), "go build from the migrated cache");
+    let run = Command::new(app.join("app.exe")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "OK");
+}
+
+/// `mklink /J link target`.
+fn junction(link: &Path, target: &Path) {
+    let out = Command::new("cmd")
+        .args(["/C", "mklink", "/J"])
+        .arg(link)
+        .arg(target)
+        .output()
+        .unwrap();
+    succeeded(&out, "mklink /J");
+}
+
+#[test]
+#[ignore = "needs real junctions (mklink /J), which Wine cannot create; the Windows CI job runs it"]
+fn a_gocache_behind_a_junction_is_reported_and_measured_where_it_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("real-cache");
+    synthetic_cache(&target, 4, 100, 48 * HOUR);
+    let link = dir.path().join("linked-cache");
+    junction(&link, &target);
+
+    let out = guard(dir.path())
+        .args(["status", "--format", "json"])
+        .env("GOCACHE", &link)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    let path = report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["paths"].as_array().unwrap())
+        .find(|p| p["label"] == "GOCACHE")
+        .unwrap()
+        .clone();
+    let links = path["links"].as_array().expect("no links reported");
+    assert_eq!(links.len(), 1, "{path}");
+    assert_eq!(links[0]["kind"], "junction");
+    assert_eq!(links[0]["path"], link.to_str().unwrap());
+    let reported = PathBuf::from(links[0]["target"].as_str().unwrap());
+    assert_eq!(
+        fs::canonicalize(&reported).unwrap(),
+        fs::canonicalize(&target).unwrap()
+    );
+    // The cache is read (and would be pruned) where the junction leads.
+    assert_eq!(report["cache"]["entries"], 4, "{}", report["cache"]);
+    let text = guard(dir.path())
+        .arg("status")
+        .env("GOCACHE", &link)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("is a junction to"));
+}
+
+#[test]
+#[ignore = "needs real junctions (mklink /J), which Wine cannot create; the Windows CI job runs it"]
+fn a_shard_replaced_by_a_junction_is_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("go-build");
+    let entries = synthetic_cache(&cache, 16, 100, 48 * HOUR);
+    // Someone else's files, looking like cache entries, behind a junction in shard position.
+    let outside = dir.path().join("precious");
+    let shard = entries[0].parent().unwrap().to_path_buf();
+    let name = entries[0].file_name().unwrap().to_owned();
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join(&name), "keep me").unwrap();
+    set_mtime(&outside.join(&name), SystemTime::now() - 100 * HOUR);
+    for e in fs::read_dir(&shard).unwrap() {
+        fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    fs::remove_dir(&shard).unwrap();
+    junction(&shard, &outside);
+
+    let out = guard(dir.path())
+        .args([
+            "prune",
+            "--max-size",
+            "0",
+            "--keep-recent",
+            "0s",
+            "--format",
+            "json",
+        ])
+        .env("GOCACHE", &cache)
+        .output()
+        .unwrap();
+    let report = json(&out);
+    assert_eq!(fs::read_to_string(outside.join(&name)).unwrap(), "keep me");
+    assert!(shard.exists(), "the junction itself was removed");
+    let outcome = &report["prunes"][0];
+    assert!(
+        outcome["removed_entries"].as_u64().unwrap() > 0,
+        "{outcome}"
+    );
+    for e in &entries[1..] {
+        if e.parent() != Some(shard.as_path()) {
+            assert!(!e.exists(), "{} survived", e.display());
+        }
+    }
+}
