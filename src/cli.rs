@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use go_disk_guard::commands::{self, PruneGoals};
@@ -17,7 +18,7 @@ Exit codes:
   1  runtime error (I/O, an unreadable directory, …)
   2  usage or configuration error (bad flag, value, YAML file, or a directory that is not a Go build cache)
   3  a watched volume is below its hard limit after pruning
-  4  doctor found an error-level problem
+  4  doctor found an error-level problem; scan found a path at or above --fail-on
 
 Settings come from, lowest precedence first: defaults, .go-disk-guard.yml (working directory
 or git root, or --config), GO_DISK_GUARD_<SETTING> environment variables, flags.";
@@ -117,6 +118,78 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Find hard-coded paths that pin Go or its caches to a drive or a user: in Go string
+    /// literals, go.mod/go.work directives, and CI and build files.
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
+}
+
+const SCAN_HELP: &str = "\
+Examples:
+  go-disk-guard scan
+  go-disk-guard scan --format sarif --output go-paths.sarif --fail-on never
+  go-disk-guard scan --system-drive D: --include-vendor src/ build/
+
+Rules (stable ids; errors unless marked):
+  GDG001 system-drive-path     a path on the system drive (C:\\…, C:/…, \\\\?\\C:\\…)
+  GDG002 drive-path            a path on another drive letter (warning)
+  GDG003 user-profile-go-path  %USERPROFILE%\\go, %LOCALAPPDATA%\\go-build, … (warning)
+  GDG004 user-home-path        /home/<name>/…, /Users/<name>/…
+  GDG005 home-go-path          ~/go, $HOME/go (warning)
+  GDG006 fixed-goroot          /usr/local/go (warning)
+  GDG007 go-cache-path         an absolute path into pkg/mod or go-build
+  GDG008 absolute-replace      a go.mod/go.work replace with an absolute path
+  GDG009 absolute-use          a go.work use with an absolute path
+
+Exit codes: 0 nothing at or above --fail-on; 4 something was; 1 a runtime error (a path that
+cannot be read); 2 a usage error.";
+
+/// What `scan` takes.
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Files or directories to scan.
+    #[arg(value_name = "PATH", default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output: text, json, or sarif (SARIF 2.1.0, for GitHub code scanning).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    format: ScanFormat,
+    /// Write the findings to FILE instead of stdout (a summary goes to stderr).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit with 4 when a finding is at least this serious.
+    #[arg(long, value_name = "LEVEL", default_value = "error")]
+    fail_on: FailOn,
+    /// The system drive: paths on it are errors, on other drives warnings [default:
+    /// %SystemDrive% on Windows, else C:].
+    #[arg(long, value_name = "DRIVE", value_parser = parse_drive)]
+    system_drive: Option<u8>,
+    /// Look inside vendor/ directories too.
+    #[arg(long)]
+    include_vendor: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+    Never,
+}
+
+/// `C`, `c:`, `C:\` → `C`.
+fn parse_drive(s: &str) -> Result<u8, String> {
+    let t = s.trim().trim_end_matches(['\\', '/']);
+    let t = t.strip_suffix(':').unwrap_or(t);
+    match t.as_bytes() {
+        [letter] if letter.is_ascii_alphabetic() => Ok(letter.to_ascii_uppercase()),
+        _ => Err("expected a drive letter such as C:".into()),
+    }
 }
 
 /// Everything `check` takes (and `run`, which starts with a check).
@@ -242,6 +315,21 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     policy::parse_duration(s)
 }
 
+/// What a command left to print.
+pub enum Outcome {
+    Report(Box<Rendered>),
+    Scanned(Scanned),
+}
+
+/// `scan`'s document, where it goes, and the exit code.
+pub struct Scanned {
+    pub document: String,
+    /// `--output`: the document was written there; `summary` goes to stderr.
+    pub written_to: Option<PathBuf>,
+    pub summary: String,
+    pub exit: go_disk_guard::ExitCode,
+}
+
 /// A report, how to print it, and what emitting left for stdout.
 pub struct Rendered {
     pub report: Report,
@@ -262,9 +350,10 @@ enum Which {
 }
 
 /// Runs the command `cli` names.
-pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let cwd = std::env::current_dir()?;
     let (mut layer, common, which) = match cli.command {
+        Command::Scan(args) => return scan(args, &cwd).map(Outcome::Scanned),
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
         Command::Env {
             emit,
@@ -327,11 +416,60 @@ pub fn run(cli: Cli) -> anyhow::Result<Rendered> {
     } else {
         emit::Delivered::default()
     };
-    Ok(Rendered {
+    Ok(Outcome::Report(Box::new(Rendered {
         format: settings.format,
         report,
         emitted,
         print_report: !is_env,
+    })))
+}
+
+fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
+    use go_disk_guard::scan::{self, Level, render};
+    let system_drive = args.system_drive.unwrap_or_else(|| {
+        std::env::var("SystemDrive")
+            .ok()
+            .filter(|_| cfg!(windows))
+            .and_then(|d| parse_drive(&d).ok())
+            .unwrap_or(b'C')
+    });
+    let report = scan::scan(&scan::Options {
+        paths: args.paths,
+        include_vendor: args.include_vendor,
+        system_drive,
+        threads: 0,
+    })?;
+    let document = match args.format {
+        ScanFormat::Text => render::text(&report),
+        ScanFormat::Json => render::json(&report),
+        ScanFormat::Sarif => render::sarif(&report, cwd),
+    };
+    let failing = match args.fail_on {
+        FailOn::Error => report.count(Level::Error),
+        FailOn::Warning => report.findings.len(),
+        FailOn::Never => 0,
+    };
+    let exit = if failing > 0 {
+        go_disk_guard::ExitCode::Unhealthy
+    } else {
+        go_disk_guard::ExitCode::Ok
+    };
+    if let Some(path) = &args.output {
+        std::fs::write(path, &document)
+            .with_context(|| format!("writing the findings to {}", path.display()))?;
+    }
+    let summary = format!(
+        "scan: {} finding(s), {} error(s), {} warning(s) in {} file(s)",
+        report.findings.len(),
+        report.count(Level::Error),
+        report.count(Level::Warning),
+        report.files_scanned
+    );
+    Ok(Scanned {
+        document,
+        written_to: args.output,
+        summary,
+        exit,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod prune;
 pub mod relocate;
 pub mod report;
+pub mod scan;
 pub mod supervise;
 
 pub use error::{Error, ExitCode};

@@ -13,7 +13,27 @@ use go_disk_guard::error::exit_code_of;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli::run(cli) {
-        Ok(run) => {
+        Ok(cli::Outcome::Scanned(scanned)) => {
+            if let Some(path) = &scanned.written_to {
+                eprintln!(
+                    "go-disk-guard: {}; written to {}",
+                    scanned.summary,
+                    path.display()
+                );
+            } else {
+                let mut stdout = std::io::stdout().lock();
+                if let Err(e) = stdout
+                    .write_all(scanned.document.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    && e.kind() != std::io::ErrorKind::BrokenPipe
+                {
+                    eprintln!("go-disk-guard: error: writing to stdout: {e}");
+                    return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
+                }
+            }
+            ExitCode::from(scanned.exit.code())
+        }
+        Ok(cli::Outcome::Report(run)) => {
             let rendered = run.report.render(run.format);
             let mut stdout = std::io::stdout().lock();
             let mut written = stdout.write_all(&run.emitted.stdout);

@@ -1,0 +1,356 @@
+//! `scan`: hard-coded paths that pin Go or its caches to a drive or a user, in a source tree.
+//!
+//! A parallel walk (ripgrep's `ignore`: .gitignore, .ignore and git's excludes are honoured;
+//! `.git` and, unless asked, `vendor/` are skipped) reads three kinds of files:
+//!
+//! * Go source: the string literals only, found by a lexer that follows the Go specification
+//!   ([`golex`]), with interpreted strings decoded;
+//! * `go.mod` and `go.work`: `replace` and `use` directives naming absolute local paths;
+//! * CI and build files (GitHub workflows, Jenkinsfile, Dockerfile, Makefile, shell,
+//!   PowerShell and batch scripts): paths assigned to GOROOT, GOPATH, GOCACHE, GOMODCACHE,
+//!   GOBIN, GOENV or put on PATH.
+//!
+//! [`paths`] says which paths count and names the rules; [`render`] writes text, JSON and
+//! SARIF 2.1.0.
+
+pub mod directives;
+pub mod golex;
+pub mod paths;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use directives::Dialect;
+pub use paths::{Level, Rule};
+
+/// What to scan.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Files or directories; relative ones are reported relative to the working directory.
+    pub paths: Vec<PathBuf>,
+    /// Also look inside `vendor/` directories.
+    pub include_vendor: bool,
+    /// The system drive's letter (`C`): paths on it are errors, on other drives warnings.
+    pub system_drive: u8,
+    /// Worker threads; 0 chooses by the number of cores.
+    pub threads: usize,
+}
+
+/// Where a finding was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Context {
+    /// A string literal in Go source.
+    GoString,
+    /// A directive of go.mod.
+    GoMod,
+    /// A directive of go.work.
+    GoWork,
+    /// An assignment in a CI or build file.
+    Assignment,
+}
+
+/// One hard-coded path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    pub file: PathBuf,
+    pub line: u32,
+    /// 1-based, in Unicode code points.
+    pub column: u32,
+    #[serde(serialize_with = "serialize_rule_id")]
+    pub rule: Rule,
+    pub context: Context,
+    /// The path as found (decoded, for a Go string).
+    pub path: String,
+    /// The literal as written (Go), the directive's verb, or the variable assigned.
+    pub source: String,
+}
+
+fn serialize_rule_id<S: serde::Serializer>(rule: &Rule, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(rule.id())
+}
+
+impl Finding {
+    pub fn level(&self) -> Level {
+        self.rule.level()
+    }
+
+    /// One sentence: what was found where.
+    pub fn message(&self) -> String {
+        let what = self.rule.description();
+        match self.context {
+            Context::GoString => format!("{what} in a Go string literal: {}", self.path),
+            Context::GoMod => format!("{what} in go.mod: {}", self.path),
+            Context::GoWork => format!("{what} in go.work: {}", self.path),
+            Context::Assignment => format!("{what}, assigned to {}: {}", self.source, self.path),
+        }
+    }
+}
+
+/// A file that could not be read or lexed; its other findings still count.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+/// What a scan found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ScanReport {
+    pub files_scanned: u64,
+    /// Sorted by file, line and column.
+    pub findings: Vec<Finding>,
+    pub problems: Vec<Problem>,
+}
+
+impl ScanReport {
+    /// How many findings have each level.
+    pub fn count(&self, level: Level) -> usize {
+        self.findings.iter().filter(|f| f.level() == level).count()
+    }
+}
+
+/// The kind of a file, by its name and place; `None`: not read.
+fn kind_of(path: &Path) -> Option<Kind> {
+    let name = path.file_name()?.to_str()?;
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map(|(_, e)| e);
+    if ext == Some("go") {
+        return Some(Kind::Go);
+    }
+    match name {
+        "go.mod" => return Some(Kind::GoMod),
+        "go.work" => return Some(Kind::GoWork),
+        _ => {}
+    }
+    if matches!(ext, Some("yml" | "yaml")) {
+        let in_workflows = path
+            .parent()
+            .is_some_and(|p| p.ends_with(".github/workflows"));
+        let is_action = lower == "action.yml" || lower == "action.yaml";
+        return (in_workflows || is_action).then_some(Kind::Build(Dialect::Yaml));
+    }
+    let build = lower == "jenkinsfile"
+        || lower.starts_with("jenkinsfile.")
+        || lower.ends_with(".jenkinsfile")
+        || lower == "dockerfile"
+        || lower.starts_with("dockerfile.")
+        || lower.ends_with(".dockerfile")
+        || lower == "containerfile"
+        || lower == "makefile"
+        || lower == "gnumakefile"
+        || matches!(
+            ext,
+            Some("mk" | "sh" | "bash" | "ps1" | "psm1" | "bat" | "cmd")
+        );
+    build.then_some(Kind::Build(Dialect::Script))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Go,
+    GoMod,
+    GoWork,
+    Build(Dialect),
+}
+
+/// Scans the files under `options.paths`.
+pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
+    let mut roots = options.paths.clone();
+    if roots.is_empty() {
+        roots.push(PathBuf::from("."));
+    }
+    for root in &roots {
+        if let Err(e) = std::fs::metadata(root) {
+            anyhow::bail!("{}: {e}", root.display());
+        }
+    }
+    let mut builder = ignore::WalkBuilder::new(&roots[0]);
+    for root in &roots[1..] {
+        builder.add(root);
+    }
+    let include_vendor = options.include_vendor;
+    builder
+        .hidden(false)
+        .require_git(false)
+        .threads(options.threads)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            let name = e.file_name();
+            !(is_dir && (name == ".git" || (!include_vendor && name == "vendor")))
+        });
+
+    let collected = Mutex::new(ScanReport::default());
+    let system_drive = options.system_drive;
+    builder.build_parallel().run(|| {
+        let mut worker = Worker {
+            local: ScanReport::default(),
+            into: &collected,
+        };
+        Box::new(move |entry| {
+            match entry {
+                Ok(entry) => {
+                    if entry.file_type().is_some_and(|t| t.is_file())
+                        && let Some(kind) = kind_of(entry.path())
+                    {
+                        scan_file(entry.path(), kind, system_drive, &mut worker.local);
+                    }
+                }
+                Err(e) => worker.local.problems.push(Problem {
+                    file: PathBuf::new(),
+                    message: e.to_string(),
+                }),
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut report = collected.into_inner().expect("no worker panicked");
+    report.findings.sort();
+    report.problems.sort();
+    Ok(report)
+}
+
+/// One walker thread's results, handed over when the walk drops it.
+struct Worker<'a> {
+    local: ScanReport,
+    into: &'a Mutex<ScanReport>,
+}
+
+impl Drop for Worker<'_> {
+    fn drop(&mut self) {
+        merge(self.into, &mut self.local);
+    }
+}
+
+fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
+    let mut all = into.lock().expect("no worker panicked");
+    all.files_scanned += std::mem::take(&mut local.files_scanned);
+    all.findings.append(&mut local.findings);
+    all.problems.append(&mut local.problems);
+}
+
+/// Where a path found at byte `start` of a literal's value is reported: at the literal, or,
+/// on a later line of a raw string, where the path itself stands.
+fn position_in(lit: &golex::Literal<'_>, start: usize) -> (u32, u32) {
+    let before = &lit.value[..start];
+    match before.rfind('\n') {
+        Some(last) if lit.quote == golex::Quote::Raw => (
+            lit.line + before.matches('\n').count() as u32,
+            1 + before[last + 1..].chars().count() as u32,
+        ),
+        _ => (lit.line, lit.column),
+    }
+}
+
+/// Scans one file into `out`.
+fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            out.problems.push(Problem {
+                file: path.to_path_buf(),
+                message: format!("cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    out.files_scanned += 1;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(&bytes),
+    };
+    let file = path.strip_prefix("./").unwrap_or(path).to_path_buf();
+    match kind {
+        Kind::Go => {
+            let (literals, error) = golex::string_literals(&text);
+            for lit in literals {
+                for hit in paths::find(&lit.value, system_drive) {
+                    let (line, column) = position_in(&lit, hit.start);
+                    out.findings.push(Finding {
+                        file: file.clone(),
+                        line,
+                        column,
+                        rule: hit.rule,
+                        context: Context::GoString,
+                        path: hit.path,
+                        source: lit.source.to_string(),
+                    });
+                }
+            }
+            if let Some(e) = error {
+                out.problems.push(Problem {
+                    file: file.clone(),
+                    message: format!("not valid Go at {e}; literals after it were not read"),
+                });
+            }
+        }
+        Kind::GoMod | Kind::GoWork => {
+            let work = kind == Kind::GoWork;
+            for h in directives::go_mod(&text, work) {
+                out.findings.push(Finding {
+                    file: file.clone(),
+                    line: h.line,
+                    column: h.column,
+                    rule: h.rule,
+                    context: if work {
+                        Context::GoWork
+                    } else {
+                        Context::GoMod
+                    },
+                    path: h.path,
+                    source: h.context,
+                });
+            }
+        }
+        Kind::Build(dialect) => {
+            for h in directives::assignments(&text, dialect, system_drive) {
+                out.findings.push(Finding {
+                    file: file.clone(),
+                    line: h.line,
+                    column: h.column,
+                    rule: h.rule,
+                    context: Context::Assignment,
+                    path: h.path,
+                    source: h.context,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_chosen_by_name() {
+        let kind = |p: &str| kind_of(Path::new(p));
+        assert_eq!(kind("a/b.go"), Some(Kind::Go));
+        assert_eq!(kind("go.mod"), Some(Kind::GoMod));
+        assert_eq!(kind("x/go.work"), Some(Kind::GoWork));
+        assert_eq!(
+            kind(".github/workflows/ci.yml"),
+            Some(Kind::Build(Dialect::Yaml))
+        );
+        assert_eq!(kind("action.yml"), Some(Kind::Build(Dialect::Yaml)));
+        assert_eq!(kind("config/app.yml"), None);
+        for build in [
+            "Jenkinsfile",
+            "Dockerfile",
+            "build/Dockerfile.windows",
+            "Makefile",
+            "rules.mk",
+            "ci.sh",
+            "setup.ps1",
+            "env.bat",
+            "env.CMD",
+        ] {
+            assert_eq!(kind(build), Some(Kind::Build(Dialect::Script)), "{build}");
+        }
+        assert_eq!(kind("README.md"), None);
+        assert_eq!(kind("main.rs"), None);
+    }
+}
