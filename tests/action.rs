@@ -68,6 +68,9 @@ struct Step {
     env: Option<BTreeMap<String, String>>,
     #[allow(dead_code)]
     working_directory: Option<String>,
+    /// Only `inputs.NAME == 'VALUE'`, which the harness evaluates.
+    #[serde(rename = "if")]
+    condition: Option<String>,
 }
 
 fn root() -> &'static Path {
@@ -101,6 +104,9 @@ fn the_metadata_follows_the_action_rules() {
         "install",
         "working-directory",
         "fail-on-hard",
+        "scan",
+        "scan-sarif",
+        "scan-fail-on",
         "token",
     ];
     let names: Vec<&str> = a.inputs.keys().map(String::as_str).collect();
@@ -516,6 +522,18 @@ fn run_action(workspace: &Path, inputs: &[(&str, &str)], job_env: &[(&str, &str)
             out.push_str(rest);
             out
         };
+        if let Some(condition) = &step.condition {
+            let (lhs, rhs) = condition
+                .split_once(" == ")
+                .expect("inputs.NAME == 'VALUE'");
+            let name = lhs
+                .trim()
+                .strip_prefix("inputs.")
+                .expect("a condition on an input");
+            if input(name) != rhs.trim().trim_matches('\'') {
+                continue;
+            }
+        }
         let output_file = files.join(format!("output-{n}"));
         fs::write(&output_file, "").unwrap();
         let script = files.join(format!("step-{n}.sh"));
@@ -679,6 +697,41 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     assert_eq!(run.outputs["status"], "pruned");
     assert!(run.outputs["pruned-files"].parse::<u64>().unwrap() >= 20);
     assert_eq!(checksums(&cache), sums, "a dry run changed the cache");
+
+    // scan: findings listed in the log and written as SARIF; scan-fail-on decides the step.
+    fs::create_dir_all(w.join("app")).unwrap();
+    fs::write(
+        w.join("app/main.go"),
+        "package main\n\nvar goBin = \"C:\\\\Go\\\\bin\"\n",
+    )
+    .unwrap();
+    let scan_inputs = [
+        ("install", "source"),
+        ("soft", "1KiB"),
+        ("hard", "0"),
+        ("scan", "true"),
+        ("scan-sarif", "paths.sarif"),
+    ];
+    let run = run_action(w, &scan_inputs, &with_cargo);
+    assert!(run.success, "{}", run.log);
+    assert!(
+        run.log
+            .contains("app/main.go:3:13: error GDG001 system-drive-path"),
+        "{}",
+        run.log
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&fs::read(w.join("paths.sarif")).unwrap()).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{sarif}");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "app/main.go"
+    );
+    let mut failing = scan_inputs.to_vec();
+    failing.push(("scan-fail-on", "error"));
+    assert!(!run_action(w, &failing, &with_cargo).success);
+    fs::remove_dir_all(w.join("app")).unwrap();
 
     // Below the hard limit on a real small volume: the action fails, the status says why.
     let Some(_mnt) = Tmpfs::mount(&w.join("small"), "16m") else {

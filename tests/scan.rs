@@ -1,0 +1,312 @@
+//! `scan`, run as a user runs it: on a fixture repository with a path of every kind planted
+//! in it, on the real `$(go env GOROOT)/src`, and with its SARIF checked against the SARIF
+//! 2.1.0 JSON schema.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{go_binary, json, skip};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// `go-disk-guard scan ARGS` in `dir`.
+fn scan(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+        .arg("scan")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SystemDrive")
+        .output()
+        .unwrap()
+}
+
+/// `file:line:column rule path`, one per finding, from a JSON report.
+fn lines(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {}",
+                f["file"].as_str().unwrap(),
+                f["line"],
+                f["column"],
+                f["rule"].as_str().unwrap(),
+                f["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// The lines of an `.expected` file, without its comment lines.
+fn expected(name: &str) -> Vec<String> {
+    std::fs::read_to_string(fixtures().join(name))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_planted_path_is_found_and_nothing_else() {
+    let repo = fixtures().join("scan-repo");
+    let out = scan(&repo, &["--format", "json"]);
+    let report = json(&out);
+    assert_eq!(lines(&report), expected("scan-repo.expected"));
+    assert_eq!(report["problems"], serde_json::json!([]));
+    // Errors among the findings: exit 4 by default.
+    assert_eq!(out.status.code(), Some(4));
+    // The finding carries the literal as written, the decoded path and the fix.
+    let first_go = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "main.go")
+        .unwrap();
+    assert_eq!(first_go["source"], r#""C:\\Go\\bin""#);
+    assert_eq!(first_go["path"], r"C:\Go\bin");
+    assert_eq!(first_go["level"], "error");
+    assert_eq!(first_go["name"], "system-drive-path");
+    assert!(
+        first_go["fix"]
+            .as_str()
+            .unwrap()
+            .contains("os.UserCacheDir")
+    );
+}
+
+#[test]
+fn vendor_is_skipped_unless_asked_and_ignored_files_stay_ignored() {
+    let repo = fixtures().join("scan-repo");
+    let with_vendor = lines(&json(&scan(
+        &repo,
+        &["--format", "json", "--include-vendor"],
+    )));
+    let mut want = expected("scan-repo.expected");
+    want.push(r"vendor/example.com/lib/lib.go:4:16 GDG001 C:\vendored\lib".into());
+    want.sort();
+    let mut got = with_vendor;
+    got.sort();
+    assert_eq!(got, want);
+    for line in &got {
+        assert!(
+            !line.contains("ignored"),
+            ".gitignore'd file scanned: {line}"
+        );
+    }
+}
+
+#[test]
+fn fail_on_and_system_drive_set_levels_and_exit_codes() {
+    let repo = fixtures().join("scan-repo");
+    assert_eq!(scan(&repo, &["--fail-on", "never"]).status.code(), Some(0));
+    assert_eq!(
+        scan(&repo, &["--fail-on", "warning"]).status.code(),
+        Some(4)
+    );
+    // Only warnings in these two files: `error` lets them pass, `warning` does not.
+    let warnings_only = ["Dockerfile", "scripts/env.cmd"];
+    assert_eq!(scan(&repo, &warnings_only).status.code(), Some(0));
+    let mut args = warnings_only.to_vec();
+    args.extend(["--fail-on", "warning"]);
+    assert_eq!(scan(&repo, &args).status.code(), Some(4));
+    // With D: as the system drive, D: paths become errors and C: paths warnings.
+    let report = json(&scan(&repo, &["--format", "json", "--system-drive", "d:"]));
+    let rule_of = |path: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap()["rule"]
+            .clone()
+    };
+    assert_eq!(rule_of(r"D:\a\_work\go"), "GDG001");
+    assert_eq!(rule_of(r"C:\Go\bin"), "GDG002");
+    // Text names file, line, column, level, rule, and shows the fix.
+    let text = String::from_utf8(scan(&repo, &["main.go"]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "main.go:13:15: error GDG001 system-drive-path: A hard-coded path on the system \
+             drive in a Go string literal: C:\\Go\\bin\n    \"C:\\\\Go\\\\bin\"\n    fix: "
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("in 1 file scanned\n"), "{text}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = scan(dir.path(), &["no/such/dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("go-disk-guard: error: no/such/dir: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for (args, what) in [
+        (&["--fail-on", "sometimes"][..], "--fail-on"),
+        (&["--system-drive", "CD"][..], "drive letter"),
+        (&["--format", "xml"][..], "--format"),
+    ] {
+        let out = scan(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(what),
+            "{args:?}"
+        );
+    }
+    let out = scan(
+        dir.path(),
+        &["--output", "no/such/dir/x.sarif", "--format", "sarif"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("writing the findings to no/such/dir/x.sarif")
+    );
+}
+
+#[test]
+fn goroot_src_scans_without_an_error_and_its_findings_are_the_listed_ones() {
+    let Some(go) = go_binary() else {
+        return skip("no Go toolchain");
+    };
+    let version = Command::new(&go)
+        .args(["env", "GOVERSION"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(version.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let listed = format!("goroot-src-{version}.expected");
+    if !fixtures().join(&listed).exists() {
+        return skip(&format!(
+            "the findings in GOROOT/src are listed for the Go that .ci/run installs, not for {version}"
+        ));
+    }
+    let goroot = Command::new(&go)
+        .args(["env", "GOROOT"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    let src = PathBuf::from(String::from_utf8(goroot.stdout).unwrap().trim()).join("src");
+    let out = scan(&src, &["--format", "json", "."]);
+    let report = json(&out);
+    // Every Go file lexes: no file is reported as unreadable or invalid.
+    assert_eq!(report["problems"], serde_json::json!([]));
+    assert!(report["files_scanned"].as_u64().unwrap() > 5000);
+    // Each listed finding was checked to be a real hard-coded path in a string literal
+    // (Windows path handling tests, documentation examples, test fixtures); a change is a
+    // regression or an improvement to look at.
+    let got = lines(&report);
+    let want = expected(&listed);
+    let missing: Vec<&String> = want.iter().filter(|l| !got.contains(l)).collect();
+    let extra: Vec<&String> = got.iter().filter(|l| !want.contains(l)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nextra: {extra:#?}"
+    );
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let (Some(python), Some(schema)) = (
+        std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),
+        std::env::var_os("GO_DISK_GUARD_TEST_SARIF_SCHEMA"),
+    ) else {
+        return skip(
+            "GO_DISK_GUARD_TEST_PYTHON (with jsonschema) and GO_DISK_GUARD_TEST_SARIF_SCHEMA \
+             are unset; .ci/run sets them",
+        );
+    };
+    let repo = fixtures().join("scan-repo");
+    let dir = tempfile::tempdir().unwrap();
+    let sarif_path = dir.path().join("scan.sarif");
+    let out = scan(
+        &repo,
+        &[
+            "--format",
+            "sarif",
+            "--output",
+            sarif_path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("written to"));
+    let validate = Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             cls = jsonschema.validators.validator_for(schema)\n\
+             cls.check_schema(schema)\n\
+             errors = list(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(json.load(open(sys.argv[2]))))\n\
+             for e in errors: print(list(e.absolute_path), e.message)\n\
+             sys.exit(1 if errors else 0)\n",
+        )
+        .arg(&schema)
+        .arg(&sarif_path)
+        .output()
+        .unwrap();
+    assert!(
+        validate.status.success(),
+        "SARIF does not validate:\n{}{}",
+        String::from_utf8_lossy(&validate.stdout),
+        String::from_utf8_lossy(&validate.stderr)
+    );
+
+    // The validator itself rejects a broken log, so the check above can fail.
+    let mut broken: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    let broken_path = dir.path().join("broken.sarif");
+    std::fs::write(&broken_path, broken.to_string()).unwrap();
+    let rejected = Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.validators.validator_for(schema)(schema).validate(json.load(open(sys.argv[2])))\n",
+        )
+        .arg(&schema)
+        .arg(&broken_path)
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success());
+
+    // What GitHub code scanning reads: rules with help, results pointing into the repository.
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 9);
+    assert!(rules.iter().all(|r| r["help"]["text"].is_string()));
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), expected("scan-repo.expected").len());
+    let main_go = results
+        .iter()
+        .find(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "main.go")
+        .unwrap();
+    let location = &main_go["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uriBaseId"], "%SRCROOT%");
+    assert_eq!(location["region"]["startLine"], 13);
+    assert_eq!(location["region"]["startColumn"], 15);
+    assert_eq!(main_go["ruleId"], "GDG001");
+    assert_eq!(
+        rules[main_go["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "GDG001"
+    );
+    assert!(main_go["partialFingerprints"].is_object());
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+}
