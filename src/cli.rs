@@ -122,6 +122,72 @@ enum Command {
     /// literals, go.mod/go.work directives, and CI and build files.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
+    /// Manage the Go caches in the repository's GitHub Actions cache storage.
+    #[command(name = "gh-cache", subcommand)]
+    GhCache(GhCacheCommand),
+}
+
+const GH_CACHE_HELP: &str = "\
+The repository is --repo or $GITHUB_REPOSITORY; the token --token, $GITHUB_TOKEN or $GH_TOKEN
+(deleting needs the `actions: write` permission); the API $GITHUB_API_URL or
+https://api.github.com (GitHub Enterprise Server: https://HOST/api/v3).
+
+Exit codes: 0 done; 1 an API error (the report says what was deleted before it); 2 a usage
+error.";
+
+#[derive(Debug, Subcommand)]
+enum GhCacheCommand {
+    /// List the caches whose key has a selected prefix.
+    #[command(after_help = GH_CACHE_HELP)]
+    List(GhCacheArgs),
+    /// Delete caches: of gone refs and closed pull requests, beyond the newest N per ref,
+    /// unused for too long, then the least recently used until under a total (in that order).
+    #[command(after_help = format!(
+        "Examples:\n  go-disk-guard gh-cache prune --closed-prs --keep-per-ref 1 --max-total 5GB\n  \
+         go-disk-guard gh-cache prune --key-prefix setup-go- --key-prefix go-build- \
+         --older-than 7d --dry-run\n\n{GH_CACHE_HELP}"
+    ))]
+    Prune {
+        #[command(flatten)]
+        args: GhCacheArgs,
+        /// Delete caches whose branch or tag is gone, or whose pull request is closed.
+        #[arg(long)]
+        closed_prs: bool,
+        /// Keep only the newest N caches per ref and key prefix.
+        #[arg(long, value_name = "N")]
+        keep_per_ref: Option<usize>,
+        /// Delete caches last used longer ago than DURATION (e.g. 7d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        older_than: Option<Duration>,
+        /// Then delete the least recently used until the selected caches take at most SIZE.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        max_total: Option<Size>,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// What both `gh-cache` commands take.
+#[derive(Debug, Args)]
+struct GhCacheArgs {
+    /// OWNER/NAME [default: $GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/NAME")]
+    repo: Option<String>,
+    /// The API token [default: $GITHUB_TOKEN, else $GH_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// The API's root URL [default: $GITHUB_API_URL, else https://api.github.com].
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// Only caches whose key starts with PREFIX (repeatable) [prune: default setup-go-; list:
+    /// default all].
+    #[arg(long, value_name = "PREFIX")]
+    key_prefix: Vec<String>,
+    /// Output: text, json or markdown. Inside GitHub Actions the Markdown also goes to the job
+    /// summary.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    format: Format,
 }
 
 const SCAN_HELP: &str = "\
@@ -321,12 +387,14 @@ pub enum Outcome {
     Scanned(Scanned),
 }
 
-/// `scan`'s document, where it goes, and the exit code.
+/// A document (`scan`, `gh-cache`), where it goes, and the exit code.
 pub struct Scanned {
     pub document: String,
     /// `--output`: the document was written there; `summary` goes to stderr.
     pub written_to: Option<PathBuf>,
     pub summary: String,
+    /// An error to print on stderr after the document.
+    pub error: Option<String>,
     pub exit: go_disk_guard::ExitCode,
 }
 
@@ -354,6 +422,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let cwd = std::env::current_dir()?;
     let (mut layer, common, which) = match cli.command {
         Command::Scan(args) => return scan(args, &cwd).map(Outcome::Scanned),
+        Command::GhCache(command) => return gh_cache(command).map(Outcome::Scanned),
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
         Command::Env {
             emit,
@@ -469,6 +538,131 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
         document,
         written_to: args.output,
         summary,
+        error: None,
+        exit,
+    })
+}
+
+#[cfg(not(feature = "gh-cache"))]
+fn gh_cache(_: GhCacheCommand) -> anyhow::Result<Scanned> {
+    Err(go_disk_guard::Error::Usage(
+        "gh-cache: this go-disk-guard was built without the gh-cache feature".into(),
+    )
+    .into())
+}
+
+#[cfg(feature = "gh-cache")]
+fn gh_cache(command: GhCacheCommand) -> anyhow::Result<Scanned> {
+    use go_disk_guard::Error;
+    use go_disk_guard::ghcache::{self, Target, policy::Policy};
+    let (args, prune) = match command {
+        GhCacheCommand::List(args) => (args, None),
+        GhCacheCommand::Prune {
+            args,
+            closed_prs,
+            keep_per_ref,
+            older_than,
+            max_total,
+            dry_run,
+        } => {
+            let max_total = match max_total {
+                None => None,
+                Some(Size::Bytes(b)) => Some(b),
+                Some(Size::Percent(_)) => {
+                    return Err(Error::Usage(
+                        "--max-total: a size such as 5GB, not a percentage".into(),
+                    )
+                    .into());
+                }
+            };
+            (
+                args,
+                Some((closed_prs, keep_per_ref, older_than, max_total, dry_run)),
+            )
+        }
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let repo = args
+        .repo
+        .or_else(|| env("GITHUB_REPOSITORY"))
+        .ok_or_else(|| {
+            Error::Usage(
+                "gh-cache: no repository: give --repo OWNER/NAME or set GITHUB_REPOSITORY".into(),
+            )
+        })?;
+    if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
+        return Err(Error::Usage(format!("--repo: expected OWNER/NAME, got {repo:?}")).into());
+    }
+    let token = args
+        .token
+        .or_else(|| env("GITHUB_TOKEN"))
+        .or_else(|| env("GH_TOKEN"))
+        .ok_or_else(|| {
+            Error::Usage("gh-cache: no token: give --token or set GITHUB_TOKEN or GH_TOKEN".into())
+        })?;
+    let target = Target {
+        api_url: args
+            .api_url
+            .or_else(|| env("GITHUB_API_URL"))
+            .unwrap_or_else(|| "https://api.github.com".into()),
+        repo,
+        token,
+    };
+    let mut prefixes = args.key_prefix;
+    let report = match prune {
+        None => ghcache::list(&target, &prefixes)?,
+        Some((closed_prs, keep_per_ref, older_than, max_total, dry_run)) => {
+            if prefixes.is_empty() {
+                prefixes.push("setup-go-".into());
+            }
+            if !closed_prs && keep_per_ref.is_none() && older_than.is_none() && max_total.is_none()
+            {
+                return Err(Error::Usage(
+                    "gh-cache prune: nothing to do: give --closed-prs, --keep-per-ref, \
+                     --older-than or --max-total"
+                        .into(),
+                )
+                .into());
+            }
+            let policy = Policy {
+                key_prefixes: prefixes,
+                closed_prs,
+                keep_per_ref,
+                older_than,
+                max_total,
+            };
+            ghcache::prune(&target, &policy, dry_run)?
+        }
+    };
+    let markdown = ghcache::markdown(&report);
+    if let Some(summary) = env("GITHUB_STEP_SUMMARY") {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&summary)
+            .and_then(|mut f| f.write_all(markdown.as_bytes()))
+            .with_context(|| format!("writing the job summary {summary}"))?;
+    }
+    let document = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&report)?;
+            s.push('\n');
+            s
+        }
+        Format::Markdown => markdown,
+        Format::Text => ghcache::text(&report),
+    };
+    let exit = if report.error.is_some() {
+        go_disk_guard::ExitCode::Runtime
+    } else {
+        go_disk_guard::ExitCode::Ok
+    };
+    Ok(Scanned {
+        document,
+        written_to: None,
+        summary: String::new(),
+        error: report.error,
         exit,
     })
 }

@@ -13,6 +13,8 @@ pub mod disk;
 pub mod doctor;
 pub mod emit;
 pub mod error;
+#[cfg(feature = "gh-cache")]
+pub mod ghcache;
 pub mod goenv;
 pub mod policy;
 pub mod progress;

@@ -31,6 +31,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
                 }
             }
+            if let Some(error) = &scanned.error {
+                eprintln!("go-disk-guard: error: {error}");
+            }
             ExitCode::from(scanned.exit.code())
         }
         Ok(cli::Outcome::Report(run)) => {

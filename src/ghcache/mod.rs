@@ -1,0 +1,304 @@
+//! `gh-cache`: the Go caches kept in a repository's GitHub Actions cache storage.
+//!
+//! actions/setup-go and actions/cache save the build and module caches there per key; the
+//! store has a size cap and fills with entries of old branches and closed pull requests,
+//! after which GitHub evicts what it likes. `gh-cache list` shows the store; `gh-cache prune`
+//! deletes by [`policy`], in order: caches of gone refs and closed pull requests, all but the
+//! newest N per ref and key prefix, caches unused for too long, then the least recently
+//! accessed until the selection fits a total. [`api`] talks to the REST API through
+//! octocrab. An error midway stops further deletions; the report says what was deleted and
+//! what was not.
+
+pub mod api;
+pub mod policy;
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::policy::format_bytes;
+use crate::report::ago;
+use policy::{Cache, Plan, Policy};
+
+/// Where and as whom.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `https://api.github.com`, or a GitHub Enterprise Server's `https://HOST/api/v3`.
+    pub api_url: String,
+    /// `OWNER/NAME`.
+    pub repo: String,
+    pub token: String,
+}
+
+/// What happened to one planned deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fate {
+    Deleted,
+    /// It was gone when asked to delete it.
+    AlreadyGone,
+    /// A dry run.
+    WouldDelete,
+    /// The deletion failed: nothing after it was attempted.
+    Failed,
+    NotAttempted,
+}
+
+/// One planned deletion and its outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    #[serde(flatten)]
+    pub cache: Cache,
+    pub reason: String,
+    pub fate: Fate,
+}
+
+/// What `gh-cache list` or `prune` saw and did.
+#[derive(Clone, Debug, Serialize)]
+pub struct GhCacheReport {
+    pub schema_version: u32,
+    pub command: &'static str,
+    pub repo: String,
+    pub dry_run: bool,
+    /// Every cache of the repository.
+    pub total_caches: usize,
+    pub total_bytes: u64,
+    pub key_prefixes: Vec<String>,
+    /// Caches with a selected prefix, and their bytes, before and after.
+    pub selected_caches: usize,
+    pub selected_bytes: u64,
+    pub kept_bytes: u64,
+    pub deletions: Vec<Outcome>,
+    /// `list`: the selected caches.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<Cache>,
+    /// The error that stopped the deletions.
+    pub error: Option<String>,
+}
+
+impl GhCacheReport {
+    pub fn count(&self, fate: Fate) -> usize {
+        self.deletions.iter().filter(|d| d.fate == fate).count()
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Lists the caches whose key has one of the prefixes (all when none).
+pub fn list(target: &Target, prefixes: &[String]) -> anyhow::Result<GhCacheReport> {
+    runtime()?.block_on(async {
+        let client = api::Client::new(&target.api_url, &target.repo, &target.token)?;
+        let all = client.list_caches().await?;
+        let mut selected: Vec<Cache> = all
+            .iter()
+            .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.key.starts_with(p)))
+            .cloned()
+            .collect();
+        selected.sort_by_key(|c| std::cmp::Reverse(c.last_accessed_at));
+        let selected_bytes = selected.iter().map(|c| c.size_in_bytes).sum();
+        Ok(GhCacheReport {
+            schema_version: 1,
+            command: "gh-cache list",
+            repo: target.repo.clone(),
+            dry_run: false,
+            total_caches: all.len(),
+            total_bytes: all.iter().map(|c| c.size_in_bytes).sum(),
+            key_prefixes: prefixes.to_vec(),
+            selected_caches: selected.len(),
+            selected_bytes,
+            kept_bytes: selected_bytes,
+            deletions: Vec::new(),
+            caches: selected,
+            error: None,
+        })
+    })
+}
+
+/// Plans by `policy` and deletes (or, in a dry run, lists). An API error while deleting
+/// stops the deletions and is recorded in the report (`error`), not returned.
+pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<GhCacheReport> {
+    runtime()?.block_on(async {
+        let client = api::Client::new(&target.api_url, &target.repo, &target.token)?;
+        let all = client.list_caches().await?;
+        let refs = if policy.closed_prs {
+            let selected = all.iter().filter(|c| {
+                policy
+                    .key_prefixes
+                    .iter()
+                    .any(|p| c.key.starts_with(p.as_str()))
+            });
+            client
+                .ref_states(selected.map(|c| c.git_ref.as_str()))
+                .await?
+        } else {
+            Default::default()
+        };
+        let plan: Plan = policy::plan(&all, &refs, policy, SystemTime::now());
+        let mut report = GhCacheReport {
+            schema_version: 1,
+            command: "gh-cache prune",
+            repo: target.repo.clone(),
+            dry_run,
+            total_caches: all.len(),
+            total_bytes: all.iter().map(|c| c.size_in_bytes).sum(),
+            key_prefixes: policy.key_prefixes.clone(),
+            selected_caches: plan.deletions.len() + plan.kept.len(),
+            selected_bytes: plan.selected_bytes,
+            kept_bytes: plan.kept_bytes,
+            deletions: Vec::new(),
+            caches: Vec::new(),
+            error: None,
+        };
+        for d in plan.deletions {
+            let fate = if dry_run {
+                Fate::WouldDelete
+            } else if report.error.is_some() {
+                Fate::NotAttempted
+            } else {
+                match client.delete(d.cache.id).await {
+                    Ok(true) => Fate::Deleted,
+                    Ok(false) => Fate::AlreadyGone,
+                    Err(e) => {
+                        report.error = Some(format!(
+                            "deleting cache {} ({}): {e}",
+                            d.cache.id, d.cache.key
+                        ));
+                        Fate::Failed
+                    }
+                }
+            };
+            report.deletions.push(Outcome {
+                cache: d.cache,
+                reason: d.reason,
+                fate,
+            });
+        }
+        // What did not go stays.
+        let not_deleted: u64 = report
+            .deletions
+            .iter()
+            .filter(|d| matches!(d.fate, Fate::Failed | Fate::NotAttempted))
+            .map(|d| d.cache.size_in_bytes)
+            .sum();
+        report.kept_bytes += not_deleted;
+        Ok(report)
+    })
+}
+
+/// The report as text.
+pub fn text(r: &GhCacheReport) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "{}: {} caches, {} in all; {} with prefix {} ({})",
+        r.repo,
+        r.total_caches,
+        format_bytes(r.total_bytes),
+        r.selected_caches,
+        if r.key_prefixes.is_empty() {
+            "(any)".to_string()
+        } else {
+            r.key_prefixes.join(", ")
+        },
+        format_bytes(r.selected_bytes)
+    );
+    for c in &r.caches {
+        let _ = writeln!(
+            w,
+            "  {:>10}  {:<24}  {}  (id {}, last used {})",
+            format_bytes(c.size_in_bytes),
+            c.git_ref,
+            c.key,
+            c.id,
+            c.last_accessed_at.map_or("?".into(), ago)
+        );
+    }
+    for d in &r.deletions {
+        let verb = fate_name(d.fate);
+        let _ = writeln!(
+            w,
+            "  {verb:<13} {} {} ({}, {}): {}",
+            d.cache.id,
+            d.cache.key,
+            d.cache.git_ref,
+            format_bytes(d.cache.size_in_bytes),
+            d.reason
+        );
+    }
+    if r.command == "gh-cache prune" {
+        let done = r.count(Fate::Deleted) + r.count(Fate::AlreadyGone);
+        let _ = writeln!(
+            w,
+            "{} {} of {} planned; the selected caches now take {}",
+            if r.dry_run { "would delete" } else { "deleted" },
+            if r.dry_run {
+                r.count(Fate::WouldDelete)
+            } else {
+                done
+            },
+            r.deletions.len(),
+            format_bytes(r.kept_bytes)
+        );
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(
+            w,
+            "stopped: {e}; {} not attempted",
+            r.count(Fate::NotAttempted)
+        );
+    }
+    out
+}
+
+fn fate_name(fate: Fate) -> &'static str {
+    match fate {
+        Fate::Deleted => "deleted",
+        Fate::AlreadyGone => "already gone",
+        Fate::WouldDelete => "would delete",
+        Fate::Failed => "failed",
+        Fate::NotAttempted => "not attempted",
+    }
+}
+
+/// The report as Markdown, for the job summary.
+pub fn markdown(r: &GhCacheReport) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "### go-disk-guard {}: {}\n", r.command, r.repo);
+    let _ = writeln!(
+        w,
+        "{} caches ({}); selected by prefix: {} ({}); after: {}.\n",
+        r.total_caches,
+        format_bytes(r.total_bytes),
+        r.selected_caches,
+        format_bytes(r.selected_bytes),
+        format_bytes(r.kept_bytes)
+    );
+    if !r.deletions.is_empty() {
+        let _ = writeln!(
+            w,
+            "| cache | ref | size | outcome | reason |\n|---|---|---|---|---|"
+        );
+        for d in &r.deletions {
+            let _ = writeln!(
+                w,
+                "| `{}` | `{}` | {} | {} | {} |",
+                d.cache.key.replace('|', "\\|"),
+                d.cache.git_ref.replace('|', "\\|"),
+                format_bytes(d.cache.size_in_bytes),
+                fate_name(d.fate),
+                d.reason.replace('|', "\\|")
+            );
+        }
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(w, "\n**Stopped:** {}", e.replace('|', "\\|"));
+    }
+    out
+}
