@@ -107,6 +107,12 @@ fn the_metadata_follows_the_action_rules() {
         "scan",
         "scan-sarif",
         "scan-fail-on",
+        "gh-cache-prune",
+        "gh-cache-key-prefix",
+        "gh-cache-closed-prs",
+        "gh-cache-keep-per-ref",
+        "gh-cache-older-than",
+        "gh-cache-max-total",
         "token",
     ];
     let names: Vec<&str> = a.inputs.keys().map(String::as_str).collect();
@@ -732,6 +738,69 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     failing.push(("scan-fail-on", "error"));
     assert!(!run_action(w, &failing, &with_cargo).success);
     fs::remove_dir_all(w.join("app")).unwrap();
+
+    // gh-cache-prune: the Actions cache storage, served on loopback, pruned by the inputs.
+    #[cfg(feature = "gh-cache")]
+    {
+        use wiremock::matchers::{method, path, path_regex};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let server = rt.block_on(MockServer::start());
+        let entry = |id: u64, key: &str, days: u64| {
+            serde_json::json!({
+                "id": id, "ref": "refs/heads/main", "key": key, "size_in_bytes": 1000,
+                "last_accessed_at": humantime::format_rfc3339_seconds(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400)
+                ).to_string(),
+                "created_at": "2026-01-01T00:00:00Z",
+            })
+        };
+        let list = serde_json::json!({"total_count": 4, "actions_caches": [
+            entry(1, "setup-go-a", 1), entry(2, "setup-go-b", 2),
+            entry(3, "go-build-c", 3), entry(4, "go-build-d", 4),
+        ]});
+        rt.block_on(async {
+            Mock::given(method("GET"))
+                .and(path("/repos/o/r/actions/caches"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(list))
+                .mount(&server)
+                .await;
+            Mock::given(method("DELETE"))
+                .and(path_regex(r"^/repos/o/r/actions/caches/\d+$"))
+                .respond_with(ResponseTemplate::new(204))
+                .mount(&server)
+                .await;
+        });
+        let uri = server.uri();
+        let mut env = with_cargo.clone();
+        env.extend([
+            ("GITHUB_API_URL", uri.as_str()),
+            ("GITHUB_REPOSITORY", "o/r"),
+        ]);
+        let run = run_action(
+            w,
+            &[
+                ("install", "source"),
+                ("soft", "1KiB"),
+                ("hard", "0"),
+                ("gh-cache-prune", "true"),
+                ("gh-cache-key-prefix", "setup-go-\n  go-build-\n"),
+                ("gh-cache-closed-prs", "false"),
+            ],
+            &env,
+        );
+        assert!(run.success, "{}", run.log);
+        let deleted: Vec<String> = rt
+            .block_on(server.received_requests())
+            .unwrap()
+            .iter()
+            .filter(|r| r.method.as_str() == "DELETE")
+            .map(|r| r.url.path().rsplit('/').next().unwrap().to_string())
+            .collect();
+        // The newest per ref and prefix stays: 1 (setup-go-) and 3 (go-build-).
+        assert_eq!(deleted, ["2", "4"], "{}", run.log);
+        assert!(run.log.contains("deleted 2 of 2 planned"), "{}", run.log);
+    }
 
     // Below the hard limit on a real small volume: the action fails, the status says why.
     let Some(_mnt) = Tmpfs::mount(&w.join("small"), "16m") else {

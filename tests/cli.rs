@@ -373,14 +373,7 @@ fn links_on_the_way_to_a_go_directory_are_reported() {
         .output()
         .unwrap();
     let report = json(&out);
-    let gocache = report["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v["paths"].as_array().unwrap())
-        .find(|p| p["label"] == "GOCACHE")
-        .unwrap()
-        .clone();
+    let gocache = common::watched_path(&report, "GOCACHE");
     assert_eq!(
         gocache["links"],
         serde_json::json!([{
@@ -393,14 +386,7 @@ fn links_on_the_way_to_a_go_directory_are_reported() {
     );
     assert_eq!(report["cache"]["entries"], 3);
     // Paths without links say nothing of them.
-    let gopath = report["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v["paths"].as_array().unwrap())
-        .find(|p| p["label"] == "GOPATH")
-        .unwrap()
-        .clone();
+    let gopath = common::watched_path(&report, "GOPATH");
     assert!(gopath.get("links").is_none(), "{gopath}");
 
     let text = guard(home.path())

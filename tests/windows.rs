@@ -361,14 +361,7 @@ fn a_gocache_behind_a_junction_is_reported_and_measured_where_it_lives() {
         .output()
         .unwrap();
     let report = json(&out);
-    let path = report["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|v| v["paths"].as_array().unwrap())
-        .find(|p| p["label"] == "GOCACHE")
-        .unwrap()
-        .clone();
+    let path = common::watched_path(&report, "GOCACHE");
     let links = path["links"].as_array().expect("no links reported");
     assert_eq!(links.len(), 1, "{path}");
     assert_eq!(links[0]["kind"], "junction");

@@ -227,6 +227,18 @@ pub fn json(output: &std::process::Output) -> serde_json::Value {
     })
 }
 
+/// The watched path labelled `label` (`GOCACHE`, …) in a report's volumes.
+pub fn watched_path(report: &serde_json::Value, label: &str) -> serde_json::Value {
+    report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["paths"].as_array().unwrap())
+        .find(|p| p["label"] == label)
+        .unwrap_or_else(|| panic!("no {label} in {}", report["volumes"]))
+        .clone()
+}
+
 /// A tmpfs of `size` mounted at `dir`, unmounted on drop.
 pub struct Tmpfs {
     pub dir: PathBuf,
