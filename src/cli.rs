@@ -101,7 +101,8 @@ enum Command {
     /// Maintenance: trim the build cache to a budget, an age, or a free-space goal.
     #[command(after_help = format!(
         "Examples:\n  go-disk-guard prune --max-size 5GiB\n  go-disk-guard prune --older-than 7d\n  \
-         go-disk-guard prune --free-at-least 20% --dry-run\n\n{EXIT_CODES}"
+         go-disk-guard prune --free-at-least 20% --dry-run\n  \
+         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n\n{EXIT_CODES}"
     ))]
     Prune {
         /// Trim the cache to at most SIZE, least recently used entries first.
@@ -113,6 +114,16 @@ enum Command {
         /// Prune until the cache's volume has SIZE (or PCT% of it) available.
         #[arg(long, value_name = "SIZE|PCT", value_parser = parse_size)]
         free_at_least: Option<Size>,
+        /// Remove go-build<digits> work directories left under GOTMPDIR and the temp dir by
+        /// killed builds: older than AGE and, on Linux, used by no live process.
+        #[arg(
+            long,
+            value_name = "AGE",
+            num_args = 0..=1,
+            default_missing_value = go_disk_guard::prune::work::DEFAULT_AGE,
+            value_parser = parse_duration
+        )]
+        stale_work: Option<Duration>,
         #[command(flatten)]
         prune: PruneArgs,
         #[command(flatten)]
@@ -452,6 +463,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             max_size,
             older_than,
             free_at_least,
+            stale_work,
             prune,
             common,
         } => (
@@ -461,6 +473,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 max_size,
                 older_than,
                 free_at_least,
+                stale_work,
             }),
         ),
     };

@@ -21,6 +21,8 @@ pub struct PruneGoals {
     pub max_size: Option<Size>,
     pub older_than: Option<Duration>,
     pub free_at_least: Option<Size>,
+    /// Remove work directories of killed builds older than this.
+    pub stale_work: Option<Duration>,
 }
 
 /// `status`: what is where, how full each volume is, and how large the build cache is.
@@ -248,9 +250,12 @@ pub fn run(
 
 /// `prune`: explicit maintenance of the build cache, towards the goals given.
 pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> {
-    if goals.max_size.is_none() && goals.older_than.is_none() && goals.free_at_least.is_none() {
+    let cache_goal =
+        goals.max_size.is_some() || goals.older_than.is_some() || goals.free_at_least.is_some();
+    if !cache_goal && goals.stale_work.is_none() {
         return Err(Error::Usage(
-            "prune needs a goal: --max-size SIZE, --older-than DURATION or --free-at-least SIZE"
+            "prune needs a goal: --max-size SIZE, --older-than DURATION, --free-at-least SIZE \
+             or --stale-work [AGE]"
                 .into(),
         )
         .into());
@@ -260,7 +265,21 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
     let mut prunes = Vec::new();
     let mut volumes = Vec::new();
-    match buildcache::locate(&gocache)? {
+    let stale_work = goals.stale_work.map(|age| {
+        let mut temp_dirs = Vec::new();
+        if let Some(gotmpdir) = go.get("GOTMPDIR").filter(|d| !d.is_empty()) {
+            temp_dirs.push(std::path::PathBuf::from(gotmpdir));
+        }
+        temp_dirs.push(std::env::temp_dir());
+        prune::work::clean(&temp_dirs, age, settings.dry_run)
+    });
+    let located = if cache_goal {
+        buildcache::locate(&gocache)?
+    } else {
+        None
+    };
+    match located {
+        None if !cache_goal => {}
         None => findings.push(notice(format!(
             "the build cache {gocache} does not exist yet; nothing to prune"
         ))),
@@ -294,6 +313,7 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     let verdict = verdict(&volumes, &prunes, settings.dry_run);
     Ok(Report {
         prunes,
+        stale_work,
         dry_run: settings.dry_run,
         ..Report::new("prune", settings, go, volumes, findings, verdict)
     })

@@ -474,7 +474,8 @@ fn serialize_opt_size<S: serde::Serializer>(v: &Option<Size>, s: S) -> Result<S:
     }
 }
 
-fn serialize_duration<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// A duration as the text the settings take (`2h`, `7d`).
+pub fn serialize_duration<S: serde::Serializer>(v: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*v))
 }
 

@@ -14,6 +14,7 @@
 //! * takes an advisory lock per cache, so two pruners never run on one cache.
 
 mod lock;
+pub mod work;
 
 use std::ffi::OsStr;
 use std::io;

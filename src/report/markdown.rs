@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::text::{prune_line, serde_plain};
+use super::text::{prune_line, serde_plain, stale_work_line};
 use super::{Report, Status};
 use crate::policy::format_bytes;
 
@@ -69,6 +69,9 @@ pub fn render(report: &Report) -> String {
         for p in &report.prunes {
             let _ = writeln!(w, "- {}", escape(&prune_line(p)));
         }
+    }
+    if let Some(s) = &report.stale_work {
+        let _ = writeln!(w, "\n- {}", escape(&stale_work_line(s)));
     }
     if !report.findings.is_empty() {
         let _ = writeln!(w);

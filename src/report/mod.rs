@@ -42,6 +42,9 @@ pub struct Report {
     /// What `--relocate` decided and moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relocation: Option<crate::relocate::Outcome>,
+    /// Work directories of killed builds (`prune --stale-work`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_work: Option<crate::prune::work::StaleWork>,
     /// What happened while `run`'s command ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<crate::supervise::RunReport>,
@@ -189,6 +192,7 @@ impl Report {
             cache: None,
             prunes: Vec::new(),
             relocation: None,
+            stale_work: None,
             run: None,
             findings,
             verdict,

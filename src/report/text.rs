@@ -156,6 +156,29 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(w, "  note: {note}");
         }
     }
+    if let Some(s) = &report.stale_work {
+        let _ = writeln!(w, "\n{}", stale_work_line(s));
+        for d in &s.dirs {
+            let _ = write!(
+                w,
+                "  {:<13} {} ({}, {} files",
+                serde_plain(&d.fate),
+                d.path.display(),
+                format_bytes(d.bytes),
+                d.files
+            );
+            if let Some(t) = d.modified {
+                let _ = write!(w, ", last changed {}", ago(t));
+            }
+            if let Some(pid) = d.used_by {
+                let _ = write!(w, ", used by process {pid}");
+            }
+            let _ = writeln!(w, ")");
+        }
+        for note in &s.notes {
+            let _ = writeln!(w, "  note: {note}");
+        }
+    }
 
     if !report.findings.is_empty() {
         let _ = writeln!(w);
@@ -189,6 +212,29 @@ fn describe_link(r: &crate::disk::Reparse) -> String {
         Reparse::VolumeMountPoint { volume } => format!("the mount point of volume {volume}"),
         Reparse::Other { tag } => format!("a reparse point (tag {tag:#010x})"),
     }
+}
+
+/// One line saying what the clean-up of work directories did.
+pub(crate) fn stale_work_line(s: &crate::prune::work::StaleWork) -> String {
+    let dirs: Vec<String> = s
+        .temp_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(
+        "{} {} stale work director{} ({}) in {}, older than {}{}",
+        if s.dry_run { "Would remove" } else { "Removed" },
+        s.removed_dirs,
+        if s.removed_dirs == 1 { "y" } else { "ies" },
+        format_bytes(s.removed_bytes),
+        dirs.join(", "),
+        crate::policy::format_duration(s.older_than),
+        if s.in_use_check == "proc" {
+            " and used by no live process"
+        } else {
+            " (age alone: live processes cannot be checked here)"
+        }
+    )
 }
 
 /// One line saying what a prune did.

@@ -1,0 +1,299 @@
+//! Work directories that killed builds leave behind.
+//!
+//! The go command compiles in a work directory `go-build<digits>` directly under GOTMPDIR (or
+//! the system's temp dir) and removes it when it exits; a build killed by a cancelled job
+//! leaves it. A work directory is stale when it is older than the given age and, on Linux, no
+//! live process has its working directory, an open file or a mapped file under it (read from
+//! `/proc/*/cwd`, `/proc/*/fd` and `/proc/*/maps`); elsewhere age alone decides, with a longer
+//! default. Removal follows the pruner's discipline: only real directories with that name
+//! pattern, examined and removed relative to the temp dir's handle, links never followed
+//! (removed as links inside a work directory), no other volume entered.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::disk::{DirHandle, Kind};
+
+/// How old a work directory must be, by default, before it counts as stale: where live
+/// processes can be checked, and where only age can tell.
+pub const DEFAULT_AGE: &str = if cfg!(target_os = "linux") {
+    "6h"
+} else {
+    "24h"
+};
+
+/// What happened to one work directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fate {
+    Removed,
+    WouldRemove,
+    /// A live process uses it.
+    InUse,
+    /// Younger than the age asked for.
+    Recent,
+    /// Removing it failed (see the notes); what could be removed was.
+    Failed,
+}
+
+/// One work directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkDir {
+    pub path: PathBuf,
+    pub files: u64,
+    pub bytes: u64,
+    #[serde(serialize_with = "crate::report::serialize_time")]
+    pub modified: Option<SystemTime>,
+    pub fate: Fate,
+    /// The process using it, when in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<u32>,
+}
+
+/// What the clean-up saw and did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StaleWork {
+    pub temp_dirs: Vec<PathBuf>,
+    #[serde(serialize_with = "crate::policy::serialize_duration")]
+    pub older_than: Duration,
+    pub dry_run: bool,
+    /// `proc` (live processes checked) or `age` (age alone).
+    pub in_use_check: &'static str,
+    pub dirs: Vec<WorkDir>,
+    pub removed_dirs: u64,
+    pub removed_bytes: u64,
+    pub notes: Vec<String>,
+}
+
+/// Whether `name` is a go command work directory's: `go-build` and digits.
+pub fn is_work_dir_name(name: &OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix("go-build"))
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes the stale work directories directly under each of `temp_dirs`.
+pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> StaleWork {
+    let mut out = StaleWork {
+        older_than,
+        dry_run,
+        in_use_check: if cfg!(target_os = "linux") {
+            "proc"
+        } else {
+            "age"
+        },
+        ..StaleWork::default()
+    };
+    let mut seen = Vec::new();
+    for dir in temp_dirs {
+        let Ok(real) = std::fs::canonicalize(dir) else {
+            continue;
+        };
+        if !seen.contains(&real) {
+            seen.push(real);
+        }
+    }
+    let cutoff = SystemTime::now()
+        .checked_sub(older_than)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let users = live_paths(&mut out.notes);
+    for temp in &seen {
+        out.temp_dirs.push(temp.clone());
+        let handle = match DirHandle::open(temp) {
+            Ok(h) => h,
+            Err(e) => {
+                out.notes
+                    .push(format!("{}: {e}; left alone", temp.display()));
+                continue;
+            }
+        };
+        let mut names = match handle.names() {
+            Ok(n) => n,
+            Err(e) => {
+                out.notes
+                    .push(format!("{}: {e}; left alone", temp.display()));
+                continue;
+            }
+        };
+        names.sort();
+        for name in names.into_iter().filter(|n| is_work_dir_name(n)) {
+            let path = temp.join(&name);
+            let meta = match handle.meta(&name) {
+                Ok(m) => m,
+                Err(_) => continue,
+            };
+            // A link (even to a directory), a file or another volume is not a work dir.
+            if meta.kind != Kind::Dir || !meta.same_volume {
+                continue;
+            }
+            let (files, bytes) = handle
+                .open_child(&name)
+                .and_then(|d| measure(&d))
+                .unwrap_or((0, 0));
+            let mut dir = WorkDir {
+                path: path.clone(),
+                files,
+                bytes,
+                modified: Some(meta.modified),
+                fate: Fate::Recent,
+                used_by: None,
+            };
+            if meta.modified >= cutoff {
+                out.dirs.push(dir);
+                continue;
+            }
+            if let Some(pid) = users
+                .iter()
+                .find(|(_, p)| p.starts_with(&path))
+                .map(|u| u.0)
+            {
+                dir.fate = Fate::InUse;
+                dir.used_by = Some(pid);
+                out.dirs.push(dir);
+                continue;
+            }
+            dir.fate = if dry_run {
+                Fate::WouldRemove
+            } else {
+                match handle
+                    .open_child(&name)
+                    .and_then(|d| super::empty_dir(&d))
+                    .and_then(|()| handle.remove_dir(&name))
+                {
+                    Ok(()) => Fate::Removed,
+                    Err(e) => {
+                        out.notes.push(format!("{}: {e}", path.display()));
+                        Fate::Failed
+                    }
+                }
+            };
+            if matches!(dir.fate, Fate::Removed | Fate::WouldRemove) {
+                out.removed_dirs += 1;
+                out.removed_bytes += dir.bytes;
+            }
+            out.dirs.push(dir);
+        }
+    }
+    out
+}
+
+/// Files and bytes under a directory, links not followed.
+fn measure(dir: &DirHandle) -> io::Result<(u64, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    for name in dir.names()? {
+        let Ok(meta) = dir.meta(&name) else { continue };
+        if meta.kind == Kind::Dir && meta.same_volume {
+            let (f, b) = measure(&dir.open_child(&name)?)?;
+            files += f;
+            bytes += b;
+        } else {
+            files += 1;
+            bytes += meta.disk_bytes;
+        }
+    }
+    Ok((files, bytes))
+}
+
+/// Every path a live process holds: working directories, open files and mapped files, with
+/// the process id. Processes that cannot be read (another user's) are counted in a note.
+#[cfg(target_os = "linux")]
+fn live_paths(notes: &mut Vec<String>) -> Vec<(u32, PathBuf)> {
+    let mut out = Vec::new();
+    let mut unreadable = 0u32;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        notes.push("/proc cannot be read: work directories are judged by age alone".into());
+        return out;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let base = entry.path();
+        match std::fs::read_link(base.join("cwd")) {
+            Ok(cwd) => out.push((pid, cwd)),
+            Err(_) => unreadable += 1,
+        }
+        if let Ok(fds) = std::fs::read_dir(base.join("fd")) {
+            for fd in fds.flatten() {
+                if let Ok(target) = std::fs::read_link(fd.path()) {
+                    out.push((pid, target));
+                }
+            }
+        }
+        if let Ok(maps) = std::fs::read_to_string(base.join("maps")) {
+            out.extend(parse_maps(&maps).map(|p| (pid, p)));
+        }
+    }
+    if unreadable > 0 {
+        notes.push(format!(
+            "{unreadable} processes could not be inspected (another user's); their work \
+             directories are theirs to clean"
+        ));
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn live_paths(_notes: &mut Vec<String>) -> Vec<(u32, PathBuf)> {
+    Vec::new()
+}
+
+/// The file paths of `/proc/PID/maps` lines (the sixth field, when it is a path).
+pub fn parse_maps(maps: &str) -> impl Iterator<Item = PathBuf> + '_ {
+    maps.lines().filter_map(|line| {
+        let mut fields = line.splitn(6, ' ');
+        let path = fields.nth(5)?.trim_start();
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        path.starts_with('/').then(|| Path::new(path).to_path_buf())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_dir_names() {
+        for yes in ["go-build1", "go-build1234567890"] {
+            assert!(is_work_dir_name(OsStr::new(yes)), "{yes}");
+        }
+        for no in [
+            "go-build",
+            "go-buildx",
+            "go-build12a",
+            "go-build-1",
+            "gobuild1",
+            "x",
+        ] {
+            assert!(!is_work_dir_name(OsStr::new(no)), "{no}");
+        }
+    }
+
+    #[test]
+    fn maps_paths() {
+        let maps = "\
+55d4a1a00000-55d4a1a22000 r--p 00000000 08:01 1234                       /usr/bin/sleep
+7f00000000-7f00001000 rw-p 00000000 00:00 0 
+7ffd1000-7ffd2000 rw-p 00000000 00:00 0                          [stack]
+7f10000000-7f10001000 r-xp 00000000 00:2a 99                         /tmp/go-build42/b001/exe/a.out (deleted)
+7f20000000-7f20001000 r--p 00000000 00:2a 98                         /tmp/with space/lib.so
+";
+        let paths: Vec<PathBuf> = parse_maps(maps).collect();
+        assert_eq!(
+            paths,
+            [
+                PathBuf::from("/usr/bin/sleep"),
+                PathBuf::from("/tmp/go-build42/b001/exe/a.out"),
+                PathBuf::from("/tmp/with space/lib.so"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! `prune --stale-work`: work directories that killed builds left in the temp dir go; one a
+//! live process still uses, a recent one, a look-alike and a link stay.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, SystemTime};
+
+use common::{checksums, guard, json, set_mtime};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A work directory as the go command leaves it: `b001/` with an archive, an `exe/`.
+fn work_dir(dir: &Path, age: Duration) {
+    fs::create_dir_all(dir.join("b001/exe")).unwrap();
+    fs::write(dir.join("b001/_pkg_.a"), vec![7u8; 64 * 1024]).unwrap();
+    fs::write(dir.join("b001/exe/a.out"), vec![1u8; 4096]).unwrap();
+    set_mtime(dir, SystemTime::now() - age);
+}
+
+/// Kills the child on drop.
+struct Sleeper(Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn only_old_idle_work_directories_go() {
+    let home = tempfile::tempdir().unwrap();
+    let tmp = home.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let tmp = fs::canonicalize(&tmp).unwrap();
+    let idle = tmp.join("go-build1111");
+    let held = tmp.join("go-build2222");
+    let recent = tmp.join("go-build3333");
+    work_dir(&idle, 30 * HOUR);
+    work_dir(&held, 30 * HOUR);
+    work_dir(&recent, Duration::ZERO);
+    // Look-alikes that are not work directories.
+    let lookalike = tmp.join("go-buildcache");
+    work_dir(&lookalike, 30 * HOUR);
+    let elsewhere = home.path().join("elsewhere");
+    work_dir(&elsewhere, 30 * HOUR);
+    let link = tmp.join("go-build4444");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let touched = Command::new("touch")
+        .args(["-h", "-d", "2 days ago"])
+        .arg(&link)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let elsewhere_sums = checksums(&elsewhere);
+    // A build still running there (its working directory is inside).
+    let _sleeper = Sleeper(
+        Command::new("sleep")
+            .arg("120")
+            .current_dir(held.join("b001"))
+            .spawn()
+            .unwrap(),
+    );
+
+    let prune = |extra: &[&str]| {
+        guard(home.path())
+            .args(["prune", "--stale-work", "6h", "--format", "json"])
+            .args(extra)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap()
+    };
+    // A dry run names what would go and removes nothing.
+    let out = prune(&["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    let fates = |report: &serde_json::Value| -> Vec<(String, String)> {
+        report["stale_work"]["dirs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    Path::new(d["path"].as_str().unwrap())
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    d["fate"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let want = |verb: &str| {
+        vec![
+            ("go-build1111".to_string(), verb.to_string()),
+            ("go-build2222".to_string(), "in-use".to_string()),
+            ("go-build3333".to_string(), "recent".to_string()),
+        ]
+    };
+    assert_eq!(fates(&report), want("would-remove"));
+    assert!(idle.exists());
+    assert_eq!(report["stale_work"]["in_use_check"], "proc");
+
+    let out = prune(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(fates(&report), want("removed"));
+    let stale = &report["stale_work"];
+    assert_eq!(stale["removed_dirs"], 1);
+    assert!(stale["removed_bytes"].as_u64().unwrap() >= 68 * 1024);
+    let in_use = &stale["dirs"][1];
+    assert!(in_use["used_by"].as_u64().unwrap() > 0);
+    assert!(!idle.exists(), "the idle work directory survived");
+    assert!(held.join("b001/_pkg_.a").exists());
+    assert!(recent.join("b001/_pkg_.a").exists());
+    assert!(lookalike.join("b001/_pkg_.a").exists());
+    // The link stays a link, and what it points to is untouched.
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(checksums(&elsewhere), elsewhere_sums);
+
+    // The text report says the same.
+    let text = guard(home.path())
+        .args(["prune", "--stale-work", "6h"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Removed 0 stale work directories") && text.contains("used by process"),
+        "{text}"
+    );
+}
+
+#[test]
+fn prune_without_a_goal_names_stale_work_too() {
+    let home = tempfile::tempdir().unwrap();
+    let out = guard(home.path()).arg("prune").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stale-work [AGE]"));
+    let out = guard(home.path())
+        .args(["prune", "--stale-work", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
