@@ -364,6 +364,10 @@ struct RelocateArgs {
     /// A root --relocate auto may choose (repeatable) [default: every local, writable disk].
     #[arg(long = "relocate-candidate", value_name = "DIR")]
     relocate_candidates: Vec<PathBuf>,
+    /// With --relocate: GOTMPDIR moves too when the temp dir is RAM-backed (tmpfs) or has less
+    /// than SIZE available [default: 4GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    tmp_min: Option<Size>,
 }
 
 /// Options every command takes.
@@ -696,6 +700,7 @@ fn relocate_layer(a: RelocateArgs) -> Layer {
         relocate: a.relocate,
         migrate: a.migrate.then_some(true),
         system_volume: a.system_volume,
+        tmp_min: a.tmp_min,
         relocate_candidates: (!a.relocate_candidates.is_empty()).then_some(a.relocate_candidates),
         ..Layer::default()
     }

@@ -330,6 +330,7 @@ fn resolve_and_relocate(
     let options = crate::relocate::Options {
         candidates: settings.relocate_candidates.clone(),
         system_volume: settings.system_volume.clone(),
+        tmp_min: settings.tmp_min,
         migrate: settings.migrate,
     };
     let outcome = crate::relocate::relocate(&mut go, how, &options).context("relocating")?;

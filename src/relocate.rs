@@ -62,6 +62,9 @@ pub struct Move {
     /// Files copied, verified and removed from the old place (`--migrate`).
     pub migrated_files: u64,
     pub migrated_bytes: u64,
+    /// Why it moved, where that is not simply the choice of volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// What relocation decided and did.
@@ -75,13 +78,15 @@ pub struct Outcome {
 }
 
 /// How to choose.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Roots to choose among; empty: the local disks.
     pub candidates: Vec<PathBuf>,
     /// A path on the volume that counts as the system volume; `None`: `/` or `%SystemDrive%\`.
     pub system_volume: Option<PathBuf>,
     pub migrate: bool,
+    /// GOTMPDIR moves when the temp dir is RAM-backed or has less than this available.
+    pub tmp_min: crate::policy::Size,
 }
 
 /// Chooses where to move and, unless it is where the directories already are, moves them:
@@ -140,6 +145,7 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
             to,
             migrated_files: files,
             migrated_bytes: bytes,
+            why: None,
         });
     }
     let gobin = base.join("path").join("bin");
@@ -152,9 +158,80 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
             to: gobin,
             migrated_files: 0,
             migrated_bytes: 0,
+            why: None,
         });
     }
+    if let Some(m) = move_tmpdir(go, &root, &base, options.tmp_min)? {
+        outcome.moves.push(m);
+    }
     Ok(outcome)
+}
+
+/// GOTMPDIR follows to the chosen volume when the temp dir is RAM-backed or has less than
+/// `tmp_min` available, and the chosen volume is neither. On GitHub `RUNNER_TEMP`, and on
+/// Jenkins the workspace's `@tmp` sibling, are used when they are on the chosen volume.
+fn move_tmpdir(
+    go: &mut GoEnv,
+    root: &Path,
+    base: &Path,
+    tmp_min: crate::policy::Size,
+) -> anyhow::Result<Option<Move>> {
+    let from = go.effective_tmpdir();
+    let (Ok(tmp), Ok(chosen)) = (disk::probe(&from), disk::probe(root)) else {
+        return Ok(None);
+    };
+    if tmp.volume == chosen.volume || chosen.mount.ram_backed() {
+        return Ok(None);
+    }
+    let min = tmp_min.resolve(tmp.space.total);
+    let why = if tmp.mount.ram_backed() {
+        format!(
+            "the temp dir {} is RAM-backed ({})",
+            from.display(),
+            tmp.mount.fs_type
+        )
+    } else if tmp.space.available < min {
+        format!(
+            "the temp dir {} has {} available, less than --tmp-min {}",
+            from.display(),
+            crate::policy::format_bytes(tmp.space.available),
+            crate::policy::format_bytes(min)
+        )
+    } else {
+        return Ok(None);
+    };
+    let on_chosen =
+        |dir: &Path| disk::probe(dir).is_ok_and(|p| p.exists && p.volume == chosen.volume);
+    let runner_temp = std::env::var_os("RUNNER_TEMP").map(PathBuf::from);
+    let jenkins_tmp = std::env::var_os("WORKSPACE").map(|w| {
+        let mut tmp = w;
+        tmp.push("@tmp");
+        PathBuf::from(tmp)
+    });
+    let to = match (runner_temp, jenkins_tmp) {
+        (Some(dir), _) if on_chosen(&dir) => dir,
+        (_, Some(dir)) if on_chosen(dir.parent().unwrap_or(&dir)) => dir,
+        _ => base.join("tmp"),
+    };
+    fs::create_dir_all(&to)
+        .map_err(|e| anyhow::anyhow!("creating {} for GOTMPDIR: {e}", to.display()))?;
+    if !disk::writable(&to) {
+        anyhow::bail!("{} (for GOTMPDIR) is not writable", to.display());
+    }
+    let previous = go.get("GOTMPDIR").unwrap_or_default().to_string();
+    set(go, "GOTMPDIR", to.to_string_lossy().into_owned());
+    Ok(Some(Move {
+        var: "GOTMPDIR",
+        from: if previous.is_empty() {
+            from.display().to_string()
+        } else {
+            previous
+        },
+        to,
+        migrated_files: 0,
+        migrated_bytes: 0,
+        why: Some(why),
+    }))
 }
 
 fn set(go: &mut GoEnv, name: &str, value: String) {

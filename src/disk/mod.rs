@@ -47,6 +47,12 @@ const NETWORK_FS: &[&str] = &[
     "webdav",
 ];
 
+/// Whether a filesystem type keeps its files in memory (and so competes with the build for
+/// RAM, and is usually small).
+pub fn is_ram_fs(fs_type: &str) -> bool {
+    matches!(fs_type, "tmpfs" | "ramfs")
+}
+
 /// Whether a filesystem type names a network filesystem.
 pub fn is_network_fs(fs_type: &str) -> bool {
     NETWORK_FS.contains(&fs_type)
@@ -88,6 +94,13 @@ pub struct Mount {
     pub source: String,
     /// Whether it is a network filesystem (NFS, SMB, a Windows network drive or share, …).
     pub network: bool,
+}
+
+impl Mount {
+    /// Whether the volume keeps its files in memory (tmpfs, ramfs).
+    pub fn ram_backed(&self) -> bool {
+        is_ram_fs(&self.fs_type)
+    }
 }
 
 /// What measuring one path found.

@@ -20,7 +20,14 @@ use crate::goenv::GoEnv;
 use crate::report::Report;
 
 /// The variables handed on, in this order.
-pub const INJECTED_VARS: &[&str] = &["GOROOT", "GOPATH", "GOCACHE", "GOMODCACHE", "GOBIN"];
+pub const INJECTED_VARS: &[&str] = &[
+    "GOROOT",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "GOBIN",
+    "GOTMPDIR",
+];
 
 /// Where the emitted environment goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]

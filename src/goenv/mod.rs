@@ -101,11 +101,22 @@ impl GoEnv {
 
     /// The directories to measure: each absolute directory variable (GOPATH split into its
     /// entries), labelled with its name. GOENV is a file: its directory is not watched.
+    /// Where the go command makes its work directories: GOTMPDIR, or when it is empty the
+    /// system's temp dir (`$TMPDIR` or `/tmp`; `%TMP%`, `%TEMP%` on Windows), as `os.TempDir`.
+    pub fn effective_tmpdir(&self) -> PathBuf {
+        match self.get("GOTMPDIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::temp_dir(),
+        }
+    }
+
     pub fn watched_dirs(&self) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
         for var in self.vars.iter().filter(|v| v.name != "GOENV") {
             let parts: Vec<PathBuf> = if var.name == "GOPATH" {
                 std::env::split_paths(&var.value).collect()
+            } else if var.name == "GOTMPDIR" {
+                vec![self.effective_tmpdir()]
             } else {
                 vec![PathBuf::from(&var.value)]
             };

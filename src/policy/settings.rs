@@ -23,6 +23,9 @@ pub const ENV_PREFIX: &str = "GO_DISK_GUARD_";
 
 /// Default soft limit: below this much available space a volume's build cache is pruned.
 pub const DEFAULT_SOFT: Size = Size::Bytes(4 << 30);
+/// Default `tmp-min`: with --relocate, GOTMPDIR moves to the chosen volume when the temp dir
+/// has less than this available (or is RAM-backed).
+pub const DEFAULT_TMP_MIN: Size = Size::Bytes(4 << 30);
 /// Default hard limit: below this much available space, after pruning, the run fails.
 pub const DEFAULT_HARD: Size = Size::Bytes(1 << 30);
 /// The default target is this multiple of the soft limit, so that one prune buys headroom and
@@ -66,6 +69,7 @@ pub struct Layer {
     pub migrate: Option<bool>,
     pub system_volume: Option<PathBuf>,
     pub relocate_candidates: Option<Vec<PathBuf>>,
+    pub tmp_min: Option<Size>,
 }
 
 impl Layer {
@@ -87,6 +91,7 @@ impl Layer {
             relocate: over.relocate.or(self.relocate),
             migrate: over.migrate.or(self.migrate),
             system_volume: over.system_volume.or(self.system_volume),
+            tmp_min: over.tmp_min.or(self.tmp_min),
             relocate_candidates: over.relocate_candidates.or(self.relocate_candidates),
         }
     }
@@ -115,6 +120,7 @@ impl Layer {
             "hard" => self.hard = Some(size("size")?),
             "target" => self.target = Some(size("size")?),
             "cache-max-size" => self.cache_max_size = Some(size("size")?),
+            "tmp-min" => self.tmp_min = Some(size("size")?),
             "keep-recent" => self.keep_recent = Some(duration()?),
             "lock-timeout" => self.lock_timeout = Some(duration()?),
             "go" => self.go = Some(PathBuf::from(value)),
@@ -224,6 +230,7 @@ impl Layer {
             ("relocate", file.relocate),
             ("migrate", file.migrate),
             ("system-volume", file.system_volume),
+            ("tmp-min", file.tmp_min),
             ("dry-run", file.dry_run),
         ];
         for (key, value) in scalars {
@@ -265,6 +272,7 @@ pub const SETTING_KEYS: &[&str] = &[
     "migrate",
     "system-volume",
     "relocate-candidates",
+    "tmp-min",
 ];
 
 /// `keep-recent` → `GO_DISK_GUARD_KEEP_RECENT`.
@@ -307,6 +315,7 @@ struct ConfigFile {
     relocate: Option<Spanned<String>>,
     migrate: Option<Spanned<String>>,
     system_volume: Option<Spanned<String>>,
+    tmp_min: Option<Spanned<String>>,
     relocate_candidates: Option<Vec<String>>,
     dry_run: Option<Spanned<String>>,
     paths: Option<Vec<String>>,
@@ -386,6 +395,8 @@ pub struct Settings {
     pub migrate: bool,
     pub system_volume: Option<PathBuf>,
     pub relocate_candidates: Vec<PathBuf>,
+    #[serde(serialize_with = "serialize_size")]
+    pub tmp_min: Size,
 }
 
 impl Settings {
@@ -421,6 +432,7 @@ impl Settings {
             migrate: layer.migrate.unwrap_or(false),
             system_volume: layer.system_volume,
             relocate_candidates: layer.relocate_candidates.unwrap_or_default(),
+            tmp_min: layer.tmp_min.unwrap_or(DEFAULT_TMP_MIN),
         })
     }
 
