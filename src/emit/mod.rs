@@ -16,18 +16,17 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::goenv::GoEnv;
+use crate::goenv::{GO_DIR_VARS, GoEnv};
 use crate::report::Report;
 
 /// The variables handed on, in this order.
-pub const INJECTED_VARS: &[&str] = &[
-    "GOROOT",
-    "GOPATH",
-    "GOCACHE",
-    "GOMODCACHE",
-    "GOBIN",
-    "GOTMPDIR",
-];
+pub const INJECTED_VARS: &[&str] = GO_DIR_VARS.split_at(GO_DIR_VARS.len() - 1).0;
+
+// GOENV names a file and is never handed on: it must stay the last of Go's directory variables.
+const _: () = assert!(matches!(
+    GO_DIR_VARS[GO_DIR_VARS.len() - 1].as_bytes(),
+    b"GOENV"
+));
 
 /// Where the emitted environment goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
