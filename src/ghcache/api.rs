@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
-use http::header::{HeaderMap, HeaderValue};
+use http::header::HeaderMap;
 use octocrab::Octocrab;
 use serde::Deserialize;
 
@@ -160,7 +160,7 @@ impl Client {
                     "{}/repos/{}/git/ref/{}",
                     self.base,
                     self.repo,
-                    encode_ref(short)
+                    crate::scan::render::percent_encode(short)
                 );
                 match self.call(Method::Get, &url).await {
                     Ok(_) => RefState::Live,
@@ -190,33 +190,22 @@ impl Client {
         let mut backoff = self.backoff;
         let mut last_server_error = None;
         for _ in 0..ATTEMPTS {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                "accept",
-                HeaderValue::from_static("application/vnd.github+json"),
-            );
-            headers.insert(
-                "x-github-api-version",
-                HeaderValue::from_static("2022-11-28"),
-            );
-            let response = match method {
-                Method::Get => self.octocrab._get_with_headers(url, Some(headers)).await,
-                Method::Delete => {
-                    let request = self
-                        .octocrab
-                        .build_request(
-                            http::Request::builder()
-                                .method(http::Method::DELETE)
-                                .uri(url)
-                                .header("accept", "application/vnd.github+json")
-                                .header("x-github-api-version", "2022-11-28"),
-                            None::<&()>,
-                        )
-                        .map_err(|e| ApiError::Transport(e.to_string()))?;
-                    self.octocrab.execute(request).await
-                }
-            }
-            .map_err(|e| ApiError::Transport(e.to_string()))?;
+            let request = self
+                .octocrab
+                .build_request(
+                    http::Request::builder()
+                        .method(method.http())
+                        .uri(url)
+                        .header("accept", "application/vnd.github+json")
+                        .header("x-github-api-version", "2022-11-28"),
+                    None::<&()>,
+                )
+                .map_err(|e| ApiError::Transport(e.to_string()))?;
+            let response = self
+                .octocrab
+                .execute(request)
+                .await
+                .map_err(|e| ApiError::Transport(e.to_string()))?;
             let status = response.status();
             let headers = response.headers().clone();
             let body = self
@@ -275,6 +264,13 @@ enum Method {
 }
 
 impl Method {
+    fn http(self) -> http::Method {
+        match self {
+            Method::Get => http::Method::GET,
+            Method::Delete => http::Method::DELETE,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -322,19 +318,6 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// A ref's path segments, each percent-encoded where needed.
-fn encode_ref(short: &str) -> String {
-    let mut out = String::new();
-    for b in short.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn parse_time(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()
 }
@@ -342,6 +325,7 @@ fn parse_time(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderValue;
 
     #[test]
     fn links_and_rate_limits() {
@@ -383,6 +367,9 @@ mod tests {
             "2026-11-20T10:00:00Z"
         );
         assert!(parse_time("yesterday").is_none());
-        assert_eq!(encode_ref("heads/feat/ü x"), "heads/feat/%C3%BC%20x");
+        assert_eq!(
+            crate::scan::render::percent_encode("heads/feat/ü x"),
+            "heads/feat/%C3%BC%20x"
+        );
     }
 }

@@ -222,7 +222,11 @@ fn fingerprint(f: &Finding) -> String {
 
 /// A relative path as a URI reference: `/` separators, everything else percent-encoded.
 fn encode_path(path: &Path) -> String {
-    let text = path.to_string_lossy().replace('\\', "/");
+    percent_encode(&path.to_string_lossy().replace('\\', "/"))
+}
+
+/// `text` with every byte but unreserved ones and `/` percent-encoded, for a URI path.
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
