@@ -4,6 +4,8 @@
 
 #![cfg(feature = "gh-cache")]
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
@@ -108,13 +110,8 @@ async fn delete_succeeds(server: &MockServer) {
 /// The binary against `server`, with no inherited GitHub settings.
 fn gh_cache(server: &MockServer, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("GITHUB_") || name.starts_with("GH_") {
-            cmd.env_remove(&name);
-        }
-    }
-    cmd.arg("gh-cache")
+    common::without_go_or_github_env(&mut cmd)
+        .arg("gh-cache")
         .args(args)
         .env("GITHUB_API_URL", server.uri())
         .env("GITHUB_REPOSITORY", "o/r")

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use common::{cache_entries, json, set_mtime, skip, synthetic_cache};
+use common::{
+    cache_entries, json, set_mtime, skip, synthetic_cache, without_go_or_github_env as clean_env,
+};
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// `FILE_SHARE_READ`: others may read, but not write or delete.
@@ -26,16 +28,6 @@ fn guard(dir: &Path) -> Command {
     clean_env(&mut cmd);
     cmd.env("GOENV", "off").current_dir(dir);
     cmd
-}
-
-/// Removes inherited GO*, GITHUB_* and GO_DISK_GUARD_* variables from `cmd`'s environment.
-fn clean_env(cmd: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().to_ascii_uppercase();
-        if name.starts_with("GO") || name.starts_with("GITHUB_") {
-            cmd.env_remove(&name);
-        }
-    }
 }
 
 /// The Windows Go toolchain: `$GO_DISK_GUARD_TEST_GO`, else `go.exe` on PATH.

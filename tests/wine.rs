@@ -102,13 +102,8 @@ impl Machine {
     }
 
     fn env(&self, cmd: &mut Command) {
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy().into_owned();
-            if name.starts_with("GO") || name.starts_with("GITHUB_") {
-                cmd.env_remove(&name);
-            }
-        }
-        cmd.env("WINEPREFIX", self.prefix.path())
+        common::without_go_or_github_env(cmd)
+            .env("WINEPREFIX", self.prefix.path())
             .env("WINEDEBUG", "-all")
             .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
             .env_remove("DISPLAY")

@@ -227,6 +227,19 @@ pub fn json(output: &std::process::Output) -> serde_json::Value {
     })
 }
 
+/// Removes inherited `GO*`, `GITHUB_*` and `GH_*` variables (Go's, go-disk-guard's and
+/// GitHub's settings) from `cmd`'s environment, keeping the rest (Windows and Wine need it).
+pub fn without_go_or_github_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let upper = name.to_ascii_uppercase();
+        if upper.starts_with("GO") || upper.starts_with("GITHUB_") || upper.starts_with("GH_") {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
 /// The watched path labelled `label` (`GOCACHE`, …) in a report's volumes.
 pub fn watched_path(report: &serde_json::Value, label: &str) -> serde_json::Value {
     report["volumes"]
