@@ -136,6 +136,41 @@ enum Command {
     /// Manage the Go caches in the repository's GitHub Actions cache storage.
     #[command(name = "gh-cache", subcommand)]
     GhCache(GhCacheCommand),
+    /// Serve the go command's build cache within a budget: a GOCACHEPROG program (Go 1.24+).
+    #[command(after_help = CACHEPROG_HELP)]
+    Cacheprog(CacheprogArgs),
+}
+
+const CACHEPROG_HELP: &str = "\
+Examples:
+  GOCACHE=/cache GOCACHEPROG=\"go-disk-guard cacheprog --dir /cache --max-size 5GiB\" go build ./...
+  eval \"$(go-disk-guard env --cacheprog-max-size 5GiB --emit sh)\"
+
+The go command starts the program and talks to it over stdin and stdout; it is not meant to
+be run by hand. Entries are kept in Go's own layout in --dir, so a plain GOCACHE pointed there
+works too. Least recently used entries are evicted when the entries take more than --max-size
+or the volume has less than --min-free available, never one that a running go command has
+looked up or stored: whenever no build runs, the entries take at most --max-size on disk.
+
+Exit codes:
+  0  the go command closed the cache (or its input ended)
+  1  the directory could not be used (missing permission, not a Go build cache, …)
+  2  bad arguments, or input that breaks the GOCACHEPROG protocol";
+
+/// `cacheprog`'s arguments.
+#[derive(Debug, Args)]
+struct CacheprogArgs {
+    /// The cache directory (created with Go's README if missing; an existing one must be a
+    /// Go build cache or empty). Point GOCACHE at it too.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Evict least recently used entries when they take more than this on disk (bytes like
+    /// 5GiB, or a percentage of the volume).
+    #[arg(long, value_name = "SIZE")]
+    max_size: Option<Size>,
+    /// Evict least recently used entries when the volume has less than this available.
+    #[arg(long, value_name = "SIZE|PCT")]
+    min_free: Option<Size>,
 }
 
 const GH_CACHE_HELP: &str = "\
@@ -400,6 +435,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub enum Outcome {
     Report(Box<Rendered>),
     Scanned(Scanned),
+    /// `cacheprog` answered the go command until it closed the cache.
+    Served,
 }
 
 /// A document (`scan`, `gh-cache`), where it goes, and the exit code.
@@ -438,6 +475,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let (mut layer, common, which) = match cli.command {
         Command::Scan(args) => return scan(args, &cwd).map(Outcome::Scanned),
         Command::GhCache(command) => return gh_cache(command).map(Outcome::Scanned),
+        Command::Cacheprog(args) => return cacheprog(args),
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
         Command::Env {
             emit,
@@ -721,4 +759,24 @@ fn prune_layer(a: PruneArgs) -> Layer {
         dry_run: a.dry_run.then_some(true),
         ..Layer::default()
     }
+}
+
+/// `cacheprog`: serves stdin/stdout until the go command closes the cache.
+fn cacheprog(args: CacheprogArgs) -> anyhow::Result<Outcome> {
+    if args.max_size.is_none() && args.min_free.is_none() {
+        return Err(go_disk_guard::Error::Usage(
+            "cacheprog needs a budget: --max-size SIZE, --min-free SIZE|PCT, or both".into(),
+        )
+        .into());
+    }
+    let options = go_disk_guard::cacheprog::Options {
+        dir: args.dir,
+        max_size: args.max_size,
+        min_free: args.min_free,
+        workers: std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 8),
+    };
+    go_disk_guard::cacheprog::serve(&options, std::io::stdin(), std::io::stdout())?;
+    Ok(Outcome::Served)
 }

@@ -53,6 +53,10 @@ pub enum Error {
     /// touched. Nothing was deleted.
     #[error("refusing to prune {}: {reason}", path.display())]
     NotABuildCache { path: PathBuf, reason: String },
+
+    /// `cacheprog` was sent something the GOCACHEPROG protocol does not allow.
+    #[error("cacheprog: {0}")]
+    Protocol(String),
 }
 
 impl Error {
@@ -60,7 +64,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::InvalidValue { .. } | Error::Config { .. } | Error::Usage(_) => ExitCode::Usage,
-            Error::NotABuildCache { .. } => ExitCode::Usage,
+            Error::NotABuildCache { .. } | Error::Protocol(_) => ExitCode::Usage,
         }
     }
 }

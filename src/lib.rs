@@ -8,6 +8,7 @@
 //! [`commands`] strings the stages together for each subcommand.
 
 pub mod buildcache;
+pub mod cacheprog;
 pub mod commands;
 pub mod disk;
 pub mod doctor;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(scanned.exit.code())
         }
+        Ok(cli::Outcome::Served) => ExitCode::SUCCESS,
         Ok(cli::Outcome::Report(run)) => {
             let rendered = run.report.render(run.format);
             let mut stdout = std::io::stdout().lock();

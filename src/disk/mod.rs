@@ -194,6 +194,18 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
     sys::remove_file(path)
 }
 
+/// Sets the last-modified time of the file or directory at `path` (a link itself, never its
+/// target): the build cache's record of last use.
+pub fn touch(path: &Path, when: SystemTime) -> io::Result<()> {
+    sys::touch(path, when)
+}
+
+/// Bytes a file occupies on disk: its allocated blocks where the system reports them (as
+/// `du` counts), else its length.
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    sys::allocated_bytes(meta)
+}
+
 /// Where `path` really is, whether or not it exists yet: its canonical form, or the canonical
 /// form of its nearest existing ancestor followed by the rest. For comparing paths.
 pub fn real_path(path: &Path) -> PathBuf {

@@ -41,6 +41,28 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
+pub fn touch(path: &Path, when: std::time::SystemTime) -> io::Result<()> {
+    let since = when.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let stamp = rustix::fs::Timespec {
+        tv_sec: since.as_secs() as _,
+        tv_nsec: since.subsec_nanos() as _,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: stamp,
+        last_modification: stamp,
+    };
+    rustix::fs::utimensat(CWD, path, &times, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(())
+}
+
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    match meta.blocks().saturating_mul(512) {
+        0 => meta.len(),
+        allocated => allocated,
+    }
+}
+
 pub fn space(path: &Path) -> io::Result<Space> {
     let st = rustix::fs::statvfs(path)?;
     let unit = st.f_frsize as u64;

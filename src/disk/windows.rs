@@ -23,9 +23,9 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_ATTRIBUTE_READONLY, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
-    FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, GetDiskFreeSpaceExW, GetDriveTypeW,
-    GetLogicalDrives, GetVolumeInformationW, GetVolumeNameForVolumeMountPointW, GetVolumePathNameW,
-    OPEN_EXISTING, SetFileAttributesW,
+    FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_ATTRIBUTES,
+    GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDrives, GetVolumeInformationW,
+    GetVolumeNameForVolumeMountPointW, GetVolumePathNameW, OPEN_EXISTING, SetFileAttributesW,
 };
 use windows_sys::Win32::System::IO::DeviceIoControl;
 
@@ -246,6 +246,22 @@ pub fn remove_file(path: &Path) -> io::Result<()> {
         }
         other => other,
     }
+}
+
+/// Sets the last-write time through a handle opened for attributes only, sharing everything,
+/// on the link itself where `path` is one (FILE_FLAG_OPEN_REPARSE_POINT).
+pub fn touch(path: &Path, when: std::time::SystemTime) -> io::Result<()> {
+    use std::os::windows::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .access_mode(FILE_WRITE_ATTRIBUTES)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    file.set_modified(when)
+}
+
+pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    meta.len()
 }
 
 /// The fixed drives (`C:\`, `D:\`, …): where Go's directories may be moved.

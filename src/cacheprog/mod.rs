@@ -1,0 +1,608 @@
+//! `go-disk-guard cacheprog`: a GOCACHEPROG server that holds the build cache to a budget.
+//!
+//! The go command (1.24 and later) starts the program named by `GOCACHEPROG` and hands it
+//! every cache lookup and store ([`protocol`]). This one keeps the entries in Go's own layout
+//! ([`store`]), so `status`, `prune` and a plain `GOCACHE` pointed at the same directory keep
+//! working, and evicts least recently used entries when the cache outgrows `--max-size` or
+//! the volume's available space falls below `--min-free`.
+//!
+//! What makes eviction safe while builds run:
+//! * every hit and put sets the entry's mtime to now, so mtime order is exact last-use order;
+//! * each program holds a [`lease`] from its start to its end, and eviction never removes an
+//!   entry whose mtime is at or after the start of the oldest live lease: nothing a running
+//!   go command has looked up or stored is a candidate;
+//! * the path handed to the go command is a hard link in the lease's directory, so even an
+//!   entry removed at the instant it is looked up stays readable until `close`;
+//! * entries are removed by the same engine as `prune` (whole entries, mtime re-read just
+//!   before each removal, no links followed, no other volume entered).
+//!
+//! The bound, exactly: whenever no cache program is running on the directory, its entries
+//! take at most `--max-size` bytes on disk (counted as `du` counts them: allocated blocks).
+//! While programs run, the entries may exceed it by what the live programs stored or looked
+//! up since the oldest of them started, and by entries still linked from a live lease. The
+//! directory itself (256 shard directories, README, this program's state) is not counted.
+//! Eviction runs in a background thread when a put crosses a bound, down to a low-water mark
+//! ([`LOW_WATER`] of `--max-size`; `--min-free` plus [`FREE_MARGIN`] of the volume), and once
+//! more at `close`, before the answer, so that a finished build leaves the cache within bounds.
+
+pub mod lease;
+pub mod ledger;
+pub mod protocol;
+pub mod store;
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+
+use self::lease::Lease;
+use self::ledger::{Budget, Counts, Ledger};
+use self::protocol::{Command, ProtocolError, Request, Response};
+use self::store::{PendingPut, Store};
+use crate::buildcache::BuildCache;
+use crate::disk;
+use crate::error::Error;
+use crate::policy::Size;
+use crate::prune;
+
+/// Eviction brings the entries down to this share of `--max-size`, so that it does not run
+/// again at the very next put.
+pub const LOW_WATER: f64 = 0.9;
+
+/// Eviction for `--min-free` goes on until this share of the volume is available beyond it.
+pub const FREE_MARGIN: f64 = 0.01;
+
+/// Between two background evictions that could not reach their goal (everything left is held
+/// by live builds), at least this long passes.
+const EVICT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Available space is measured again after this many bytes were stored...
+const FREE_CHECK_BYTES: u64 = 16 << 20;
+/// ...or this long.
+const FREE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the eviction at `close` waits for another pruner of the same cache.
+const CLOSE_EVICT_WAIT: Duration = Duration::from_secs(120);
+
+/// What to serve.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The cache directory (created, with Go's README, if missing).
+    pub dir: PathBuf,
+    pub max_size: Option<Size>,
+    pub min_free: Option<Size>,
+    /// Threads answering requests.
+    pub workers: usize,
+}
+
+/// What one program did, for its caller.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub counts: Counts,
+    pub budget: Budget,
+}
+
+/// Serves the go command on `input`/`output` until `close` or the end of the input.
+///
+/// Errors: a protocol violation is an [`Error::Protocol`] (after the requests already read are
+/// answered); a directory that cannot be used is a runtime error with its path. A failure to
+/// store an entry is not an error of the program: it is that request's `Err`.
+pub fn serve(
+    options: &Options,
+    input: impl Read,
+    output: impl Write + Send,
+) -> anyhow::Result<Summary> {
+    let dir = std::path::absolute(&options.dir)
+        .with_context(|| format!("cache directory {}", options.dir.display()))?;
+    store::prepare(&dir).with_context(|| format!("cache directory {}", dir.display()))?;
+    let root = disk::real_path(&dir);
+    std::fs::create_dir_all(ledger::state_dir(&root))
+        .with_context(|| format!("cache directory {}", root.display()))?;
+    let mut lease =
+        Lease::take(&root).with_context(|| format!("taking a lease in {}", root.display()))?;
+    let ledger =
+        Ledger::open(&root).with_context(|| format!("cache directory {}", root.display()))?;
+    let space = disk::space(&root).with_context(|| format!("measuring {}", root.display()))?;
+    let budget = Budget {
+        max_size: options.max_size.map(|s| s.resolve(space.total)),
+        min_free: options.min_free.map(|s| s.resolve(space.total)),
+    };
+    ledger::update_state(&root, |s| s.budget = budget)
+        .with_context(|| format!("cache directory {}", root.display()))?;
+
+    let server = Server {
+        store: Store::new(root.clone(), lease.dir().to_path_buf()),
+        root,
+        ledger,
+        budget,
+        volume_total: space.total,
+        output: Mutex::new(output),
+        output_broken: AtomicBool::new(false),
+        counters: Counters::default(),
+        evict: Signal::default(),
+        free_check: Mutex::new((Instant::now(), 0)),
+    };
+    server.respond(&Response::capabilities());
+    if server
+        .ledger
+        .read()
+        .ok()
+        .flatten()
+        .is_none_or(|t| t.is_stale(SystemTime::now()))
+    {
+        server.evict.raise();
+    }
+
+    let workers = options.workers.max(1);
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Mutex::new(queue);
+    let ended = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| s.spawn(|| server.work(&queue)))
+            .collect();
+        let evictor = s.spawn(|| server.evict_in_background());
+        let ended = server.read_requests(BufReader::with_capacity(256 * 1024, input), jobs);
+        for h in handles {
+            let _ = h.join();
+        }
+        server.evict.stop();
+        let _ = evictor.join();
+        ended
+    });
+
+    // This program's entries are no longer in use: its lease goes, and eviction may take
+    // them like any other before the go command is told the cache is closed.
+    if let Err(e) = lease.release() {
+        eprintln!("go-disk-guard cacheprog: releasing lease: {e}");
+    }
+    if server.over_budget() {
+        server.evict_now(CLOSE_EVICT_WAIT);
+    }
+    let counts = server.counters.snapshot();
+    if let Err(e) = ledger::update_state(&server.root, |s| s.counts.add(&counts)) {
+        eprintln!("go-disk-guard cacheprog: recording counts: {e}");
+    }
+    match ended {
+        Ended::Close(id) => {
+            server.respond(&Response {
+                id,
+                ..Response::default()
+            });
+            Ok(Summary { counts, budget })
+        }
+        Ended::Eof => Ok(Summary { counts, budget }),
+        Ended::Protocol(e) => Err(Error::Protocol(e.to_string()).into()),
+    }
+}
+
+/// How reading requests ended.
+enum Ended {
+    Close(i64),
+    Eof,
+    Protocol(ProtocolError),
+}
+
+/// Work for the answering threads.
+enum Job {
+    Get(Request),
+    Put {
+        request: Request,
+        pending: PendingPut,
+    },
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    puts: AtomicU64,
+    put_bytes: AtomicU64,
+    evicted_entries: AtomicU64,
+    evicted_bytes: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Counts {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counts {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            puts: get(&self.puts),
+            put_bytes: get(&self.put_bytes),
+            evicted_entries: get(&self.evicted_entries),
+            evicted_bytes: get(&self.evicted_bytes),
+            errors: get(&self.errors),
+        }
+    }
+}
+
+/// Wakes the eviction thread.
+#[derive(Default)]
+struct Signal {
+    state: Mutex<(bool, bool)>, // (raised, stopped)
+    cv: Condvar,
+}
+
+impl Signal {
+    fn raise(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = true;
+        self.cv.notify_one();
+    }
+
+    fn stop(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.cv.notify_one();
+    }
+
+    /// Waits until raised (true) or stopped (false); with `at_least`, not before that long.
+    fn wait(&self, at_least: Duration) -> bool {
+        let deadline = Instant::now() + at_least;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if state.1 {
+                return false;
+            }
+            let now = Instant::now();
+            if now < deadline {
+                state = self
+                    .cv
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
+            if state.0 {
+                state.0 = false;
+                return true;
+            }
+            state = self.cv.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+struct Server<W> {
+    root: PathBuf,
+    store: Store,
+    ledger: Ledger,
+    budget: Budget,
+    volume_total: u64,
+    output: Mutex<W>,
+    output_broken: AtomicBool,
+    counters: Counters,
+    evict: Signal,
+    /// When available space was last measured, and bytes stored since.
+    free_check: Mutex<(Instant, u64)>,
+}
+
+impl<W: Write> Server<W> {
+    fn respond(&self, response: &Response) {
+        let line = response.to_line();
+        let mut out = self.output.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = out.write_all(&line).and_then(|()| out.flush())
+            && !self.output_broken.swap(true, Ordering::Relaxed)
+        {
+            eprintln!("go-disk-guard cacheprog: writing responses: {e}");
+        }
+    }
+
+    fn fail(&self, id: i64, message: String) {
+        eprintln!("go-disk-guard cacheprog: request {id}: {message}");
+        self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        self.respond(&Response::error(id, message));
+    }
+
+    /// Reads requests until `close`, the end of the input or a protocol error. Gets go to the
+    /// answering threads at once; a put's body is streamed to a temporary file here (it is in
+    /// the way of the next request) and the rest of the put is handed on.
+    fn read_requests(&self, mut input: impl BufRead, jobs: mpsc::Sender<Job>) -> Ended {
+        loop {
+            let request = match protocol::read_request(&mut input) {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ended::Eof,
+                Err(e) => return self.protocol_error(e),
+            };
+            match request.command {
+                Command::Close => return Ended::Close(request.id),
+                Command::Get => {
+                    let _ = jobs.send(Job::Get(request));
+                }
+                Command::Put => match self.store.begin_put() {
+                    Ok(pending) => {
+                        let mut sink = SoftSink {
+                            inner: pending,
+                            error: None,
+                        };
+                        if request.body_size > 0
+                            && let Err(e) = protocol::read_body(
+                                &mut input,
+                                request.id,
+                                request.body_size,
+                                &mut sink,
+                            )
+                        {
+                            let protocol::BodyError::Protocol(e) = e else {
+                                unreachable!("SoftSink never fails a write")
+                            };
+                            return self.protocol_error(e);
+                        }
+                        match sink.error {
+                            None => {
+                                let _ = jobs.send(Job::Put {
+                                    request,
+                                    pending: sink.inner,
+                                });
+                            }
+                            Some(e) => {
+                                self.store.discard(sink.inner);
+                                self.store_failed(request.id, &e);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if let Err(e) =
+                            protocol::skip_body(&mut input, request.id, request.body_size)
+                        {
+                            return self.protocol_error(e);
+                        }
+                        self.store_failed(request.id, &e);
+                    }
+                },
+            }
+        }
+    }
+
+    fn protocol_error(&self, e: ProtocolError) -> Ended {
+        if let Some(id) = e.request_id() {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            self.respond(&Response::error(id, e.to_string()));
+        }
+        Ended::Protocol(e)
+    }
+
+    fn store_failed(&self, id: i64, e: &io::Error) {
+        if is_full(e) {
+            self.evict.raise();
+        }
+        self.fail(id, format!("storing in {}: {e}", self.root.display()));
+    }
+
+    /// An answering thread: takes jobs until the reader is done.
+    fn work(&self, queue: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let job = {
+                let q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                q.recv()
+            };
+            match job {
+                Ok(Job::Get(request)) => self.get(&request),
+                Ok(Job::Put { request, pending }) => self.put(&request, pending),
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn get(&self, request: &Request) {
+        let action = request.action_id.expect("checked when read");
+        match self.store.get(&action) {
+            Ok(Some(hit)) => {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                self.respond(&Response {
+                    id: request.id,
+                    output_id: Some(hit.output_id),
+                    size: hit.size,
+                    time: Some(hit.put_at),
+                    disk_path: hit.disk_path.to_string_lossy().into_owned(),
+                    ..Response::default()
+                });
+            }
+            Ok(None) => {
+                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                self.respond(&Response {
+                    id: request.id,
+                    miss: true,
+                    ..Response::default()
+                });
+            }
+            Err(e) => self.fail(
+                request.id,
+                format!("looking up {}: {e}", store::hex(&action)),
+            ),
+        }
+    }
+
+    fn put(&self, request: &Request, pending: PendingPut) {
+        let action = request.action_id.expect("checked when read");
+        let output = request.output_id.expect("checked when read");
+        match self
+            .store
+            .finish_put(pending, &action, &output, request.body_size)
+        {
+            Ok(stored) => {
+                self.counters.puts.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .put_bytes
+                    .fetch_add(request.body_size, Ordering::Relaxed);
+                self.respond(&Response {
+                    id: request.id,
+                    disk_path: stored.disk_path.to_string_lossy().into_owned(),
+                    ..Response::default()
+                });
+                self.account(stored.added_bytes);
+            }
+            Err(e) => self.store_failed(request.id, &e),
+        }
+    }
+
+    /// Counts stored bytes and wakes eviction when a bound is crossed.
+    fn account(&self, added: i64) {
+        match self.ledger.add(added) {
+            Ok(Some(total)) if self.budget.max_size.is_some_and(|max| total > max) => {
+                self.evict.raise();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => self.evict.raise(),
+            Err(e) => eprintln!("go-disk-guard cacheprog: updating the size ledger: {e}"),
+        }
+        if let Some(min_free) = self.budget.min_free {
+            let due = {
+                let mut check = self.free_check.lock().unwrap_or_else(|p| p.into_inner());
+                check.1 += added.max(0) as u64;
+                let due = check.1 >= FREE_CHECK_BYTES || check.0.elapsed() >= FREE_CHECK_INTERVAL;
+                if due {
+                    *check = (Instant::now(), 0);
+                }
+                due
+            };
+            if due && disk::space(&self.root).is_ok_and(|s| s.available < min_free) {
+                self.evict.raise();
+            }
+        }
+    }
+
+    fn over_budget(&self) -> bool {
+        let over_max = self.budget.max_size.is_some_and(|max| {
+            self.ledger
+                .read()
+                .ok()
+                .flatten()
+                .is_none_or(|t| t.bytes > max)
+        });
+        let under_free = self
+            .budget
+            .min_free
+            .is_some_and(|min| disk::space(&self.root).is_ok_and(|s| s.available < min));
+        over_max || under_free
+    }
+
+    fn evict_in_background(&self) {
+        let mut pause = Duration::ZERO;
+        while self.evict.wait(pause) {
+            let met = self.evict_now(Duration::ZERO);
+            pause = if met { Duration::ZERO } else { EVICT_BACKOFF };
+        }
+    }
+
+    /// Evicts toward the low-water marks, waiting up to `wait` for another pruner. Returns
+    /// whether the goals were met (or there was nothing to do).
+    fn evict_now(&self, wait: Duration) -> bool {
+        match self.try_evict(wait) {
+            Ok(met) => met,
+            Err(e) => {
+                eprintln!(
+                    "go-disk-guard cacheprog: evicting in {}: {e:#}",
+                    self.root.display()
+                );
+                false
+            }
+        }
+    }
+
+    fn try_evict(&self, wait: Duration) -> anyhow::Result<bool> {
+        let now = SystemTime::now();
+        let oldest_lease = lease::live(&self.root)?.first().map(|l| l.start);
+        let keep_recent = oldest_lease.map_or(Duration::ZERO, |start| {
+            now.duration_since(start).unwrap_or_default()
+        });
+        let root = self
+            .root
+            .to_str()
+            .context("the cache directory's path is not UTF-8")?;
+        let cache = BuildCache::open(root)?;
+        let seen = self.ledger.read()?.map(|t| t.bytes);
+        let request = prune::Request {
+            keep_recent,
+            max_size: self
+                .budget
+                .max_size
+                .map(|max| (max as f64 * LOW_WATER) as u64),
+            free_at_least: self
+                .budget
+                .min_free
+                .map(|min| min.saturating_add((self.volume_total as f64 * FREE_MARGIN) as u64)),
+            lock_timeout: wait,
+            ..prune::Request::default()
+        };
+        let outcome = prune::prune(&cache, &request)?;
+        if !outcome.locked {
+            // Another pruner is at it.
+            return Ok(true);
+        }
+        self.ledger.walked(outcome.after.bytes, seen, now)?;
+        self.counters
+            .evicted_entries
+            .fetch_add(outcome.removed_entries, Ordering::Relaxed);
+        self.counters
+            .evicted_bytes
+            .fetch_add(outcome.removed_bytes, Ordering::Relaxed);
+        Ok(outcome.goal_met)
+    }
+}
+
+/// Writes into a pending put until a write fails, then swallows the rest: the body must be
+/// read to its end either way, and the failure is answered once it is.
+struct SoftSink {
+    inner: PendingPut,
+    error: Option<io::Error>,
+}
+
+impl Write for SoftSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_none()
+            && let Err(e) = self.inner.write_all(buf)
+        {
+            self.error = Some(e);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn is_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// The cache directory of a cache program's state, if `root` is managed by one: its budget,
+/// live leases and counters.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Managed {
+    pub budget: Budget,
+    pub leases: Vec<lease::LiveLease>,
+    pub counts: Counts,
+    #[serde(serialize_with = "crate::report::serialize_time")]
+    pub counts_since: Option<SystemTime>,
+    /// The size ledger's figure, if it has one.
+    pub ledger_bytes: Option<u64>,
+}
+
+/// Reads a cache program's state in `root` for `status`, and restarts its counters (they are
+/// counts since the last report). `None` when no cache program has run there.
+pub fn report_state(root: &Path) -> Option<Managed> {
+    ledger::read_state(root)?;
+    let leases = lease::live(root).unwrap_or_default();
+    let mut taken = None;
+    ledger::update_state(root, |s| {
+        taken = Some(s.clone());
+        s.counts = Counts::default();
+        s.since = ledger::now_secs();
+    })
+    .ok()?;
+    let taken = taken?;
+    Some(Managed {
+        budget: taken.budget,
+        leases,
+        counts: taken.counts,
+        counts_since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(taken.since)),
+        ledger_bytes: ledger::read_tally_at(root).map(|t| t.bytes),
+    })
+}

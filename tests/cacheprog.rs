@@ -1,0 +1,538 @@
+//! `go-disk-guard cacheprog` with a real go command: builds and tests served through
+//! GOCACHEPROG, concurrent builds under a budget smaller than one build, a program killed
+//! mid-put, and input that breaks the protocol.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{go_binary, go_cmd, is_root, skip};
+
+const BIN: &str = env!("CARGO_BIN_EXE_go-disk-guard");
+
+/// The GOCACHEPROG value serving `dir`.
+fn cacheprog(dir: &Path, budget: &str) -> String {
+    format!("{BIN} cacheprog --dir {} {budget}", dir.display())
+}
+
+/// A go command using the cache program on `cache` (and GOCACHE pointed at the same place).
+fn go_with(go: &Path, home: &Path, cache: &Path, budget: &str, dir: &Path) -> Command {
+    let mut cmd = go_cmd(go, home, cache, dir);
+    cmd.env("GOCACHEPROG", cacheprog(cache, budget));
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The counters the cache programs recorded in the directory.
+fn counts(cache: &Path) -> serde_json::Value {
+    let text = fs::read_to_string(cache.join("cacheprog/state.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["counts"].clone()
+}
+
+fn count(v: &serde_json::Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap()
+}
+
+/// Bytes the cache's entries (`…-a`, `…-d`) occupy, as `du` measures them.
+fn du_entries(cache: &Path) -> u64 {
+    let out = run_ok(Command::new("du").args(["-a", "--block-size=1"]).arg(cache));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let (size, path) = line.split_once('\t')?;
+            let name = Path::new(path).file_name()?.to_str()?;
+            let parent = Path::new(path).parent()?.file_name()?.to_str()?;
+            let in_shard = parent.len() == 2 && parent.bytes().all(|b| b.is_ascii_hexdigit());
+            (in_shard && (name.ends_with("-a") || name.ends_with("-d")))
+                .then(|| size.parse::<u64>().unwrap())
+        })
+        .sum()
+}
+
+/// A module of `packages` packages in a chain, each importing a few standard packages, with
+/// `salt` in every package so that a new salt means new compiles.
+fn write_chain_module(dir: &Path, name: &str, packages: usize, std: &[&str], salt: u32) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join("go.mod"),
+        format!("module example.com/{name}\n\ngo 1.22\n"),
+    )
+    .unwrap();
+    for i in 0..packages {
+        let pkg = dir.join(format!("p{i}"));
+        fs::create_dir_all(&pkg).unwrap();
+        let mut src = format!("package p{i}\n\nimport (\n");
+        for s in std {
+            src.push_str(&format!("\t_ {s:?}\n"));
+        }
+        if i > 0 {
+            src.push_str(&format!("\t\"example.com/{name}/p{}\"\n", i - 1));
+        }
+        src.push_str(")\n\n");
+        let prev = if i > 0 {
+            format!("p{}.F()", i - 1)
+        } else {
+            "0".into()
+        };
+        src.push_str(&format!(
+            "func F() int {{ return {prev} + {salt} + {i} }}\n"
+        ));
+        fs::write(pkg.join("p.go"), src).unwrap();
+    }
+    fs::write(
+        dir.join("main.go"),
+        format!(
+            "package main\n\nimport \"example.com/{name}/p{}\"\n\nfunc main() {{ println(p{}.F()) }}\n",
+            packages - 1,
+            packages - 1
+        ),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("main_test.go"),
+        format!(
+            "package main\n\nimport (\n\t\"testing\"\n\t\"example.com/{name}/p0\"\n)\n\n\
+             func TestF(t *testing.T) {{ if p0.F() != {salt} {{ t.Fatal(p0.F()) }} }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn compiles_in(x_output: &[u8]) -> usize {
+    String::from_utf8_lossy(x_output)
+        .lines()
+        .filter(|l| l.contains("/compile ") && l.contains(" -o "))
+        .count()
+}
+
+#[test]
+fn builds_and_tests_are_served_and_a_plain_gocache_reads_the_same_directory() {
+    let Some(go) = go_binary() else {
+        return skip("no go toolchain");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let module = home.path().join("m");
+    write_chain_module(&module, "m", 4, &["strings", "strconv"], 7);
+    let budget = "--max-size 2GiB";
+
+    let first = run_ok(
+        go_with(&go, home.path(), &cache, budget, &module).args(["build", "-x", "-o", "out", "."]),
+    );
+    assert!(compiles_in(&first.stderr) > 4, "the first build compiles");
+    let cold = counts(&cache);
+    assert!(count(&cold, "puts") > 0 && count(&cold, "misses") > 0);
+
+    // Served from the cache: the second build compiles and links nothing, and the program
+    // answered at least one hit per package the first build compiled. (The same -o: the go
+    // command does not cache linked binaries, so a new target would be linked again.) The
+    // go command still records a couple of entries about the finished build on this first
+    // warm run; from the next one on, every lookup is a hit and nothing is stored.
+    let warm = |want_steady: bool| {
+        let before = counts(&cache);
+        let out = run_ok(
+            go_with(&go, home.path(), &cache, budget, &module)
+                .args(["build", "-x", "-o", "out", "."]),
+        );
+        let after = counts(&cache);
+        let x = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(compiles_in(&out.stderr), 0, "{x}");
+        assert!(!x.contains("/link "), "{x}");
+        assert!(
+            count(&after, "hits") - count(&before, "hits") >= compiles_in(&first.stderr) as u64
+        );
+        assert_eq!(count(&after, "errors"), 0);
+        if want_steady {
+            assert_eq!(count(&after, "misses"), count(&before, "misses"), "no miss");
+            assert_eq!(
+                count(&after, "puts"),
+                count(&before, "puts"),
+                "nothing stored"
+            );
+        }
+    };
+    warm(false);
+    warm(true);
+    let ran = run_ok(&mut Command::new(module.join("out")));
+    assert_eq!(String::from_utf8_lossy(&ran.stderr).trim(), "34");
+
+    // go test: run, then cached.
+    let tested = run_ok(go_with(&go, home.path(), &cache, budget, &module).args(["test", "./..."]));
+    assert!(!String::from_utf8_lossy(&tested.stdout).contains("(cached)"));
+    let tested = run_ok(go_with(&go, home.path(), &cache, budget, &module).args(["test", "./..."]));
+    assert!(String::from_utf8_lossy(&tested.stdout).contains("(cached)"));
+
+    // No lease, no temporary file is left behind.
+    assert_eq!(
+        fs::read_dir(cache.join("cacheprog/leases"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    // Without the program, GOCACHE=DIR is an ordinary build cache with the same entries.
+    let plain =
+        run_ok(go_cmd(&go, home.path(), &cache, &module).args(["build", "-x", "-o", "out", "."]));
+    assert_eq!(
+        compiles_in(&plain.stderr),
+        0,
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    run_ok(go_cmd(&go, home.path(), &cache, &module).args(["vet", "./..."]));
+}
+
+#[test]
+fn concurrent_builds_stay_within_the_budget_whenever_none_runs() {
+    let Some(go) = go_binary() else {
+        return skip("no go toolchain");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let max: u64 = 6 << 20;
+    let budget = format!("--max-size {max}");
+    let modules = [
+        ("one", &["strings", "sort"][..]),
+        ("two", &["strconv", "unicode/utf8"][..]),
+        ("three", &["bytes", "errors"][..]),
+    ];
+    let mut wrote = 0u64;
+    for round in 0..3u32 {
+        let children: Vec<(String, Child)> = modules
+            .iter()
+            .map(|(name, std)| {
+                let dir = home.path().join(name);
+                write_chain_module(&dir, name, 6, std, round * 10 + 1);
+                let child = go_with(&go, home.path(), &cache, &budget, &dir)
+                    .args(["build", "-o", "out", "."])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                (name.to_string(), child)
+            })
+            .collect();
+        for (name, child) in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: build of {name} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let ran = run_ok(&mut Command::new(home.path().join(&name).join("out")));
+            // p0 returns the salt, and each next package adds the salt and its index.
+            let salt = round * 10 + 1;
+            assert_eq!(
+                String::from_utf8_lossy(&ran.stderr).trim(),
+                (6 * salt + 15).to_string(),
+                "{name} computes its chain"
+            );
+        }
+        // No build runs now: the entries, measured by du, are within the budget.
+        let entries = du_entries(&cache);
+        assert!(
+            entries <= max,
+            "round {round}: entries take {entries} bytes on disk, over the {max}-byte budget"
+        );
+        wrote = count(&counts(&cache), "put_bytes");
+    }
+    assert!(
+        wrote > 3 * max,
+        "the builds wrote {wrote} bytes: the budget must be well below that to mean anything"
+    );
+    let c = counts(&cache);
+    assert!(count(&c, "evicted_entries") > 0);
+    assert_eq!(count(&c, "errors"), 0);
+}
+
+/// A cache program driven directly over its pipes.
+struct Prog {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Prog {
+    fn start(dir: &Path, budget: &[&str]) -> Prog {
+        let mut child = Command::new(BIN)
+            .args(["cacheprog", "--dir"])
+            .arg(dir)
+            .args(budget)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut hello = String::new();
+        stdout.read_line(&mut hello).unwrap();
+        assert!(
+            hello.contains("\"KnownCommands\":[\"get\",\"put\",\"close\"]"),
+            "{hello}"
+        );
+        Prog {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn response(&mut self) -> serde_json::Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        drop(self.stdin);
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
+        (status, err)
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn get_line(id: i64, action: u8) -> String {
+    format!(
+        "{{\"ID\":{id},\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
+        b64(&[action; 32])
+    )
+}
+
+fn put_head(id: i64, action: u8, output: u8, size: usize) -> String {
+    format!(
+        "{{\"ID\":{id},\"Command\":\"put\",\"ActionID\":\"{}\",\"OutputID\":\"{}\",\"BodySize\":{size}}}\n\n",
+        b64(&[action; 32]),
+        b64(&[output; 32])
+    )
+}
+
+#[test]
+fn a_program_killed_mid_put_leaves_no_entry_and_no_lease_that_blocks_eviction() {
+    let Some(go) = go_binary() else {
+        return skip("no go toolchain");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let module = home.path().join("m");
+    write_chain_module(&module, "m", 3, &["strings"], 3);
+
+    // A program that dies in the middle of a 4 MiB body, its lease older than every entry.
+    let mut victim = Prog::start(&cache, &["--max-size", "1GiB"]);
+    let body = vec![0x5au8; 4 << 20];
+    victim.send(&put_head(1, 0xee, 0xef, body.len()));
+    let text = format!("\"{}", b64(&body));
+    victim.send(&text[..text.len() / 2]);
+    std::thread::sleep(Duration::from_millis(300));
+    victim.child.kill().unwrap();
+    let _ = victim.finish();
+    let leases = cache.join("cacheprog/leases");
+    assert_eq!(
+        fs::read_dir(&leases).unwrap().count(),
+        2,
+        "the dead lease and its directory remain"
+    );
+    let killed_temp: u64 = fs::read_dir(&leases)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .flat_map(|d| fs::read_dir(d.path()).unwrap())
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        killed_temp > 0,
+        "the half body was being written in the lease"
+    );
+
+    // The next builds succeed and fill the cache.
+    let budget = "--max-size 1GiB";
+    run_ok(go_with(&go, home.path(), &cache, budget, &module).args(["build", "-o", "out", "."]));
+    run_ok(go_with(&go, home.path(), &cache, budget, &module).args(["build", "-o", "out", "."]));
+
+    // The killed put is no entry: a get misses; nothing in a shard is short.
+    let mut prog = Prog::start(&cache, &["--max-size", "1GiB"]);
+    prog.send(&get_line(1, 0xee));
+    assert_eq!(prog.response()["Miss"], true);
+    prog.send("{\"ID\":2,\"Command\":\"close\"}\n\n");
+    assert_eq!(prog.response()["ID"], 2);
+    assert!(prog.finish().0.success());
+    let output_entry = cache.join("ef").join(format!("{}-d", "ef".repeat(32)));
+    assert!(!output_entry.exists());
+
+    // The dead lease does not hold eviction back: a tiny budget empties the cache at close,
+    // although every entry is newer than the dead program's start.
+    let entries_before = du_entries(&cache);
+    assert!(entries_before > 1 << 20);
+    let mut prog = Prog::start(&cache, &["--max-size", "64KiB"]);
+    prog.send("{\"ID\":1,\"Command\":\"close\"}\n\n");
+    assert_eq!(prog.response()["ID"], 1);
+    assert!(prog.finish().0.success());
+    let entries_after = du_entries(&cache);
+    assert!(entries_after <= 64 << 10, "{entries_after} bytes left");
+    assert_eq!(
+        fs::read_dir(&leases).unwrap().count(),
+        0,
+        "the dead lease is gone"
+    );
+    // And the builds still work from what is left.
+    run_ok(go_with(&go, home.path(), &cache, budget, &module).args(["build", "-o", "out", "."]));
+}
+
+#[test]
+fn a_put_and_a_get_over_the_pipes() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let mut prog = Prog::start(&cache, &["--max-size", "10MiB"]);
+    prog.send(&put_head(1, 0x11, 0x22, 5));
+    prog.send(&format!("\"{}\"\n", b64(b"hello")));
+    let put = prog.response();
+    assert_eq!(put["ID"], 1);
+    let path = PathBuf::from(put["DiskPath"].as_str().unwrap());
+    assert!(path.is_absolute());
+    assert_eq!(fs::read(&path).unwrap(), b"hello");
+    prog.send(&put_head(2, 0x12, 0x23, 0));
+    assert!(
+        prog.response()["DiskPath"].is_string(),
+        "an empty body is stored too"
+    );
+    prog.send(&get_line(3, 0x11));
+    let hit = prog.response();
+    assert_eq!(hit["OutputID"], b64(&[0x22; 32]));
+    assert_eq!(hit["Size"], 5);
+    assert!(hit["Time"].is_string());
+    prog.send(&get_line(4, 0x99));
+    assert_eq!(prog.response()["Miss"], true);
+    prog.send("{\"ID\":5,\"Command\":\"close\"}\n\n");
+    assert_eq!(prog.response()["ID"], 5);
+    let (status, stderr) = prog.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(!path.exists(), "a handed-out link goes at close");
+}
+
+/// Runs the program on `input` and returns its exit code, stdout and stderr.
+fn feed(dir: &Path, input: &[u8]) -> (i32, String, String) {
+    let mut prog = Prog::start(dir, &["--max-size", "10MiB"]);
+    prog.stdin.write_all(input).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut prog.stdout, &mut rest).unwrap();
+    let (status, stderr) = prog.finish();
+    (status.code().unwrap(), rest, stderr)
+}
+
+#[test]
+fn bad_protocol_input_is_a_clear_error_and_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let cache = home.path().join("cache");
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            b"{\"ID\":1,\"Command\":\"frob\"}\n".to_vec(),
+            "go-disk-guard: error: cacheprog: request 1: unknown command \"frob\" (known: get, put, close)\n",
+        ),
+        (
+            b"{\"ID\":1 \"Command\":\"get\"}\n".to_vec(),
+            "go-disk-guard: error: cacheprog: malformed request: expected `,` or `}` at line 1 column 9: {\"ID\":1 \"Command\":\"get\"}\n",
+        ),
+        (
+            format!("{}\"{}\"\n", put_head(4, 1, 2, 20), b64(b"0123456789")).into_bytes(),
+            "go-disk-guard: error: cacheprog: request 4: body ended after 10 bytes, BodySize said 20\n",
+        ),
+    ];
+    for (input, want) in cases {
+        let (code, stdout, stderr) = feed(&cache, &input);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stderr, want);
+        assert!(!stderr.contains("panicked"));
+        // The request is answered with the error where it had an ID.
+        if want.contains("request ") {
+            assert!(stdout.contains("\"Err\":"), "{stdout}");
+        }
+    }
+    // A get before the bad line is still answered.
+    let mut input = get_line(1, 5).into_bytes();
+    input.extend(b"][\n");
+    let (code, stdout, _) = feed(&cache, &input);
+    assert_eq!(code, 2);
+    assert!(stdout.contains("{\"ID\":1,\"Miss\":true}"), "{stdout}");
+}
+
+#[test]
+fn an_unusable_directory_is_one_line_and_exit_1() {
+    let home = tempfile::tempdir().unwrap();
+    // Someone else's directory.
+    let theirs = home.path().join("theirs");
+    fs::create_dir(&theirs).unwrap();
+    fs::write(theirs.join("notes.txt"), "mine").unwrap();
+    // A directory that cannot be written: a read-only mount as root, else permissions.
+    let locked = home.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    let _mount = if is_root() {
+        Some(common::BindMount::read_only(&locked, &locked))
+    } else {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+        None
+    };
+    for (dir, want) in [
+        (theirs.clone(), "is not a Go build cache"),
+        (locked.join("cache"), "Read-only file system"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["cacheprog", "--max-size", "1GiB", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("go-disk-guard: error: cache directory "),
+            "{stderr}"
+        );
+        if is_root() || want != "Read-only file system" {
+            assert!(stderr.contains(want), "{stderr}");
+        } else {
+            assert!(stderr.contains("Permission denied"), "{stderr}");
+        }
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        fs::read_to_string(theirs.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert_eq!(fs::read_dir(&theirs).unwrap().count(), 1);
+    // No budget is a usage error.
+    let out = Command::new(BIN)
+        .args(["cacheprog", "--dir"])
+        .arg(home.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
