@@ -44,7 +44,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show Go's directories, the volumes that hold them and the build cache's size. Reads only.
+    /// Show Go's directories, the volumes that hold them and the build cache's size. Reads
+    /// only, but for restarting the counters of a cache that `cacheprog` manages.
     Status {
         #[command(flatten)]
         limits: LimitArgs,
@@ -379,6 +380,10 @@ struct EmitArgs {
     /// Write the shell or jenkins payload to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     emit_file: Option<PathBuf>,
+    /// Also hand on GOCACHEPROG, so that the go commands that follow keep the build cache
+    /// (GOCACHE) within SIZE through `go-disk-guard cacheprog` (Go 1.24 or later).
+    #[arg(long, value_name = "SIZE")]
+    cacheprog_max_size: Option<Size>,
 }
 
 /// Moving Go's directories to a volume with room.
@@ -748,6 +753,7 @@ fn emit_layer(a: EmitArgs) -> Layer {
     Layer {
         emit: (!a.emit.is_empty()).then_some(a.emit),
         emit_file: a.emit_file,
+        cacheprog_max_size: a.cacheprog_max_size,
         ..Layer::default()
     }
 }

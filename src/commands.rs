@@ -25,8 +25,9 @@ pub struct PruneGoals {
     pub stale_work: Option<Duration>,
 }
 
-/// `status`: what is where, how full each volume is, and how large the build cache is.
-/// Reads only.
+/// `status`: what is where, how full each volume is, and how large the build cache is, with
+/// a cache program's budget, leases and counts. Reads only, but for restarting those counts
+/// (they are counts since the last report).
 pub fn status(settings: &Settings) -> anyhow::Result<Report> {
     let go = goenv::resolve(&settings.go);
     let mut findings = go_findings(&go);
@@ -45,6 +46,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
                     last_go_trim: cache.last_go_trim(),
                     ..scan.stats()
                 },
+                cacheprog: crate::cacheprog::report_state(cache.root()),
             })
         }
         Some(Ok(None)) => {
@@ -72,10 +74,12 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
 pub fn env(settings: &Settings) -> anyhow::Result<Report> {
     let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
+    findings.extend(cacheprog_finding(settings, &go));
     let (volumes, _) = measure(&go, settings, &mut findings);
     let verdict = verdict(&volumes, &[], false);
     Ok(Report {
         relocation,
+        cacheprog: cacheprog_command(settings, &go)?,
         ..Report::new("env", settings, go, volumes, findings, verdict)
     })
 }
@@ -115,6 +119,7 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
 pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
+    findings.extend(cacheprog_finding(settings, &go));
     let (volumes, probes) = measure(&go, settings, &mut findings);
     let mut volumes: Vec<VolumeReport> = volumes
         .into_iter()
@@ -179,6 +184,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
         prunes,
         relocation,
         dry_run: settings.dry_run,
+        cacheprog: cacheprog_command(settings, &go)?,
         ..Report::new("check", settings, go, volumes, findings, verdict)
     })
 }
@@ -216,7 +222,7 @@ pub fn run(
         .go
         .get("GOCACHE")
         .and_then(|c| buildcache::locate(c).ok().flatten());
-    let injection = crate::emit::Injection::from_go(&report.go);
+    let injection = crate::emit::Injection::from_report(&report);
     let mut env: Vec<(String, std::ffi::OsString)> = injection
         .env
         .iter()
@@ -320,6 +326,50 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
 }
 
 /// Resolves Go's directories and, when asked, moves them (see [`crate::relocate`]).
+/// The GOCACHEPROG value that keeps GOCACHE within `--cacheprog-max-size`, if asked for:
+/// this very binary, by absolute path.
+fn cacheprog_command(settings: &Settings, go: &GoEnv) -> anyhow::Result<Option<String>> {
+    let Some(max) = settings.cacheprog_max_size else {
+        return Ok(None);
+    };
+    let gocache = go
+        .get("GOCACHE")
+        .filter(|c| std::path::Path::new(c).is_absolute())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--cacheprog-max-size: GOCACHE must be an absolute path, not {:?}",
+                go.get("GOCACHE").unwrap_or_default()
+            ))
+        })?;
+    let exe = std::env::current_exe().context("locating the go-disk-guard binary")?;
+    Ok(Some(crate::cacheprog::command_line(
+        &exe,
+        std::path::Path::new(gocache),
+        max,
+    )?))
+}
+
+/// A warning when `--cacheprog-max-size` meets a go command older than 1.24, which ignores
+/// GOCACHEPROG (1.21–1.23 read it only with GOEXPERIMENT=cacheprog).
+fn cacheprog_finding(settings: &Settings, go: &GoEnv) -> Option<Finding> {
+    settings.cacheprog_max_size?;
+    let goenv::Resolver::GoEnv { version, .. } = &go.resolver else {
+        return None;
+    };
+    let minor: u32 = version
+        .strip_prefix("go1.")?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    (minor < 24).then(|| {
+        warning(format!(
+            "GOCACHEPROG needs Go 1.24 or later; {version} ignores it, so the build cache is not \
+             held to --cacheprog-max-size"
+        ))
+    })
+}
+
 fn resolve_and_relocate(
     settings: &Settings,
 ) -> anyhow::Result<(GoEnv, Option<crate::relocate::Outcome>)> {

@@ -93,6 +93,7 @@ fn the_metadata_follows_the_action_rules() {
         "hard",
         "target",
         "cache-max-size",
+        "cacheprog-max-size",
         "keep-recent",
         "paths",
         "relocate",
@@ -183,6 +184,7 @@ fn the_metadata_follows_the_action_rules() {
         "hard",
         "target",
         "cache-max-size",
+        "cacheprog-max-size",
         "keep-recent",
         "paths",
         "relocate",
@@ -677,6 +679,27 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     );
     let installed = PathBuf::from(&run.job_path[0]).join("go-disk-guard");
     assert!(installed.exists(), "{}", installed.display());
+    assert!(!run.job_env.contains_key("GOCACHEPROG"));
+
+    // cacheprog-max-size: GOCACHEPROG runs the installed binary on GOCACHE.
+    let run = run_action(
+        w,
+        &[
+            ("install", "source"),
+            ("soft", "1KiB"),
+            ("hard", "0"),
+            ("cacheprog-max-size", "64MiB"),
+        ],
+        &with_cargo,
+    );
+    assert!(run.success, "{}", run.log);
+    assert_eq!(
+        run.job_env["GOCACHEPROG"],
+        format!(
+            "{} cacheprog --dir {gocache} --max-size 67108864",
+            installed.display()
+        )
+    );
 
     // Dry run: would prune, prunes nothing.
     let cache = w.join("gocache");

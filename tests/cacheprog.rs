@@ -536,3 +536,174 @@ fn an_unusable_directory_is_one_line_and_exit_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_full_disk_fails_the_put_cleanly_and_evicts() {
+    let home = tempfile::tempdir().unwrap();
+    let Some(volume) = common::Tmpfs::mount(&home.path().join("vol"), "8m") else {
+        return;
+    };
+    let cache = volume.dir.join("cache");
+    // Old entries from an earlier build: 3 MiB, last used a day ago.
+    let mut prog = Prog::start(&cache, &["--min-free", "1MiB"]);
+    let old = vec![1u8; 1 << 20];
+    for i in 0..3u8 {
+        prog.send(&put_head(i.into(), 0x30 + i, 0x40 + i, old.len()));
+        prog.send(&format!("\"{}\"\n", b64(&old)));
+        assert!(prog.response()["Err"].is_null());
+    }
+    prog.send("{\"ID\":9,\"Command\":\"close\"}\n\n");
+    prog.response();
+    assert!(prog.finish().0.success());
+    let day_ago = std::time::SystemTime::now() - Duration::from_secs(86_400);
+    for entry in walk_entries(&cache) {
+        common::set_mtime(&entry, day_ago);
+    }
+    // Someone else's file leaves too little room for the next body.
+    let free = volume_available(&volume.dir);
+    common::fill(&volume.dir.join("theirs"), free - (1 << 20));
+
+    let mut prog = Prog::start(&cache, &["--min-free", "1MiB"]);
+    let body = vec![2u8; 2 << 20];
+    prog.send(&put_head(20, 0x50, 0x60, body.len()));
+    prog.send(&format!("\"{}\"\n", b64(&body)));
+    let failed = prog.response();
+    assert_eq!(failed["ID"], 20);
+    let err = failed["Err"].as_str().unwrap();
+    assert!(err.contains("No space left on device"), "{err}");
+    // The program goes on, and eviction makes room: the put succeeds when tried again.
+    let mut stored = false;
+    for id in 21..60 {
+        std::thread::sleep(Duration::from_millis(100));
+        prog.send(&put_head(id, 0x50, 0x60, body.len()));
+        prog.send(&format!("\"{}\"\n", b64(&body)));
+        if prog.response()["Err"].is_null() {
+            stored = true;
+            break;
+        }
+    }
+    assert!(stored, "eviction never made room");
+    prog.send(&get_line(70, 0x50));
+    assert_eq!(prog.response()["Size"], 2 << 20);
+    prog.send("{\"ID\":71,\"Command\":\"close\"}\n\n");
+    prog.response();
+    let (status, stderr) = prog.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("request 20: storing in "), "{stderr}");
+    assert_eq!(
+        fs::read(volume.dir.join("theirs")).unwrap().len() as u64,
+        free - (1 << 20)
+    );
+    // No short entry anywhere.
+    for entry in walk_entries(&cache) {
+        let len = fs::metadata(&entry).unwrap().len();
+        if entry.to_string_lossy().ends_with("-d") {
+            assert!(
+                len == 1 << 20 || len == 2 << 20,
+                "{} is {len} bytes",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk_entries(cache: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for shard in fs::read_dir(cache).unwrap().filter_map(|e| e.ok()) {
+        let name = shard.file_name().to_string_lossy().into_owned();
+        if name.len() == 2 && shard.path().is_dir() {
+            for e in fs::read_dir(shard.path()).unwrap() {
+                out.push(e.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+fn volume_available(dir: &Path) -> u64 {
+    let st = rustix::fs::statvfs(dir).unwrap();
+    st.f_bavail * st.f_frsize
+}
+
+#[test]
+fn env_hands_on_gocacheprog_and_the_next_build_runs_through_it() {
+    if go_binary().is_none() {
+        return skip("no go toolchain");
+    }
+    let home = tempfile::tempdir().unwrap();
+    // A cache path with a space and a quote: quoted for Go, then for each format.
+    let cache = home.path().join("it's a cache");
+    let module = home.path().join("m");
+    write_chain_module(&module, "m", 2, &["strings"], 5);
+    let script = home.path().join("env.sh");
+    let github_env = home.path().join("github_env");
+    for f in ["github_env", "github_path", "github_output", "summary"] {
+        fs::write(home.path().join(f), "").unwrap();
+    }
+    let out = run_ok(
+        common::guard(home.path())
+            .env("GOCACHE", &cache)
+            .env("GITHUB_ENV", &github_env)
+            .env("GITHUB_PATH", home.path().join("github_path"))
+            .env("GITHUB_OUTPUT", home.path().join("github_output"))
+            .env("GITHUB_STEP_SUMMARY", home.path().join("summary"))
+            .args([
+                "env",
+                "--cacheprog-max-size",
+                "64MiB",
+                "--emit",
+                "sh,github",
+            ])
+            .arg("--emit-file")
+            .arg(&script),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "{BIN} cacheprog --dir \"{}\" --max-size 67108864",
+        cache.display()
+    );
+    // GitHub: the delimiter form, the value exactly.
+    let vars = common::parse_github_file(&fs::read(&github_env).unwrap());
+    let prog = vars.iter().find(|(n, _)| n == "GOCACHEPROG").unwrap();
+    assert_eq!(String::from_utf8_lossy(&prog.1), want, "{stdout}");
+    // sh: source it, then build; the program counts the build's requests.
+    let build = format!(
+        ". '{}' && test \"$GOCACHEPROG\" = '{}' && cd '{}' && go build -o out .",
+        script.display(),
+        want.replace('\'', "'\\''"),
+        module.display()
+    );
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(&build)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", common::test_path())
+            .env("GOENV", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .env("CGO_ENABLED", "0"),
+    );
+    let c = counts(&cache);
+    assert!(count(&c, "puts") > 0, "{c}");
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(cache.join("cacheprog/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["budget"]["max_size"], 64 << 20);
+    // status shows what the program did.
+    let status = run_ok(
+        common::guard(home.path())
+            .env("GOCACHE", &cache)
+            .args(["status", "--format", "json"]),
+    );
+    let report = common::json(&status);
+    assert_eq!(report["cache"]["cacheprog"]["budget"]["max_size"], 64 << 20);
+    assert!(
+        report["cache"]["cacheprog"]["counts"]["puts"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}

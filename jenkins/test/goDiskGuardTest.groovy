@@ -73,6 +73,18 @@ test('a preinstalled binary: check runs and the environment is set for the rest 
     assert !script.contains('1KiB')
 }
 
+test('cacheprogMaxSize hands the body a GOCACHEPROG serving GOCACHE within the budget') {
+    Pipeline p = agent()
+    String seen = null
+    p.load().call([binary: binary.path, soft: '1KiB', hard: '0', cacheprogMaxSize: '64MiB']) {
+        seen = p.effectiveEnv().GOCACHEPROG
+    }
+    assert seen == "${binary.path} cacheprog --dir ${p.root}/gocache --max-size 67108864".toString()
+    assert p.env.GOCACHEPROG == null
+    List runEnv = p.calls.find { it[0] == 'withEnv' }[1]
+    assert runEnv.contains('GO_DISK_GUARD_CACHEPROG_MAX_SIZE=64MiB')
+}
+
 test('the body can guard a build while it runs with go-disk-guard run') {
     Pipeline p = agent()
     int code = -1

@@ -4,7 +4,8 @@
 //   goDiskGuard(soft: '10GB', hard: '2GB') { sh 'go test ./...' }   // env applied to the body only
 //
 // Runs `go-disk-guard check --emit jenkins` on the agent, applies the Go environment it hands
-// back (GOROOT, GOPATH, GOCACHE, GOMODCACHE, GOBIN, and PATH), and fails the build when a
+// back (GOROOT, GOPATH, GOCACHE, GOMODCACHE, GOBIN, GOTMPDIR and GOCACHEPROG when set, and
+// PATH), and fails the build when a
 // volume stays below the hard limit. See goDiskGuard.txt for every option.
 //
 // Settings reach the binary as GO_DISK_GUARD_* environment variables, never spliced into a
@@ -29,6 +30,7 @@ import groovy.transform.Field
     hard        : 'GO_DISK_GUARD_HARD',
     target      : 'GO_DISK_GUARD_TARGET',
     cacheMaxSize: 'GO_DISK_GUARD_CACHE_MAX_SIZE',
+    cacheprogMaxSize: 'GO_DISK_GUARD_CACHEPROG_MAX_SIZE',
     keepRecent  : 'GO_DISK_GUARD_KEEP_RECENT',
     paths       : 'GO_DISK_GUARD_PATHS',
     relocate    : 'GO_DISK_GUARD_RELOCATE',

@@ -106,9 +106,9 @@ fn remove_lease_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// The live leases on the cache at `root`, oldest first. Dead ones (their lock free) are
-/// removed on the way, with their directories.
-pub fn live(root: &Path) -> io::Result<Vec<LiveLease>> {
+/// The live leases on the cache at `root`, oldest first. With `reap`, dead ones (their lock
+/// free) are removed on the way, with their directories.
+pub fn live(root: &Path, reap: bool) -> io::Result<Vec<LiveLease>> {
     let dir = leases_dir(root);
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -132,6 +132,7 @@ pub fn live(root: &Path) -> io::Result<Vec<LiveLease>> {
         };
         match file.try_lock() {
             Err(TryLockError::WouldBlock) => live.push(LiveLease { pid, start }),
+            Ok(()) if !reap => {}
             Ok(()) => {
                 // Dead: its owner is gone. Clean up while holding the lock.
                 remove_lease_dir(&dir.join(stem))?;
@@ -162,13 +163,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut lease = Lease::take(dir.path()).unwrap();
         fs::write(lease.dir().join("x.tmp"), "t").unwrap();
-        let seen = live(dir.path()).unwrap();
+        let seen = live(dir.path(), true).unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].pid, std::process::id());
         // Nanoseconds survive the name.
         assert_eq!(seen[0].start, lease.start());
         lease.release().unwrap();
-        assert!(live(dir.path()).unwrap().is_empty());
+        assert!(live(dir.path(), true).unwrap().is_empty());
         assert_eq!(fs::read_dir(leases_dir(dir.path())).unwrap().count(), 0);
     }
 
@@ -180,7 +181,7 @@ mod tests {
         fs::write(leases.join("1000-42").join("put-0.tmp"), "half a body").unwrap();
         fs::write(leases.join("1000-42.lock"), "").unwrap();
         fs::write(leases.join("notes.txt"), "not a lease").unwrap();
-        assert!(live(dir.path()).unwrap().is_empty());
+        assert!(live(dir.path(), true).unwrap().is_empty());
         let left: Vec<_> = fs::read_dir(&leases)
             .unwrap()
             .map(|e| e.unwrap().file_name())

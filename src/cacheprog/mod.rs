@@ -504,7 +504,7 @@ impl<W: Write> Server<W> {
 
     fn try_evict(&self, wait: Duration) -> anyhow::Result<bool> {
         let now = SystemTime::now();
-        let oldest_lease = lease::live(&self.root)?.first().map(|l| l.start);
+        let oldest_lease = lease::live(&self.root, true)?.first().map(|l| l.start);
         let keep_recent = oldest_lease.map_or(Duration::ZERO, |start| {
             now.duration_since(start).unwrap_or_default()
         });
@@ -572,9 +572,48 @@ fn is_full(e: &io::Error) -> bool {
     )
 }
 
+/// The GOCACHEPROG value that runs `exe cacheprog` on `dir` within `max_size`, quoted as the
+/// go command splits it (`cmd/internal/quoted`: fields separated by spaces, a field in single
+/// or double quotes taken as is). A path holding both kinds of quote cannot be written.
+pub fn command_line(exe: &Path, dir: &Path, max_size: Size) -> Result<String, Error> {
+    let args = [
+        exe.to_str(),
+        Some("cacheprog"),
+        Some("--dir"),
+        dir.to_str(),
+        Some("--max-size"),
+        Some(&max_size.to_arg()),
+    ];
+    let mut line = String::new();
+    for arg in args {
+        let arg = arg.ok_or_else(|| {
+            Error::Usage("GOCACHEPROG cannot hold a path that is not UTF-8".into())
+        })?;
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        let space = arg
+            .bytes()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        let single = arg.contains('\'');
+        let double = arg.contains('"');
+        match (space || single || double, single, double) {
+            (false, ..) => line.push_str(arg),
+            (true, false, _) => line.push_str(&format!("'{arg}'")),
+            (true, true, false) => line.push_str(&format!("\"{arg}\"")),
+            (true, true, true) => {
+                return Err(Error::Usage(format!(
+                    "GOCACHEPROG cannot hold {arg:?}: it has both single and double quotes"
+                )));
+            }
+        }
+    }
+    Ok(line)
+}
+
 /// The cache directory of a cache program's state, if `root` is managed by one: its budget,
 /// live leases and counters.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Managed {
     pub budget: Budget,
     pub leases: Vec<lease::LiveLease>,
@@ -589,7 +628,7 @@ pub struct Managed {
 /// counts since the last report). `None` when no cache program has run there.
 pub fn report_state(root: &Path) -> Option<Managed> {
     ledger::read_state(root)?;
-    let leases = lease::live(root).unwrap_or_default();
+    let leases = lease::live(root, false).unwrap_or_default();
     let mut taken = None;
     ledger::update_state(root, |s| {
         taken = Some(s.clone());
@@ -605,4 +644,54 @@ pub fn report_state(root: &Path) -> Option<Managed> {
         counts_since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(taken.since)),
         ledger_bytes: ledger::read_tally_at(root).map(|t| t.bytes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `cmd/internal/quoted.Split` makes of a line.
+    fn go_split(mut s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            s = s.trim_start_matches([' ', '\t', '\n', '\r']);
+            let Some(first) = s.chars().next() else {
+                return out;
+            };
+            if first == '\'' || first == '"' {
+                let end = s[1..].find(first).expect("terminated") + 1;
+                out.push(s[1..end].to_string());
+                s = &s[end + 1..];
+            } else {
+                let end = s.find([' ', '\t', '\n', '\r']).unwrap_or(s.len());
+                out.push(s[..end].to_string());
+                s = &s[end..];
+            }
+        }
+    }
+
+    #[test]
+    fn the_command_line_splits_back_as_go_splits_it() {
+        let size: Size = "5GiB".parse().unwrap();
+        for (exe, dir) in [
+            (
+                "/usr/local/bin/go-disk-guard",
+                "/home/runner/.cache/go-build",
+            ),
+            ("C:\\Program Files\\go-disk-guard.exe", "D:\\go cache"),
+            ("/opt/it's here/go-disk-guard", "/tmp/\"quoted\" dir"),
+            ("/opt/tab\there/g", "/x"),
+        ] {
+            let line = command_line(Path::new(exe), Path::new(dir), size).unwrap();
+            assert_eq!(
+                go_split(&line),
+                [exe, "cacheprog", "--dir", dir, "--max-size", "5368709120"],
+                "{line}"
+            );
+        }
+        let err = command_line(Path::new("/a'b\"c"), Path::new("/x"), size).unwrap_err();
+        assert!(err.to_string().contains("both single and double quotes"));
+        let pct = command_line(Path::new("/g"), Path::new("/c"), "15%".parse().unwrap());
+        assert_eq!(pct.unwrap(), "/g cacheprog --dir /c --max-size 15%");
+    }
 }

@@ -60,7 +60,8 @@ pub enum EmitError {
 /// The environment to hand on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Injection {
-    /// Variables and values, in [`INJECTED_VARS`] order; unknown ones are left out.
+    /// Variables and values, in [`INJECTED_VARS`] order (then GOCACHEPROG, when handed on);
+    /// unknown ones are left out.
     pub env: Vec<(&'static str, OsString)>,
     /// Directories to put in front of PATH: GOBIN, then `$GOROOT/bin`.
     pub path_prepend: Vec<PathBuf>,
@@ -81,6 +82,15 @@ impl Injection {
             path_prepend.push(PathBuf::from(goroot).join("bin"));
         }
         Injection { env, path_prepend }
+    }
+
+    /// What to hand on for `report`: its Go directories, and GOCACHEPROG when it has one.
+    pub fn from_report(report: &Report) -> Injection {
+        let mut injection = Injection::from_go(&report.go);
+        if let Some(prog) = &report.cacheprog {
+            injection.env.push(("GOCACHEPROG", OsString::from(prog)));
+        }
+        injection
     }
 
     /// The value of `name`, if handed on.
@@ -270,7 +280,7 @@ pub fn deliver(
         ))
         .into());
     }
-    let injection = Injection::from_go(&report.go);
+    let injection = Injection::from_report(report);
     let mut delivered = Delivered::default();
     if formats.contains(&EmitFormat::Github) {
         let commands = github::write(&github::Files::from_env(), &injection, report)?;

@@ -57,6 +57,7 @@ pub struct Layer {
     pub hard: Option<Size>,
     pub target: Option<Size>,
     pub cache_max_size: Option<Size>,
+    pub cacheprog_max_size: Option<Size>,
     pub keep_recent: Option<Duration>,
     pub lock_timeout: Option<Duration>,
     pub paths: Option<Vec<PathBuf>>,
@@ -80,6 +81,7 @@ impl Layer {
             hard: over.hard.or(self.hard),
             target: over.target.or(self.target),
             cache_max_size: over.cache_max_size.or(self.cache_max_size),
+            cacheprog_max_size: over.cacheprog_max_size.or(self.cacheprog_max_size),
             keep_recent: over.keep_recent.or(self.keep_recent),
             lock_timeout: over.lock_timeout.or(self.lock_timeout),
             paths: over.paths.or(self.paths),
@@ -120,6 +122,7 @@ impl Layer {
             "hard" => self.hard = Some(size("size")?),
             "target" => self.target = Some(size("size")?),
             "cache-max-size" => self.cache_max_size = Some(size("size")?),
+            "cacheprog-max-size" => self.cacheprog_max_size = Some(size("size")?),
             "tmp-min" => self.tmp_min = Some(size("size")?),
             "keep-recent" => self.keep_recent = Some(duration()?),
             "lock-timeout" => self.lock_timeout = Some(duration()?),
@@ -221,6 +224,7 @@ impl Layer {
             ("hard", file.hard),
             ("target", file.target),
             ("cache-max-size", file.cache_max_size),
+            ("cacheprog-max-size", file.cacheprog_max_size),
             ("keep-recent", file.keep_recent),
             ("lock-timeout", file.lock_timeout),
             ("go", file.go),
@@ -260,6 +264,7 @@ pub const SETTING_KEYS: &[&str] = &[
     "hard",
     "target",
     "cache-max-size",
+    "cacheprog-max-size",
     "keep-recent",
     "lock-timeout",
     "paths",
@@ -306,6 +311,7 @@ struct ConfigFile {
     hard: Option<Spanned<String>>,
     target: Option<Spanned<String>>,
     cache_max_size: Option<Spanned<String>>,
+    cacheprog_max_size: Option<Spanned<String>>,
     keep_recent: Option<Spanned<String>>,
     lock_timeout: Option<Spanned<String>>,
     go: Option<Spanned<String>>,
@@ -378,6 +384,9 @@ pub struct Settings {
     pub target: Size,
     #[serde(serialize_with = "serialize_opt_size")]
     pub cache_max_size: Option<Size>,
+    /// Hand on GOCACHEPROG running `go-disk-guard cacheprog` with this budget.
+    #[serde(serialize_with = "serialize_opt_size")]
+    pub cacheprog_max_size: Option<Size>,
     #[serde(serialize_with = "serialize_duration")]
     pub keep_recent: Duration,
     #[serde(serialize_with = "serialize_duration")]
@@ -420,6 +429,7 @@ impl Settings {
             hard,
             target,
             cache_max_size: layer.cache_max_size,
+            cacheprog_max_size: layer.cacheprog_max_size,
             keep_recent: layer.keep_recent.unwrap_or(DEFAULT_KEEP_RECENT),
             lock_timeout: layer.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT),
             paths: layer.paths.unwrap_or_default(),

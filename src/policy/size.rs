@@ -22,6 +22,14 @@ impl Size {
         }
     }
 
+    /// The size as a flag value that parses back exactly: bytes, or `N%`.
+    pub fn to_arg(self) -> String {
+        match self {
+            Size::Bytes(b) => b.to_string(),
+            Size::Percent(p) => format!("{p}%"),
+        }
+    }
+
     /// This size multiplied by `factor` (used to derive a default target from `soft`).
     pub fn scale(self, factor: f64) -> Size {
         match self {

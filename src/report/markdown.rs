@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::text::{prune_line, serde_plain, stale_work_line};
+use super::text::{cacheprog_line, prune_line, serde_plain, stale_work_line};
 use super::{Report, Status};
 use crate::policy::format_bytes;
 
@@ -72,6 +72,12 @@ pub fn render(report: &Report) -> String {
     }
     if let Some(s) = &report.stale_work {
         let _ = writeln!(w, "\n- {}", escape(&stale_work_line(s)));
+    }
+    if let Some(m) = report.cache.as_ref().and_then(|c| c.cacheprog.as_ref()) {
+        let _ = writeln!(w, "\n- {}", escape(&cacheprog_line(m)));
+    }
+    if let Some(prog) = &report.cacheprog {
+        let _ = writeln!(w, "\n- GOCACHEPROG handed on: `{}`", escape(prog));
     }
     if !report.findings.is_empty() {
         let _ = writeln!(w);

@@ -45,6 +45,9 @@ pub struct Report {
     /// Work directories of killed builds (`prune --stale-work`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_work: Option<crate::prune::work::StaleWork>,
+    /// The GOCACHEPROG value handed on (`--cacheprog-max-size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cacheprog: Option<String>,
     /// What happened while `run`'s command ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<crate::supervise::RunReport>,
@@ -87,6 +90,9 @@ pub struct CacheReport {
     pub path: PathBuf,
     #[serde(flatten)]
     pub stats: CacheStats,
+    /// When `go-disk-guard cacheprog` manages the cache: its budget, live leases and counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cacheprog: Option<crate::cacheprog::Managed>,
 }
 
 /// Something worth a reader's attention.
@@ -193,6 +199,7 @@ impl Report {
             prunes: Vec::new(),
             relocation: None,
             stale_work: None,
+            cacheprog: None,
             run: None,
             findings,
             verdict,

@@ -94,6 +94,12 @@ pub fn render(report: &Report) -> String {
         if let Some(t) = s.last_go_trim {
             let _ = writeln!(w, "  Go last trimmed it {}", ago(t));
         }
+        if let Some(m) = &cache.cacheprog {
+            let _ = writeln!(w, "  {}", cacheprog_line(m));
+        }
+    }
+    if let Some(prog) = &report.cacheprog {
+        let _ = writeln!(w, "\nGOCACHEPROG handed on: {prog}");
     }
 
     if let Some(r) = &report.relocation {
@@ -293,4 +299,42 @@ pub(crate) fn serde_plain<T: serde::Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// One line on a cache that `go-disk-guard cacheprog` manages.
+pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
+    let mut budget = Vec::new();
+    if let Some(max) = m.budget.max_size {
+        budget.push(format!("at most {}", format_bytes(max)));
+    }
+    if let Some(min) = m.budget.min_free {
+        budget.push(format!("{} kept free", format_bytes(min)));
+    }
+    let leases = match m.leases.first() {
+        None => "no live cache program".to_string(),
+        Some(oldest) => format!(
+            "{} live cache program(s), the oldest started {}",
+            m.leases.len(),
+            ago(oldest.start)
+        ),
+    };
+    let c = &m.counts;
+    let since = m
+        .counts_since
+        .map_or(String::new(), |t| format!(" since {}", ago(t)));
+    format!(
+        "cacheprog budget: {}; {leases}; {} hits, {} misses, {} puts ({}), {} evicted ({}), {} errors{since}",
+        if budget.is_empty() {
+            "none".to_string()
+        } else {
+            budget.join(", ")
+        },
+        c.hits,
+        c.misses,
+        c.puts,
+        format_bytes(c.put_bytes),
+        c.evicted_entries,
+        format_bytes(c.evicted_bytes),
+        c.errors,
+    )
 }
