@@ -97,7 +97,10 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
     let (volumes, _) = measure(&go, settings, &mut findings);
     findings.extend(crate::doctor::diagnose(
         &go,
-        &crate::doctor::Context::current(),
+        &crate::doctor::Context {
+            tmp_min: settings.tmp_min,
+            ..crate::doctor::Context::current()
+        },
     ));
     let count = |level| findings.iter().filter(|f| f.level == level).count();
     let (errors, warnings) = (count(FindingLevel::Error), count(FindingLevel::Warning));
@@ -132,6 +135,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
             space: disk::Space {
                 total: v.total_bytes,
                 available: v.available_bytes_before,
+                ..disk::Space::default()
             },
         })
         .collect();
@@ -161,6 +165,19 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
             Err(e) => findings.push(warning(e.to_string())),
         }
     }
+    // Work directories of killed builds, on temp volumes below soft.
+    let low_temp_dirs: Vec<PathBuf> = prune::work::temp_dirs(&go)
+        .into_iter()
+        .filter(|dir| {
+            disk::probe(dir).is_ok_and(|p| {
+                volumes
+                    .iter()
+                    .any(|v| v.id == p.volume && v.level.is_some_and(|l| l != Level::Ok))
+            })
+        })
+        .collect();
+    let stale_work = (!low_temp_dirs.is_empty())
+        .then(|| prune::work::clean(&low_temp_dirs, prune::work::default_age(), settings.dry_run));
     for v in &volumes {
         let below = v.level.is_some_and(|l| l != Level::Ok);
         if below && cache_volume.as_ref() != Some(&v.id) {
@@ -183,6 +200,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     Ok(Report {
         prunes,
         relocation,
+        stale_work,
         dry_run: settings.dry_run,
         cacheprog: cacheprog_command(settings, &go)?,
         ..Report::new("check", settings, go, volumes, findings, verdict)
@@ -271,14 +289,9 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
     let mut prunes = Vec::new();
     let mut volumes = Vec::new();
-    let stale_work = goals.stale_work.map(|age| {
-        let mut temp_dirs = Vec::new();
-        if let Some(gotmpdir) = go.get("GOTMPDIR").filter(|d| !d.is_empty()) {
-            temp_dirs.push(std::path::PathBuf::from(gotmpdir));
-        }
-        temp_dirs.push(std::env::temp_dir());
-        prune::work::clean(&temp_dirs, age, settings.dry_run)
-    });
+    let stale_work = goals
+        .stale_work
+        .map(|age| prune::work::clean(&prune::work::temp_dirs(&go), age, settings.dry_run));
     let located = if cache_goal {
         buildcache::locate(&gocache)?
     } else {
@@ -325,7 +338,6 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     })
 }
 
-/// Resolves Go's directories and, when asked, moves them (see [`crate::relocate`]).
 /// The GOCACHEPROG value that keeps GOCACHE within `--cacheprog-max-size`, if asked for:
 /// this very binary, by absolute path.
 fn cacheprog_command(settings: &Settings, go: &GoEnv) -> anyhow::Result<Option<String>> {
@@ -370,6 +382,7 @@ fn cacheprog_finding(settings: &Settings, go: &GoEnv) -> Option<Finding> {
     })
 }
 
+/// Resolves Go's directories and, when asked, moves them (see [`crate::relocate`]).
 fn resolve_and_relocate(
     settings: &Settings,
 ) -> anyhow::Result<(GoEnv, Option<crate::relocate::Outcome>)> {
@@ -447,6 +460,11 @@ fn measure(
             ))),
         }
     }
+    if let Some(why) = disk::quota_unreadable() {
+        findings.push(notice(format!(
+            "per-user quotas could not be read ({why}); available space is the volume's"
+        )));
+    }
     let mut order: Vec<VolumeId> = Vec::new();
     for (_, p) in &probes {
         if !order.contains(&p.volume) {
@@ -476,6 +494,9 @@ fn volume_report(first: &Probe, members: Vec<(String, Probe)>) -> VolumeReport {
         available_bytes_before: first.space.available,
         available_bytes_after: first.space.available,
         used_percent_after: first.space.used_percent(),
+        ram_backed: first.mount.ram_backed(),
+        limited_by: first.space.limited_by,
+        quota_remaining_bytes: first.space.quota_remaining,
         limits: None,
         level: None,
         paths: members
@@ -528,6 +549,7 @@ fn remeasure(
         v.used_percent_after = disk::Space {
             total: v.total_bytes,
             available: v.available_bytes_after,
+            ..disk::Space::default()
         }
         .used_percent();
     }

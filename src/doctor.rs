@@ -3,9 +3,12 @@
 //! severity and a fix.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::disk;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
+use crate::policy::{DEFAULT_TMP_MIN, Size, format_bytes};
+use crate::prune::work::{self, Fate};
 use crate::report::{Finding, FindingLevel};
 
 /// The directory variables checked for location problems: all but GOENV, which names a file.
@@ -14,13 +17,17 @@ fn dir_vars() -> impl Iterator<Item = &'static str> {
 }
 
 /// What doctor looks at besides the Go environment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Context {
     /// The checked-out workspace: `GITHUB_WORKSPACE`, `WORKSPACE` (Jenkins), or the git work
     /// tree around the working directory.
     pub workspace: Option<PathBuf>,
     /// The PATH the job runs with.
     pub path: Vec<PathBuf>,
+    /// Below this much available, the temp volume is too small for large builds.
+    pub tmp_min: Size,
+    /// Work directories idle for longer count as left by killed builds.
+    pub stale_age: Duration,
 }
 
 impl Context {
@@ -42,7 +49,12 @@ impl Context {
         let path = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
-        Context { workspace, path }
+        Context {
+            workspace,
+            path,
+            tmp_min: DEFAULT_TMP_MIN,
+            stale_age: crate::prune::work::default_age(),
+        }
     }
 }
 
@@ -137,6 +149,8 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         ));
     }
 
+    tmpdir_findings(go, ctx, &mut out);
+
     if let Some(ws) = &ctx.workspace {
         for name in ["GOCACHE", "GOMODCACHE"] {
             let Some(dir) = go.get(name).map(PathBuf::from) else {
@@ -165,6 +179,8 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         let dirs: Vec<PathBuf> = match go.get(name) {
             Some(v) if name == "GOPATH" => std::env::split_paths(v).collect(),
             Some(v) if Path::new(v).is_absolute() => vec![PathBuf::from(v)],
+            // An empty GOTMPDIR means the temp dir: that is where builds compile.
+            None if name == "GOTMPDIR" => vec![go.effective_tmpdir()],
             _ => continue,
         };
         for dir in dirs {
@@ -172,6 +188,111 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Findings about the go command's scratch space: GOTMPDIR, or the temp dir when it is empty.
+fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
+    let tmpdir = go.effective_tmpdir();
+    let what = if go.get("GOTMPDIR").is_some() {
+        format!("GOTMPDIR {}", tmpdir.display())
+    } else {
+        format!("the temp dir {} (GOTMPDIR is empty)", tmpdir.display())
+    };
+
+    if let Some(ws) = &ctx.workspace
+        && is_within(&tmpdir, ws)
+    {
+        out.push(finding(
+            FindingLevel::Warning,
+            "tmpdir-in-workspace",
+            format!(
+                "{what} is inside the workspace {}: work directories of killed builds are left \
+                 in the checkout, and a clean checkout deletes them under a running build",
+                ws.display()
+            ),
+            "point GOTMPDIR outside the workspace (e.g. $RUNNER_TEMP, or the workspace's @tmp \
+             sibling on Jenkins)"
+                .into(),
+        ));
+    }
+
+    if let Ok(probe) = disk::probe(&tmpdir) {
+        let min = ctx.tmp_min.resolve(probe.space.total);
+        let small = probe.space.available < min;
+        let ram = probe.mount.ram_backed();
+        if ram || small {
+            let roomier = disk::local_disks()
+                .into_iter()
+                .filter(|m| !m.ram_backed() && m.mount_point != probe.mount.mount_point)
+                .filter_map(|m| Some((disk::space(&m.mount_point).ok()?.available, m)))
+                .filter(|(available, _)| *available > probe.space.available && *available >= min)
+                .max_by_key(|(available, _)| *available);
+            if let Some((available, disk)) = roomier {
+                let why = match (ram, small) {
+                    (true, true) => format!(
+                        "RAM-backed ({}) and has {} available, less than tmp-min {}",
+                        probe.mount.fs_type,
+                        format_bytes(probe.space.available),
+                        format_bytes(min)
+                    ),
+                    (true, false) => format!(
+                        "RAM-backed ({}): what builds write there takes memory",
+                        probe.mount.fs_type
+                    ),
+                    _ => format!(
+                        "has {} available, less than tmp-min {}",
+                        format_bytes(probe.space.available),
+                        format_bytes(min)
+                    ),
+                };
+                out.push(finding(
+                    FindingLevel::Warning,
+                    "tmpdir-small",
+                    format!(
+                        "{what} is on {}, which is {why}, while {} ({}) has {} available: large \
+                         builds fail there with \"no space left on device\" or \"disk quota \
+                         exceeded\"",
+                        probe.mount.mount_point.display(),
+                        disk.mount_point.display(),
+                        disk.fs_type,
+                        format_bytes(available)
+                    ),
+                    format!(
+                        "`go-disk-guard check --relocate auto --emit …` moves GOTMPDIR there, or \
+                         set GOTMPDIR to a directory on {}",
+                        disk.mount_point.display()
+                    ),
+                ));
+            }
+        }
+    }
+
+    let stale = work::clean(&work::temp_dirs(go), ctx.stale_age, true);
+    let (count, bytes) = stale
+        .dirs
+        .iter()
+        .filter(|d| d.fate == Fate::WouldRemove)
+        .fold((0u64, 0u64), |(n, b), d| (n + 1, b + d.bytes));
+    if count > 0 {
+        let dirs: Vec<String> = stale
+            .temp_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        out.push(finding(
+            FindingLevel::Warning,
+            "stale-work-dirs",
+            format!(
+                "{count} work director{} of killed builds ({}) idle for over {} in {}",
+                if count == 1 { "y" } else { "ies" },
+                format_bytes(bytes),
+                crate::policy::format_duration(ctx.stale_age),
+                dirs.join(" and ")
+            ),
+            "`go-disk-guard prune --stale-work` removes them (`check` does when space runs low)"
+                .into(),
+        ));
+    }
 }
 
 /// Findings about where one directory really is: through a link onto another volume, on a

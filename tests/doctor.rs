@@ -96,6 +96,12 @@ fn an_unwritable_directory_is_an_error() {
     assert_eq!(f.len(), 1, "{findings:?}");
     assert_eq!(f[0]["level"], "error");
     assert!(f[0]["message"].as_str().unwrap().contains("GOMODCACHE"));
+    // With GOTMPDIR empty, the temp dir is where builds compile: it must be writable too.
+    let (code, findings) = doctor(h, &[("TMPDIR", &h.join("ro"))]);
+    assert_eq!(code, 4, "{findings:?}");
+    let f = with_code(&findings, "not-writable");
+    assert_eq!(f.len(), 1, "{findings:?}");
+    assert!(f[0]["message"].as_str().unwrap().starts_with("GOTMPDIR "));
 }
 
 #[test]
@@ -206,5 +212,72 @@ fn a_go_directory_on_a_network_filesystem_is_a_warning() {
     assert!(
         f[0]["message"].as_str().unwrap().contains("fuse.rclone"),
         "{f:?}"
+    );
+}
+
+#[test]
+fn gotmpdir_on_a_small_ram_volume_in_the_workspace_with_stale_work_is_reported() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let ws = h.join("ws");
+    fs::create_dir(&ws).unwrap();
+    let Some(tmpfs) = Tmpfs::mount(&ws.join("scratch"), "16m") else {
+        return;
+    };
+    // A work directory a killed build left a day ago, and a fresh one a build is using.
+    let old = tmpfs.dir.join("go-build1234");
+    fs::create_dir_all(old.join("b001")).unwrap();
+    fs::write(old.join("b001/_pkg_.a"), vec![1u8; 100_000]).unwrap();
+    set_mtime(
+        &old,
+        std::time::SystemTime::now() - std::time::Duration::from_secs(86_400),
+    );
+    fs::create_dir_all(tmpfs.dir.join("go-build5678")).unwrap();
+    let os_temp = h.join("ostemp");
+    fs::create_dir(&os_temp).unwrap();
+
+    let (_, findings) = doctor(
+        h,
+        &[
+            ("GOTMPDIR", &tmpfs.dir),
+            ("TMPDIR", &os_temp),
+            ("GITHUB_WORKSPACE", &ws),
+        ],
+    );
+    let small = with_code(&findings, "tmpdir-small");
+    assert_eq!(small.len(), 1, "{findings:?}");
+    let msg = small[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("RAM-backed (tmpfs)") && msg.contains("less than tmp-min 4.0 GiB"),
+        "{msg}"
+    );
+    assert!(
+        small[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--relocate auto")
+    );
+    let inside = with_code(&findings, "tmpdir-in-workspace");
+    assert_eq!(inside.len(), 1, "{findings:?}");
+    let stale = with_code(&findings, "stale-work-dirs");
+    assert_eq!(stale.len(), 1, "{findings:?}");
+    let msg = stale[0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("1 work directory of killed builds ("),
+        "{msg}"
+    );
+    assert!(msg.contains("idle for over 6h"), "{msg}");
+    // Nothing was removed: doctor only reads.
+    assert!(old.join("b001/_pkg_.a").exists());
+
+    // A tmp-min below what it has, on a disk-backed temp dir: nothing to say.
+    let (_, findings) = doctor(h, &[("GOTMPDIR", &os_temp), ("TMPDIR", &os_temp)]);
+    assert!(
+        with_code(&findings, "tmpdir-small").is_empty(),
+        "{findings:?}"
+    );
+    assert!(
+        with_code(&findings, "stale-work-dirs").is_empty(),
+        "{findings:?}"
     );
 }

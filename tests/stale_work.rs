@@ -162,3 +162,42 @@ fn prune_without_a_goal_names_stale_work_too() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn check_below_soft_removes_stale_work_dirs_on_that_volume() {
+    let home = tempfile::tempdir().unwrap();
+    let tmp = home.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let idle = tmp.join("go-build4242");
+    let recent = tmp.join("go-build4343");
+    work_dir(&idle, 30 * HOUR);
+    work_dir(&recent, Duration::ZERO);
+
+    let check = |soft: &str| {
+        let out = guard(home.path())
+            .env("GOTMPDIR", &tmp)
+            .env("TMPDIR", &tmp)
+            .args(["check", "--soft", soft, "--hard", "0", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)
+    };
+    // Above soft: left alone.
+    assert!(check("1KiB").get("stale_work").is_none());
+    assert!(idle.exists());
+
+    // Below soft: the idle one goes, the recent one stays.
+    let report = check("100%");
+    assert_eq!(
+        report["stale_work"]["removed_dirs"], 1,
+        "{}",
+        report["stale_work"]
+    );
+    assert!(!idle.exists());
+    assert!(recent.exists());
+}

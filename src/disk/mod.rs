@@ -8,8 +8,9 @@
 //! The platform code (statvfs and `/proc/self/mountinfo` on Unix, GetDiskFreeSpaceExW,
 //! GetVolumePathNameW and FSCTL_GET_REPARSE_POINT on Windows) sits behind the few functions of
 //! `sys`, and so does [`DirHandle`], the handle-relative, link-refusing directory access the
-//! pruner deletes with. [`reparse`] decodes Windows reparse points; it is pure, so it is
-//! tested everywhere.
+//! pruner deletes with. [`reparse`] decodes Windows reparse points, and [`quota`] the kernel's
+//! answer on a user's quota (available space is the smaller of the volume's and the quota's);
+//! both are pure, so they are tested everywhere.
 
 #[cfg(unix)]
 #[path = "unix.rs"]
@@ -18,6 +19,7 @@ mod sys;
 #[path = "windows.rs"]
 mod sys;
 
+pub mod quota;
 pub mod reparse;
 
 use std::io;
@@ -64,13 +66,19 @@ pub fn is_network_fs(fs_type: &str) -> bool {
 pub struct VolumeId(pub String);
 
 /// Space on a volume, in bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Space {
     /// The volume's size.
     pub total: u64,
-    /// What an unprivileged user can still write (statvfs `f_bavail`, Windows' caller-available
-    /// bytes, which respect quotas).
+    /// What this user can still write: the smaller of the volume's available space (statvfs
+    /// `f_bavail`) and what the user's quota leaves (Linux `quotactl_fd`); on Windows the
+    /// caller-available bytes, which respect quotas already.
     pub available: u64,
+    /// What the quota leaves, when the user has one on this volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_remaining: Option<u64>,
+    /// Which of the two `available` is.
+    pub limited_by: quota::Binding,
 }
 
 impl Space {
@@ -80,6 +88,39 @@ impl Space {
             return 0.0;
         }
         100.0 * (self.total.saturating_sub(self.available)) as f64 / self.total as f64
+    }
+}
+
+/// Why quotas could not be read, the first time that happened in this process: the report
+/// says so once.
+pub fn quota_unreadable() -> Option<String> {
+    QUOTA_UNREADABLE.get().cloned()
+}
+
+static QUOTA_UNREADABLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The space this user has on a volume whose own available space is `volume_available`,
+/// asking for the user's quota on the filesystem holding `path`.
+fn with_quota(path: &Path, total: u64, volume_available: u64) -> Space {
+    #[cfg(target_os = "linux")]
+    let quota = match quota::linux::user_quota(path) {
+        Ok(q) => q,
+        Err(quota::Unreadable::Unsupported(why) | quota::Unreadable::Failed(why)) => {
+            let _ = QUOTA_UNREADABLE.set(why);
+            None
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let quota = {
+        let _ = path;
+        None
+    };
+    let (available, limited_by) = quota::effective(volume_available, quota);
+    Space {
+        total,
+        available,
+        quota_remaining: quota.map(|q| q.remaining()),
+        limited_by,
     }
 }
 
@@ -124,7 +165,7 @@ pub struct Probe {
 pub fn probe(path: &Path) -> io::Result<Probe> {
     let (resolved, exists) = nearest_existing(path)?;
     let volume = sys::volume_id(&resolved)?;
-    let space = sys::space(&resolved)?;
+    let space = space(&resolved)?;
     let mount = sys::mount_of(&resolved, &volume).unwrap_or_default();
     Ok(Probe {
         path: path.to_path_buf(),
@@ -150,7 +191,8 @@ pub fn writable(path: &Path) -> bool {
 
 /// Measures free space again at an already resolved path (cheap: one statvfs).
 pub fn space(resolved: &Path) -> io::Result<Space> {
-    sys::space(resolved)
+    let volume = sys::space(resolved)?;
+    Ok(with_quota(resolved, volume.total, volume.available))
 }
 
 /// A link met on the way to a path.

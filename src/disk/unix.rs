@@ -69,6 +69,7 @@ pub fn space(path: &Path) -> io::Result<Space> {
     Ok(Space {
         total: (st.f_blocks as u64).saturating_mul(unit),
         available: (st.f_bavail as u64).saturating_mul(unit),
+        ..Space::default()
     })
 }
 

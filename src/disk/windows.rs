@@ -98,7 +98,11 @@ pub fn space(path: &Path) -> io::Result<Space> {
     if ok == 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(Space { total, available })
+    Ok(Space {
+        total,
+        available,
+        ..Space::default()
+    })
 }
 
 /// Whether this process may create files in the directory `path`: Windows ignores the

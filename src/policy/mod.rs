@@ -113,6 +113,7 @@ mod tests {
             space: Space {
                 total: 1000,
                 available,
+                ..Space::default()
             },
         }]
     }

@@ -26,6 +26,25 @@ pub const DEFAULT_AGE: &str = if cfg!(target_os = "linux") {
     "24h"
 };
 
+/// [`DEFAULT_AGE`] as a duration.
+pub fn default_age() -> Duration {
+    crate::policy::parse_duration(DEFAULT_AGE).expect("DEFAULT_AGE parses")
+}
+
+/// Where the go command leaves work directories: GOTMPDIR when set, and the OS temp dir
+/// (where they went before GOTMPDIR was set, or where other go commands put them).
+pub fn temp_dirs(go: &crate::goenv::GoEnv) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(gotmpdir) = go.get("GOTMPDIR") {
+        dirs.push(PathBuf::from(gotmpdir));
+    }
+    let os_temp = std::env::temp_dir();
+    if !dirs.contains(&os_temp) {
+        dirs.push(os_temp);
+    }
+    dirs
+}
+
 /// What happened to one work directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

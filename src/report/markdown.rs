@@ -33,11 +33,18 @@ pub fn render(report: &Report) -> String {
             )
         });
         let holds: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
+        let mut fs_type = escape(&v.mount.fs_type);
+        if v.ram_backed {
+            fs_type.push_str(" (RAM-backed)");
+        }
+        if v.limited_by == crate::disk::quota::Binding::Quota {
+            fs_type.push_str(", quota binds");
+        }
         let _ = writeln!(
             w,
             "| `{}` | {} | {} | {} | {} | {} | {} |",
             escape(&v.mount.mount_point.display().to_string()),
-            escape(&v.mount.fs_type),
+            fs_type,
             format_bytes(v.total_bytes),
             format_bytes(v.available_bytes_before),
             format_bytes(v.available_bytes_after),

@@ -66,6 +66,14 @@ pub struct VolumeReport {
     /// After pruning (a dry run projects it from what would be removed).
     pub available_bytes_after: u64,
     pub used_percent_after: f64,
+    /// Whether the volume keeps its files in memory (tmpfs, ramfs): space there competes with
+    /// the build for RAM.
+    pub ram_backed: bool,
+    /// What binds the available space: the volume's free space, or the user's quota.
+    pub limited_by: crate::disk::quota::Binding,
+    /// What the user's quota leaves on this volume, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_remaining_bytes: Option<u64>,
     /// Limits in bytes for this volume (check only).
     pub limits: Option<Limits>,
     pub level: Option<Level>,

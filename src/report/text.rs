@@ -31,10 +31,11 @@ pub fn render(report: &Report) -> String {
 
     let _ = writeln!(w, "\nVolumes:");
     for v in &report.volumes {
+        let ram = if v.ram_backed { ", RAM-backed" } else { "" };
         let fs = if v.mount.fs_type.is_empty() {
             String::new()
         } else {
-            format!(" ({})", v.mount.fs_type)
+            format!(" ({}{ram})", v.mount.fs_type)
         };
         let labels: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
         let _ = writeln!(
@@ -52,6 +53,12 @@ pub fn render(report: &Report) -> String {
         );
         if before != after {
             let _ = writeln!(w, "    was {before} available before pruning");
+        }
+        if v.limited_by == crate::disk::quota::Binding::Quota {
+            let _ = writeln!(
+                w,
+                "    your quota binds: it leaves less than the volume has free"
+            );
         }
         for p in &v.paths {
             for link in &p.links {

@@ -1,0 +1,80 @@
+//! A real per-user quota: on a tmpfs mounted with `usrquota_block_hardlimit`, `status` counts
+//! what the quota leaves, not the volume's free space, and says the quota binds.
+//!
+//! Needs root and a kernel with tmpfs quotas (CONFIG_TMPFS_QUOTA, Linux 6.6+), which the
+//! development machine lacks, so it is ignored by default; the `quota` job of the CI workflow
+//! runs it on GitHub's Ubuntu runners with `--include-ignored`.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::{guard, is_root, json};
+
+#[test]
+#[ignore = "needs root and a kernel with tmpfs quotas (run by the CI workflow's quota job)"]
+fn a_user_quota_on_a_tmpfs_binds_the_available_space() {
+    assert!(is_root(), "mounting a tmpfs needs root");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("quota");
+    fs::create_dir(&dir).unwrap();
+    let status = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64m,usrquota,usrquota_block_hardlimit=8m",
+            "tmpfs",
+        ])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "this kernel cannot mount a tmpfs with quotas"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.clone());
+    // 2 MiB written by this user: 6 MiB of the quota left, on a volume with ~62 MiB free.
+    common::fill(&dir.join("used"), 2 << 20);
+
+    let out = guard(home.path())
+        .env("GOCACHE", dir.join("cache"))
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    let volume = report["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| {
+            v["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["label"] == "GOCACHE")
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(volume["limited_by"], "quota", "{volume}");
+    let available = volume["available_bytes_before"].as_u64().unwrap();
+    assert_eq!(Some(available), volume["quota_remaining_bytes"].as_u64());
+    assert!(
+        available <= 6 << 20 && available > 5 << 20,
+        "{available} bytes available"
+    );
+}
