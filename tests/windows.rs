@@ -419,3 +419,71 @@ fn a_shard_replaced_by_a_junction_is_never_followed() {
         }
     }
 }
+
+/// The go-disk-guard binary by its Windows path (beside the test binary's `deps` directory),
+/// as go.exe must be able to start it.
+fn windows_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().unwrap();
+    test_exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("go-disk-guard.exe")
+}
+
+#[test]
+fn go_exe_builds_through_the_cache_program() {
+    let Some(go_exe) = go_exe() else {
+        return skip("no Windows Go toolchain (go.exe)");
+    };
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let src = h.join("hello");
+    hello(&src, &["encoding/csv"]);
+    let cache = h.join("gocache");
+    let prog = format!(
+        "{} cacheprog --dir {} --max-size 1GiB",
+        windows_binary().display(),
+        cache.display()
+    );
+    for round in 0..2 {
+        succeeded(
+            &go(&go_exe, h, &src)
+                .env("GOCACHEPROG", &prog)
+                .args(["build", "-o", "hello.exe"])
+                .output()
+                .unwrap(),
+            &format!("go build through cacheprog, round {round}"),
+        );
+    }
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(cache.join("cacheprog/state.json")).unwrap())
+            .unwrap();
+    let counts = &state["counts"];
+    assert!(counts["puts"].as_u64().unwrap() > 10, "{counts}");
+    assert!(counts["hits"].as_u64().unwrap() > 10, "{counts}");
+    assert_eq!(counts["errors"], 0, "{counts}");
+    // go.exe maps some cache files until it exits, after close, so Windows may keep a few
+    // handed-out links then; the next cache program removes them.
+    let mut next = guard(h)
+        .args(["cacheprog", "--max-size", "1GiB", "--dir"])
+        .arg(&cache)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        next.stdin.as_mut().unwrap(),
+        b"{\"ID\":1,\"Command\":\"close\"}\n",
+    )
+    .unwrap();
+    succeeded(&next.wait_with_output().unwrap(), "cacheprog close");
+    let left: Vec<_> = fs::read_dir(cache.join("cacheprog/leases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "leases left behind: {left:?}");
+    let out = Command::new(src.join("hello.exe")).output().unwrap();
+    succeeded(&out, "hello.exe");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+}

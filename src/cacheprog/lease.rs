@@ -6,6 +6,10 @@
 //! directory of the same name without `.lock` holding the process's temporary files and the
 //! links it handed out. The kernel drops the lock when the process dies, however it dies, so
 //! a lease whose lock can be taken is dead: [`live`] removes it and its directory.
+//!
+//! On Windows a file another process holds open or mapped cannot be deleted, and the go
+//! command maps some cache files (the module index) until it exits, after `close`. Such links
+//! stay in a directory whose lock file is gone; [`live`] removes those orphans later.
 
 use std::fs::{self, File, TryLockError};
 use std::io;
@@ -58,9 +62,14 @@ impl Lease {
             .unwrap_or_default()
             .as_nanos();
         let name = format!("{nanos}-{}", std::process::id());
+        // The lock file appears under its name already locked (the lock belongs to the open
+        // file and survives the rename), so no one ever sees it unlocked and takes it for dead.
         let lock_path = dir.join(format!("{name}.lock"));
-        let lock = open_state_file(&lock_path)?;
+        let fresh = dir.join(format!(".{name}.new"));
+        let lock = open_state_file(&fresh)?;
         lock.lock()?;
+        fs::rename(&fresh, &lock_path)?;
+        // Then the directory: one without a lock file is an orphan (see `live`).
         let dir = dir.join(name);
         fs::create_dir(&dir)?;
         Ok(Lease {
@@ -81,15 +90,16 @@ impl Lease {
         self.start
     }
 
-    /// Ends the lease: its directory and lock file go.
+    /// Ends the lease: its directory goes (but for files still open elsewhere, left to a later
+    /// [`live`]), then its lock file.
     pub fn release(&mut self) -> io::Result<()> {
         let Some(lock) = self.lock.take() else {
             return Ok(());
         };
-        let removed = remove_lease_dir(&self.dir);
+        clear_lease_dir(&self.dir);
         let unlinked = fs::remove_file(&self.lock_path);
         drop(lock);
-        removed.and(unlinked)
+        unlinked
     }
 }
 
@@ -99,11 +109,15 @@ impl Drop for Lease {
     }
 }
 
-fn remove_lease_dir(dir: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+/// Removes a lease directory and what it holds, as far as it can: a file another process
+/// still holds (Windows) stays, and so does the directory then. It holds only files.
+fn clear_lease_dir(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let _ = crate::disk::remove_file(&entry.path());
+        }
     }
+    let _ = fs::remove_dir(dir);
 }
 
 /// The live leases on the cache at `root`, oldest first. With `reap`, dead ones (their lock
@@ -116,16 +130,26 @@ pub fn live(root: &Path, reap: bool) -> io::Result<Vec<LiveLease>> {
         Err(e) => return Err(e),
     };
     let mut live = Vec::new();
+    let mut names = Vec::new();
     for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".lock")) else {
+        names.push(entry?.file_name());
+    }
+    for name in &names {
+        let Some(name) = name.to_str() else { continue };
+        let path = dir.join(name);
+        let Some(stem) = name.strip_suffix(".lock") else {
+            // A directory whose lock file is gone: released with files still held open then.
+            // (A lease's lock file exists before its directory and goes after it, so this is
+            // never a lease being taken.)
+            if reap && parse_name(name).is_some() && !dir.join(format!("{name}.lock")).exists() {
+                clear_lease_dir(&path);
+            }
             continue;
         };
         let Some((start, pid)) = parse_name(stem) else {
             continue;
         };
-        let file = match File::open(entry.path()) {
+        let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
@@ -135,8 +159,8 @@ pub fn live(root: &Path, reap: bool) -> io::Result<Vec<LiveLease>> {
             Ok(()) if !reap => {}
             Ok(()) => {
                 // Dead: its owner is gone. Clean up while holding the lock.
-                remove_lease_dir(&dir.join(stem))?;
-                match fs::remove_file(entry.path()) {
+                clear_lease_dir(&dir.join(stem));
+                match fs::remove_file(&path) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                     _ => {}
                 }
@@ -181,6 +205,15 @@ mod tests {
         fs::write(leases.join("1000-42").join("put-0.tmp"), "half a body").unwrap();
         fs::write(leases.join("1000-42.lock"), "").unwrap();
         fs::write(leases.join("notes.txt"), "not a lease").unwrap();
+        // Released with a file still held open: the directory stayed, its lock file went.
+        fs::create_dir_all(leases.join("2000-43")).unwrap();
+        fs::write(leases.join("2000-43").join("abcd"), "a link").unwrap();
+        assert!(live(dir.path(), false).unwrap().is_empty());
+        assert_eq!(
+            fs::read_dir(&leases).unwrap().count(),
+            4,
+            "without reap, all stays"
+        );
         assert!(live(dir.path(), true).unwrap().is_empty());
         let left: Vec<_> = fs::read_dir(&leases)
             .unwrap()

@@ -7,6 +7,10 @@
 //! missing, unreadable or older than [`LEDGER_MAX_AGE`], and by every eviction, which walks
 //! anyway. `state.json` holds the budget the last program started with and counters since the
 //! last `status` report.
+//!
+//! Each file is guarded by a lock on a sidecar (`size.lock`, `state.lock`) that holds no data:
+//! Windows' locks are mandatory, so a lock on the data file itself would stop readers that do
+//! not take it (`status`), and Wine refuses even the holder's own reads.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -30,6 +34,7 @@ pub fn state_dir(root: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct Ledger {
     file: Mutex<File>,
+    lock_path: PathBuf,
 }
 
 /// What the ledger holds.
@@ -51,9 +56,10 @@ impl Tally {
 impl Ledger {
     /// Opens (creating) the ledger of the cache at `root`.
     pub fn open(root: &Path) -> io::Result<Ledger> {
-        let file = open_state_file(&state_dir(root).join("size"))?;
+        let dir = state_dir(root);
         Ok(Ledger {
-            file: Mutex::new(file),
+            file: Mutex::new(open_state_file(&dir.join("size"))?),
+            lock_path: dir.join("size.lock"),
         })
     }
 
@@ -61,7 +67,10 @@ impl Ledger {
     /// writes back what it returns.
     fn update(&self, f: impl FnOnce(Option<Tally>) -> Option<Tally>) -> io::Result<Option<Tally>> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        file.lock()?;
+        // A fresh handle per update: closing it releases the lock whatever happens, and Wine
+        // does not let one handle be locked again from another thread.
+        let lock = open_state_file(&self.lock_path)?;
+        lock.lock()?;
         let result = (|| {
             let current = read_tally(&mut file)?;
             let next = f(current);
@@ -72,7 +81,7 @@ impl Ledger {
             }
             Ok(next)
         })();
-        file.unlock()?;
+        drop(lock);
         result
     }
 
@@ -190,12 +199,17 @@ pub struct State {
     pub since: u64,
 }
 
-/// Reads and rewrites `state.json` under its lock. An unreadable file starts afresh.
+/// Reads and rewrites `state.json` under its lock. An unreadable file starts afresh. The new
+/// state replaces the old by a rename, so a reader never sees half of it.
 pub fn update_state(root: &Path, f: impl FnOnce(&mut State)) -> io::Result<State> {
-    let mut file = open_state_file(&state_dir(root).join("state.json"))?;
-    file.lock()?;
-    let mut text = String::new();
-    file.read_to_string(&mut text)?;
+    let dir = state_dir(root);
+    let lock = open_state_file(&dir.join("state.lock"))?;
+    lock.lock()?;
+    let path = dir.join("state.json");
+    let text = match std::fs::read_to_string(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        other => other?,
+    };
     let mut state: State = serde_json::from_str(&text).unwrap_or_else(|_| State {
         since: now_secs(),
         ..State::default()
@@ -204,9 +218,9 @@ pub fn update_state(root: &Path, f: impl FnOnce(&mut State)) -> io::Result<State
     f(&mut state);
     if state != before || text.is_empty() {
         let json = serde_json::to_string_pretty(&state).map_err(io::Error::other)? + "\n";
-        file.seek(SeekFrom::Start(0))?;
-        file.write_all(json.as_bytes())?;
-        file.set_len(json.len() as u64)?;
+        let temp = dir.join(format!("state.json.{}.tmp", std::process::id()));
+        std::fs::write(&temp, json)?;
+        std::fs::rename(&temp, &path)?;
     }
     Ok(state)
 }

@@ -104,6 +104,10 @@ pub fn serve(
         .with_context(|| format!("cache directory {}", root.display()))?;
     let mut lease =
         Lease::take(&root).with_context(|| format!("taking a lease in {}", root.display()))?;
+    // What dead programs left (their temporary files, links they handed out) goes now.
+    if let Err(e) = lease::live(&root, true) {
+        eprintln!("go-disk-guard cacheprog: cleaning up old leases: {e}");
+    }
     let ledger =
         Ledger::open(&root).with_context(|| format!("cache directory {}", root.display()))?;
     let space = disk::space(&root).with_context(|| format!("measuring {}", root.display()))?;
@@ -504,16 +508,26 @@ impl<W: Write> Server<W> {
 
     fn try_evict(&self, wait: Duration) -> anyhow::Result<bool> {
         let now = SystemTime::now();
-        let oldest_lease = lease::live(&self.root, true)?.first().map(|l| l.start);
+        let oldest_lease = lease::live(&self.root, true)
+            .context("reading the leases")?
+            .first()
+            .map(|l| l.start);
+        // Spare what the oldest live program may use; the second covers the moments between
+        // this reading of the clock and prune's. (Safety does not rest on this: what a go
+        // command was handed is a link of its own.)
         let keep_recent = oldest_lease.map_or(Duration::ZERO, |start| {
-            now.duration_since(start).unwrap_or_default()
+            now.duration_since(start).unwrap_or_default() + Duration::from_secs(1)
         });
         let root = self
             .root
             .to_str()
             .context("the cache directory's path is not UTF-8")?;
         let cache = BuildCache::open(root)?;
-        let seen = self.ledger.read()?.map(|t| t.bytes);
+        let seen = self
+            .ledger
+            .read()
+            .context("reading the size ledger")?
+            .map(|t| t.bytes);
         let request = prune::Request {
             keep_recent,
             max_size: self
@@ -527,12 +541,14 @@ impl<W: Write> Server<W> {
             lock_timeout: wait,
             ..prune::Request::default()
         };
-        let outcome = prune::prune(&cache, &request)?;
+        let outcome = prune::prune(&cache, &request).context("removing entries")?;
         if !outcome.locked {
             // Another pruner is at it.
             return Ok(true);
         }
-        self.ledger.walked(outcome.after.bytes, seen, now)?;
+        self.ledger
+            .walked(outcome.after.bytes, seen, now)
+            .context("updating the size ledger")?;
         self.counters
             .evicted_entries
             .fetch_add(outcome.removed_entries, Ordering::Relaxed);

@@ -181,7 +181,7 @@ impl Store {
                 output_id,
                 size,
                 put_at,
-                disk_path,
+                disk_path: disk_path.unwrap_or(output_path),
             })),
             // Evicted between the check and the link.
             Err(e) if is_absent(&e) => Ok(None),
@@ -192,7 +192,7 @@ impl Store {
     /// Starts storing a body for output `output`.
     pub fn begin_put(&self) -> io::Result<PendingPut> {
         let temp = self.temp_path("put");
-        let file = File::create(&temp)?;
+        let file = File::create(&temp).map_err(|e| with_path(e, "creating", &temp))?;
         Ok(PendingPut {
             temp,
             file: BufWriter::with_capacity(128 * 1024, file),
@@ -238,12 +238,17 @@ impl Store {
         let new_output = disk::allocated_bytes(&file.metadata()?);
         drop(file);
 
+        // The path handed out exists before the entry does: an eviction that takes the entry
+        // the instant it appears cannot take the go command's file.
+        let handed_out = self.hand_out(temp, output)?;
         let output_path = self.entry_path(output, 'd');
         let mut added = new_output as i64;
         if let Ok(old) = fs::symlink_metadata(&output_path) {
             added -= disk::allocated_bytes(&old) as i64;
         }
-        if let Err(e) = fs::rename(temp, &output_path) {
+        if let Err(e) =
+            fs::rename(temp, &output_path).map_err(|e| with_path(e, "renaming into", &output_path))
+        {
             // Windows refuses to replace a file another process reads. Go's outputs are named
             // by their content's hash, so one of the right size is this very output.
             match fs::symlink_metadata(&output_path) {
@@ -258,7 +263,7 @@ impl Store {
 
         let index = format_index(action, output, size, now);
         let index_temp = self.temp_path("index");
-        fs::write(&index_temp, &index)?;
+        fs::write(&index_temp, &index).map_err(|e| with_path(e, "writing", &index_temp))?;
         let index_path = self.entry_path(action, 'a');
         let index_bytes = disk::allocated_bytes(&fs::symlink_metadata(&index_temp)?) as i64;
         added += index_bytes;
@@ -266,30 +271,30 @@ impl Store {
             added -= disk::allocated_bytes(&old) as i64;
         }
         disk::touch(&index_temp, now)?;
-        if let Err(e) = fs::rename(&index_temp, &index_path) {
+        if let Err(e) = fs::rename(&index_temp, &index_path)
+            .map_err(|e| with_path(e, "renaming into", &index_path))
+        {
             let _ = fs::remove_file(&index_temp);
             return Err(e);
         }
-        // The entry's mtime is now, after this lease began: no eviction takes it before the
-        // link exists.
-        let disk_path = self.hand_out(&output_path, output)?;
         Ok(Stored {
-            disk_path,
+            disk_path: handed_out.unwrap_or(output_path),
             added_bytes: added,
         })
     }
 
-    /// The path the go command gets for `output_path`: a hard link in the lease directory,
-    /// or the entry itself where links are not supported.
-    fn hand_out(&self, output_path: &Path, output: &[u8; ID_LEN]) -> io::Result<PathBuf> {
+    /// The path the go command gets for output `output`, whose file is `source`: a hard link
+    /// in the lease directory. `None` where links are not supported: the entry itself is then
+    /// handed out.
+    fn hand_out(&self, source: &Path, output: &[u8; ID_LEN]) -> io::Result<Option<PathBuf>> {
         if !self.links.load(Ordering::Relaxed) {
-            return Ok(output_path.to_path_buf());
+            return Ok(None);
         }
         let link = self.lease_dir.join(hex(output));
-        match fs::hard_link(output_path, &link) {
-            Ok(()) => Ok(link),
+        match fs::hard_link(source, &link) {
+            Ok(()) => Ok(Some(link)),
             // Handed out before: the same content (outputs are named by their hash).
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(link),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Some(link)),
             Err(e) if is_absent(&e) => Err(e),
             Err(e) if links_unsupported(&e) => {
                 self.links.store(false, Ordering::Relaxed);
@@ -298,11 +303,16 @@ impl Store {
                      handing out entries directly",
                     self.root.display()
                 );
-                Ok(output_path.to_path_buf())
+                Ok(None)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(with_path(e, "linking", &link)),
         }
     }
+}
+
+/// `e`, saying what was being done to which file.
+fn with_path(e: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{doing} {}: {e}", path.display()))
 }
 
 fn links_unsupported(e: &io::Error) -> bool {
