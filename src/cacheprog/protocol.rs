@@ -561,13 +561,14 @@ mod tests {
             id: 3,
             output_id: Some([0xff; ID_LEN]),
             size: 12,
-            time: Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5)),
+            // 500 ns: Windows keeps time in units of 100 ns.
+            time: Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 500)),
             disk_path: "/c/ff/x-d".to_string(),
             ..Response::default()
         };
         let v: serde_json::Value = serde_json::from_slice(&hit.to_line()).unwrap();
         assert_eq!(v["OutputID"], STANDARD.encode([0xff; ID_LEN]));
-        assert_eq!(v["Time"], "2023-11-14T22:13:20.000000005Z");
+        assert_eq!(v["Time"], "2023-11-14T22:13:20.000000500Z");
         assert_eq!(v["Size"], 12);
         assert!(v.get("Miss").is_none() && v.get("Err").is_none());
         let miss = Response {
