@@ -9,10 +9,7 @@
 
 mod common;
 
-use std::fs;
-use std::process::Command;
-
-use common::{guard, is_root, json};
+use common::{Tmpfs, guard, is_root, json};
 
 #[test]
 #[ignore = "needs root and a kernel with tmpfs quotas (run by the CI workflow's quota job)"]
@@ -20,29 +17,9 @@ fn a_user_quota_on_a_tmpfs_binds_the_available_space() {
     assert!(is_root(), "mounting a tmpfs needs root");
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("quota");
-    fs::create_dir(&dir).unwrap();
-    let status = Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=64m,usrquota,usrquota_block_hardlimit=8m",
-            "tmpfs",
-        ])
-        .arg(&dir)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "this kernel cannot mount a tmpfs with quotas"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(dir.clone());
+    // Panics when the kernel cannot mount a tmpfs with quotas.
+    let _volume = Tmpfs::mount_with_options(&dir, "size=64m,usrquota,usrquota_block_hardlimit=8m")
+        .expect("root, checked above");
     // 2 MiB written by this user: 6 MiB of the quota left, on a volume with ~62 MiB free.
     common::fill(&dir.join("used"), 2 << 20);
 

@@ -260,19 +260,25 @@ pub struct Tmpfs {
 impl Tmpfs {
     /// Mounts a tmpfs; `None` (after [`skip`]) when not root.
     pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        Tmpfs::mount_with_options(dir, &format!("size={size}"))
+    }
+
+    /// Mounts a tmpfs with mount `options` (`size=…,usrquota,…`); `None` (after [`skip`])
+    /// when not root.
+    pub fn mount_with_options(dir: &Path, options: &str) -> Option<Tmpfs> {
         if !is_root() {
             skip("mounting a tmpfs needs root");
             return None;
         }
         fs::create_dir_all(dir).unwrap();
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(dir)
             .status()
             .expect("running mount");
         assert!(
             status.success(),
-            "mount -t tmpfs failed at {}",
+            "mount -t tmpfs -o {options} failed at {}",
             dir.display()
         );
         Some(Tmpfs {
