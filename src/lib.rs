@@ -14,6 +14,7 @@ pub mod disk;
 pub mod doctor;
 pub mod emit;
 pub mod error;
+pub mod escape;
 #[cfg(feature = "gh-cache")]
 pub mod ghcache;
 pub mod goenv;
