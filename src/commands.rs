@@ -36,7 +36,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
         .into_iter()
         .map(|v| with_limits(v, settings))
         .collect();
-    let cache = match go.get("GOCACHE").map(buildcache::locate) {
+    let cache = match go.get("GOCACHE").map(|c| buildcache::locate(Path::new(c))) {
         Some(Ok(Some(cache))) => {
             let scan = cache.scan();
             findings.extend(scan.skipped.iter().map(|s| notice(s.clone())));
@@ -153,7 +153,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     // Act.
     let mut prunes = Vec::new();
     if let Some(planned) = &planned {
-        match buildcache::locate(&gocache) {
+        match buildcache::locate(Path::new(&gocache)) {
             Ok(Some(cache)) => {
                 let outcome = run_prune(&cache, settings, planned)?;
                 findings.extend(unmet_goal(&outcome, settings));
@@ -239,7 +239,7 @@ pub fn run(
     let cache = report
         .go
         .get("GOCACHE")
-        .and_then(|c| buildcache::locate(c).ok().flatten());
+        .and_then(|c| buildcache::locate(Path::new(c)).ok().flatten());
     let injection = crate::emit::Injection::from_report(&report);
     let mut env: Vec<(String, std::ffi::OsString)> = injection
         .env
@@ -293,7 +293,7 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
         .stale_work
         .map(|age| prune::work::clean(&prune::work::temp_dirs(&go), age, settings.dry_run));
     let located = if cache_goal {
-        buildcache::locate(&gocache)?
+        buildcache::locate(Path::new(&gocache))?
     } else {
         None
     };

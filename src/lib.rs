@@ -23,6 +23,7 @@ pub mod progress;
 pub mod prune;
 pub mod relocate;
 pub mod report;
+pub mod safefs;
 pub mod scan;
 pub mod supervise;
 

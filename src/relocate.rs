@@ -9,9 +9,12 @@
 //! Under the chosen root the layout is `go-disk-guard/cache` (GOCACHE),
 //! `go-disk-guard/modcache` (GOMODCACHE) and `go-disk-guard/path` (GOPATH, with GOBIN at
 //! `path/bin`). Existing contents stay where they are unless `--migrate`: then every file is
-//! copied, verified byte for byte, and only then is the old copy deleted. Read-only modes (the
-//! module cache's) are kept.
+//! copied, verified byte for byte, and only then is the old copy deleted, all through
+//! [`crate::safefs`] (no link followed, no mount point crossed). Read-only modes (the module
+//! cache's) are kept.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -21,6 +24,7 @@ use serde::Serialize;
 
 use crate::disk;
 use crate::goenv::{GoEnv, Origin};
+use crate::safefs::{self, Dir, FileId, Kind, Open};
 
 /// The directory created under the chosen root.
 pub const LAYOUT_DIR: &str = "go-disk-guard";
@@ -348,137 +352,201 @@ fn same(a: &Path, b: &Path) -> bool {
     disk::real_path(a) == disk::real_path(b)
 }
 
-/// Copies the tree `from` into `to`, verifies every file, then removes the copied files and
-/// emptied directories from `from`. Links are recreated, not followed. A file already at the
-/// destination with the same content counts as copied; with other content it is an error
-/// before anything is removed. Returns (files, bytes) migrated.
-pub fn migrate(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
-    let mut files = Vec::new();
-    copy_tree(from, to, &mut files)?;
-    for (src, dst) in &files {
-        if !same_content(src, dst)? {
-            return Err(io::Error::other(format!(
-                "{} differs from its copy {}; nothing was removed",
-                src.display(),
-                dst.display()
-            )));
-        }
-    }
-    let mut bytes = 0;
-    for (src, _) in &files {
-        bytes += fs::symlink_metadata(src).map(|m| m.len()).unwrap_or(0);
-        make_parent_writable(src)?;
-        disk::remove_file(src)?;
-    }
-    remove_empty_dirs(from)?;
-    Ok((files.len() as u64, bytes))
+/// Directories nested deeper than this in a tree being migrated stop the migration before
+/// anything is removed: each level holds two handles open (the original and its copy).
+pub const MAX_MIGRATE_DEPTH: usize = 128;
+
+/// What the copy made of one original.
+#[derive(Clone, Copy)]
+struct Copied {
+    len: u64,
+    modified: std::time::SystemTime,
 }
 
-fn copy_tree(from: &Path, to: &Path, files: &mut Vec<(PathBuf, PathBuf)>) -> io::Result<()> {
-    let meta = fs::symlink_metadata(from)?;
-    fs::create_dir_all(to)?;
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            copy_tree(&src, &dst, files)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src)?;
-            if fs::symlink_metadata(&dst).is_err() {
-                make_link(&target, &dst)?;
+/// Copies the tree `from` into `to`, verifies every file, then removes from `from` exactly the
+/// files copied (as they were when copied) and the directories that are empty then. Links are
+/// recreated, not followed; mount points inside `from` (bind mounts included), FIFOs, sockets
+/// and devices are neither copied nor removed. A file already at the destination with the same
+/// content counts as copied; with other content it is an error before anything is removed.
+/// Everything goes through [`crate::safefs`] handles, without recursion. Returns (files,
+/// bytes) migrated.
+pub fn migrate(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
+    let src = Dir::open(from)?;
+    let dst = Dir::open(to)?;
+    let copied = copy_tree(src.try_clone()?, dst, from, to)?;
+    let files = copied.len() as u64;
+    let mut bytes = 0u64;
+    let removed = safefs::clear(src, |_, meta| {
+        let taken = copied
+            .get(&meta.id)
+            .is_some_and(|c| c.len == meta.len && c.modified == meta.modified);
+        if taken {
+            bytes = bytes.saturating_add(meta.len);
+        }
+        taken
+    })?;
+    if removed.complete()
+        && let (Some(parent), Some(name)) = (from.parent(), from.file_name())
+        && let Ok(parent) = Dir::open(parent)
+    {
+        // The emptied directory itself, unless it is a link or mount point (then it stays).
+        let _ = parent.remove_dir(name);
+    }
+    Ok((files, bytes))
+}
+
+/// One directory being copied: the original, its copy, and the names still to copy.
+struct CopyFrame {
+    src: Dir,
+    dst: Dir,
+    pending: Vec<OsString>,
+    /// Its path below the top, for messages.
+    rel: PathBuf,
+    mode: u32,
+}
+
+/// Copies the tree under `src` into `dst`, verifying each file; returns what was copied, by
+/// the original's identity.
+fn copy_tree(src: Dir, dst: Dir, from: &Path, to: &Path) -> io::Result<HashMap<FileId, Copied>> {
+    let mut copied = HashMap::new();
+    let mode = src.own_mode()?;
+    let mut stack = vec![CopyFrame {
+        pending: src.names()?,
+        src,
+        dst,
+        rel: PathBuf::new(),
+        mode,
+    }];
+    loop {
+        let depth = stack.len();
+        let Some(frame) = stack.last_mut() else { break };
+        let Some(name) = frame.pending.pop() else {
+            // The directory's own mode last, so that a read-only directory is filled first.
+            if let Some(done) = stack.pop() {
+                done.dst.set_mode(done.mode)?;
             }
-            files.push((src, dst));
-        } else if ft.is_file() {
-            if fs::symlink_metadata(&dst).is_ok() {
-                if !same_content(&src, &dst)? {
+            continue;
+        };
+        let rel = frame.rel.join(&name);
+        let shown = || crate::escape::path(&from.join(&rel)).into_owned();
+        let meta = match frame.src.meta(&name) {
+            Ok(meta) => meta,
+            Err(e) if safefs::is_gone(&e) => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", shown()))),
+        };
+        if !meta.same_mount {
+            // A mount point: neither copied nor removed.
+            continue;
+        }
+        match meta.kind {
+            Kind::Dir => {
+                if depth >= MAX_MIGRATE_DEPTH {
                     return Err(io::Error::other(format!(
-                        "{} already exists with other content; nothing was removed",
-                        dst.display()
+                        "{} is nested deeper than {MAX_MIGRATE_DEPTH} directories; nothing was removed",
+                        shown()
                     )));
                 }
-            } else {
-                fs::copy(&src, &dst)?;
-                let mtime = fs::metadata(&src)?.modified()?;
-                let _ = fs::File::options()
-                    .write(true)
-                    .open(&dst)
-                    .and_then(|f| f.set_modified(mtime));
+                let sub = frame.src.open_dir(&name)?;
+                match frame.dst.create_dir(&name) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+                let sub_dst = frame.dst.open_dir(&name)?;
+                // Writable while it is filled; its own mode is set when it is done.
+                sub_dst.set_mode(0o700)?;
+                let mode = frame.src.mode_of(&name)?;
+                stack.push(CopyFrame {
+                    pending: sub.names()?,
+                    src: sub,
+                    dst: sub_dst,
+                    rel,
+                    mode,
+                });
             }
-            files.push((src, dst));
+            Kind::Link => {
+                let target = frame.src.read_link(&name)?;
+                match frame.dst.read_link(&name) {
+                    Ok(existing) if existing == target => {}
+                    Ok(_) => {
+                        return Err(io::Error::other(format!(
+                            "{} already exists with another target; nothing was removed",
+                            crate::escape::path(&to.join(&rel))
+                        )));
+                    }
+                    Err(e) if safefs::is_gone(&e) => frame.dst.symlink(&target, &name)?,
+                    Err(e) => return Err(e),
+                }
+                copied.insert(
+                    meta.id,
+                    Copied {
+                        len: meta.len,
+                        modified: meta.modified,
+                    },
+                );
+            }
+            Kind::File => {
+                copy_file(&frame.src, &frame.dst, &name, &meta)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", shown())))?;
+                copied.insert(
+                    meta.id,
+                    Copied {
+                        len: meta.len,
+                        modified: meta.modified,
+                    },
+                );
+            }
+            // FIFOs, sockets, devices: not Go's, neither copied nor removed.
+            Kind::Other => {}
         }
     }
-    // The directory's own mode last, so that a read-only directory is filled first.
-    fs::set_permissions(to, meta.permissions())?;
+    Ok(copied)
+}
+
+/// Copies the file `name` from `src` to `dst` (or accepts a copy already there with the same
+/// content), keeping its mode and mtime, and checks the copy byte for byte.
+fn copy_file(src: &Dir, dst: &Dir, name: &OsStr, meta: &safefs::Meta) -> io::Result<()> {
+    match dst.open_file(name, Open::CreateNew) {
+        Ok(mut out) => {
+            let mut input = src.open_file(name, Open::Read)?;
+            io::copy(&mut input, &mut out)?;
+            out.set_modified(meta.modified)?;
+            safefs::set_file_mode(&out, src.mode_of(name)?)?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let same = same_content(
+        &mut src.open_file(name, Open::Read)?,
+        &mut dst.open_file(name, Open::Read)?,
+    )?;
+    if !same {
+        return Err(io::Error::other(
+            "differs from its copy at the destination; nothing was removed",
+        ));
+    }
     Ok(())
 }
 
-#[cfg(unix)]
-fn make_link(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-fn make_link(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::windows::fs::symlink_file(target, link)
-}
-
-/// Two files, or two links, hold the same content (or target).
-fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
-    let (ma, mb) = (fs::symlink_metadata(a)?, fs::symlink_metadata(b)?);
-    if ma.file_type().is_symlink() || mb.file_type().is_symlink() {
-        return Ok(ma.file_type().is_symlink()
-            && mb.file_type().is_symlink()
-            && fs::read_link(a)? == fs::read_link(b)?);
-    }
-    if ma.len() != mb.len() {
+/// Whether two open files hold the same bytes.
+fn same_content(a: &mut fs::File, b: &mut fs::File) -> io::Result<bool> {
+    if a.metadata()?.len() != b.metadata()?.len() {
         return Ok(false);
     }
-    let (mut fa, mut fb) = (fs::File::open(a)?, fs::File::open(b)?);
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     loop {
-        let n = fa.read(&mut ba)?;
+        let n = a.read(&mut ba)?;
         if n == 0 {
-            return Ok(true);
+            return Ok(b.read(&mut bb)? == 0);
         }
-        fb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
+        let (Some(chunk_a), Some(chunk_b)) = (ba.get(..n), bb.get_mut(..n)) else {
+            return Ok(false);
+        };
+        match b.read_exact(chunk_b) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            other => other?,
+        }
+        if chunk_a != chunk_b {
             return Ok(false);
         }
-    }
-}
-
-/// Read-only directories (the module cache's) must be made writable before their files go.
-fn make_parent_writable(file: &Path) -> io::Result<()> {
-    match file.parent() {
-        Some(parent) => make_writable(parent),
-        None => Ok(()),
-    }
-}
-
-/// Clears the read-only mode of a directory, so that entries can be removed from it.
-fn make_writable(dir: &Path) -> io::Result<()> {
-    let mut perms = fs::metadata(dir)?.permissions();
-    if perms.readonly() {
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        fs::set_permissions(dir, perms)?;
-    }
-    Ok(())
-}
-
-/// Removes `dir` and every directory under it that is empty now, deepest first.
-fn remove_empty_dirs(dir: &Path) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            remove_empty_dirs(&entry.path())?;
-        }
-    }
-    make_writable(dir)?;
-    match fs::remove_dir(dir) {
-        // Something else still lives there (a mount, a file we did not copy): leave it.
-        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(()),
-        other => other,
     }
 }

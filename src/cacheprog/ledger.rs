@@ -5,36 +5,42 @@
 //! put under a file lock, so that no put has to walk the cache. Other writers (a plain go
 //! command, `go-disk-guard prune`) do not keep it, so it is re-derived by a walk when it is
 //! missing, unreadable or older than [`LEDGER_MAX_AGE`], and by every eviction, which walks
-//! anyway. `state.json` holds the budget the last program started with and counters since the
+//! anyway. What it says is evidence, not truth: a figure that does not parse, a walk time in
+//! the future or one that overflows, or more bytes than the volume holds, counts as missing
+//! ([`Tally::is_plausible`]) and is walked again. `state.json` holds the budget the last program started with and counters since the
 //! last `status` report.
 //!
 //! Each file is guarded by a lock on a sidecar (`size.lock`, `state.lock`) that holds no data:
 //! Windows' locks are mandatory, so a lock on the data file itself would stop readers that do
-//! not take it (`status`), and Wine refuses even the holder's own reads.
+//! not take it (`status`), and Wine refuses even the holder's own reads. Every file is opened
+//! through the state directory's handle ([`crate::safefs`]): never through a link, never a
+//! file with another name elsewhere.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::open_state_file;
+use crate::safefs::{self, Dir, Open};
 
 /// A size kept longer than this without a walk is not trusted.
 pub const LEDGER_MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// The cache program's own directory in the cache root.
-pub fn state_dir(root: &Path) -> PathBuf {
-    root.join("cacheprog")
-}
+/// A walk time this far ahead of the clock is a clock step, not tampering; further ahead, the
+/// figure is not trusted.
+const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// `state.json` is never longer than this; a longer one is not the program's.
+const STATE_READ_LIMIT: u64 = 64 * 1024;
 
 /// The running size of the cache, shared by every cache program on it.
 #[derive(Debug)]
 pub struct Ledger {
     file: Mutex<File>,
-    lock_path: PathBuf,
+    state: Dir,
 }
 
 /// What the ledger holds.
@@ -46,20 +52,34 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Whether a walk is due.
+    /// Whether a walk is due: the figure is older than [`LEDGER_MAX_AGE`], or it claims a walk
+    /// in the future (a clock stepped back, or a ledger written to suppress eviction).
     pub fn is_stale(&self, now: SystemTime) -> bool {
-        now.duration_since(self.walked_at)
-            .is_ok_and(|age| age > LEDGER_MAX_AGE)
+        match now.duration_since(self.walked_at) {
+            Ok(age) => age > LEDGER_MAX_AGE,
+            Err(ahead) => ahead.duration() > CLOCK_TOLERANCE,
+        }
+    }
+
+    /// Whether the figure can be true of a volume of `volume_total` bytes at `now`.
+    pub fn is_plausible(&self, volume_total: u64, now: SystemTime) -> bool {
+        self.bytes <= volume_total && !self.is_stale(now)
     }
 }
 
+/// Opens the state file `name`, saying which on failure.
+fn open_state(state: &Dir, name: &str, how: Open) -> io::Result<File> {
+    state
+        .open_file(OsStr::new(name), how)
+        .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+}
+
 impl Ledger {
-    /// Opens (creating) the ledger of the cache at `root`.
-    pub fn open(root: &Path) -> io::Result<Ledger> {
-        let dir = state_dir(root);
+    /// Opens (creating) the ledger in the cache program's state directory `state`.
+    pub fn open(state: &Dir) -> io::Result<Ledger> {
         Ok(Ledger {
-            file: Mutex::new(open_state_file(&dir.join("size"))?),
-            lock_path: dir.join("size.lock"),
+            file: Mutex::new(open_state(state, "size", Open::ReadWrite)?),
+            state: state.try_clone()?,
         })
     }
 
@@ -69,7 +89,7 @@ impl Ledger {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // A fresh handle per update: closing it releases the lock whatever happens, and Wine
         // does not let one handle be locked again from another thread.
-        let lock = open_state_file(&self.lock_path)?;
+        let lock = open_state(&self.state, "size.lock", Open::ReadWrite)?;
         lock.lock()?;
         let result = (|| {
             let current = read_tally(&mut file)?;
@@ -115,7 +135,7 @@ impl Ledger {
                 _ => 0,
             };
             Some(Tally {
-                bytes: walked + since,
+                bytes: walked.saturating_add(since),
                 walked_at: at,
             })
         })?;
@@ -123,14 +143,19 @@ impl Ledger {
     }
 }
 
+/// The ledger is one short line; more is not the program's.
+const TALLY_READ_LIMIT: u64 = 128;
+
 fn read_tally(file: &mut File) -> io::Result<Option<Tally>> {
-    let mut text = String::new();
+    let mut text = Vec::new();
     file.seek(SeekFrom::Start(0))?;
-    file.read_to_string(&mut text)?;
+    file.take(TALLY_READ_LIMIT).read_to_end(&mut text)?;
     Ok(parse_tally(&text))
 }
 
-fn parse_tally(text: &str) -> Option<Tally> {
+/// `<bytes> <Unix seconds>`; `None` for anything else, numbers that do not fit included.
+pub fn parse_tally(text: &[u8]) -> Option<Tally> {
+    let text = std::str::from_utf8(text).ok()?;
     let mut words = text.split_ascii_whitespace();
     let bytes = words.next()?.parse().ok()?;
     let secs: u64 = words.next()?.parse().ok()?;
@@ -139,7 +164,7 @@ fn parse_tally(text: &str) -> Option<Tally> {
     }
     Some(Tally {
         bytes,
-        walked_at: UNIX_EPOCH + Duration::from_secs(secs),
+        walked_at: UNIX_EPOCH.checked_add(Duration::from_secs(secs))?,
     })
 }
 
@@ -178,14 +203,15 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds `other`, saturating: counts read from a file may hold any number.
     pub fn add(&mut self, other: &Counts) {
-        self.hits += other.hits;
-        self.misses += other.misses;
-        self.puts += other.puts;
-        self.put_bytes += other.put_bytes;
-        self.evicted_entries += other.evicted_entries;
-        self.evicted_bytes += other.evicted_bytes;
-        self.errors += other.errors;
+        self.hits = self.hits.saturating_add(other.hits);
+        self.misses = self.misses.saturating_add(other.misses);
+        self.puts = self.puts.saturating_add(other.puts);
+        self.put_bytes = self.put_bytes.saturating_add(other.put_bytes);
+        self.evicted_entries = self.evicted_entries.saturating_add(other.evicted_entries);
+        self.evicted_bytes = self.evicted_bytes.saturating_add(other.evicted_bytes);
+        self.errors = self.errors.saturating_add(other.errors);
     }
 }
 
@@ -199,41 +225,71 @@ pub struct State {
     pub since: u64,
 }
 
-/// Reads and rewrites `state.json` under its lock. An unreadable file starts afresh. The new
-/// state replaces the old by a rename, so a reader never sees half of it.
-pub fn update_state(root: &Path, f: impl FnOnce(&mut State)) -> io::Result<State> {
-    let dir = state_dir(root);
-    let lock = open_state_file(&dir.join("state.lock"))?;
+impl State {
+    /// When the counters started, if `since` is a time this system can hold.
+    pub fn since_time(&self) -> Option<SystemTime> {
+        UNIX_EPOCH.checked_add(Duration::from_secs(self.since))
+    }
+}
+
+/// Reads `state.json` (`None`: missing, unreadable, not the program's).
+fn read_state_file(state: &Dir) -> Option<State> {
+    let file = open_state(state, "state.json", Open::Read).ok()?;
+    let mut text = Vec::new();
+    file.take(STATE_READ_LIMIT).read_to_end(&mut text).ok()?;
+    let mut parsed: State = serde_json::from_slice(&text).ok()?;
+    // A start in the future is not one: count from now.
+    let now = now_secs();
+    if parsed.since > now.saturating_add(CLOCK_TOLERANCE.as_secs()) {
+        parsed.since = now;
+    }
+    Some(parsed)
+}
+
+/// Reads and rewrites `state.json` in the state directory `state`, under its lock. An
+/// unreadable file starts afresh. The new state replaces the old by a rename, so a reader never
+/// sees half of it.
+pub fn update_state(state: &Dir, f: impl FnOnce(&mut State)) -> io::Result<State> {
+    let lock = open_state(state, "state.lock", Open::ReadWrite)?;
     lock.lock()?;
-    let path = dir.join("state.json");
-    let text = match std::fs::read_to_string(&path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        other => other?,
-    };
-    let mut state: State = serde_json::from_str(&text).unwrap_or_else(|_| State {
+    let existing = read_state_file(state);
+    let fresh = existing.is_none();
+    let mut current = existing.unwrap_or_else(|| State {
         since: now_secs(),
         ..State::default()
     });
-    let before = state.clone();
-    f(&mut state);
-    if state != before || text.is_empty() {
-        let json = serde_json::to_string_pretty(&state).map_err(io::Error::other)? + "\n";
-        let temp = dir.join(format!("state.json.{}.tmp", std::process::id()));
-        std::fs::write(&temp, json)?;
-        std::fs::rename(&temp, &path)?;
+    let before = current.clone();
+    f(&mut current);
+    if current != before || fresh {
+        let json = serde_json::to_string_pretty(&current).map_err(io::Error::other)? + "\n";
+        let temp = format!("state.json.{}.tmp", std::process::id());
+        // A temporary file of a dead process that had this number: ours to replace.
+        match state.remove_file(OsStr::new(&temp)) {
+            Err(e) if !safefs::is_gone(&e) => return Err(e),
+            _ => {}
+        }
+        let written = open_state(state, &temp, Open::CreateNew)
+            .and_then(|mut file| file.write_all(json.as_bytes()))
+            .and_then(|()| state.rename(OsStr::new(&temp), state, OsStr::new("state.json")));
+        if let Err(e) = written {
+            let _ = state.remove_file(OsStr::new(&temp));
+            return Err(e);
+        }
     }
-    Ok(state)
+    Ok(current)
 }
 
 /// The state, if the directory is managed by a cache program; reads only.
-pub fn read_state(root: &Path) -> Option<State> {
-    let text = std::fs::read_to_string(state_dir(root).join("state.json")).ok()?;
-    serde_json::from_str(&text).ok()
+pub fn read_state(state: &Dir) -> Option<State> {
+    read_state_file(state)
 }
 
 /// The ledger's tally, if there is one; reads only.
-pub fn read_tally_at(root: &Path) -> Option<Tally> {
-    parse_tally(&std::fs::read_to_string(state_dir(root).join("size")).ok()?)
+pub fn read_tally_at(state: &Dir) -> Option<Tally> {
+    let file = open_state(state, "size", Open::Read).ok()?;
+    let mut text = Vec::new();
+    file.take(TALLY_READ_LIMIT).read_to_end(&mut text).ok()?;
+    parse_tally(&text)
 }
 
 pub fn now_secs() -> u64 {
@@ -250,8 +306,8 @@ mod tests {
     #[test]
     fn the_ledger_adds_under_its_lock_and_needs_a_walk_first() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(state_dir(dir.path())).unwrap();
-        let ledger = Ledger::open(dir.path()).unwrap();
+        let state = Dir::open(dir.path()).unwrap();
+        let ledger = Ledger::open(&state).unwrap();
         assert_eq!(ledger.add(100).unwrap(), None, "no walk yet");
         let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(ledger.walked(5000, None, at).unwrap(), 5000);
@@ -261,7 +317,7 @@ mod tests {
         // A walk that began at 0 and found 400: the 700 put since are kept on top.
         assert_eq!(ledger.walked(400, Some(0), at).unwrap(), 1100);
         assert_eq!(
-            read_tally_at(dir.path()),
+            read_tally_at(&state),
             Some(Tally {
                 bytes: 1100,
                 walked_at: at
@@ -296,28 +352,55 @@ mod tests {
             ..fresh
         };
         assert!(old.is_stale(now));
-        assert_eq!(parse_tally(""), None);
-        assert_eq!(parse_tally("12"), None);
-        assert_eq!(parse_tally("12 x"), None);
-        assert_eq!(parse_tally("12 3 4"), None);
-        assert_eq!(parse_tally("-5 3"), None);
+        assert_eq!(parse_tally(b""), None);
+        assert_eq!(parse_tally(b"12"), None);
+        assert_eq!(parse_tally(b"12 x"), None);
+        assert_eq!(parse_tally(b"12 3 4"), None);
+        assert_eq!(parse_tally(b"-5 3"), None);
+        assert_eq!(parse_tally(b"\xff 3"), None);
+        // Numbers that fit a u64 but no time: unreadable, not a panic.
+        assert_eq!(parse_tally(b"0 18446744073709551615"), None);
+        assert_eq!(parse_tally(b"18446744073709551616 3"), None);
+        // In the future: stale, so that it is walked again rather than trusted.
+        let ahead = Tally {
+            bytes: 0,
+            walked_at: now + Duration::from_secs(86_400),
+        };
+        assert!(ahead.is_stale(now));
+        assert!(!ahead.is_plausible(u64::MAX, now));
+        // More than the volume holds.
+        assert!(!fresh.is_plausible(0, now));
+        assert!(fresh.is_plausible(1, now));
     }
 
     #[test]
     fn state_counts_accumulate() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(state_dir(dir.path())).unwrap();
+        let state = Dir::open(dir.path()).unwrap();
         let c = Counts {
             hits: 2,
             misses: 1,
             ..Counts::default()
         };
-        update_state(dir.path(), |s| s.counts.add(&c)).unwrap();
-        let s = update_state(dir.path(), |s| s.counts.add(&c)).unwrap();
+        update_state(&state, |s| s.counts.add(&c)).unwrap();
+        let s = update_state(&state, |s| s.counts.add(&c)).unwrap();
         assert_eq!((s.counts.hits, s.counts.misses), (4, 2));
-        assert_eq!(read_state(dir.path()), Some(s));
-        std::fs::write(state_dir(dir.path()).join("state.json"), "{not json").unwrap();
-        let s = update_state(dir.path(), |_| {}).unwrap();
+        assert_eq!(read_state(&state), Some(s));
+        std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
+        let s = update_state(&state, |_| {}).unwrap();
         assert_eq!(s.counts, Counts::default());
+        // Counts at the top of the range saturate; a start in the future is taken as now.
+        std::fs::write(
+            dir.path().join("state.json"),
+            format!(
+                r#"{{"budget":{{"max_size":null,"min_free":null}},"counts":{{"hits":{max},"misses":0,"puts":0,"put_bytes":{max},"evicted_entries":0,"evicted_bytes":0,"errors":0}},"since":{max}}}"#,
+                max = u64::MAX
+            ),
+        )
+        .unwrap();
+        let s = update_state(&state, |s| s.counts.add(&c)).unwrap();
+        assert_eq!(s.counts.hits, u64::MAX);
+        assert!(s.since <= now_secs());
+        assert!(s.since_time().is_some());
     }
 }

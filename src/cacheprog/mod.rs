@@ -97,30 +97,37 @@ pub fn serve(
     output: impl Write + Send,
 ) -> anyhow::Result<Summary> {
     let dir = std::path::absolute(&options.dir)
-        .with_context(|| format!("cache directory {}", options.dir.display()))?;
-    store::prepare(&dir).with_context(|| format!("cache directory {}", dir.display()))?;
+        .with_context(|| format!("cache directory {}", crate::escape::path(&options.dir)))?;
     let root = disk::real_path(&dir);
-    std::fs::create_dir_all(ledger::state_dir(&root))
-        .with_context(|| format!("cache directory {}", root.display()))?;
-    let mut lease =
-        Lease::take(&root).with_context(|| format!("taking a lease in {}", root.display()))?;
+    let cache = store::prepare(&root)
+        .with_context(|| format!("cache directory {}", crate::escape::path(&dir)))?;
+    let leases_path = root.join(store::STATE_DIR).join(store::LEASES_DIR);
+    let mut lease = Lease::take(&cache.leases, &leases_path)
+        .with_context(|| format!("taking a lease in {}", crate::escape::path(&root)))?;
     // What dead programs left (their temporary files, links they handed out) goes now.
-    if let Err(e) = lease::live(&root, true) {
-        eprintln!("go-disk-guard cacheprog: cleaning up old leases: {e}");
+    if let Err(e) = lease::live(&cache.leases, true) {
+        eprintln!(
+            "go-disk-guard cacheprog: cleaning up old leases: {}",
+            crate::escape::line(&e.to_string())
+        );
     }
-    let ledger =
-        Ledger::open(&root).with_context(|| format!("cache directory {}", root.display()))?;
-    let space = disk::space(&root).with_context(|| format!("measuring {}", root.display()))?;
+    let ledger = Ledger::open(&cache.state)
+        .with_context(|| format!("cache directory {}", crate::escape::path(&root)))?;
+    let space =
+        disk::space(&root).with_context(|| format!("measuring {}", crate::escape::path(&root)))?;
     let budget = Budget {
         max_size: options.max_size.map(|s| s.resolve(space.total)),
         min_free: options.min_free.map(|s| s.resolve(space.total)),
     };
-    ledger::update_state(&root, |s| s.budget = budget)
-        .with_context(|| format!("cache directory {}", root.display()))?;
+    ledger::update_state(&cache.state, |s| s.budget = budget)
+        .with_context(|| format!("cache directory {}", crate::escape::path(&root)))?;
 
     let server = Server {
-        store: Store::new(root.clone(), lease.dir().to_path_buf()),
+        store: Store::new(&cache, lease.dir().try_clone()?, lease.path().to_path_buf())?,
         root,
+        cache_root: cache.root.try_clone()?,
+        leases: cache.leases.try_clone()?,
+        state: cache.state.try_clone()?,
         ledger,
         budget,
         volume_total: space.total,
@@ -131,13 +138,7 @@ pub fn serve(
         free_check: Mutex::new((Instant::now(), 0)),
     };
     server.respond(&Response::capabilities());
-    if server
-        .ledger
-        .read()
-        .ok()
-        .flatten()
-        .is_none_or(|t| t.is_stale(SystemTime::now()))
-    {
+    if server.trusted_tally().is_none() {
         server.evict.raise();
     }
 
@@ -161,14 +162,20 @@ pub fn serve(
     // This program's entries are no longer in use: its lease goes, and eviction may take
     // them like any other before the go command is told the cache is closed.
     if let Err(e) = lease.release() {
-        eprintln!("go-disk-guard cacheprog: releasing lease: {e}");
+        eprintln!(
+            "go-disk-guard cacheprog: releasing lease: {}",
+            crate::escape::line(&e.to_string())
+        );
     }
     if server.over_budget() {
         server.evict_now(CLOSE_EVICT_WAIT);
     }
     let counts = server.counters.snapshot();
-    if let Err(e) = ledger::update_state(&server.root, |s| s.counts.add(&counts)) {
-        eprintln!("go-disk-guard cacheprog: recording counts: {e}");
+    if let Err(e) = ledger::update_state(&server.state, |s| s.counts.add(&counts)) {
+        eprintln!(
+            "go-disk-guard cacheprog: recording counts: {}",
+            crate::escape::line(&e.to_string())
+        );
     }
     match ended {
         Ended::Close(id) => {
@@ -271,6 +278,10 @@ impl Signal {
 
 struct Server<W> {
     root: PathBuf,
+    /// Handles on the cache's root, leases and state directories, checked once at start.
+    cache_root: crate::safefs::Dir,
+    leases: crate::safefs::Dir,
+    state: crate::safefs::Dir,
     store: Store,
     ledger: Ledger,
     budget: Budget,
@@ -290,12 +301,18 @@ impl<W: Write> Server<W> {
         if let Err(e) = out.write_all(&line).and_then(|()| out.flush())
             && !self.output_broken.swap(true, Ordering::Relaxed)
         {
-            eprintln!("go-disk-guard cacheprog: writing responses: {e}");
+            eprintln!(
+                "go-disk-guard cacheprog: writing responses: {}",
+                crate::escape::line(&e.to_string())
+            );
         }
     }
 
     fn fail(&self, id: i64, message: String) {
-        eprintln!("go-disk-guard cacheprog: request {id}: {message}");
+        eprintln!(
+            "go-disk-guard cacheprog: request {id}: {}",
+            crate::escape::line(&message)
+        );
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
         self.respond(&Response::error(id, message));
     }
@@ -372,7 +389,10 @@ impl<W: Write> Server<W> {
         if is_full(e) {
             self.evict.raise();
         }
-        self.fail(id, format!("storing in {}: {e}", self.root.display()));
+        self.fail(
+            id,
+            format!("storing in {}: {e}", crate::escape::path(&self.root)),
+        );
     }
 
     /// An answering thread: takes jobs until the reader is done.
@@ -450,7 +470,10 @@ impl<W: Write> Server<W> {
             }
             Ok(Some(_)) => {}
             Ok(None) => self.evict.raise(),
-            Err(e) => eprintln!("go-disk-guard cacheprog: updating the size ledger: {e}"),
+            Err(e) => eprintln!(
+                "go-disk-guard cacheprog: updating the size ledger: {}",
+                crate::escape::line(&e.to_string())
+            ),
         }
         if let Some(min_free) = self.budget.min_free {
             let due = {
@@ -468,14 +491,21 @@ impl<W: Write> Server<W> {
         }
     }
 
+    /// The ledger's figure, if it can be believed (see [`ledger::Tally::is_plausible`]).
+    fn trusted_tally(&self) -> Option<ledger::Tally> {
+        let now = SystemTime::now();
+        self.ledger
+            .read()
+            .ok()
+            .flatten()
+            .filter(|t| t.is_plausible(self.volume_total, now))
+    }
+
     fn over_budget(&self) -> bool {
-        let over_max = self.budget.max_size.is_some_and(|max| {
-            self.ledger
-                .read()
-                .ok()
-                .flatten()
-                .is_none_or(|t| t.bytes > max)
-        });
+        let over_max = self
+            .budget
+            .max_size
+            .is_some_and(|max| self.trusted_tally().is_none_or(|t| t.bytes > max));
         let under_free = self
             .budget
             .min_free
@@ -498,8 +528,9 @@ impl<W: Write> Server<W> {
             Ok(met) => met,
             Err(e) => {
                 eprintln!(
-                    "go-disk-guard cacheprog: evicting in {}: {e:#}",
-                    self.root.display()
+                    "go-disk-guard cacheprog: evicting in {}: {}",
+                    crate::escape::path(&self.root),
+                    crate::escape::line(&format!("{e:#}"))
                 );
                 false
             }
@@ -508,7 +539,7 @@ impl<W: Write> Server<W> {
 
     fn try_evict(&self, wait: Duration) -> anyhow::Result<bool> {
         let now = SystemTime::now();
-        let oldest_lease = lease::live(&self.root, true)
+        let oldest_lease = lease::live(&self.leases, true)
             .context("reading the leases")?
             .first()
             .map(|l| l.start);
@@ -518,16 +549,8 @@ impl<W: Write> Server<W> {
         let keep_recent = oldest_lease.map_or(Duration::ZERO, |start| {
             now.duration_since(start).unwrap_or_default() + Duration::from_secs(1)
         });
-        let root = self
-            .root
-            .to_str()
-            .context("the cache directory's path is not UTF-8")?;
-        let cache = BuildCache::open(root)?;
-        let seen = self
-            .ledger
-            .read()
-            .context("reading the size ledger")?
-            .map(|t| t.bytes);
+        let cache = BuildCache::from_handle(self.root.clone(), self.cache_root.try_clone()?)?;
+        let seen = self.trusted_tally().map(|t| t.bytes);
         let request = prune::Request {
             keep_recent,
             max_size: self
@@ -641,12 +664,20 @@ pub struct Managed {
 }
 
 /// Reads a cache program's state in `root` for `status`, and restarts its counters (they are
-/// counts since the last report). `None` when no cache program has run there.
+/// counts since the last report). `None` when no cache program has run there, or when its
+/// state directory is not a real directory of the cache (a link, a mount point: not read).
 pub fn report_state(root: &Path) -> Option<Managed> {
-    ledger::read_state(root)?;
-    let leases = lease::live(root, false).unwrap_or_default();
+    let state = crate::safefs::Dir::open(root)
+        .ok()?
+        .open_dir(std::ffi::OsStr::new(store::STATE_DIR))
+        .ok()?;
+    ledger::read_state(&state)?;
+    let leases = state
+        .open_dir(std::ffi::OsStr::new(store::LEASES_DIR))
+        .and_then(|l| lease::live(&l, false))
+        .unwrap_or_default();
     let mut taken = None;
-    ledger::update_state(root, |s| {
+    ledger::update_state(&state, |s| {
         taken = Some(s.clone());
         s.counts = Counts::default();
         s.since = ledger::now_secs();
@@ -657,8 +688,8 @@ pub fn report_state(root: &Path) -> Option<Managed> {
         budget: taken.budget,
         leases,
         counts: taken.counts,
-        counts_since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(taken.since)),
-        ledger_bytes: ledger::read_tally_at(root).map(|t| t.bytes),
+        counts_since: taken.since_time(),
+        ledger_bytes: ledger::read_tally_at(&state).map(|t| t.bytes),
     })
 }
 

@@ -12,8 +12,8 @@
 //! lease directory: the go command opens it later, and an eviction that removes the entry in
 //! between cannot take the file from under it. The lease directory goes at `close`.
 
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,10 +21,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::protocol::ID_LEN;
 use crate::buildcache::README_MARKER;
-use crate::disk;
+use crate::safefs::{self, Dir, Kind, Open, Refusal};
 
 /// Go's index line is exactly this long.
 const INDEX_LEN: usize = 2 + 1 + 64 + 1 + 64 + 1 + 20 + 1 + 20 + 1;
+
+/// The cache program's own directory in the cache root, and the leases' inside it.
+pub const STATE_DIR: &str = "cacheprog";
+pub const LEASES_DIR: &str = "leases";
 
 /// What a hit hands back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +50,7 @@ pub struct Stored {
 
 /// A body being written, before it becomes an entry.
 pub struct PendingPut {
-    temp: PathBuf,
+    temp: OsString,
     file: BufWriter<File>,
 }
 
@@ -59,65 +63,106 @@ impl Write for PendingPut {
     }
 }
 
-/// The cache directory as one cache program process uses it.
+/// The cache directory opened for a cache program: handles on its root, its 256 shards, and
+/// its state and leases directories, each checked once (no link, no mount point) and used for
+/// everything after.
 #[derive(Debug)]
-pub struct Store {
-    root: PathBuf,
-    /// This process's lease directory: temporary files and handed-out links.
-    lease_dir: PathBuf,
-    /// Cleared when the filesystem refuses hard links: `DiskPath` is then the entry itself.
-    links: AtomicBool,
-    seq: AtomicU64,
+pub struct CacheDir {
+    /// The root's path, for messages and the paths handed to the go command.
+    pub path: PathBuf,
+    pub root: Dir,
+    pub shards: Vec<Dir>,
+    pub state: Dir,
+    pub leases: Dir,
 }
 
 /// Prepares `root` as a Go build cache: creates it, its README (Go's text) and its 256 shards
-/// where missing. A directory that already holds something but no README is refused: it is
-/// not a cache, and the program evicts in what it manages.
-pub fn prepare(root: &Path) -> io::Result<()> {
-    fs::create_dir_all(root)?;
-    let readme = root.join("README");
-    match fs::read_to_string(&readme) {
-        Ok(text) if text.lines().next() == Some(README_MARKER) => {}
+/// where missing, and opens it. A directory that already holds something but no README is
+/// refused: it is not a cache, and the program evicts in what it manages. A shard, state
+/// directory or leases directory that is a link or a mount point is refused: what is written
+/// there would land elsewhere.
+pub fn prepare(root: &Path) -> io::Result<CacheDir> {
+    std::fs::create_dir_all(root)?;
+    let handle = Dir::open(root)?;
+    match read_small(&handle, "README", 4096) {
+        Ok(text) if text.split(|&b| b == b'\n').next() == Some(README_MARKER.as_bytes()) => {}
         Ok(_) => {
             return Err(io::Error::other(format!(
-                "{} exists but does not start with Go's build-cache marker; not using {} as a cache",
-                readme.display(),
-                root.display()
+                "{}/README exists but does not start with Go's build-cache marker; not using {} \
+                 as a cache",
+                crate::escape::path(root),
+                crate::escape::path(root)
             )));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let foreign = fs::read_dir(root)?
-                .filter_map(Result::ok)
-                .map(|e| e.file_name())
-                .find(|name| !is_cache_name(name));
+        Err(e) if safefs::is_gone(&e) => {
+            let mut foreign = None;
+            handle.each_name(|name| {
+                if foreign.is_none() && !is_cache_name(name) {
+                    foreign = Some(name.to_os_string());
+                }
+            })?;
             if let Some(name) = foreign {
                 return Err(io::Error::other(format!(
-                    "{} is not empty (it holds {:?}) and is not a Go build cache (no README marker)",
-                    root.display(),
-                    name
+                    "{} is not empty (it holds {}) and is not a Go build cache (no README marker)",
+                    crate::escape::path(root),
+                    crate::escape::os(&name)
                 )));
             }
-            fs::write(&readme, readme_text())?;
+            match handle.open_file(OsStr::new("README"), Open::CreateNew) {
+                Ok(mut f) => f.write_all(readme_text().as_bytes())?,
+                // Another program wrote it meanwhile: the same text.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(with_name(e, "creating", root, "README")),
+            }
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(with_name(e, "reading", root, "README")),
     }
-    for shard in 0..=255u8 {
-        match fs::create_dir(root.join(format!("{shard:02x}"))) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+    let open = |parent: &Dir, at: &Path, name: &str| -> io::Result<Dir> {
+        match parent.create_dir(OsStr::new(name)) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(with_name(e, "creating", at, name));
+            }
             _ => {}
         }
+        parent
+            .open_dir(OsStr::new(name))
+            .map_err(|e| match safefs::refusal(&e) {
+                Some(r @ (Refusal::Link | Refusal::MountPoint | Refusal::NotADirectory)) => {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{} {r}; refusing to use it (what is written there would land \
+                             outside the cache)",
+                            crate::escape::path(&at.join(name))
+                        ),
+                    )
+                }
+                _ => with_name(e, "opening", at, name),
+            })
+    };
+    let mut shards = Vec::with_capacity(256);
+    for shard in 0..=255u8 {
+        shards.push(open(&handle, root, &format!("{shard:02x}"))?);
     }
-    Ok(())
+    let state = open(&handle, root, STATE_DIR)?;
+    let leases = open(&state, &root.join(STATE_DIR), LEASES_DIR)?;
+    Ok(CacheDir {
+        path: root.to_path_buf(),
+        root: handle,
+        shards,
+        state,
+        leases,
+    })
 }
 
 /// Names a fresh cache may hold before it has a README (what a go command or this program
 /// create first).
-fn is_cache_name(name: &OsString) -> bool {
-    let s = name.to_string_lossy();
-    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+fn is_cache_name(name: &OsStr) -> bool {
+    let b = name.as_encoded_bytes();
+    (b.len() == 2 && b.iter().all(u8::is_ascii_hexdigit))
         || matches!(
-            &*s,
-            "cacheprog" | "trim.txt" | "testexpire.txt" | "fuzz" | crate::prune::LOCK_FILE_NAME
+            b,
+            b"cacheprog" | b"trim.txt" | b"testexpire.txt" | b"fuzz" | b"go-disk-guard.lock"
         )
 }
 
@@ -130,58 +175,119 @@ fn readme_text() -> String {
     )
 }
 
+/// At most `limit` bytes of the regular file `name` in `dir`, never through a link.
+pub fn read_small(dir: &Dir, name: &str, limit: u64) -> io::Result<Vec<u8>> {
+    let file = dir.open_file(OsStr::new(name), Open::Read)?;
+    let mut data = Vec::new();
+    file.take(limit).read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// The cache directory as one cache program process uses it.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    shards: Vec<Dir>,
+    /// This process's lease directory: temporary files and handed-out links.
+    lease: Dir,
+    lease_path: PathBuf,
+    /// Cleared when the filesystem refuses hard links: `DiskPath` is then the entry itself.
+    links: AtomicBool,
+    seq: AtomicU64,
+}
+
+/// An entry's file name: `<hex>-a` or `<hex>-d`.
+struct EntryName([u8; 66]);
+
+impl EntryName {
+    fn new(id: &[u8; ID_LEN], kind: u8) -> EntryName {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = [0u8; 66];
+        for (i, byte) in id.iter().enumerate() {
+            b[2 * i] = HEX[usize::from(byte >> 4)];
+            b[2 * i + 1] = HEX[usize::from(byte & 0xf)];
+        }
+        b[64] = b'-';
+        b[65] = kind;
+        EntryName(b)
+    }
+
+    fn as_os_str(&self) -> &OsStr {
+        // Hex digits and `-`: ASCII, so always valid text.
+        OsStr::new(std::str::from_utf8(&self.0).unwrap_or("-"))
+    }
+
+    /// The hex of the ID alone, the name a handed-out link takes.
+    fn hex(&self) -> &OsStr {
+        OsStr::new(std::str::from_utf8(&self.0[..64]).unwrap_or("-"))
+    }
+}
+
 impl Store {
-    /// A store in `root` (already [`prepare`]d) writing through `lease_dir` (which exists).
-    pub fn new(root: PathBuf, lease_dir: PathBuf) -> Store {
-        Store {
-            root,
-            lease_dir,
+    /// A store on `cache`'s shards writing through the lease directory `lease` (at
+    /// `lease_path`).
+    pub fn new(cache: &CacheDir, lease: Dir, lease_path: PathBuf) -> io::Result<Store> {
+        Ok(Store {
+            root: cache.path.clone(),
+            shards: cache
+                .shards
+                .iter()
+                .map(Dir::try_clone)
+                .collect::<io::Result<_>>()?,
+            lease,
+            lease_path,
             links: AtomicBool::new(true),
             seq: AtomicU64::new(0),
-        }
+        })
     }
 
-    fn entry_path(&self, id: &[u8; ID_LEN], kind: char) -> PathBuf {
-        let hex = hex(id);
-        self.root.join(&hex[..2]).join(format!("{hex}-{kind}"))
+    fn shard(&self, id: &[u8; ID_LEN]) -> io::Result<&Dir> {
+        self.shards
+            .get(usize::from(id[0]))
+            .ok_or_else(|| io::Error::other("the cache has fewer than 256 shards"))
     }
 
-    fn temp_path(&self, what: &str) -> PathBuf {
+    fn temp_name(&self, what: &str) -> OsString {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.lease_dir.join(format!("{what}-{n}.tmp"))
+        OsString::from(format!("{what}-{n}.tmp"))
     }
 
     /// Looks `action` up. `Ok(None)` is a miss: no entry, a malformed index line, or an
-    /// output that is missing or of the wrong size. A hit refreshes both files' mtimes.
+    /// output that is missing, not a regular file on the cache's mount, or of the wrong size.
+    /// A hit refreshes both files' mtimes.
     pub fn get(&self, action: &[u8; ID_LEN]) -> io::Result<Option<Hit>> {
-        let index_path = self.entry_path(action, 'a');
+        let index_name = EntryName::new(action, b'a');
+        let shard = self.shard(action)?;
         let mut line = [0u8; INDEX_LEN + 1];
-        let n = match File::open(&index_path) {
+        let n = match shard.open_file(index_name.as_os_str(), Open::Read) {
             Ok(mut f) => read_up_to(&mut f, &mut line)?,
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let Some((output_id, size, put_at)) = parse_index(&line[..n], action) else {
+        let Some((output_id, size, put_at)) =
+            parse_index(line.get(..n).unwrap_or_default(), action)
+        else {
             return Ok(None);
         };
         let now = SystemTime::now();
-        touch_if_there(&index_path, now)?;
-        let output_path = self.entry_path(&output_id, 'd');
-        match fs::symlink_metadata(&output_path) {
-            Ok(meta) if meta.is_file() && meta.len() == size => {}
+        touch_if_there(shard, index_name.as_os_str(), now)?;
+        let output_name = EntryName::new(&output_id, b'd');
+        let output_shard = self.shard(&output_id)?;
+        match output_shard.meta(output_name.as_os_str()) {
+            Ok(meta) if meta.kind == Kind::File && meta.same_mount && meta.len == size => {}
             Ok(_) => return Ok(None),
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(e),
         }
-        if !touch_if_there(&output_path, now)? {
+        if !touch_if_there(output_shard, output_name.as_os_str(), now)? {
             return Ok(None);
         }
-        match self.hand_out(&output_path, &output_id) {
+        match self.hand_out(output_shard, output_name.as_os_str(), &output_name) {
             Ok(disk_path) => Ok(Some(Hit {
                 output_id,
                 size,
                 put_at,
-                disk_path: disk_path.unwrap_or(output_path),
+                disk_path: disk_path.unwrap_or_else(|| self.entry_path(&output_name)),
             })),
             // Evicted between the check and the link.
             Err(e) if is_absent(&e) => Ok(None),
@@ -189,10 +295,18 @@ impl Store {
         }
     }
 
-    /// Starts storing a body for output `output`.
+    fn entry_path(&self, name: &EntryName) -> PathBuf {
+        let shard = OsStr::new(std::str::from_utf8(&name.0[..2]).unwrap_or("00"));
+        self.root.join(shard).join(name.as_os_str())
+    }
+
+    /// Starts storing a body.
     pub fn begin_put(&self) -> io::Result<PendingPut> {
-        let temp = self.temp_path("put");
-        let file = File::create(&temp).map_err(|e| with_path(e, "creating", &temp))?;
+        let temp = self.temp_name("put");
+        let file = self
+            .lease
+            .open_file(&temp, Open::CreateNew)
+            .map_err(|e| with_name(e, "creating", &self.lease_path, &temp.to_string_lossy()))?;
         Ok(PendingPut {
             temp,
             file: BufWriter::with_capacity(128 * 1024, file),
@@ -203,7 +317,7 @@ impl Store {
     pub fn discard(&self, pending: PendingPut) {
         let PendingPut { temp, file } = pending;
         drop(file);
-        let _ = fs::remove_file(temp);
+        let _ = self.lease.remove_file(&temp);
     }
 
     /// Makes `pending` (holding exactly `size` bytes) the output `output` of action `action`.
@@ -217,14 +331,14 @@ impl Store {
         let PendingPut { temp, file } = pending;
         let result = self.commit(&temp, file, action, output, size);
         if result.is_err() {
-            let _ = fs::remove_file(&temp);
+            let _ = self.lease.remove_file(&temp);
         }
         result
     }
 
     fn commit(
         &self,
-        temp: &Path,
+        temp: &OsStr,
         file: BufWriter<File>,
         action: &[u8; ID_LEN],
         output: &[u8; ID_LEN],
@@ -235,26 +349,29 @@ impl Store {
         // The kernel's file clock may lag the wall clock by a tick: set it, so the entry is
         // never older than the lease that wrote it.
         file.set_modified(now)?;
-        let new_output = disk::allocated_bytes(&file.metadata()?);
+        let new_output = crate::disk::allocated_bytes(&file.metadata()?);
         drop(file);
 
         // The path handed out exists before the entry does: an eviction that takes the entry
         // the instant it appears cannot take the go command's file.
-        let handed_out = self.hand_out(temp, output)?;
-        let output_path = self.entry_path(output, 'd');
-        let mut added = new_output as i64;
-        if let Ok(old) = fs::symlink_metadata(&output_path) {
-            added -= disk::allocated_bytes(&old) as i64;
+        let output_name = EntryName::new(output, b'd');
+        let handed_out = self.hand_out(&self.lease, temp, &output_name)?;
+        let output_shard = self.shard(output)?;
+        let mut added = i64::try_from(new_output).unwrap_or(i64::MAX);
+        if let Ok(old) = output_shard.meta(output_name.as_os_str()) {
+            added = added.saturating_sub(i64::try_from(old.disk_bytes).unwrap_or(i64::MAX));
         }
-        if let Err(e) =
-            fs::rename(temp, &output_path).map_err(|e| with_path(e, "renaming into", &output_path))
+        if let Err(e) = self
+            .lease
+            .rename(temp, output_shard, output_name.as_os_str())
+            .map_err(|e| with_path(e, "renaming into", &self.entry_path(&output_name)))
         {
             // Windows refuses to replace a file another process reads. Go's outputs are named
             // by their content's hash, so one of the right size is this very output.
-            match fs::symlink_metadata(&output_path) {
-                Ok(old) if old.is_file() && old.len() == size => {
-                    fs::remove_file(temp)?;
-                    disk::touch(&output_path, now)?;
+            match output_shard.meta(output_name.as_os_str()) {
+                Ok(old) if old.kind == Kind::File && old.same_mount && old.len == size => {
+                    self.lease.remove_file(temp)?;
+                    output_shard.set_modified(output_name.as_os_str(), now)?;
                     added = 0;
                 }
                 _ => return Err(e),
@@ -262,57 +379,96 @@ impl Store {
         }
 
         let index = format_index(action, output, size, now);
-        let index_temp = self.temp_path("index");
-        fs::write(&index_temp, &index).map_err(|e| with_path(e, "writing", &index_temp))?;
-        let index_path = self.entry_path(action, 'a');
-        let index_bytes = disk::allocated_bytes(&fs::symlink_metadata(&index_temp)?) as i64;
-        added += index_bytes;
-        if let Ok(old) = fs::symlink_metadata(&index_path) {
-            added -= disk::allocated_bytes(&old) as i64;
+        let index_temp = self.temp_name("index");
+        let index_name = EntryName::new(action, b'a');
+        let index_shard = self.shard(action)?;
+        let written = self
+            .lease
+            .open_file(&index_temp, Open::CreateNew)
+            .and_then(|mut f| {
+                f.write_all(index.as_bytes())?;
+                f.set_modified(now)?;
+                Ok(crate::disk::allocated_bytes(&f.metadata()?))
+            })
+            .map_err(|e| {
+                with_name(
+                    e,
+                    "writing",
+                    &self.lease_path,
+                    &index_temp.to_string_lossy(),
+                )
+            });
+        let index_bytes = match written {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let _ = self.lease.remove_file(&index_temp);
+                return Err(e);
+            }
+        };
+        added = added.saturating_add(i64::try_from(index_bytes).unwrap_or(i64::MAX));
+        if let Ok(old) = index_shard.meta(index_name.as_os_str()) {
+            added = added.saturating_sub(i64::try_from(old.disk_bytes).unwrap_or(i64::MAX));
         }
-        disk::touch(&index_temp, now)?;
-        if let Err(e) = fs::rename(&index_temp, &index_path)
-            .map_err(|e| with_path(e, "renaming into", &index_path))
+        if let Err(e) = self
+            .lease
+            .rename(&index_temp, index_shard, index_name.as_os_str())
+            .map_err(|e| with_path(e, "renaming into", &self.entry_path(&index_name)))
         {
-            let _ = fs::remove_file(&index_temp);
+            let _ = self.lease.remove_file(&index_temp);
             return Err(e);
         }
         Ok(Stored {
-            disk_path: handed_out.unwrap_or(output_path),
+            disk_path: handed_out.unwrap_or_else(|| self.entry_path(&output_name)),
             added_bytes: added,
         })
     }
 
-    /// The path the go command gets for output `output`, whose file is `source`: a hard link
-    /// in the lease directory. `None` where links are not supported: the entry itself is then
-    /// handed out.
-    fn hand_out(&self, source: &Path, output: &[u8; ID_LEN]) -> io::Result<Option<PathBuf>> {
+    /// The path the go command gets for output `output`, whose file is `source` in `dir`: a
+    /// hard link in the lease directory. `None` where links are not supported: the entry
+    /// itself is then handed out.
+    fn hand_out(
+        &self,
+        dir: &Dir,
+        source: &OsStr,
+        output: &EntryName,
+    ) -> io::Result<Option<PathBuf>> {
         if !self.links.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let link = self.lease_dir.join(hex(output));
-        match fs::hard_link(source, &link) {
-            Ok(()) => Ok(Some(link)),
+        let link = output.hex();
+        match dir.hard_link(source, &self.lease, link) {
+            Ok(()) => Ok(Some(self.lease_path.join(link))),
             // Handed out before: the same content (outputs are named by their hash).
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Some(link)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Ok(Some(self.lease_path.join(link)))
+            }
             Err(e) if is_absent(&e) => Err(e),
             Err(e) if links_unsupported(&e) => {
                 self.links.store(false, Ordering::Relaxed);
                 eprintln!(
-                    "go-disk-guard cacheprog: hard links are not supported in {} ({e}); \
+                    "go-disk-guard cacheprog: hard links are not supported in {} ({}); \
                      handing out entries directly",
-                    self.root.display()
+                    crate::escape::path(&self.root),
+                    crate::escape::line(&e.to_string())
                 );
                 Ok(None)
             }
-            Err(e) => Err(with_path(e, "linking", &link)),
+            Err(e) => Err(with_path(e, "linking", &self.lease_path.join(link))),
         }
     }
 }
 
 /// `e`, saying what was being done to which file.
 fn with_path(e: io::Error, doing: &str, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{doing} {}: {e}", path.display()))
+    io::Error::new(
+        e.kind(),
+        format!("{doing} {}: {e}", crate::escape::path(path)),
+    )
+}
+
+/// `e`, saying what was being done to the file `name` in `dir`.
+fn with_name(e: io::Error, doing: &str, dir: &Path, name: &str) -> io::Error {
+    with_path(e, doing, &dir.join(name))
 }
 
 fn links_unsupported(e: &io::Error) -> bool {
@@ -326,12 +482,15 @@ fn is_absent(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) || matches!(
+        safefs::refusal(e),
+        Some(Refusal::Link | Refusal::NotAFile | Refusal::MountPoint)
     )
 }
 
-/// Sets `path`'s mtime; `Ok(false)` when it is gone.
-fn touch_if_there(path: &Path, when: SystemTime) -> io::Result<bool> {
-    match disk::touch(path, when) {
+/// Sets the mtime of `name` in `dir`; `Ok(false)` when it is gone.
+fn touch_if_there(dir: &Dir, name: &OsStr, when: SystemTime) -> io::Result<bool> {
+    match dir.set_modified(name, when) {
         Ok(()) => Ok(true),
         Err(e) if is_absent(&e) => Ok(false),
         // Not ours to touch (a cache shared read-only): the entry is still good.
@@ -342,8 +501,10 @@ fn touch_if_there(path: &Path, when: SystemTime) -> io::Result<bool> {
 
 fn read_up_to(f: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..])? {
+    while let Some(rest) = buf.get_mut(n..)
+        && !rest.is_empty()
+    {
+        match f.read(rest)? {
             0 => break,
             k => n += k,
         }
@@ -378,10 +539,10 @@ pub fn format_index(
 /// Parses Go's index line, checking it names `action`; `None` for anything Go would call a
 /// miss.
 pub fn parse_index(line: &[u8], action: &[u8; ID_LEN]) -> Option<([u8; ID_LEN], u64, SystemTime)> {
-    if line.len() != INDEX_LEN || !line.starts_with(b"v1 ") || line[INDEX_LEN - 1] != b'\n' {
+    if line.len() != INDEX_LEN || !line.starts_with(b"v1 ") || !line.ends_with(b"\n") {
         return None;
     }
-    let text = std::str::from_utf8(&line[3..INDEX_LEN - 1]).ok()?;
+    let text = std::str::from_utf8(line.get(3..INDEX_LEN - 1)?).ok()?;
     let (id, rest) = text.split_at_checked(64)?;
     let rest = rest.strip_prefix(' ')?;
     let (out, rest) = rest.split_at_checked(64)?;
@@ -394,7 +555,11 @@ pub fn parse_index(line: &[u8], action: &[u8; ID_LEN]) -> Option<([u8; ID_LEN], 
     let output = unhex(out)?;
     let size: u64 = size.trim_start_matches(' ').parse().ok()?;
     let nanos: u64 = nanos.trim_start_matches(' ').parse().ok()?;
-    Some((output, size, UNIX_EPOCH + Duration::from_nanos(nanos)))
+    Some((
+        output,
+        size,
+        UNIX_EPOCH.checked_add(Duration::from_nanos(nanos))?,
+    ))
 }
 
 fn unhex(text: &str) -> Option<[u8; ID_LEN]> {
@@ -403,33 +568,28 @@ fn unhex(text: &str) -> Option<[u8; ID_LEN]> {
         return None;
     }
     let mut out = [0u8; ID_LEN];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let digit = |b: u8| (b as char).to_digit(16);
-        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let digit = |b: &u8| (*b as char).to_digit(16);
+        let (hi, lo) = (digit(pair.first()?)?, digit(pair.get(1)?)?);
+        *o = u8::try_from(hi * 16 + lo).ok()?;
     }
     Some(out)
-}
-
-/// Opens a file for reading and writing, creating it: for the small state files.
-pub fn open_state_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn store(dir: &Path) -> Store {
-        let root = dir.join("cache");
-        prepare(&root).unwrap();
+        let cache = prepare(&dir.join("cache")).unwrap();
         let lease = dir.join("lease");
         fs::create_dir(&lease).unwrap();
-        Store::new(root, lease)
+        Store::new(&cache, Dir::open(&lease).unwrap(), lease).unwrap()
+    }
+
+    fn entry(s: &Store, id: u8, kind: u8) -> PathBuf {
+        s.entry_path(&EntryName::new(&[id; ID_LEN], kind))
     }
 
     fn put(store: &Store, action: u8, output: u8, body: &[u8]) -> Stored {
@@ -483,7 +643,7 @@ mod tests {
         let hit = s.get(&[1; ID_LEN]).unwrap().unwrap();
         assert_eq!(hit.output_id, [2; ID_LEN]);
         assert_eq!(hit.size, 12);
-        let entry = s.entry_path(&[2; ID_LEN], 'd');
+        let entry = entry(&s, 2, b'd');
         fs::remove_file(&entry).unwrap();
         // Evicted: the handed-out path still reads; the next get misses.
         assert_eq!(fs::read(&hit.disk_path).unwrap(), b"hello, cache");
@@ -502,12 +662,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         put(&s, 3, 4, b"0123456789");
-        let output = s.entry_path(&[4; ID_LEN], 'd');
+        let output = entry(&s, 4, b'd');
         fs::write(&output, b"01234").unwrap();
         assert_eq!(s.get(&[3; ID_LEN]).unwrap(), None);
         put(&s, 3, 4, b"0123456789");
         assert!(s.get(&[3; ID_LEN]).unwrap().is_some());
-        fs::write(s.entry_path(&[3; ID_LEN], 'a'), b"v1 garbage\n").unwrap();
+        fs::write(entry(&s, 3, b'a'), b"v1 garbage\n").unwrap();
         assert_eq!(s.get(&[3; ID_LEN]).unwrap(), None);
     }
 
@@ -529,7 +689,9 @@ mod tests {
                 .join(format!("{}-d", "cd".repeat(32)))
                 .is_file()
         );
-        assert_eq!(fs::read_dir(&root).unwrap().count(), 257);
+        // README, the 256 shards, and this program's own state directory.
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 258);
+        assert!(root.join(STATE_DIR).join(LEASES_DIR).is_dir());
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //!
 //! The platform code (statvfs and `/proc/self/mountinfo` on Unix, GetDiskFreeSpaceExW,
 //! GetVolumePathNameW and FSCTL_GET_REPARSE_POINT on Windows) sits behind the few functions of
-//! `sys`, and so does [`DirHandle`], the handle-relative, link-refusing directory access the
-//! pruner deletes with. [`reparse`] decodes Windows reparse points, and [`quota`] the kernel's
+//! `sys`. This module only measures and reads: deleting and writing go through
+//! [`crate::safefs`]. [`reparse`] decodes Windows reparse points, and [`quota`] the kernel's
 //! answer on a user's quota (available space is the smaller of the volume's and the quota's);
 //! both are pure, so they are tested everywhere.
 
@@ -24,12 +24,10 @@ pub mod reparse;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde::Serialize;
 
 pub use reparse::Reparse;
-pub use sys::DirHandle;
 
 /// Filesystem types (as Linux and macOS name them) that are network filesystems.
 const NETWORK_FS: &[&str] = &[
@@ -184,9 +182,10 @@ pub fn local_disks() -> Vec<Mount> {
     sys::local_disks()
 }
 
-/// Whether files can be created in the existing directory `path`.
+/// Whether files can be created in the existing directory `path` (asked through the safe
+/// filesystem layer: on Windows that creates and removes a probe file).
 pub fn writable(path: &Path) -> bool {
-    sys::writable(path)
+    crate::safefs::Dir::open(path).is_ok_and(|d| d.writable())
 }
 
 /// Measures free space again at an already resolved path (cheap: one statvfs).
@@ -222,24 +221,6 @@ pub fn links_on(path: &Path) -> Vec<Link> {
             _ => None,
         })
         .collect()
-}
-
-/// Whether a failed deletion failed because another process holds the file open (Windows'
-/// sharing violation). Such a file is skipped and counted, not fatal.
-pub fn is_held_open(error: &io::Error) -> bool {
-    sys::is_held_open(error)
-}
-
-/// Removes a file or a link (never a link's target). On Windows a read-only file (Go makes
-/// the module cache's files read-only) has that attribute cleared first.
-pub fn remove_file(path: &Path) -> io::Result<()> {
-    sys::remove_file(path)
-}
-
-/// Sets the last-modified time of the file or directory at `path` (a link itself, never its
-/// target): the build cache's record of last use.
-pub fn touch(path: &Path, when: SystemTime) -> io::Result<()> {
-    sys::touch(path, when)
 }
 
 /// Bytes a file occupies on disk: its allocated blocks where the system reports them (as
@@ -283,27 +264,6 @@ fn nearest_existing(path: &Path) -> io::Result<(PathBuf, bool)> {
         io::ErrorKind::NotFound,
         format!("no part of {} exists", path.display()),
     ))
-}
-
-/// The kind of a directory entry, never following a link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    /// A symbolic link, junction, mount point or other reparse point.
-    Link,
-    Other,
-}
-
-/// Metadata of a directory entry, read without following links.
-#[derive(Clone, Copy, Debug)]
-pub struct EntryMeta {
-    pub kind: Kind,
-    /// Bytes the entry occupies on disk (allocated blocks where known, else its length).
-    pub disk_bytes: u64,
-    pub modified: SystemTime,
-    /// Whether it lives on the same volume as the directory it was read from.
-    pub same_volume: bool,
 }
 
 #[cfg(test)]

@@ -4,33 +4,24 @@
 //! count), GetVolumeInformationW gives the filesystem, and FSCTL_GET_REPARSE_POINT tells a
 //! symbolic link, a junction and a volume mount point apart.
 //!
-//! Windows has no handle-relative unlink in std; [`DirHandle`] keeps a path and refuses every
-//! reparse point (symbolic link, junction, volume mount point): on Windows a tree can only
-//! reach another volume through one, so refusing them keeps deletion on one volume. A file
-//! another process holds open without `FILE_SHARE_DELETE` cannot be deleted: that error is
-//! told apart ([`is_held_open`]) so that the pruner skips and counts it. Read-only files (the
-//! module cache's) have their attribute cleared before deletion.
+//! Deleting and writing are not this module's: they go through `crate::safefs`.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io;
 use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::os::windows::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_ACCESS_DENIED, ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION,
-    INVALID_HANDLE_VALUE,
-};
+use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::{
-    CreateFileW, FILE_ATTRIBUTE_READONLY, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
-    FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_WRITE_ATTRIBUTES,
-    GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDrives, GetVolumeInformationW,
-    GetVolumeNameForVolumeMountPointW, GetVolumePathNameW, OPEN_EXISTING, SetFileAttributesW,
+    CreateFileW, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_SHARE_DELETE,
+    FILE_SHARE_READ, FILE_SHARE_WRITE, GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDrives,
+    GetVolumeInformationW, GetVolumeNameForVolumeMountPointW, GetVolumePathNameW, OPEN_EXISTING,
 };
 use windows_sys::Win32::System::IO::DeviceIoControl;
 
 use super::reparse::{self, Reparse};
-use super::{EntryMeta, Kind, Mount, Space, VolumeId};
+use super::{Mount, Space, VolumeId};
 
 const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
 /// `FSCTL_GET_REPARSE_POINT`.
@@ -103,21 +94,6 @@ pub fn space(path: &Path) -> io::Result<Space> {
         available,
         ..Space::default()
     })
-}
-
-/// Whether this process may create files in the directory `path`: Windows ignores the
-/// read-only attribute on directories, so a probe file is created and removed.
-pub fn writable(path: &Path) -> bool {
-    let probe = path.join(format!(".go-disk-guard-probe-{}", std::process::id()));
-    let created = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe)
-        .is_ok();
-    if created {
-        let _ = std::fs::remove_file(&probe);
-    }
-    created
 }
 
 /// The volume's GUID path (`\\?\Volume{…}\`) when it has one; otherwise (network shares,
@@ -219,51 +195,6 @@ pub fn read_link(path: &Path) -> io::Result<Option<Reparse>> {
     result
 }
 
-/// Whether an error means another process holds the file open without sharing deletion.
-pub fn is_held_open(error: &io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(code) if code == ERROR_SHARING_VIOLATION as i32 || code == ERROR_LOCK_VIOLATION as i32
-    )
-}
-
-/// Removes a file (or a link, never its target), clearing the read-only attribute first when
-/// that is what refuses the deletion.
-pub fn remove_file(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) => {
-            let meta = std::fs::symlink_metadata(path)?;
-            let attributes = meta.file_attributes();
-            if attributes & FILE_ATTRIBUTE_READONLY == 0
-                || attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0
-            {
-                return Err(e);
-            }
-            // SAFETY: the name is NUL-terminated.
-            let ok = unsafe {
-                SetFileAttributesW(wide(path).as_ptr(), attributes & !FILE_ATTRIBUTE_READONLY)
-            };
-            if ok == 0 {
-                return Err(e);
-            }
-            std::fs::remove_file(path)
-        }
-        other => other,
-    }
-}
-
-/// Sets the last-write time through a handle opened for attributes only, sharing everything,
-/// on the link itself where `path` is one (FILE_FLAG_OPEN_REPARSE_POINT).
-pub fn touch(path: &Path, when: std::time::SystemTime) -> io::Result<()> {
-    use std::os::windows::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .access_mode(FILE_WRITE_ATTRIBUTES)
-        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
-        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT)
-        .open(path)?;
-    file.set_modified(when)
-}
-
 pub fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
     meta.len()
 }
@@ -281,93 +212,4 @@ pub fn local_disks() -> Vec<Mount> {
             (kind == DRIVE_FIXED).then(|| mount_of(&root, &VolumeId(String::new())))?
         })
         .collect()
-}
-
-/// A directory, by path. Every child is checked with `symlink_metadata` before use, and
-/// reparse points are never entered.
-#[derive(Debug)]
-pub struct DirHandle {
-    path: PathBuf,
-    volume: VolumeId,
-}
-
-impl DirHandle {
-    pub fn open(path: &Path) -> io::Result<DirHandle> {
-        let meta = std::fs::metadata(path)?;
-        if !meta.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                "not a directory",
-            ));
-        }
-        Ok(DirHandle {
-            path: path.to_path_buf(),
-            volume: volume_id(path)?,
-        })
-    }
-
-    pub fn open_child(&self, name: &OsStr) -> io::Result<DirHandle> {
-        let path = self.path.join(name);
-        let meta = std::fs::symlink_metadata(&path)?;
-        if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::CrossesDevices,
-                format!("{} is a link, junction or mount point", path.display()),
-            ));
-        }
-        if !meta.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                "not a directory",
-            ));
-        }
-        Ok(DirHandle {
-            path,
-            volume: self.volume.clone(),
-        })
-    }
-
-    pub fn volume(&self) -> VolumeId {
-        self.volume.clone()
-    }
-
-    pub fn names(&self) -> io::Result<Vec<OsString>> {
-        std::fs::read_dir(&self.path)?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect()
-    }
-
-    pub fn meta(&self, name: &OsStr) -> io::Result<EntryMeta> {
-        let meta = std::fs::symlink_metadata(self.path.join(name))?;
-        let kind = if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
-            Kind::Link
-        } else if meta.is_file() {
-            Kind::File
-        } else if meta.is_dir() {
-            Kind::Dir
-        } else {
-            Kind::Other
-        };
-        Ok(EntryMeta {
-            kind,
-            disk_bytes: meta.len(),
-            modified: meta.modified()?,
-            same_volume: kind != Kind::Link,
-        })
-    }
-
-    pub fn remove_file(&self, name: &OsStr) -> io::Result<()> {
-        let path = self.path.join(name);
-        let meta = std::fs::symlink_metadata(&path)?;
-        if meta.is_dir() {
-            // A directory link or junction: removing the link itself never touches its target.
-            std::fs::remove_dir(path)
-        } else {
-            remove_file(&path)
-        }
-    }
-
-    pub fn remove_dir(&self, name: &OsStr) -> io::Result<()> {
-        std::fs::remove_dir(self.path.join(name))
-    }
 }

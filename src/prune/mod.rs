@@ -6,8 +6,9 @@
 //! * works only on a [`BuildCache`], which has been verified to carry Go's README marker;
 //! * removes whole entries (`…-a`/`…-d` files, or a `…-d` directory holding an executable) in
 //!   the 256 shard directories, and nothing else (README, `trim.txt`, `fuzz/` stay);
-//! * never follows a link and never leaves the cache's volume: shards are opened with
-//!   `O_NOFOLLOW` and checked for their device, and entries are removed relative to the
+//! * never follows a link and never crosses a mount point (bind mounts of the same filesystem
+//!   included): everything goes through [`crate::safefs`], shards are opened with
+//!   `O_NOFOLLOW` and checked for their mount, and entries are removed relative to the
 //!   shard's handle, so a shard swapped for a link mid-run cannot redirect a deletion;
 //! * spares every entry whose mtime falls within `keep_recent`, and re-reads each entry's
 //!   mtime immediately before removing it, skipping it if a build has used it since the scan;
@@ -16,7 +17,6 @@
 mod lock;
 pub mod work;
 
-use std::ffi::OsStr;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,8 +27,9 @@ use serde::Serialize;
 pub use lock::LOCK_FILE_NAME;
 
 use crate::buildcache::{BuildCache, CacheStats, Entry};
-use crate::disk::{self, DirHandle, Kind};
+use crate::disk;
 use crate::progress::Progress;
+use crate::safefs::{self, Dir, Kind};
 
 /// How many times a free-space goal re-measures and prunes further when the first round fell
 /// short (other writers, block rounding).
@@ -102,7 +103,7 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     let _lock = if request.dry_run {
         None
     } else {
-        match lock::acquire(cache.root(), request.lock_timeout)? {
+        match lock::acquire(cache.handle(), request.lock_timeout)? {
             Some(lock) => Some(lock),
             None => {
                 outcome.notes.push(format!(
@@ -127,30 +128,27 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
         ..scan.stats()
     };
 
-    // Oldest first; ties broken by name so the order is deterministic.
-    let mut candidates: Vec<Entry> = Vec::with_capacity(scan.entries.len());
+    // Oldest first, sorted in place: a large cache's list is never held twice.
+    let mut candidates: Vec<Entry> = std::mem::take(&mut scan.entries);
     let mut oldest_recent: Option<SystemTime> = None;
-    for e in scan.entries {
-        if e.modified < recent_cutoff {
-            candidates.push(e);
-        } else {
-            outcome.kept_recent_entries += 1;
-            outcome.kept_recent_bytes += e.disk_bytes;
-            oldest_recent = Some(oldest_recent.map_or(e.modified, |t| t.min(e.modified)));
+    candidates.retain(|e| {
+        let modified = e.modified();
+        if modified < recent_cutoff {
+            return true;
         }
-    }
-    candidates.sort_unstable_by(|a, b| {
-        a.modified
-            .cmp(&b.modified)
-            .then_with(|| a.name.cmp(&b.name))
+        outcome.kept_recent_entries += 1;
+        outcome.kept_recent_bytes = outcome.kept_recent_bytes.saturating_add(e.disk_bytes);
+        oldest_recent = Some(oldest_recent.map_or(modified, |t| t.min(modified)));
+        false
     });
+    candidates.sort_unstable_by_key(Entry::lru_key);
 
     // Each goal asks for a prefix of the candidates; the longest prefix serves them all.
     let mut want = 0usize;
     let mut goal_met = true;
     if let Some(age) = request.older_than {
         let cutoff = now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
-        want = want.max(candidates.partition_point(|e| e.modified < cutoff));
+        want = want.max(candidates.partition_point(|e| e.modified() < cutoff));
     }
     if let Some(max) = request.max_size {
         let excess = outcome.before.bytes.saturating_sub(max);
@@ -176,12 +174,18 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     let mut done = want;
     let mut tally = Tally::default();
     if request.dry_run {
-        for e in &candidates[..want] {
+        for e in candidates.get(..want).unwrap_or_default() {
             tally.removed(e);
         }
         goal_met &= free_goal_estimate;
     } else {
-        tally = remove_entries(cache, &candidates[..want], recent_cutoff, progress.as_ref());
+        tally = remove_entries(
+            cache,
+            &scan,
+            candidates.get(..want).unwrap_or_default(),
+            recent_cutoff,
+            progress.as_ref(),
+        );
         // Space freed is not exactly the bytes removed (other writers, block rounding,
         // entries spared or vanished): measure again and go on while the goal is missed.
         if let Some(target) = request.free_at_least {
@@ -193,7 +197,8 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
                 let (end, _) = prefix_freeing(&candidates, done, short);
                 let more = remove_entries(
                     cache,
-                    &candidates[done..end],
+                    &scan,
+                    candidates.get(done..end).unwrap_or_default(),
                     recent_cutoff,
                     progress.as_ref(),
                 );
@@ -217,7 +222,7 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
     outcome.goal_met = goal_met;
     outcome.after = remaining_stats(
         &outcome.before,
-        candidates.get(done).map(|e| e.modified).or(oldest_recent),
+        candidates.get(done).map(Entry::modified).or(oldest_recent),
         &tally,
     );
     outcome.notes.extend(tally.errors);
@@ -230,8 +235,10 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
 fn prefix_freeing(candidates: &[Entry], start: usize, bytes: u64) -> (usize, bool) {
     let mut sum = 0u64;
     let mut end = start;
-    while sum < bytes && end < candidates.len() {
-        sum += candidates[end].disk_bytes;
+    while sum < bytes
+        && let Some(e) = candidates.get(end)
+    {
+        sum = sum.saturating_add(e.disk_bytes);
         end += 1;
     }
     (end, sum >= bytes)
@@ -274,9 +281,16 @@ struct Tally {
 impl Tally {
     fn removed(&mut self, e: &Entry) {
         self.entries += 1;
-        self.files += e.files;
-        self.bytes += e.disk_bytes;
-        self.newest = Some(self.newest.map_or(e.modified, |t| t.max(e.modified)));
+        self.files = self.files.saturating_add(e.files());
+        self.bytes = self.bytes.saturating_add(e.disk_bytes);
+        let modified = e.modified();
+        self.newest = Some(self.newest.map_or(modified, |t| t.max(modified)));
+    }
+
+    fn note(&mut self, note: String) {
+        if self.errors.len() < MAX_ERRORS_KEPT {
+            self.errors.push(note);
+        }
     }
 
     fn add(&mut self, other: Tally) {
@@ -298,16 +312,20 @@ impl Tally {
     }
 }
 
-/// Removes `chosen` entries, shards in parallel, each relative to its shard's handle.
+/// Removes `chosen` entries (of `scan`), shards in parallel, each relative to its shard's
+/// handle.
 fn remove_entries(
     cache: &BuildCache,
+    scan: &crate::buildcache::Scan,
     chosen: &[Entry],
     recent_cutoff: SystemTime,
     progress: Option<&Progress>,
 ) -> Tally {
     let mut by_shard: Vec<Vec<&Entry>> = vec![Vec::new(); 256];
     for e in chosen {
-        by_shard[e.shard as usize].push(e);
+        if let Some(list) = by_shard.get_mut(usize::from(e.shard)) {
+            list.push(e);
+        }
     }
     let tallies: Vec<Tally> = crate::buildcache::io_pool().install(|| {
         by_shard
@@ -316,43 +334,37 @@ fn remove_entries(
             .filter(|(_, entries)| !entries.is_empty())
             .map(|(shard, entries)| {
                 let mut tally = Tally::default();
-                let dir = match cache.open_shard(shard as u8) {
-                    Ok(Some(dir)) => dir,
-                    Ok(None) => {
+                let dir = match u8::try_from(shard).map(|n| cache.open_shard(n)) {
+                    Ok(Ok(Some(dir))) => dir,
+                    Ok(Ok(None)) => {
                         tally.vanished += entries.len() as u64;
                         return tally;
                     }
-                    Err(e) => {
-                        tally
-                            .errors
-                            .push(format!("shard {shard:02x}: {e}; left alone"));
+                    Ok(Err(e)) => {
+                        let why =
+                            safefs::refusal(&e).map_or_else(|| e.to_string(), |r| r.to_string());
+                        tally.note(format!("shard {shard:02x}: {why}; left alone"));
                         return tally;
                     }
+                    Err(_) => return tally,
                 };
+                let mut buf = [0u8; 66];
                 for entry in entries {
-                    match remove_entry(&dir, entry, recent_cutoff) {
+                    let name = scan.name_of(entry, &mut buf);
+                    let shown = format!("{shard:02x}/{}", crate::escape::os(name));
+                    match remove_entry(&dir, name, entry, recent_cutoff) {
                         Ok(Removal::Removed) => tally.removed(entry),
                         Ok(Removal::InUse) => tally.spared += 1,
                         Ok(Removal::Vanished) => tally.vanished += 1,
-                        Err(e) if disk::is_held_open(&e) => {
+                        Ok(Removal::LeftAlone(why)) => {
+                            tally.note(format!("{shown}: {why}; left alone"))
+                        }
+                        Err(e) if safefs::is_held_open(&e) => {
                             tally.held_open += 1;
-                            if tally.errors.len() < MAX_ERRORS_KEPT {
-                                tally.errors.push(format!(
-                                    "{:02x}/{}: held open by another process; left alone",
-                                    shard,
-                                    entry.name.to_string_lossy()
-                                ));
-                            }
+                            tally
+                                .note(format!("{shown}: held open by another process; left alone"));
                         }
-                        Err(e) => {
-                            if tally.errors.len() < MAX_ERRORS_KEPT {
-                                tally.errors.push(format!(
-                                    "{:02x}/{}: {e}",
-                                    shard,
-                                    entry.name.to_string_lossy()
-                                ));
-                            }
-                        }
+                        Err(e) => tally.note(format!("{shown}: {e}")),
                     }
                     if let Some(p) = progress {
                         p.inc(entry.disk_bytes);
@@ -373,63 +385,51 @@ enum Removal {
     Removed,
     /// A build used it after the scan: its mtime is now recent.
     InUse,
-    /// Already gone.
+    /// Already gone, or changed into something else since the scan (not ours to judge).
     Vanished,
+    /// It is, or holds, something that is never removed (a mount point, a link to a
+    /// directory); why, in words.
+    LeftAlone(String),
 }
 
 /// Removes one entry after re-reading its metadata: it must still be the same kind of thing,
-/// on the same volume, and not used since the scan.
-fn remove_entry(dir: &DirHandle, entry: &Entry, recent_cutoff: SystemTime) -> io::Result<Removal> {
-    let meta = match dir.meta(&entry.name) {
+/// on the shard's mount, and not used since the scan.
+fn remove_entry(
+    dir: &Dir,
+    name: &std::ffi::OsStr,
+    entry: &Entry,
+    recent_cutoff: SystemTime,
+) -> io::Result<Removal> {
+    let meta = match dir.meta(name) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Vanished),
+        Err(e) if safefs::is_gone(&e) => return Ok(Removal::Vanished),
         Err(e) => return Err(e),
     };
     if meta.modified >= recent_cutoff {
         return Ok(Removal::InUse);
     }
-    if !meta.same_volume {
-        return Ok(Removal::Vanished);
+    if !meta.same_mount {
+        return Ok(Removal::LeftAlone(safefs::Refusal::MountPoint.to_string()));
     }
-    let result = match (meta.kind, entry.is_dir) {
-        (Kind::File, false) => dir.remove_file(&entry.name),
+    let result = match (meta.kind, entry.is_dir()) {
+        (Kind::File, false) => dir.remove_file(name),
         (Kind::Dir, true) => {
-            let sub = dir.open_child(&entry.name)?;
-            empty_dir(&sub)?;
-            dir.remove_dir(&entry.name)
+            let removed = safefs::remove_tree(dir, name)?;
+            if let Some(left) = removed.left.first() {
+                return Ok(Removal::LeftAlone(format!(
+                    "{} {} inside",
+                    crate::escape::path(&left.path),
+                    left.why
+                )));
+            }
+            Ok(())
         }
-        // It changed into something else since the scan: not ours to judge.
         _ => return Ok(Removal::Vanished),
     };
     match result {
         Ok(()) => Ok(Removal::Removed),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Removal::Vanished),
+        Err(e) if safefs::is_gone(&e) => Ok(Removal::Vanished),
         Err(e) => Err(e),
-    }
-}
-
-/// Empties a directory entry, depth first, never following links nor leaving the volume
-/// (links inside are removed as links).
-fn empty_dir(dir: &DirHandle) -> io::Result<()> {
-    for name in dir.names()? {
-        let name: &OsStr = &name;
-        match dir.meta(name) {
-            Ok(meta) if meta.kind == Kind::Dir => {
-                empty_dir(&dir.open_child(name)?)?;
-                ignore_not_found(dir.remove_dir(name))?;
-            }
-            Ok(_) => ignore_not_found(dir.remove_file(name))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-fn ignore_not_found(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
     }
 }
 
@@ -458,7 +458,7 @@ mod tests {
                 .set_modified(t)
                 .unwrap();
         }
-        let cache = BuildCache::open(dir.path().to_str().unwrap()).unwrap();
+        let cache = BuildCache::open(dir.path()).unwrap();
         (dir, cache)
     }
 
@@ -473,11 +473,13 @@ mod tests {
     #[test]
     fn an_entry_used_after_the_scan_is_spared() {
         let (dir, cache) = cache(6);
-        let mut entries = cache.scan().entries;
-        entries.sort_by_key(|e| e.modified);
+        let scan = cache.scan();
+        let mut entries = scan.entries.clone();
+        entries.sort_by_key(Entry::lru_key);
+        let mut buf = [0u8; 66];
         // A build uses two of the chosen entries after the scan: Go refreshes their mtime.
         for e in &entries[..2] {
-            let path = dir.path().join("00").join(&*e.name);
+            let path = dir.path().join("00").join(scan.name_of(e, &mut buf));
             fs::File::options()
                 .write(true)
                 .open(&path)
@@ -486,14 +488,19 @@ mod tests {
                 .unwrap();
         }
         let cutoff = SystemTime::now() - 2 * HOUR;
-        let tally = remove_entries(&cache, &entries, cutoff, None);
+        let tally = remove_entries(&cache, &scan, &entries, cutoff, None);
         assert_eq!(tally.entries, 4);
         assert_eq!(tally.spared, 2);
         for e in &entries[..2] {
-            assert!(dir.path().join("00").join(&*e.name).exists());
+            assert!(
+                dir.path()
+                    .join("00")
+                    .join(scan.name_of(e, &mut buf))
+                    .exists()
+            );
         }
         // Gone already is not an error.
-        let again = remove_entries(&cache, &entries[2..], cutoff, None);
+        let again = remove_entries(&cache, &scan, &entries[2..], cutoff, None);
         assert_eq!((again.entries, again.vanished), (0, 4));
         assert!(again.errors.is_empty());
     }
@@ -515,7 +522,12 @@ mod tests {
         assert!(out.goal_met);
         assert_eq!(out.after.entries, 7);
         let newest_removed = out.newest_removed.unwrap();
-        assert!(c.scan().entries.iter().all(|e| e.modified > newest_removed));
+        assert!(
+            c.scan()
+                .entries
+                .iter()
+                .all(|e| e.modified() > newest_removed)
+        );
 
         // Entries i ≥ 5 were last used more than 10h + 5min ago.
         let out = prune(
@@ -567,7 +579,7 @@ mod tests {
     #[test]
     fn a_held_lock_means_no_pruning() {
         let (_dir, c) = cache(4);
-        let _held = lock::acquire(c.root(), Duration::ZERO).unwrap().unwrap();
+        let _held = lock::acquire(c.handle(), Duration::ZERO).unwrap().unwrap();
         let out = prune(
             &c,
             &Request {

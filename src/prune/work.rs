@@ -5,18 +5,19 @@
 //! leaves it. A work directory is stale when it is older than the given age and, on Linux, no
 //! live process has its working directory, an open file or a mapped file under it (read from
 //! `/proc/*/cwd`, `/proc/*/fd` and `/proc/*/maps`); elsewhere age alone decides, with a longer
-//! default. Removal follows the pruner's discipline: only real directories with that name
-//! pattern, examined and removed relative to the temp dir's handle, links never followed
-//! (removed as links inside a work directory), no other volume entered.
+//! default. Removal follows the pruner's discipline, through [`crate::safefs`]: only real
+//! directories with that name pattern, examined and removed relative to the temp dir's
+//! handle, links never followed (removed as links inside a work directory), no mount point
+//! entered (a bind mount of the same filesystem included: it and the directories holding it
+//! are left, and the report says so), without recursion.
 
 use std::ffi::OsStr;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::disk::{DirHandle, Kind};
+use crate::safefs::{self, Dir, Kind};
 
 /// How old a work directory must be, by default, before it counts as stale: where live
 /// processes can be checked, and where only age can tell.
@@ -122,11 +123,11 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
     let users = live_paths(&mut out.notes);
     for temp in &seen {
         out.temp_dirs.push(temp.clone());
-        let handle = match DirHandle::open(temp) {
+        let handle = match Dir::open(temp) {
             Ok(h) => h,
             Err(e) => {
                 out.notes
-                    .push(format!("{}: {e}; left alone", temp.display()));
+                    .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
                 continue;
             }
         };
@@ -134,7 +135,7 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
             Ok(n) => n,
             Err(e) => {
                 out.notes
-                    .push(format!("{}: {e}; left alone", temp.display()));
+                    .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
                 continue;
             }
         };
@@ -145,13 +146,12 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
                 Ok(m) => m,
                 Err(_) => continue,
             };
-            // A link (even to a directory), a file or another volume is not a work dir.
-            if meta.kind != Kind::Dir || !meta.same_volume {
+            // A link (even to a directory), a file or a mount point is not a work dir.
+            if meta.kind != Kind::Dir || !meta.same_mount {
                 continue;
             }
-            let (files, bytes) = handle
-                .open_child(&name)
-                .and_then(|d| measure(&d))
+            let (files, bytes) = safefs::usage(&handle, &name)
+                .map(|u| (u.files, u.bytes))
                 .unwrap_or((0, 0));
             let mut dir = WorkDir {
                 path: path.clone(),
@@ -178,14 +178,21 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
             dir.fate = if dry_run {
                 Fate::WouldRemove
             } else {
-                match handle
-                    .open_child(&name)
-                    .and_then(|d| super::empty_dir(&d))
-                    .and_then(|()| handle.remove_dir(&name))
-                {
-                    Ok(()) => Fate::Removed,
+                match safefs::remove_tree(&handle, &name) {
+                    Ok(removed) if removed.complete() => Fate::Removed,
+                    Ok(removed) => {
+                        for left in &removed.left {
+                            out.notes.push(format!(
+                                "{}: {}; left alone",
+                                crate::escape::path(&path.join(&left.path)),
+                                left.why
+                            ));
+                        }
+                        Fate::Failed
+                    }
                     Err(e) => {
-                        out.notes.push(format!("{}: {e}", path.display()));
+                        out.notes
+                            .push(format!("{}: {e}", crate::escape::path(&path)));
                         Fate::Failed
                     }
                 }
@@ -198,23 +205,6 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
         }
     }
     out
-}
-
-/// Files and bytes under a directory, links not followed.
-fn measure(dir: &DirHandle) -> io::Result<(u64, u64)> {
-    let (mut files, mut bytes) = (0, 0);
-    for name in dir.names()? {
-        let Ok(meta) = dir.meta(&name) else { continue };
-        if meta.kind == Kind::Dir && meta.same_volume {
-            let (f, b) = measure(&dir.open_child(&name)?)?;
-            files += f;
-            bytes += b;
-        } else {
-            files += 1;
-            bytes += meta.disk_bytes;
-        }
-    }
-    Ok((files, bytes))
 }
 
 /// Every path a live process holds: working directories, open files and mapped files, with
