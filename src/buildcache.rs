@@ -351,7 +351,7 @@ impl BuildCache {
                     Ok(u) if u.not_entered == 0 => (u.bytes, u.files, true),
                     Ok(_) => {
                         scan.skipped.push(format!(
-                            "{shown}/{}: holds a mount point or link to a directory; left alone",
+                            "{shown}/{}: holds a mount point; left alone",
                             crate::escape::os(name)
                         ));
                         return;

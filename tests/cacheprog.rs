@@ -7,14 +7,13 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
 use common::{go_binary, go_cmd, is_root, skip};
-
-const BIN: &str = env!("CARGO_BIN_EXE_go-disk-guard");
 
 /// The GOCACHEPROG value serving `dir`.
 fn cacheprog(dir: &Path, budget: &str) -> String {
@@ -46,23 +45,6 @@ fn counts(cache: &Path) -> serde_json::Value {
 
 fn count(v: &serde_json::Value, key: &str) -> u64 {
     v[key].as_u64().unwrap()
-}
-
-/// Bytes the cache's entries (`…-a`, `…-d`) occupy, as `du` measures them.
-fn du_entries(cache: &Path) -> u64 {
-    let out = run_ok(Command::new("du").args(["-a", "--block-size=1"]).arg(cache));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|line| {
-            let (size, path) = line.split_once('\t')?;
-            let name = Path::new(path).file_name()?.to_str()?;
-            let parent = Path::new(path).parent()?.file_name()?.to_str()?;
-            let in_shard = parent.len() == 2 && parent.bytes().all(|b| b.is_ascii_hexdigit());
-            (in_shard && (name.ends_with("-a") || name.ends_with("-d")))
-                .then(|| size.parse::<u64>().unwrap())
-        })
-        .sum()
 }
 
 /// A module of `packages` packages in a chain, each importing a few standard packages, with
@@ -259,79 +241,6 @@ fn concurrent_builds_stay_within_the_budget_whenever_none_runs() {
     let c = counts(&cache);
     assert!(count(&c, "evicted_entries") > 0);
     assert_eq!(count(&c, "errors"), 0);
-}
-
-/// A cache program driven directly over its pipes.
-struct Prog {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Prog {
-    fn start(dir: &Path, budget: &[&str]) -> Prog {
-        let mut child = Command::new(BIN)
-            .args(["cacheprog", "--dir"])
-            .arg(dir)
-            .args(budget)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut hello = String::new();
-        stdout.read_line(&mut hello).unwrap();
-        assert!(
-            hello.contains("\"KnownCommands\":[\"get\",\"put\",\"close\"]"),
-            "{hello}"
-        );
-        Prog {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn response(&mut self) -> serde_json::Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
-    }
-
-    fn finish(mut self) -> (std::process::ExitStatus, String) {
-        drop(self.stdin);
-        let status = self.child.wait().unwrap();
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
-        (status, err)
-    }
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn get_line(id: i64, action: u8) -> String {
-    format!(
-        "{{\"ID\":{id},\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
-        b64(&[action; 32])
-    )
-}
-
-fn put_head(id: i64, action: u8, output: u8, size: usize) -> String {
-    format!(
-        "{{\"ID\":{id},\"Command\":\"put\",\"ActionID\":\"{}\",\"OutputID\":\"{}\",\"BodySize\":{size}}}\n\n",
-        b64(&[action; 32]),
-        b64(&[output; 32])
-    )
 }
 
 #[test]

@@ -67,11 +67,15 @@ impl Tally {
     }
 }
 
-/// Opens the state file `name`, saying which on failure.
+/// Opens the state file `name`, saying which on failure. Written files are the program's own:
+/// a link or hard link planted under the name is replaced, never written through.
 fn open_state(state: &Dir, name: &str, how: Open) -> io::Result<File> {
-    state
-        .open_file(OsStr::new(name), how)
-        .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+    let name_os = OsStr::new(name);
+    match how {
+        Open::ReadWrite => state.open_own_file(name_os),
+        _ => state.open_file(name_os, how),
+    }
+    .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
 }
 
 impl Ledger {

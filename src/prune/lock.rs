@@ -8,7 +8,7 @@ use std::fs::{File, TryLockError};
 use std::io;
 use std::time::{Duration, Instant};
 
-use crate::safefs::{Dir, Open};
+use crate::safefs::Dir;
 
 /// The lock file's name in the cache root.
 pub const LOCK_FILE_NAME: &str = "go-disk-guard.lock";
@@ -23,7 +23,7 @@ pub struct CacheLock {
 /// when another process still held it when the time ran out.
 pub fn acquire(root: &Dir, timeout: Duration) -> io::Result<Option<CacheLock>> {
     let file = root
-        .open_file(OsStr::new(LOCK_FILE_NAME), Open::ReadWrite)
+        .open_own_file(OsStr::new(LOCK_FILE_NAME))
         .map_err(|e| io::Error::new(e.kind(), format!("{LOCK_FILE_NAME}: {e}")))?;
     let started = Instant::now();
     loop {

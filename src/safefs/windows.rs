@@ -287,6 +287,23 @@ impl Dir {
         Ok(file)
     }
 
+    /// As on Unix: `name` opened as one of the program's own state files, a link or hard link
+    /// planted under the name removed as a name and the file made afresh.
+    pub fn open_own_file(&self, name: &OsStr) -> io::Result<File> {
+        match self.open_file(name, Open::ReadWrite) {
+            Err(e)
+                if matches!(
+                    super::refusal(&e),
+                    Some(Refusal::Link | Refusal::NotAFile | Refusal::HardLinked)
+                ) =>
+            {
+                self.remove_file(name)?;
+                self.open_file(name, Open::ReadWrite)
+            }
+            other => other,
+        }
+    }
+
     pub fn rename(&self, from: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
         std::fs::rename(self.child(from)?, to_dir.child(to)?)
     }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod cacheprog;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -48,10 +50,19 @@ pub fn is_root() -> bool {
     return false;
 }
 
+/// The binary under test: this build's, or `$GO_DISK_GUARD_TEST_BIN` when set (to check that
+/// a test catches a regression, point it at an older build).
+pub fn bin() -> PathBuf {
+    std::env::var_os("GO_DISK_GUARD_TEST_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_go-disk-guard")),
+        PathBuf::from,
+    )
+}
+
 /// The `go-disk-guard` binary with an environment holding only what is set here: PATH (with
 /// the test Go's directory first), HOME, and an offline Go configuration.
 pub fn guard(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    let mut cmd = Command::new(bin());
     cmd.env_clear()
         .env("HOME", home)
         .env("PATH", test_path())
@@ -293,12 +304,36 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A read-only bind mount of `source` at `target`, unmounted on drop. Needs root.
+/// A bind mount of `source` at `target`, unmounted on drop. Needs root.
 pub struct BindMount {
     target: PathBuf,
 }
 
 impl BindMount {
+    /// A writable bind mount.
+    pub fn new(source: &Path, target: &Path) -> BindMount {
+        if source.is_dir() {
+            fs::create_dir_all(target).unwrap();
+        } else if !target.exists() {
+            fs::write(target, "").unwrap();
+        }
+        let status = Command::new("mount")
+            .arg("--bind")
+            .arg(source)
+            .arg(target)
+            .status()
+            .expect("running mount");
+        assert!(
+            status.success(),
+            "mount --bind {} {} failed",
+            source.display(),
+            target.display()
+        );
+        BindMount {
+            target: target.to_path_buf(),
+        }
+    }
+
     pub fn read_only(source: &Path, target: &Path) -> BindMount {
         fs::create_dir_all(target).unwrap();
         let run = |args: &[&std::ffi::OsStr]| {
@@ -322,7 +357,7 @@ impl BindMount {
 
 impl Drop for BindMount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.target).status();
+        let _ = Command::new("umount").arg("-l").arg(&self.target).status();
     }
 }
 
