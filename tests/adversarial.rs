@@ -303,29 +303,34 @@ fn links_and_mounts_swapped_in_while_a_prune_runs_cannot_redirect_it() {
         }
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            // Swaps shards for links to the victim and for bind mounts of it, and back, until
-            // the prune is over (each swap is undone before the next check of `stop`).
+            // Swaps shards for links to the victim and then for bind mounts of it, keeps the
+            // mounts most of the time, and puts the shards back, until the prune is over
+            // (each swap is undone before the next check of `stop`).
             let swapper = s.spawn(|| {
+                let shards = ["10", "20", "30", "40", "50", "60", "70", "80"];
                 let mut swaps = 0u32;
                 while !stop.load(Ordering::Relaxed) {
-                    for shard in ["10", "20", "30", "40"] {
+                    let mut mounts = Vec::new();
+                    for shard in shards {
                         let path = cache.join(shard);
                         let aside = cache.join(format!("{shard}.aside"));
                         if fs::rename(&path, &aside).is_err() {
-                            continue;
+                            fs::create_dir(&aside).unwrap();
                         }
                         symlink(&victim, &path).unwrap();
-                        std::thread::sleep(Duration::from_millis(2));
+                        std::thread::sleep(Duration::from_millis(1));
                         fs::remove_file(&path).unwrap();
                         fs::create_dir(&path).unwrap();
-                        {
-                            let _mounted = BindMount::new(&victim, &path);
-                            std::thread::sleep(Duration::from_millis(2));
-                        }
-                        fs::remove_dir(&path).unwrap();
-                        fs::rename(&aside, &path).unwrap();
-                        swaps += 1;
+                        mounts.push(BindMount::new(&victim, &path));
                     }
+                    std::thread::sleep(Duration::from_millis(40));
+                    drop(mounts);
+                    for shard in shards {
+                        let path = cache.join(shard);
+                        fs::remove_dir(&path).unwrap();
+                        fs::rename(cache.join(format!("{shard}.aside")), &path).unwrap();
+                    }
+                    swaps += 1;
                 }
                 swaps
             });
@@ -582,6 +587,19 @@ fn hostile_file_names_are_pruned_and_shown_escaped() {
         cache_entries(&cache).is_empty(),
         "Go's trim removes any -a/-d name"
     );
+
+    // A cache whose own path holds a line break and a workflow command.
+    let odd = lab.root.join("cache\n::error::owned\r\n##[warning]x");
+    synthetic_cache(&odd, 4, 64, OLD);
+    for format in ["text", "markdown", "json"] {
+        let out = lab
+            .guard()
+            .args(["status", "--format", format])
+            .env("GOCACHE", &odd)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+    }
 
     let tmp = lab.root.join("tmp");
     let work = work_dir(&tmp, "go-build77");

@@ -407,4 +407,56 @@ mod tests {
         assert!(s.since <= now_secs());
         assert!(s.since_time().is_some());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 1000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// A ledger holds whatever a writer left: it parses or it does not, never panics,
+            /// and a figure it accepts is judged without overflow.
+            #[test]
+            fn any_ledger_bytes_are_judged(text in proptest::collection::vec(any::<u8>(), 0..64)) {
+                if let Some(t) = parse_tally(&text) {
+                    let _ = t.is_plausible(u64::MAX, SystemTime::now());
+                }
+            }
+
+            #[test]
+            fn any_two_numbers_are_judged(bytes in any::<u64>(), secs in any::<u64>()) {
+                let text = format!("{bytes} {secs}\n");
+                if let Some(t) = parse_tally(text.as_bytes()) {
+                    prop_assert_eq!(t.bytes, bytes);
+                    let _ = t.is_stale(SystemTime::now());
+                }
+            }
+
+            /// `state.json` with any numbers: read, counted on, written back, never a panic.
+            #[test]
+            fn any_state_numbers_are_survived(
+                counts in any::<[u64; 7]>(),
+                since in any::<u64>(),
+                add in any::<[u64; 7]>(),
+            ) {
+                let [hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors] = counts;
+                let mut state = State {
+                    budget: Budget::default(),
+                    counts: Counts { hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors },
+                    since,
+                };
+                let [hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors] = add;
+                state.counts.add(&Counts { hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors });
+                let _ = state.since_time();
+                let json = serde_json::to_string(&state).unwrap();
+                let back: State = serde_json::from_str(&json).unwrap();
+                prop_assert_eq!(back, state);
+            }
+        }
+    }
 }

@@ -705,4 +705,42 @@ mod tests {
         fs::write(other.path().join("README"), "my notes\n").unwrap();
         assert!(prepare(other.path()).is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 1000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// An index file holds whatever a writer left: reading it never panics, and what
+            /// it accepts names the action asked for.
+            #[test]
+            fn any_index_bytes_are_judged(
+                line in proptest::collection::vec(any::<u8>(), 0..200),
+                action in any::<[u8; ID_LEN]>(),
+            ) {
+                if let Some((_, _, _)) = parse_index(&line, &action) {
+                    prop_assert!(line.len() == INDEX_LEN);
+                }
+            }
+
+            /// What this program writes, Go reads back, and so does this program.
+            #[test]
+            fn index_lines_round_trip(
+                action in any::<[u8; ID_LEN]>(),
+                output in any::<[u8; ID_LEN]>(),
+                size in any::<u64>(),
+                nanos in 0u64..4_000_000_000_000_000_000,
+            ) {
+                let when = UNIX_EPOCH + Duration::from_nanos(nanos / 100 * 100);
+                let line = format_index(&action, &output, size, when);
+                prop_assert_eq!(parse_index(line.as_bytes(), &action), Some((output, size, when)));
+            }
+        }
+    }
 }

@@ -548,4 +548,108 @@ mod tests {
             let _ = time_from_unix(secs, u32::MAX);
         }
     }
+
+    #[cfg(unix)]
+    mod walks {
+        use super::*;
+        use proptest::prelude::*;
+        use std::fs;
+        use std::path::Path;
+
+        /// One step of building a tree: go down into a new directory, up, or put a file or a
+        /// link to the victim here.
+        #[derive(Clone, Debug)]
+        enum Op {
+            Down,
+            Up,
+            File(u8),
+            LinkOut,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => Just(Op::Down),
+                2 => Just(Op::Up),
+                3 => any::<u8>().prop_map(Op::File),
+                1 => Just(Op::LinkOut),
+            ]
+        }
+
+        /// Builds the tree the ops describe under `top`; returns its files and directories.
+        fn build(top: &Path, ops: &[Op], victim: &Path) -> (u64, u64) {
+            let mut here = top.to_path_buf();
+            let (mut files, mut dirs, mut n) = (0, 0, 0);
+            for op in ops {
+                n += 1;
+                match op {
+                    Op::Down => {
+                        here.push(format!("d{n}"));
+                        fs::create_dir(&here).unwrap();
+                        dirs += 1;
+                    }
+                    Op::Up if here != top => {
+                        here.pop();
+                    }
+                    Op::Up => {}
+                    Op::File(len) => {
+                        fs::write(here.join(format!("f{n}")), vec![b'x'; usize::from(*len)])
+                            .unwrap();
+                        files += 1;
+                    }
+                    Op::LinkOut => {
+                        std::os::unix::fs::symlink(victim, here.join(format!("l{n}"))).unwrap();
+                        files += 1;
+                    }
+                }
+            }
+            (files, dirs)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 48,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Any tree, deeper than the open-handle window or not: usage counts it exactly,
+            /// removal takes all of it, and a directory its links point to is untouched.
+            #[test]
+            fn any_tree_is_counted_and_removed_and_nothing_outside(
+                ops in proptest::collection::vec(op(), 0..120)
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let victim = dir.path().join("victim");
+                fs::create_dir(&victim).unwrap();
+                fs::write(victim.join("precious"), "keep").unwrap();
+                let top = dir.path().join("tree");
+                fs::create_dir(&top).unwrap();
+                let (files, dirs) = build(&top, &ops, &victim);
+                let parent = Dir::open(dir.path()).unwrap();
+                let u = usage(&parent, OsStr::new("tree")).unwrap();
+                prop_assert_eq!((u.files, u.dirs, u.not_entered), (files, dirs, 0));
+                let removed = remove_tree(&parent, OsStr::new("tree")).unwrap();
+                prop_assert!(removed.complete(), "{:?}", removed.left);
+                prop_assert_eq!((removed.files, removed.dirs), (files, dirs + 1));
+                prop_assert!(!top.exists());
+                prop_assert_eq!(fs::read_to_string(victim.join("precious")).unwrap(), "keep");
+            }
+        }
+
+        #[test]
+        fn a_chain_deeper_than_the_handle_window_is_walked_through_dotdot() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut path = dir.path().join("top");
+            for _ in 0..(MAX_OPEN * 3 + 1) {
+                path.push("d");
+            }
+            fs::create_dir_all(&path).unwrap();
+            fs::write(path.join("bottom"), "b").unwrap();
+            let parent = Dir::open(dir.path()).unwrap();
+            let u = usage(&parent, OsStr::new("top")).unwrap();
+            assert_eq!((u.files, u.dirs), (1, MAX_OPEN as u64 * 3 + 1));
+            assert!(remove_tree(&parent, OsStr::new("top")).unwrap().complete());
+            assert!(!dir.path().join("top").exists());
+        }
+    }
 }
