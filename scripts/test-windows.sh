@@ -28,8 +28,17 @@ triple=x86_64-pc-windows-gnu
 say() { printf '\n== %s\n' "$*"; }
 
 # --- Debian packages: Rust with its library sources, clippy, MinGW, Wine.
+# Debian's Rust must be at least the crate's rust-version: an older one (Debian's plain
+# `rustc`, or an old rustc-web) is upgraded, not accepted.
+rust_version=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' Cargo.toml)
+debian_rust=$(/usr/bin/rustc --version 2>/dev/null | awk '{print $2}')
+debian_rust=${debian_rust%%-*}
+rust_new_enough() {
+    [ -n "$debian_rust" ] &&
+        [ "$(printf '%s\n%s\n' "$rust_version" "$debian_rust" | sort -V | head -n 1)" = "$rust_version" ]
+}
 need_apt=()
-{ [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; } \
+{ rust_new_enough && [ -d /usr/lib/rustlib/src/rust/library ]; } \
     || need_apt+=(rustc-web cargo-web rust-web-src)
 [ -x /usr/bin/cargo-clippy ] || need_apt+=(rust-web-clippy)
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need_apt+=(gcc-mingw-w64-x86-64)
@@ -42,6 +51,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     say "apt-get install ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+debian_rust=$(/usr/bin/rustc --version 2>/dev/null | awk '{print $2}')
+debian_rust=${debian_rust%%-*}
+if ! rust_new_enough; then
+    echo "test-windows.sh: Debian's rustc ${debian_rust:-missing} is older than the crate's rust-version $rust_version" >&2
+    exit 1
 fi
 
 mkdir -p "$work"
