@@ -325,8 +325,11 @@ async fn an_error_midway_stops_and_the_report_says_what_was_and_was_not_deleted(
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("go-disk-guard: error: deleting cache 7"));
     let md = std::fs::read_to_string(&summary).unwrap();
+    // Keys and refs come from the server: inline code that no value can close.
     assert!(
-        md.contains("| `setup-go-Linux-x64-go-1.27.3-eee` | `refs/pull/7/merge` |"),
+        md.contains(
+            "| <code>setup-go-Linux-x64-go-1.27.3-eee</code> | <code>refs/pull/7/merge</code> |"
+        ),
         "{md}"
     );
     assert!(md.contains("**Stopped:**"), "{md}");
