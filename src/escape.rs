@@ -399,6 +399,15 @@ mod tests {
         assert!(matches!(line("a::b"), Cow::Borrowed(_)));
     }
 
+    /// Found by `ghcache`'s property test: a value `:` printed where a line starts, with `: `
+    /// after it (`{repo}: …`), made a line starting with `::`.
+    #[test]
+    fn regression_a_lone_colon_followed_by_a_colon_starts_no_command() {
+        let shown = format!("{}: 1 caches", line(":"));
+        assert_eq!(shown, "\\x3a: 1 caches");
+        assert_eq!(guard(&shown), shown);
+    }
+
     #[test]
     fn non_utf8_bytes_are_shown_not_replaced() {
         #[cfg(unix)]

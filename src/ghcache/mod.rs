@@ -380,6 +380,17 @@ mod tests {
         }
     }
 
+    /// Found by the property test below: a repository named `:` began the text's first
+    /// line, `{repo}: …`, with `::`.
+    #[test]
+    fn regression_a_repository_named_colon_starts_no_command() {
+        let shown = text(&sample(":"));
+        for l in hostile::runner_lines(&shown) {
+            assert!(!hostile::is_command(l), "{l:?}");
+        }
+        assert!(shown.starts_with("\\x3a: 1 caches"), "{shown}");
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig {
             cases: 128,
