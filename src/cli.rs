@@ -450,6 +450,8 @@ pub struct Scanned {
     /// `--output`: the document was written there; `summary` goes to stderr.
     pub written_to: Option<PathBuf>,
     pub summary: String,
+    /// Whether the document is JSON (SARIF included), for guarding it on its way out.
+    pub json: bool,
     /// An error to print on stderr after the document.
     pub error: Option<String>,
     pub exit: go_disk_guard::ExitCode,
@@ -598,6 +600,7 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
         document,
         written_to: args.output,
         summary,
+        json: !matches!(args.format, ScanFormat::Text),
         error: None,
         exit,
     })
@@ -722,6 +725,7 @@ fn gh_cache(command: GhCacheCommand) -> anyhow::Result<Scanned> {
         document,
         written_to: None,
         summary: String::new(),
+        json: matches!(args.format, Format::Json),
         error: report.error,
         exit,
     })

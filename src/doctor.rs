@@ -1,11 +1,13 @@
 //! `doctor`: settings that make builds use other directories than the ones measured, or that
 //! make the Go directories slow, fragile or unusable. Each finding has a stable code, a
-//! severity and a fix.
+//! severity and a fix. Values in findings (paths, variables, filesystem types) are shown
+//! escaped ([`escape::line`]): a finding is one line, whatever a value holds.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::disk;
+use crate::escape;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
 use crate::policy::{DEFAULT_TMP_MIN, Size, format_bytes};
 use crate::prune::work::{self, Fate};
@@ -86,12 +88,17 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
                     FindingLevel::Warning,
                     "goenv-file-overridden",
                     format!(
-                        "{name} is {in_env} in the environment but {in_file} in the go env -w file \
-                         {file}; the environment wins, so the go command uses {in_env}"
+                        "{name} is {} in the environment but {} in the go env -w file {}; the \
+                         environment wins, so the go command uses {}",
+                        escape::line(&in_env),
+                        escape::line(in_file),
+                        escape::line(file),
+                        escape::line(&in_env)
                     ),
                     format!(
-                        "drop one of them: `go env -u {name}` removes it from {file}, or unset the \
-                         environment variable"
+                        "drop one of them: `go env -u {name}` removes it from {}, or unset the \
+                         environment variable",
+                        escape::line(file)
                     ),
                 ));
             }
@@ -109,7 +116,10 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         Some(v) if !Path::new(v).is_absolute() => out.push(finding(
             FindingLevel::Error,
             "gocache-relative",
-            format!("GOCACHE={v} is not an absolute path: the go command rejects it"),
+            format!(
+                "GOCACHE={} is not an absolute path: the go command rejects it",
+                escape::line(v)
+            ),
             "make GOCACHE an absolute path".into(),
         )),
         _ => {}
@@ -128,7 +138,7 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
                 "gopath-is-goroot",
                 format!(
                     "GOPATH {} is GOROOT: the go command ignores such a GOPATH",
-                    entry.display()
+                    escape::path(&entry)
                 ),
                 "set GOPATH to a directory of its own, e.g. $HOME/go".into(),
             ));
@@ -143,7 +153,7 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             "gobin-not-on-path",
             format!(
                 "GOBIN {} is not on PATH: programs installed with `go install` are not found",
-                gobin.display()
+                escape::path(&gobin)
             ),
             "add it to PATH (`go-disk-guard env --emit github` or `--emit sh` does)".into(),
         ));
@@ -163,8 +173,8 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
                     format!(
                         "{name} {} is inside the workspace {}: a clean checkout deletes it, and \
                          tools that scan the workspace walk it",
-                        dir.display(),
-                        ws.display()
+                        escape::path(&dir),
+                        escape::path(ws)
                     ),
                     format!(
                         "point {name} outside the workspace (e.g. under $RUNNER_TEMP or the \
@@ -194,9 +204,9 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
 fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
     let tmpdir = go.effective_tmpdir();
     let what = if go.get("GOTMPDIR").is_some() {
-        format!("GOTMPDIR {}", tmpdir.display())
+        format!("GOTMPDIR {}", escape::path(&tmpdir))
     } else {
-        format!("the temp dir {} (GOTMPDIR is empty)", tmpdir.display())
+        format!("the temp dir {} (GOTMPDIR is empty)", escape::path(&tmpdir))
     };
 
     if let Some(ws) = &ctx.workspace
@@ -208,7 +218,7 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
             format!(
                 "{what} is inside the workspace {}: work directories of killed builds are left \
                  in the checkout, and a clean checkout deletes them under a running build",
-                ws.display()
+                escape::path(ws)
             ),
             "point GOTMPDIR outside the workspace (e.g. $RUNNER_TEMP, or the workspace's @tmp \
              sibling on Jenkins)"
@@ -231,13 +241,13 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
                 let why = match (ram, small) {
                     (true, true) => format!(
                         "RAM-backed ({}) and has {} available, less than tmp-min {}",
-                        probe.mount.fs_type,
+                        escape::line(&probe.mount.fs_type),
                         format_bytes(probe.space.available),
                         format_bytes(min)
                     ),
                     (true, false) => format!(
                         "RAM-backed ({}): what builds write there takes memory",
-                        probe.mount.fs_type
+                        escape::line(&probe.mount.fs_type)
                     ),
                     _ => format!(
                         "has {} available, less than tmp-min {}",
@@ -252,15 +262,15 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
                         "{what} is on {}, which is {why}, while {} ({}) has {} available: large \
                          builds fail there with \"no space left on device\" or \"disk quota \
                          exceeded\"",
-                        probe.mount.mount_point.display(),
-                        disk.mount_point.display(),
-                        disk.fs_type,
+                        escape::path(&probe.mount.mount_point),
+                        escape::path(&disk.mount_point),
+                        escape::line(&disk.fs_type),
                         format_bytes(available)
                     ),
                     format!(
                         "`go-disk-guard check --relocate auto --emit …` moves GOTMPDIR there, or \
                          set GOTMPDIR to a directory on {}",
-                        disk.mount_point.display()
+                        escape::path(&disk.mount_point)
                     ),
                 ));
             }
@@ -277,7 +287,7 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
         let dirs: Vec<String> = stale
             .temp_dirs
             .iter()
-            .map(|d| d.display().to_string())
+            .map(|d| escape::path(d).into_owned())
             .collect();
         out.push(finding(
             FindingLevel::Warning,
@@ -312,10 +322,10 @@ fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
             format!(
                 "{name} {} lives on another volume than its parent: it resolves to {} on {} ({}), \
                  where its free space is measured",
-                dir.display(),
-                probe.resolved.display(),
-                probe.mount.mount_point.display(),
-                probe.mount.fs_type
+                escape::path(dir),
+                escape::path(&probe.resolved),
+                escape::path(&probe.mount.mount_point),
+                escape::line(&probe.mount.fs_type)
             ),
             "nothing to do if intended; otherwise point it at the volume you mean".into(),
         ));
@@ -327,9 +337,9 @@ fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
             format!(
                 "{name} {} is on a network filesystem ({} at {}): builds are slow there, and the \
                  build cache's file locks and mtimes may not behave",
-                dir.display(),
-                probe.mount.fs_type,
-                probe.mount.mount_point.display()
+                escape::path(dir),
+                escape::line(&probe.mount.fs_type),
+                escape::path(&probe.mount.mount_point)
             ),
             format!("point {name} at a local disk"),
         ));
@@ -346,8 +356,8 @@ fn location_findings(name: &str, dir: &Path, out: &mut Vec<Finding>) {
             "not-writable",
             format!(
                 "{name} {} {what} ({})",
-                dir.display(),
-                probe.resolved.display()
+                escape::path(dir),
+                escape::path(&probe.resolved)
             ),
             format!("fix its permissions or mount, or point {name} at a writable directory"),
         ));

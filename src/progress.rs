@@ -1,5 +1,6 @@
 //! Progress on stderr: a bar on a terminal, and in CI (no terminal) one line every few seconds
-//! so that a long prune shows it is alive without flooding the log.
+//! so that a long prune shows it is alive without flooding the log. The label (which names a
+//! path) is shown escaped, as one line that starts no workflow command.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::escape;
 use crate::policy::format_bytes;
 
 /// How often the plain-line mode reports.
@@ -30,7 +32,7 @@ enum Mode {
 impl Progress {
     /// Progress over `total` entries. A bar when stderr is a terminal, else plain lines.
     pub fn new(label: impl Into<String>, total: u64) -> Progress {
-        let label = label.into();
+        let label = escape::line(&label.into()).into_owned();
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         let mode = if std::io::stderr().is_terminal() && !dumb {
             let bar = ProgressBar::new(total);
@@ -67,12 +69,13 @@ impl Progress {
                 };
                 if last.elapsed() >= LINE_INTERVAL {
                     *last = Instant::now();
-                    eprintln!(
+                    let line = format!(
                         "{}: {done}/{} entries, {}",
                         self.label,
                         self.total,
                         format_bytes(bytes)
                     );
+                    eprintln!("{}", escape::guard(&line));
                 }
             }
         }

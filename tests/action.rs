@@ -401,6 +401,92 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
 }
 
 #[test]
+fn install_checks_its_inputs_first_and_shows_them_as_one_escaped_line() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let tools = h.join("toolcache");
+    let tools_str = tools.to_str().unwrap();
+    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
+    for (install, version, says) in [
+        (
+            "release\n::error::owned",
+            "",
+            "install must be auto, release or source",
+        ),
+        (
+            "x\r::add-mask::secret",
+            "0.1.0",
+            "install must be auto, release or source",
+        ),
+        (
+            "##[error]x",
+            "0.1.0",
+            "install must be auto, release or source",
+        ),
+        ("auto", "1.0.0\n::error::owned", "not a release version"),
+        ("auto", "::stop-commands::token", "not a release version"),
+        (
+            "release",
+            "1.0.0 ##[error]x%0A::error::y",
+            "not a release version",
+        ),
+        // Both wrong: install is checked first.
+        (
+            "bad\n::error::i",
+            "bad\n::error::v",
+            "install must be auto, release or source",
+        ),
+    ] {
+        let (out, outputs) = step(
+            "install.sh",
+            h,
+            &[
+                ("GDG_INSTALL", install),
+                ("GDG_VERSION", version),
+                ("GDG_REPOSITORY", "example/go-disk-guard"),
+                ("GDG_RUNNER_OS", "Linux"),
+                ("GDG_RUNNER_ARCH", "X64"),
+                ("GDG_TOOL_CACHE", tools_str),
+                ("GO_DISK_GUARD_DOWNLOAD_URL", "http://127.0.0.1:9"),
+            ],
+        );
+        let what = format!("install={install:?} version={version:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stdout}{stderr}");
+        // One line, the error command; no other line a runner reads as a command.
+        let lines: Vec<&str> = stdout.trim_end_matches('\n').split(['\n', '\r']).collect();
+        assert_eq!(lines.len(), 1, "{what}: {stdout}");
+        let message = lines[0]
+            .strip_prefix("::error title=go-disk-guard install::")
+            .unwrap_or_else(|| panic!("{what}: {stdout}"));
+        for l in stderr.split(['\n', '\r']) {
+            assert!(!is_command(l), "{what}: {l:?}");
+        }
+        assert!(!message.contains("##["), "{what}: {message}");
+        // The runner unescapes the message to the value, `##[` broken up.
+        let shown = message
+            .replace("%0D", "\r")
+            .replace("%0A", "\n")
+            .replace("%25", "%");
+        let value = if says.starts_with("install") {
+            install
+        } else {
+            version
+        };
+        assert!(shown.contains(says), "{what}: {shown}");
+        assert!(
+            shown.contains(&value.replace("##[", "#%23[")),
+            "{what}: {shown}"
+        );
+        // Nothing was done with them: no output, no PATH entry, no tool cache.
+        assert!(outputs.is_empty(), "{what}: {outputs:?}");
+        assert_eq!(fs::read_to_string(h.join("github_path")).unwrap(), "");
+        assert!(!tools.exists(), "{what}");
+    }
+}
+
+#[test]
 fn the_check_step_sets_outputs_and_applies_fail_on_hard() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();

@@ -281,3 +281,52 @@ fn gotmpdir_on_a_small_ram_volume_in_the_workspace_with_stale_work_is_reported()
         "{findings:?}"
     );
 }
+
+#[test]
+fn values_in_findings_stay_in_their_line() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // A GOENV file setting GOCACHE, and the environment another one, each hostile.
+    let goenv = h.join("goenv");
+    fs::write(
+        &goenv,
+        "GOCACHE=/from-file\r::add-mask::secret ##[error]f\n",
+    )
+    .unwrap();
+    let from_env = "/from-env\n::error::owned\n  ::stop-commands::token";
+    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
+    for format in ["text", "markdown", "json"] {
+        let out = guard(h)
+            .args(["doctor", "--go", "/nonexistent/go", "--format", format])
+            .env("GOENV", &goenv)
+            .env("GOCACHE", from_env)
+            .env("GOBIN", "/bin\n::error::gobin")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for l in stdout.split(['\n', '\r']).chain(stderr.split(['\n', '\r'])) {
+            assert!(!is_command(l), "{format}: {l:?} in\n{stdout}{stderr}");
+        }
+        if format == "json" {
+            let report = json(&out);
+            let findings = report["findings"].as_array().unwrap();
+            let overridden: Vec<_> = findings
+                .iter()
+                .filter(|f| f["code"] == "goenv-file-overridden")
+                .collect();
+            assert_eq!(overridden.len(), 1, "{findings:?}");
+            let message = overridden[0]["message"].as_str().unwrap();
+            // The message is one line that shows both values escaped.
+            assert!(!message.contains(['\n', '\r']), "{message}");
+            assert!(message.contains("/from-env\\n::error::owned"), "{message}");
+            assert!(
+                message.contains("/from-file\\r::add-mask::secret #\\x23[error]f"),
+                "{message}"
+            );
+        }
+        if format == "text" {
+            assert!(stdout.contains("goenv-file-overridden"), "{stdout}");
+        }
+    }
+}

@@ -9,6 +9,7 @@
 #![cfg(unix)]
 
 mod common;
+mod hostile;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use go_disk_guard::emit::{self, EmitFormat, Injection};
+use proptest::strategy::Strategy;
 
 use common::*;
 
@@ -33,6 +35,12 @@ fn hostile() -> Vec<Vec<u8>> {
         b"/100% %PATH% 50%".to_vec(),
         b"/eq=sign=/x; touch pwned3 #".to_vec(),
         b"/not-utf8/\xff\xfe\x80".to_vec(),
+        b"/x\n::error::owned\r::add-mask::y".to_vec(),
+        b"/x ##[error]owned ###[z".to_vec(),
+        b"/x\r\n  ::stop-commands::t\n".to_vec(),
+        b"::error::at-the-start".to_vec(),
+        b"/x`](http://e.x)![i](http://e.x)<img src=x>|".to_vec(),
+        "/x\u{2028}::error::y\u{85}z".as_bytes().to_vec(),
     ]
 }
 
@@ -108,49 +116,113 @@ fn shell_output_round_trips_through_real_shells_and_sets_nothing_else() {
     for chunk in values.chunks(5) {
         let inj = injection(chunk);
         for (shell, format) in shells() {
-            let dir = tempfile::tempdir().unwrap();
-            let baseline = run_shell(shell, b"", dir.path());
-            let script = emit::shell(format, &inj).unwrap();
-            let got = run_shell(shell, &script, dir.path());
-            for (name, value) in &inj.env {
-                assert_eq!(
-                    got.get(name.as_bytes()).map(|v| v.as_slice()),
-                    Some(value.as_bytes()),
-                    "{shell}: {name} did not read back"
-                );
-            }
-            // Exactly the injected names were added; nothing else appeared or changed,
-            // but PATH (and bash's `_`, the last command).
-            for (name, value) in &got {
-                let injected = inj.env.iter().any(|(n, _)| n.as_bytes() == name.as_slice());
-                if injected || name == b"PATH" || name == b"_" {
-                    continue;
-                }
-                assert_eq!(
-                    baseline.get(name),
-                    Some(value),
-                    "{shell}: {} appeared or changed",
-                    String::from_utf8_lossy(name)
-                );
-            }
-            let path = &got[&b"PATH".to_vec()];
-            let mut expected = Vec::new();
-            for d in &inj.path_prepend {
-                expected.extend_from_slice(d.as_os_str().as_bytes());
-                expected.push(b':');
-            }
-            expected.extend_from_slice(b"/usr/bin:/bin");
-            assert_eq!(path, &expected, "{shell}: PATH");
-            let leftovers: Vec<_> = fs::read_dir(dir.path().join("work"))
-                .unwrap()
-                .flatten()
-                .map(|e| e.file_name())
-                .collect();
-            assert!(
-                leftovers.is_empty(),
-                "{shell} ran a command from a value: {leftovers:?}"
-            );
+            round_trip(shell, format, &inj);
         }
+    }
+}
+
+/// Evaluates `inj` in `format` with the real `shell`: every injected variable reads back as
+/// exactly its value, PATH gets exactly the directories in front, nothing else appears or
+/// changes, no command runs; and no line of the payload, shown in a log, is a workflow
+/// command.
+fn round_trip(shell: &str, format: EmitFormat, inj: &Injection) {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = run_shell(shell, b"", dir.path());
+    let script = emit::shell(format, inj).unwrap();
+    hostile::assert_no_commands(&script, &format!("{format:?} payload"));
+    let got = run_shell(shell, &script, dir.path());
+    for (name, value) in &inj.env {
+        assert_eq!(
+            got.get(name.as_bytes()).map(|v| v.as_slice()),
+            Some(value.as_bytes()),
+            "{shell}: {name} did not read back from:\n{}",
+            String::from_utf8_lossy(&script)
+        );
+    }
+    // Exactly the injected names were added; nothing else appeared or changed,
+    // but PATH (and bash's `_`, the last command).
+    for (name, value) in &got {
+        let injected = inj.env.iter().any(|(n, _)| n.as_bytes() == name.as_slice());
+        if injected || name == b"PATH" || name == b"_" {
+            continue;
+        }
+        assert_eq!(
+            baseline.get(name),
+            Some(value),
+            "{shell}: {} appeared or changed",
+            String::from_utf8_lossy(name)
+        );
+    }
+    let path = &got[&b"PATH".to_vec()];
+    let mut expected = Vec::new();
+    for d in &inj.path_prepend {
+        expected.extend_from_slice(d.as_os_str().as_bytes());
+        expected.push(b':');
+    }
+    expected.extend_from_slice(b"/usr/bin:/bin");
+    if shell == "fish" {
+        // fish keeps PATH as a list split at `:` and exports an empty element as `.` (which is
+        // what an empty element means): a directory holding `::` or nothing comes back so.
+        expected = expected
+            .split(|&b| b == b':')
+            .map(|e| if e.is_empty() { &b"."[..] } else { e })
+            .collect::<Vec<_>>()
+            .join(&b':');
+    }
+    assert_eq!(path, &expected, "{shell}: PATH");
+    let leftovers: Vec<_> = fs::read_dir(dir.path().join("work"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "{shell} ran a command from a value: {leftovers:?}"
+    );
+}
+
+#[test]
+fn generated_hostile_values_round_trip_through_real_shells() {
+    use proptest::test_runner::{Config, TestRunner};
+    let shells = shells();
+    // A fixed budget: each case runs every shell twice.
+    let mut runner = TestRunner::new(Config {
+        cases: 12,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let values = proptest::collection::vec(hostile::bytes(), 5)
+        .prop_filter("the shells refuse NUL", |vs| {
+            !vs.iter().any(|v| v.contains(&0))
+        });
+    runner
+        .run(&values, |values| {
+            let inj = injection(&values);
+            for (shell, format) in &shells {
+                round_trip(shell, *format, &inj);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn values_the_shell_forms_cannot_carry_are_refused() {
+    let inj = injection(&[b"/a\0b".to_vec()]);
+    for format in [
+        EmitFormat::Sh,
+        EmitFormat::Fish,
+        EmitFormat::Pwsh,
+        EmitFormat::Cmd,
+        EmitFormat::Dotenv,
+    ] {
+        assert!(emit::shell(format, &inj).is_err(), "{format:?}");
+    }
+    // cmd and dotenv cannot split ##[ in their quoting.
+    let inj = injection(&[b"/a##[error]b".to_vec()]);
+    for format in [EmitFormat::Cmd, EmitFormat::Dotenv] {
+        let err = emit::shell(format, &inj).unwrap_err().to_string();
+        assert!(err.contains("##["), "{format:?}: {err}");
     }
 }
 

@@ -325,8 +325,11 @@ async fn an_error_midway_stops_and_the_report_says_what_was_and_was_not_deleted(
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("go-disk-guard: error: deleting cache 7"));
     let md = std::fs::read_to_string(&summary).unwrap();
+    // Keys and refs come from the server: inline code that no value can close.
     assert!(
-        md.contains("| `setup-go-Linux-x64-go-1.27.3-eee` | `refs/pull/7/merge` |"),
+        md.contains(
+            "| <code>setup-go-Linux-x64-go-1.27.3-eee</code> | <code>refs/pull/7/merge</code> |"
+        ),
         "{md}"
     );
     assert!(md.contains("**Stopped:**"), "{md}");
@@ -460,4 +463,84 @@ async fn api_and_usage_errors_are_one_clear_line() {
         );
     }
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_refs_and_messages_from_the_server_stay_text() {
+    let server = MockServer::start().await;
+    let evil_key =
+        "setup-go-x`](http://evil.example)![i](http://e.x/i.png)<img src=x>|\n::error::key";
+    let evil_ref = "refs/heads/x\r::add-mask::secret ##[error]ref";
+    let list = json!({"total_count": 2, "actions_caches": [
+        cache(1, evil_ref, evil_key, 1000, 1),
+        cache(2, evil_ref, &format!("{evil_key}-older"), 1000, 2),
+    ]});
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/caches"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(r"^/repos/o/r/actions/caches/\d+$"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "no\n::error::from-the-server ##[error]x"})),
+        )
+        .mount(&server)
+        .await;
+    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary");
+    for format in ["text", "markdown", "json"] {
+        for args in [
+            &["list", "--format", format][..],
+            &["prune", "--keep-per-ref", "1", "--format", format],
+        ] {
+            std::fs::write(&summary, "").unwrap();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+            let out = common::without_go_or_github_env(&mut cmd)
+                .arg("gh-cache")
+                .args(args)
+                .env("GITHUB_API_URL", server.uri())
+                .env("GITHUB_REPOSITORY", "o/r")
+                .env("GITHUB_TOKEN", "test-token")
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            for l in stdout.split(['\n', '\r']).chain(stderr.split(['\n', '\r'])) {
+                assert!(!is_command(l), "{args:?}: {l:?} in\n{stdout}\n{stderr}");
+            }
+            if args[0] == "prune" {
+                // The server's error: one line.
+                assert_eq!(out.status.code(), Some(1), "{stderr}");
+                assert_eq!(stderr.trim_end().split(['\n', '\r']).count(), 1, "{stderr}");
+            }
+            if format == "json" {
+                let r = report(&out);
+                if args[0] == "list" {
+                    assert_eq!(r["caches"][0]["key"], evil_key);
+                    assert_eq!(r["caches"][0]["ref"], evil_ref);
+                } else {
+                    assert_eq!(r["deletions"][0]["key"], format!("{evil_key}-older"));
+                }
+            }
+            // The job summary: the key and ref are text, no link, image or HTML.
+            for md in [
+                std::fs::read_to_string(&summary).unwrap(),
+                stdout.to_string(),
+            ] {
+                if !md.starts_with("### ") {
+                    continue;
+                }
+                for bad in ["](", "![", "<img", "http:"] {
+                    assert!(!md.contains(bad), "{bad:?} in\n{md}");
+                }
+                for l in md.lines() {
+                    assert_eq!(l.matches('`').count() % 2, 0, "{l}");
+                }
+            }
+        }
+    }
 }

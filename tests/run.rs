@@ -264,3 +264,55 @@ fn a_check_below_hard_does_not_start_the_command() {
     assert_eq!(out.status.code(), Some(3));
     assert!(!marker.exists());
 }
+
+#[test]
+fn a_command_line_holding_workflow_commands_stays_in_its_line() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
+    // A command that cannot start: one line of error, naming it escaped.
+    let out = guard(h)
+        .args([
+            "run",
+            "--go",
+            "/nonexistent/go",
+            "--soft",
+            "1KiB",
+            "--hard",
+            "0",
+        ])
+        .args(["--", "/nonexistent\n::error::owned ##[error]x"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().split(['\n', '\r']).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("starting /nonexistent\\n::error::owned #\\x23[error]x"),
+        "{stderr}"
+    );
+    // A command that runs: the report shows its arguments on one line.
+    let out = guard(h)
+        .args([
+            "run",
+            "--go",
+            "/nonexistent/go",
+            "--soft",
+            "1KiB",
+            "--hard",
+            "0",
+        ])
+        .args(["--", "sh", "-c", "exit 0", "x\n::add-mask::y\r::error::z"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("Ran `sh -c exit 0 x\\n::add-mask::y\\r::error::z` for "),
+        "{stdout}"
+    );
+    for l in stdout.split(['\n', '\r']).chain(stderr.split(['\n', '\r'])) {
+        assert!(!is_command(l), "{l:?} in {stdout}");
+    }
+}

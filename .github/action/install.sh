@@ -12,13 +12,38 @@
 # Inputs arrive in the environment: GDG_VERSION (empty: the version in the action's
 # Cargo.toml), GDG_INSTALL, GDG_REPOSITORY, GDG_TOKEN, GDG_RUNNER_OS, GDG_RUNNER_ARCH,
 # GDG_TOOL_CACHE. GO_DISK_GUARD_DOWNLOAD_URL, when set, replaces the release download base
-# (a mirror).
+# (a mirror). `install` and `version` are checked before anything else is done with them.
+#
+# Every message goes through esc, so that no value in it (an input, a URL, a path) can end its
+# line and start a workflow command of its own.
 set -euo pipefail
 
+# $1 for a workflow command's message or one line of the log: `%`, CR and LF escaped as the
+# runner unescapes them (`%25`, `%0D`, `%0A`), and `##[` (a command anywhere in a line)
+# broken up as `#%23[`.
+esc() {
+    local s=$1
+    s=${s//%/%25}
+    s=${s//$'\r'/%0D}
+    s=${s//$'\n'/%0A}
+    s=${s//'##['/#%23[}
+    printf '%s' "$s"
+}
+
 fail() {
-    echo "::error title=go-disk-guard install::$1"
+    printf '::error title=go-disk-guard install::%s\n' "$(esc "$1")"
     exit 1
 }
+
+say() {
+    printf '%s\n' "$(esc "$1")"
+}
+
+install="${GDG_INSTALL:-auto}"
+case "$install" in
+    auto | release | source) ;;
+    *) fail "install must be auto, release or source, not '$install'" ;;
+esac
 
 # The binary's directory goes on PATH for the rest of the job, so that later steps can run
 # `go-disk-guard run -- go test ./...`.
@@ -32,6 +57,9 @@ add_to_path() {
 output() {
     # The delimiter form, so that no value can add another output.
     local delimiter="ghadelimiter_$RANDOM$RANDOM$RANDOM$RANDOM"
+    while [[ "$2" == *"$delimiter"* ]]; do
+        delimiter="ghadelimiter_$RANDOM$RANDOM$RANDOM$RANDOM"
+    done
     printf '%s<<%s\n%s\n%s\n' "$1" "$delimiter" "$2" "$delimiter" >> "$GITHUB_OUTPUT"
 }
 
@@ -61,7 +89,7 @@ arch_lower=$(printf '%s' "$GDG_RUNNER_ARCH" | tr '[:upper:]' '[:lower:]')
 cache_dir="${GDG_TOOL_CACHE:-$RUNNER_TEMP}/go-disk-guard/${version}/${arch_lower}"
 
 if [ -f "${cache_dir}.complete" ] && [ -x "$cache_dir/$exe" ]; then
-    echo "go-disk-guard $version from the tool cache"
+    say "go-disk-guard $version from the tool cache"
     output path "$cache_dir/$exe"
     add_to_path "$cache_dir"
     exit 0
@@ -77,7 +105,7 @@ sha256() {
 
 # Downloads, verifies and unpacks the release; returns 2 when no release matches.
 install_release() {
-    [ -n "$target" ] || { echo "no release build for ${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}"; return 2; }
+    [ -n "$target" ] || { say "no release build for ${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}"; return 2; }
     local base="${GO_DISK_GUARD_DOWNLOAD_URL:-https://github.com/${GDG_REPOSITORY}/releases/download/v${version}}"
     base="${base%/}"
     local tmp
@@ -88,7 +116,7 @@ install_release() {
     fi
     if ! curl -fsSL --retry 3 ${auth[@]+"${auth[@]}"} -o "$tmp/$archive" "$base/$archive"; then
         rm -rf "$tmp"
-        echo "no release archive at $base/$archive"
+        say "no release archive at $base/$archive"
         return 2
     fi
     curl -fsSL --retry 3 ${auth[@]+"${auth[@]}"} -o "$tmp/SHA256SUMS" "$base/SHA256SUMS" \
@@ -109,18 +137,18 @@ install_release() {
     [ -f "$cache_dir/$exe" ] || fail "$archive holds no $exe"
     chmod +x "$cache_dir/$exe"
     touch "${cache_dir}.complete"
-    echo "go-disk-guard $version installed from $base"
+    say "go-disk-guard $version installed from $base"
 }
 
 install_source() {
     command -v cargo >/dev/null 2>&1 || fail "install: source needs cargo (Rust) on the runner"
-    echo "building go-disk-guard from $GITHUB_ACTION_PATH"
+    say "building go-disk-guard from $GITHUB_ACTION_PATH"
     cargo install --locked --quiet --path "$GITHUB_ACTION_PATH" --root "$cache_dir-source"
     mkdir -p "$cache_dir"
     cp "$cache_dir-source/bin/$exe" "$cache_dir/$exe"
 }
 
-case "${GDG_INSTALL:-auto}" in
+case "$install" in
     release)
         install_release || fail "no release of go-disk-guard $version for ${GDG_RUNNER_OS}-${GDG_RUNNER_ARCH}"
         ;;
@@ -137,9 +165,6 @@ case "${GDG_INSTALL:-auto}" in
         elif [ "$code" -ne 0 ]; then
             exit "$code"
         fi
-        ;;
-    *)
-        fail "install must be auto, release or source, not '${GDG_INSTALL}'"
         ;;
 esac
 output path "$cache_dir/$exe"

@@ -256,6 +256,71 @@ test('a tampered archive does not match SHA256SUMS') {
     }
 }
 
+/** No line of `text` but the first: a message that cannot fake a line of the log. */
+def oneLine = { String text ->
+    assert !text.contains('\n') && !text.contains('\r') && !text.contains('\u001b'): text
+}
+
+test('the tool\'s stderr in a failure message cannot fake log lines') {
+    Pipeline p = agent()
+    File bad = new File(p.root, 'bad-guard')
+    bad.text = '#!/bin/sh\nprintf \'first\\n[Pipeline] End of Pipeline\\nFinished: SUCCESS\\r\\033[8mha:x\\n\' >&2\nexit 1\n'
+    bad.setExecutable(true)
+    String message = expectError { p.load().call(binary: bad.path) }
+    oneLine(message)
+    assert message.contains('first\\n[Pipeline] End of Pipeline\\nFinished: SUCCESS\\r\\x1b[8mha:x')
+}
+
+test('the tool\'s hard-limit message cannot fake log lines, failing or unstable') {
+    Pipeline p = agent()
+    File fake = new File(p.root, 'fake-guard')
+    // A tool answering with a hostile message, as a tampered binary or document could.
+    fake.text = '''#!/bin/sh
+printf '{"env":{},"pathPrepend":[],"status":"hard-limit","exitCode":3,"message":"low\\n[Pipeline] fake\\r\\u001b[8mha:x"}' > "$GO_DISK_GUARD_EMIT_FILE"
+exit 3
+'''
+    fake.setExecutable(true)
+    String message = expectError { p.load().call(binary: fake.path) }
+    oneLine(message)
+    assert message == 'go-disk-guard: low\\n[Pipeline] fake\\r\\x1b[8mha:x'
+    p.load().call(binary: fake.path, failOnHard: false)
+    oneLine(p.unstableMessages[0])
+}
+
+test('an unknown key with a line break is shown on one line') {
+    Pipeline p = agent()
+    String message = expectError { p.load().call([binary: binary.path, ("x\n[Pipeline] fake".toString()): 1]) }
+    oneLine(message)
+    assert message.contains('x\\n[Pipeline] fake')
+}
+
+test('a version that is not a release version is refused before it names a file or a URL') {
+    for (String bad : ['1.0.0\n[Pipeline] fake', '../../../etc', '1.0', '1.0.0/../x']) {
+        Pipeline p = agent()
+        String message = expectError { p.load().call(version: bad, soft: '1KiB', hard: '0') }
+        oneLine(message)
+        assert message.startsWith('goDiskGuard: version must be a release version'): message
+        assert !p.calls.any { it[0] == 'sh' && it[1].contains('GDG_ARCHIVE') }
+        assert !p.calls.any { it[0] == 'withEnv' && it[1].any { e -> e.startsWith('GDG_') } }
+    }
+}
+
+test('a SHA256SUMS naming the archive twice or with a bad checksum installs nothing and fakes no line') {
+    Pipeline p = agent()
+    File dir = release(p.root)
+    File sums = new File(dir, 'SHA256SUMS')
+    String archive = "go-disk-guard-v${version}-x86_64-unknown-linux-musl.tar.gz"
+    String genuine = sums.text
+    sums.text = genuine + "[Pipeline]-fake  ${archive}\n"
+    serve(dir) { String url ->
+        String message = expectError { p.load().call(downloadUrl: url, version: version) }
+        assert message.contains('does not match')
+        oneLine(message)
+    }
+    assert !new File(p.root, "tools/go-disk-guard/${version}").exists()
+    assert !p.log.join('').readLines().any { it.startsWith('[Pipeline]') }: p.log
+}
+
 println ''
 println "${passed} passed, ${failed} failed"
 System.exit(failed == 0 ? 0 : 1)

@@ -9,7 +9,9 @@
 // volume stays below the hard limit. See goDiskGuard.txt for every option.
 //
 // Settings reach the binary as GO_DISK_GUARD_* environment variables, never spliced into a
-// shell command line, so no configuration value can run a command.
+// shell command line, so no configuration value can run a command. Values shown in the step's
+// messages (the tool's stderr and message, paths, keys, versions, URLs) go through `shown`,
+// so that none can end its line and fake a line of the build log.
 
 import com.cloudbees.groovy.cps.NonCPS
 import groovy.json.JsonSlurperClassic
@@ -42,10 +44,13 @@ import groovy.transform.Field
 /** Keys the step itself uses. */
 @Field static final List<String> STEP_KEYS = ['failOnHard', 'version', 'binary', 'downloadUrl', 'sha256']
 
+/** A release version, as the release archives are named. */
+@Field static final String VERSION_PATTERN = /[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?/
+
 def call(Map config = [:], Closure body = null) {
     List<String> unknown = unknownKeys(config)
     if (unknown) {
-        error("goDiskGuard: unknown configuration key(s): ${unknown.join(', ')}; " +
+        error("goDiskGuard: unknown configuration key(s): ${shown(unknown.join(', '))}; " +
               "known keys: ${(SETTINGS.keySet() + STEP_KEYS).sort().join(', ')}")
     }
     boolean unix = isUnix()
@@ -71,14 +76,14 @@ def call(Map config = [:], Closure body = null) {
     }
     String stderr = fileExists(errFile) ? readFile(errFile).trim() : ''
     if (code != 0 && code != EXIT_HARD_LIMIT) {
-        error("goDiskGuard: go-disk-guard failed with exit code ${code}: ${stderr ?: 'no message'}")
+        error("goDiskGuard: go-disk-guard failed with exit code ${code}: ${shown(stderr ?: 'no message')}")
     }
     if (!fileExists(jsonFile)) {
-        error("goDiskGuard: go-disk-guard wrote no result to ${jsonFile}: ${stderr ?: 'no message'}")
+        error("goDiskGuard: go-disk-guard wrote no result to ${shown(jsonFile)}: ${shown(stderr ?: 'no message')}")
     }
     Map result = parseResult(readFile(jsonFile))
     if (code == EXIT_HARD_LIMIT) {
-        String message = "go-disk-guard: ${result.message}"
+        String message = "go-disk-guard: ${shown(result.message)}"
         if (config.failOnHard == null || config.failOnHard) {
             error(message)
         }
@@ -106,6 +111,31 @@ def call(Map config = [:], Closure body = null) {
         }
     }
     return summary(result, code)
+}
+
+/**
+ * `value` for one line of the build log: line breaks, other control characters (the escape
+ * that starts a console note among them) and Unicode line separators become visible escapes
+ * (backslash escapes such as `\n` and `\x1b`), so that no value can end its line and fake
+ * another.
+ */
+@NonCPS
+static String shown(Object value) {
+    String s = String.valueOf(value)
+    StringBuilder out = new StringBuilder(s.length())
+    for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i)
+        if (c == '\n' as char) {
+            out.append('\\n')
+        } else if (c == '\r' as char) {
+            out.append('\\r')
+        } else if ((Character.isISOControl(c) && c != '\t' as char) || c == '\u2028' as char || c == '\u2029' as char) {
+            out.append((int) c < 0x100 ? String.format('\\x%02x', (int) c) : String.format('\\u{%x}', (int) c))
+        } else {
+            out.append(c)
+        }
+    }
+    return out.toString()
 }
 
 /** The keys of `config` that are neither settings nor the step's own. */
@@ -179,6 +209,10 @@ def locateBinary(Map config, boolean unix) {
         return config.binary.toString()
     }
     String version = (config.version ?: DEFAULT_VERSION).toString().replaceFirst(/^v/, '')
+    // The version names the archive and the tool directory: nothing but a release version.
+    if (!(version ==~ VERSION_PATTERN)) {
+        error("goDiskGuard: version must be a release version such as ${DEFAULT_VERSION}, not '${shown(version)}'")
+    }
     String onPath = unix
         ? sh(script: 'command -v go-disk-guard || true', returnStdout: true).trim()
         : bat(script: '@where go-disk-guard 2>nul || exit /b 0', returnStdout: true).trim()
@@ -223,10 +257,10 @@ def install(Map config, String version, boolean unix) {
         }
     }
     if (code == 2) {
-        error("goDiskGuard: the checksum of ${archive} does not match; refusing to run it")
+        error("goDiskGuard: the checksum of ${shown(archive)} does not match; refusing to run it")
     }
     if (code != 0) {
-        error("goDiskGuard: could not install go-disk-guard ${version} from ${base} (exit code ${code})")
+        error("goDiskGuard: could not install go-disk-guard ${shown(version)} from ${shown(base)} (exit code ${code})")
     }
     return exe
 }

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{EmitError, Injection, figures};
+use crate::escape;
 use crate::report::{FindingLevel, Report, Status};
 
 /// The step outputs written to GITHUB_OUTPUT, in order (the action's outputs mirror them).
@@ -65,23 +66,7 @@ pub fn write(files: &Files, injection: &Injection, report: &Report) -> Result<St
     for (name, value) in &injection.env {
         entry(&mut env, name, value.as_encoded_bytes())?;
     }
-    // GitHub puts each GITHUB_PATH line in front of PATH, so the last line ends up first:
-    // write them in reverse to keep the intended order.
-    let mut path = Vec::new();
-    for dir in injection.path_prepend.iter().rev() {
-        let bytes = dir.as_os_str().as_encoded_bytes();
-        if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
-            return Err(EmitError::Unrepresentable {
-                format: "github",
-                why: format!(
-                    "{} holds a line break, which GITHUB_PATH cannot carry",
-                    dir.display()
-                ),
-            });
-        }
-        path.extend_from_slice(bytes);
-        path.push(b'\n');
-    }
+    let path = path_lines(&injection.path_prepend)?;
     let f = figures(report);
     let dir = |var: &str| {
         injection
@@ -123,6 +108,28 @@ pub fn write(files: &Files, injection: &Injection, report: &Report) -> Result<St
     Ok(workflow_commands(report))
 }
 
+/// The GITHUB_PATH lines for `dirs`, one directory a line. GitHub puts each line in front of
+/// PATH, so the last line ends up first: they are written in reverse to keep the intended
+/// order. A directory holding a line break is refused.
+fn path_lines(dirs: &[PathBuf]) -> Result<Vec<u8>, EmitError> {
+    let mut path = Vec::new();
+    for dir in dirs.iter().rev() {
+        let bytes = dir.as_os_str().as_encoded_bytes();
+        if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+            return Err(EmitError::Unrepresentable {
+                format: "github",
+                why: format!(
+                    "{} holds a line break, which GITHUB_PATH cannot carry",
+                    escape::path(dir)
+                ),
+            });
+        }
+        path.extend_from_slice(bytes);
+        path.push(b'\n');
+    }
+    Ok(path)
+}
+
 fn required<'a>(file: &'a Option<PathBuf>, var: &str) -> Result<&'a Path, EmitError> {
     file.as_deref().ok_or_else(|| {
         EmitError::Target(format!(
@@ -143,7 +150,10 @@ fn entry(out: &mut Vec<u8>, name: &str, value: &[u8]) -> Result<(), EmitError> {
     if !valid {
         return Err(EmitError::Unrepresentable {
             format: "github",
-            why: format!("{name:?} is not a valid variable or output name"),
+            why: format!(
+                "\"{}\" is not a valid variable or output name",
+                escape::line(name)
+            ),
         });
     }
     let delimiter = loop {
@@ -183,10 +193,12 @@ fn append(path: &Path, var: &str, data: &[u8]) -> Result<(), EmitError> {
         .append(true)
         .open(path)
         .and_then(|mut f| f.write_all(data).and_then(|()| f.flush()));
-    result.map_err(|e| EmitError::Target(format!("writing {var} file {}: {e}", path.display())))
+    result.map_err(|e| EmitError::Target(format!("writing {var} file {}: {e}", escape::path(path))))
 }
 
-/// Findings and the verdict as workflow commands.
+/// Findings and the verdict as workflow commands. A message is shown as one line
+/// ([`escape::line`]), as in the text report: the runner writes an annotation's message into
+/// the log too, where a line break could start a line of its own.
 pub fn workflow_commands(report: &Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
@@ -195,41 +207,34 @@ pub fn workflow_commands(report: &Report) -> String {
             FindingLevel::Warning => "warning",
             FindingLevel::Error => "error",
         };
-        out.push_str(&command(kind, "go-disk-guard", &f.message));
+        out.push_str(&command(kind, "go-disk-guard", &escape::line(&f.message)));
     }
     if report.verdict.status == Status::HardLimit {
         out.push_str(&command(
             "error",
             "go-disk-guard: hard limit",
-            &report.verdict.message,
+            &escape::line(&report.verdict.message),
         ));
     }
     out
 }
 
-/// `::KIND title=TITLE::MESSAGE` with GitHub's escaping: in the message `%`, CR and LF; in a
-/// property also `:` and `,`.
+/// `::KIND title=TITLE::MESSAGE` with GitHub's escaping ([`escape::command_property`],
+/// [`escape::command_data`]): one line, which the runner reads back as exactly this title and
+/// message. `kind` is one of ours (`notice`, `warning`, `error`).
 pub fn command(kind: &str, title: &str, message: &str) -> String {
     format!(
         "::{kind} title={}::{}\n",
-        escape_property(title),
-        escape_data(message)
+        escape::command_property(title),
+        escape::command_data(message)
     )
-}
-
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::escape::hostile;
+    use proptest::prelude::*;
 
     #[test]
     fn entries_use_a_fresh_delimiter_absent_from_the_value() {
@@ -251,5 +256,164 @@ mod tests {
             command("warning", "a:b,c", "50% full\r\nnext"),
             "::warning title=a%3Ab%2Cc::50%25 full%0D%0Anext\n"
         );
+    }
+
+    #[test]
+    fn findings_become_one_line_commands_showing_their_values_escaped() {
+        let report = crate::report::sample("/x\n::error::owned ##[error]y 50%");
+        assert_eq!(
+            workflow_commands(&report),
+            "::warning title=go-disk-guard::/x\\n::error::owned #\\x23[error]y 50%25\n\
+             ::error title=go-disk-guard%3A hard limit::/x\\n::error::owned #\\x23[error]y 50%25\n"
+        );
+    }
+
+    /// GitHub's environment-file format, as documented (and as the runner reads it on Linux:
+    /// lines end at LF): `NAME=value` on one line, or `NAME<<DELIMITER`, value lines, and a
+    /// line holding only `DELIMITER`. `None` for anything else.
+    fn parse_env_file(data: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut lines = data.strip_suffix(b"\n")?.split(|&b| b == b'\n');
+        while let Some(line) = lines.next() {
+            let text = std::str::from_utf8(line).ok()?;
+            let heredoc = text.find("<<");
+            let equals = text.find('=');
+            match (heredoc, equals) {
+                (Some(h), e) if e.is_none_or(|e| h < e) => {
+                    let (name, delimiter) = (text.get(..h)?, text.get(h + 2..)?);
+                    let mut value: Vec<&[u8]> = Vec::new();
+                    loop {
+                        let next = lines.next()?;
+                        if next == delimiter.as_bytes() {
+                            break;
+                        }
+                        value.push(next);
+                    }
+                    out.push((name.to_string(), value.join(&b'\n')));
+                }
+                (_, Some(e)) => out.push((text.get(..e)?.to_string(), line.get(e + 1..)?.to_vec())),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    const NAMES: &[&str] = &[
+        "GOROOT",
+        "GOPATH",
+        "GOCACHE",
+        "GOMODCACHE",
+        "GOBIN",
+        "GOTMPDIR",
+        "GOCACHEPROG",
+        "available-bytes",
+        "_x-1",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn env_and_output_entries_read_back_as_exactly_the_values(
+            values in prop::collection::vec(hostile::bytes(), 1..6)
+        ) {
+            let mut file = Vec::new();
+            let expected: Vec<(String, Vec<u8>)> = NAMES
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect();
+            for (name, value) in &expected {
+                entry(&mut file, name, value).unwrap();
+            }
+            prop_assert_eq!(parse_env_file(&file), Some(expected));
+        }
+
+        #[test]
+        fn a_value_holding_a_delimiter_like_line_sets_nothing_else(
+            value in hostile::bytes(),
+            tail in hostile::bytes(),
+        ) {
+            // The value repeats the delimiter prefix and fake entries around line breaks.
+            let value = [
+                value.as_slice(),
+                b"\nghadelimiter_0\nEVIL=1\nX<<ghadelimiter_\n",
+                tail.as_slice(),
+            ]
+            .concat();
+            let mut file = Vec::new();
+            entry(&mut file, "GOCACHE", &value).unwrap();
+            prop_assert_eq!(parse_env_file(&file), Some(vec![("GOCACHE".into(), value)]));
+        }
+
+        #[test]
+        fn names_are_validated(name in hostile::text()) {
+            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let mut file = Vec::new();
+            prop_assert_eq!(entry(&mut file, &name, b"v").is_ok(), valid);
+            if valid {
+                prop_assert_eq!(parse_env_file(&file), Some(vec![(name, b"v".to_vec())]));
+            } else {
+                prop_assert!(file.is_empty());
+            }
+        }
+
+        #[test]
+        fn path_lines_read_back_or_are_refused(
+            dirs in prop::collection::vec(hostile::bytes(), 0..4)
+        ) {
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStringExt;
+                let paths: Vec<PathBuf> = dirs
+                    .iter()
+                    .map(|d| PathBuf::from(std::ffi::OsString::from_vec(d.clone())))
+                    .collect();
+                match path_lines(&paths) {
+                    Ok(data) => {
+                        let mut lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+                        prop_assert_eq!(lines.pop(), Some(&b""[..]));
+                        lines.reverse();
+                        prop_assert_eq!(lines, dirs.iter().map(Vec::as_slice).collect::<Vec<_>>());
+                    }
+                    Err(_) => prop_assert!(dirs.iter().any(|d| d.contains(&b'\n') || d.contains(&b'\r'))),
+                }
+            }
+        }
+
+        #[test]
+        fn a_workflow_command_is_one_line_that_reads_back(
+            kind in prop::sample::select(&["notice", "warning", "error"][..]),
+            title in hostile::text(),
+            message in hostile::text(),
+        ) {
+            let c = command(kind, &title, &message);
+            let body = c.strip_suffix('\n').unwrap();
+            prop_assert!(!body.contains(['\n', '\r']), "{c:?}");
+            let rest = body.strip_prefix(&format!("::{kind} title=")).unwrap();
+            let (t, m) = rest.split_once("::").unwrap();
+            prop_assert_eq!(hostile::unescape_property(t), title);
+            prop_assert_eq!(hostile::unescape_data(m), message);
+        }
+
+        #[test]
+        fn findings_are_one_command_each(value in hostile::text()) {
+            let report = crate::report::sample(&value);
+            let commands = workflow_commands(&report);
+            let lines: Vec<&str> = commands.lines().collect();
+            prop_assert_eq!(lines.len(), 2);
+            prop_assert!(lines[0].starts_with("::warning title=go-disk-guard::"));
+            prop_assert!(lines[1].starts_with("::error title=go-disk-guard%3A hard limit::"));
+            prop_assert!(!commands.contains('\r'));
+            for l in lines {
+                let message = hostile::unescape_data(l.splitn(3, "::").nth(2).unwrap());
+                prop_assert_eq!(message, escape::line(&value).into_owned());
+            }
+        }
     }
 }

@@ -6,7 +6,9 @@
 //! * `sh`, `fish`, `pwsh`, `cmd`, `dotenv`: lines to source, quoted for that shell.
 //!
 //! Every value is quoted or delimited so that it reads back as exactly itself and cannot set
-//! another variable; a value a format cannot carry safely is an error.
+//! another variable; a value a format cannot carry safely is an error. What goes to stdout
+//! (a payload, workflow commands) holds no line a CI runner would read as a command but the
+//! workflow commands written on purpose, whose text is escaped.
 
 pub mod github;
 mod quote;
@@ -16,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::escape;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
 use crate::report::Report;
 
@@ -115,9 +118,7 @@ pub fn shell(format: EmitFormat, injection: &Injection) -> Result<Vec<u8>, EmitE
             EmitFormat::Pwsh => [&b"$env:"[..], n, b" = ", &quote::pwsh(&v)?].concat(),
             EmitFormat::Cmd => [&b"set \""[..], n, b"=", &quote::cmd(&v)?, b"\""].concat(),
             EmitFormat::Dotenv => [n, b"=", &quote::dotenv(&v)?].concat(),
-            EmitFormat::Github | EmitFormat::Jenkins => {
-                unreachable!("github and jenkins are not shell formats")
-            }
+            EmitFormat::Github | EmitFormat::Jenkins => return Err(not_a_shell(format)),
         };
         out.extend_from_slice(&line);
         out.push(b'\n');
@@ -176,11 +177,15 @@ pub fn shell(format: EmitFormat, injection: &Injection) -> Result<Vec<u8>, EmitE
             }
             l
         }
-        EmitFormat::Github | EmitFormat::Jenkins => unreachable!(),
+        EmitFormat::Github | EmitFormat::Jenkins => return Err(not_a_shell(format)),
     };
     out.extend(line);
     out.push(b'\n');
     Ok(out)
+}
+
+fn not_a_shell(format: EmitFormat) -> EmitError {
+    EmitError::Target(format!("{format:?} is not a shell format").to_lowercase())
 }
 
 /// The document the Jenkins step reads.
@@ -204,7 +209,7 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
             .map(str::to_string)
             .ok_or_else(|| EmitError::Unrepresentable {
                 format: "jenkins",
-                why: format!("{} is not valid UTF-8", s.to_string_lossy()),
+                why: format!("{} is not valid UTF-8", escape::os(s)),
             })
     };
     let f = figures(report);
@@ -226,7 +231,12 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
         pruned_files: f.pruned_files,
         message: report.verdict.message.clone(),
     };
-    let mut out = serde_json::to_vec_pretty(&doc).expect("the document serialises");
+    let json = serde_json::to_string_pretty(&doc).map_err(|e| EmitError::Unrepresentable {
+        format: "jenkins",
+        why: e.to_string(),
+    })?;
+    // `##[` inside a value is written `##\u005b`: the same value, and no command in a log.
+    let mut out = escape::guard_json(&json).into_owned().into_bytes();
     out.push(b'\n');
     Ok(out)
 }
@@ -248,11 +258,13 @@ pub fn figures(report: &Report) -> Figures {
     }
 }
 
-/// What emitting leaves to print.
+/// What emitting leaves to print on stdout, in this order.
 #[derive(Debug, Default)]
 pub struct Delivered {
-    /// Bytes for stdout: workflow commands, and a shell or Jenkins payload without --emit-file.
-    pub stdout: Vec<u8>,
+    /// Workflow commands (`github`): one line each, their text escaped.
+    pub commands: String,
+    /// A shell or Jenkins payload without --emit-file.
+    pub payload: Vec<u8>,
     /// Whether stdout now carries a payload, so that the report must go to stderr.
     pub stdout_is_payload: bool,
 }
@@ -283,8 +295,7 @@ pub fn deliver(
     let injection = Injection::from_report(report);
     let mut delivered = Delivered::default();
     if formats.contains(&EmitFormat::Github) {
-        let commands = github::write(&github::Files::from_env(), &injection, report)?;
-        delivered.stdout.extend(commands.into_bytes());
+        delivered.commands = github::write(&github::Files::from_env(), &injection, report)?;
     }
     if let Some(&format) = streams.first() {
         let payload = match format {
@@ -293,13 +304,259 @@ pub fn deliver(
         };
         match emit_file {
             Some(path) => std::fs::write(path, &payload).map_err(|e| {
-                EmitError::Target(format!("writing --emit-file {}: {e}", path.display()))
+                EmitError::Target(format!("writing --emit-file {}: {e}", escape::path(path)))
             })?,
             None => {
-                delivered.stdout.extend(payload);
+                delivered.payload = payload;
                 delivered.stdout_is_payload = true;
             }
         }
     }
     Ok(delivered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escape::hostile;
+    use proptest::prelude::*;
+
+    #[cfg(unix)]
+    fn injection(values: &[Vec<u8>]) -> Injection {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |v: &Vec<u8>| OsString::from_vec(v.clone());
+        Injection {
+            env: INJECTED_VARS
+                .iter()
+                .copied()
+                .zip(values.iter().map(os))
+                .collect(),
+            path_prepend: values
+                .iter()
+                .take(2)
+                .map(|v| PathBuf::from(os(v)))
+                .collect(),
+        }
+    }
+
+    /// Variables set, in order, and directories put in front of PATH.
+    type ReadBack = (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>);
+
+    /// Reads `out` back as `format`'s shell would, in the forms written here: the variables
+    /// it sets, in order, and the directories put in front of PATH. `None` when `out` holds
+    /// anything else (another statement, a command).
+    fn read_back(format: EmitFormat, out: &[u8]) -> Option<ReadBack> {
+        let mut vars = Vec::new();
+        let mut rest = out;
+        let name_of = |r: &[u8], end: u8| -> Option<(String, usize)> {
+            let n = r.iter().position(|&b| b == end)?;
+            let name = std::str::from_utf8(r.get(..n)?).ok()?;
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                .then(|| (name.to_string(), n + 1))
+        };
+        loop {
+            let (prefix, end): (&[u8], u8) = match format {
+                EmitFormat::Sh => (b"export ", b'='),
+                EmitFormat::Fish => (b"set -gx ", b' '),
+                EmitFormat::Pwsh => (b"$env:", b' '),
+                EmitFormat::Cmd => (b"set \"", b'='),
+                EmitFormat::Dotenv => (b"", b'='),
+                EmitFormat::Github | EmitFormat::Jenkins => return None,
+            };
+            if format == EmitFormat::Dotenv && rest.starts_with(b"#") {
+                break;
+            }
+            let Some(r) = rest.strip_prefix(prefix) else {
+                break;
+            };
+            let (name, skip) = name_of(r, end)?;
+            if name == "PATH" {
+                break;
+            }
+            let r = r.get(skip..)?;
+            let (value, after) = match format {
+                EmitFormat::Sh => quote::read::sh_word(r)?,
+                EmitFormat::Fish => quote::read::fish_word(r)?,
+                EmitFormat::Pwsh => {
+                    let text = std::str::from_utf8(r.strip_prefix(b"= ")?).ok()?;
+                    let (v, after) = quote::read::pwsh_expr(text)?;
+                    (v.into_bytes(), after.as_bytes())
+                }
+                EmitFormat::Cmd => {
+                    let line_end = r.iter().position(|&b| b == b'\n')?;
+                    let inner = r.get(..line_end)?.strip_suffix(b"\"")?;
+                    let text = std::str::from_utf8(inner).ok()?;
+                    if text.contains('"') {
+                        return None;
+                    }
+                    (text.replace("%%", "%").into_bytes(), r.get(line_end..)?)
+                }
+                EmitFormat::Dotenv => {
+                    let line_end = r.iter().position(|&b| b == b'\n')?;
+                    let inner = r.get(..line_end)?.strip_prefix(b"'")?.strip_suffix(b"'")?;
+                    if inner.contains(&b'\'') {
+                        return None;
+                    }
+                    (inner.to_vec(), r.get(line_end..)?)
+                }
+                EmitFormat::Github | EmitFormat::Jenkins => return None,
+            };
+            vars.push((name, value));
+            rest = after.strip_prefix(b"\n")?;
+        }
+        // Then PATH, if anything is prepended.
+        let mut dirs = Vec::new();
+        if !rest.is_empty() {
+            let line = rest.strip_suffix(b"\n")?;
+            match format {
+                EmitFormat::Sh => {
+                    let mut r = line
+                        .strip_prefix(b"export PATH=")?
+                        .strip_suffix(b"\"$PATH\"")?;
+                    while !r.is_empty() {
+                        let (d, after) = quote::read::sh_word(r)?;
+                        dirs.push(d);
+                        r = after.strip_prefix(b":")?;
+                    }
+                }
+                EmitFormat::Fish => {
+                    let mut r = line
+                        .strip_prefix(b"set -gx PATH")?
+                        .strip_suffix(b" $PATH")?;
+                    while !r.is_empty() {
+                        let (d, after) = quote::read::fish_word(r.strip_prefix(b" ")?)?;
+                        dirs.push(d);
+                        r = after;
+                    }
+                }
+                EmitFormat::Pwsh => {
+                    let mut r = std::str::from_utf8(line)
+                        .ok()?
+                        .strip_prefix("$env:PATH = ")?
+                        .strip_suffix("$env:PATH")?;
+                    while !r.is_empty() {
+                        let (d, after) = quote::read::pwsh_expr(r)?;
+                        dirs.push(d.into_bytes());
+                        r = after.strip_prefix(" + [System.IO.Path]::PathSeparator + ")?;
+                    }
+                }
+                EmitFormat::Cmd => {
+                    let r = std::str::from_utf8(line)
+                        .ok()?
+                        .strip_prefix("set \"PATH=")?
+                        .strip_suffix("%PATH%\"")?;
+                    for d in r.strip_suffix(';')?.split(';') {
+                        dirs.push(d.replace("%%", "%").into_bytes());
+                    }
+                }
+                // A comment: nothing is set.
+                EmitFormat::Dotenv => {
+                    line.strip_prefix(b"# prepend to PATH:")?;
+                }
+                EmitFormat::Github | EmitFormat::Jenkins => return None,
+            }
+        }
+        Some((vars, dirs))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Every shell format reads back as exactly the variables and PATH directories given,
+        /// nothing more; or the value is refused with the documented error. No line of the
+        /// output could be read as a workflow command by a runner showing it.
+        #[test]
+        #[cfg(unix)]
+        fn shell_formats_read_back_exactly_or_refuse(
+            values in prop::collection::vec(hostile::bytes(), 1..4),
+            format in prop::sample::select(&[
+                EmitFormat::Sh, EmitFormat::Fish, EmitFormat::Pwsh, EmitFormat::Cmd,
+                EmitFormat::Dotenv,
+            ][..]),
+        ) {
+            let inj = injection(&values);
+            match shell(format, &inj) {
+                Ok(out) => {
+                    let text = String::from_utf8_lossy(&out);
+                    for l in hostile::runner_lines(&text) {
+                        prop_assert!(!hostile::is_command(l), "{l:?} in {text:?}");
+                    }
+                    let (vars, dirs) = read_back(format, &out)
+                        .ok_or_else(|| TestCaseError::fail(format!("unreadable: {text:?}")))?;
+                    let expected: Vec<(String, Vec<u8>)> = inj
+                        .env
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.as_encoded_bytes().to_vec()))
+                        .collect();
+                    prop_assert_eq!(vars, expected);
+                    // cmd's PATH is `;`-separated and dotenv's only a comment: values holding
+                    // `;` or `'` do not split back there.
+                    if format != EmitFormat::Dotenv && format != EmitFormat::Cmd {
+                        let want: Vec<Vec<u8>> = inj
+                            .path_prepend
+                            .iter()
+                            .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
+                            .collect();
+                        prop_assert_eq!(dirs, want);
+                    }
+                }
+                Err(EmitError::Unrepresentable { .. }) => {
+                    let cannot = |v: &[u8]| -> bool {
+                        let text = std::str::from_utf8(v);
+                        match format {
+                            EmitFormat::Sh | EmitFormat::Fish => v.contains(&0),
+                            EmitFormat::Pwsh => text.is_err() || v.contains(&0),
+                            EmitFormat::Cmd => text.map_or(true, |t| {
+                                t.contains(['"', '\n', '\r', '\0', '!']) || t.contains("##[")
+                            }),
+                            _ => text.map_or(true, |t| {
+                                t.contains(['\'', '\n', '\r', '\0']) || t.contains("##[")
+                            }),
+                        }
+                    };
+                    prop_assert!(values.iter().any(|v| cannot(v)), "{values:?}");
+                }
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+
+        /// The Jenkins document parses back to the same variables, PATH and message, and no line
+        /// of it could be read as a workflow command.
+        #[test]
+        #[cfg(unix)]
+        fn the_jenkins_document_reads_back(
+            values in prop::collection::vec(hostile::text(), 1..4),
+            message in hostile::text(),
+        ) {
+            let values: Vec<Vec<u8>> = values.into_iter().map(String::into_bytes).collect();
+            let inj = injection(&values);
+            let mut report = crate::report::sample("x");
+            report.verdict.message = message.clone();
+            let out = jenkins(&inj, &report).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for l in hostile::runner_lines(&text) {
+                prop_assert!(!hostile::is_command(l), "{l:?} in {text:?}");
+            }
+            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let env = doc["env"].as_object().unwrap();
+            prop_assert_eq!(env.len(), inj.env.len());
+            for (name, value) in &inj.env {
+                prop_assert_eq!(env[*name].as_str(), value.to_str());
+            }
+            let path: Vec<&str> = doc["pathPrepend"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect();
+            let want: Vec<&str> = inj.path_prepend.iter().map(|p| p.to_str().unwrap()).collect();
+            prop_assert_eq!(path, want);
+            prop_assert_eq!(doc["message"].as_str(), Some(message.as_str()));
+        }
+    }
 }

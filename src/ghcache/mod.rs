@@ -7,7 +7,8 @@
 //! newest N per ref and key prefix, caches unused for too long, then the least recently
 //! accessed until the selection fits a total. [`api`] talks to the REST API through
 //! octocrab. An error midway stops further deletions; the report says what was deleted and
-//! what was not.
+//! what was not. Keys, refs, reasons and error messages come from the server or the inputs:
+//! the text and Markdown forms show them escaped ([`escape`]).
 
 pub mod api;
 pub mod policy;
@@ -17,6 +18,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::escape;
 use crate::policy::format_bytes;
 use crate::report::ago;
 use policy::{Cache, Plan, Policy};
@@ -197,14 +199,14 @@ pub fn text(r: &GhCacheReport) -> String {
     let _ = writeln!(
         w,
         "{}: {} caches, {} in all; {} with prefix {} ({})",
-        r.repo,
+        escape::line(&r.repo),
         r.total_caches,
         format_bytes(r.total_bytes),
         r.selected_caches,
         if r.key_prefixes.is_empty() {
             "(any)".to_string()
         } else {
-            r.key_prefixes.join(", ")
+            escape::line(&r.key_prefixes.join(", ")).into_owned()
         },
         format_bytes(r.selected_bytes)
     );
@@ -213,8 +215,8 @@ pub fn text(r: &GhCacheReport) -> String {
             w,
             "  {:>10}  {:<24}  {}  (id {}, last used {})",
             format_bytes(c.size_in_bytes),
-            c.git_ref,
-            c.key,
+            escape::line(&c.git_ref),
+            escape::line(&c.key),
             c.id,
             c.last_accessed_at.map_or("?".into(), ago)
         );
@@ -225,10 +227,10 @@ pub fn text(r: &GhCacheReport) -> String {
             w,
             "  {verb:<13} {} {} ({}, {}): {}",
             d.cache.id,
-            d.cache.key,
-            d.cache.git_ref,
+            escape::line(&d.cache.key),
+            escape::line(&d.cache.git_ref),
             format_bytes(d.cache.size_in_bytes),
-            d.reason
+            escape::line(&d.reason)
         );
     }
     if r.command == "gh-cache prune" {
@@ -249,7 +251,8 @@ pub fn text(r: &GhCacheReport) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(
             w,
-            "stopped: {e}; {} not attempted",
+            "stopped: {}; {} not attempted",
+            escape::line(e),
             r.count(Fate::NotAttempted)
         );
     }
@@ -266,11 +269,17 @@ fn fate_name(fate: Fate) -> &'static str {
     }
 }
 
-/// The report as Markdown, for the job summary.
+/// The report as Markdown, for the job summary: every key, ref, reason and message is
+/// literal text ([`escape::markdown`], [`escape::markdown_code`]).
 pub fn markdown(r: &GhCacheReport) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "### go-disk-guard {}: {}\n", r.command, r.repo);
+    let _ = writeln!(
+        w,
+        "### go-disk-guard {}: {}\n",
+        r.command,
+        escape::markdown(&r.repo)
+    );
     let _ = writeln!(
         w,
         "{} caches ({}); selected by prefix: {} ({}); after: {}.\n",
@@ -288,17 +297,123 @@ pub fn markdown(r: &GhCacheReport) -> String {
         for d in &r.deletions {
             let _ = writeln!(
                 w,
-                "| `{}` | `{}` | {} | {} | {} |",
-                d.cache.key.replace('|', "\\|"),
-                d.cache.git_ref.replace('|', "\\|"),
+                "| {} | {} | {} | {} | {} |",
+                escape::markdown_code(&d.cache.key),
+                escape::markdown_code(&d.cache.git_ref),
                 format_bytes(d.cache.size_in_bytes),
                 fate_name(d.fate),
-                d.reason.replace('|', "\\|")
+                escape::markdown(&d.reason)
             );
         }
     }
     if let Some(e) = &r.error {
-        let _ = writeln!(w, "\n**Stopped:** {}", e.replace('|', "\\|"));
+        let _ = writeln!(w, "\n**Stopped:** {}", escape::markdown(e));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escape::hostile;
+    use proptest::prelude::*;
+
+    /// A prune report whose keys, refs, reasons, prefixes and error hold `value`.
+    fn sample(value: &str) -> GhCacheReport {
+        let cache = Cache {
+            id: 7,
+            git_ref: value.to_string(),
+            key: value.to_string(),
+            size_in_bytes: 1000,
+            last_accessed_at: None,
+            created_at: None,
+        };
+        GhCacheReport {
+            schema_version: 1,
+            command: "gh-cache prune",
+            repo: value.to_string(),
+            dry_run: false,
+            total_caches: 1,
+            total_bytes: 1000,
+            key_prefixes: vec![value.to_string()],
+            selected_caches: 1,
+            selected_bytes: 1000,
+            kept_bytes: 0,
+            deletions: vec![Outcome {
+                cache: cache.clone(),
+                reason: value.to_string(),
+                fate: Fate::Failed,
+            }],
+            caches: vec![cache],
+            error: Some(value.to_string()),
+        }
+    }
+
+    fn outside_references(md: &str) -> String {
+        let mut bare = String::new();
+        let mut rest = md;
+        while let Some(at) = rest.find('&') {
+            bare.push_str(&rest[..at]);
+            let end = rest[at..].find(';').map_or(rest.len(), |e| at + e + 1);
+            rest = &rest[end..];
+        }
+        bare.push_str(rest);
+        bare
+    }
+
+    #[test]
+    fn server_text_cannot_break_the_summary_or_the_log() {
+        let evil = "refs/heads/x`|<img src=x>\n::error::owned ##[error]y [l](http://e)";
+        let md = markdown(&sample(evil));
+        let plain = markdown(&sample("x"));
+        for c in ['`', '|', '<', '>', '[', ']', '(', ')', '\n', '!', '#'] {
+            assert_eq!(
+                outside_references(&md).matches(c).count(),
+                outside_references(&plain).matches(c).count(),
+                "{c:?} in {md}"
+            );
+        }
+        let shown = text(&sample(evil));
+        assert_eq!(shown.lines().count(), text(&sample("x")).lines().count());
+        for l in hostile::runner_lines(&shown) {
+            assert!(!hostile::is_command(l), "{l:?}");
+        }
+    }
+
+    /// Found by the property test below: a repository named `:` began the text's first
+    /// line, `{repo}: …`, with `::`.
+    #[test]
+    fn regression_a_repository_named_colon_starts_no_command() {
+        let shown = text(&sample(":"));
+        for l in hostile::runner_lines(&shown) {
+            assert!(!hostile::is_command(l), "{l:?}");
+        }
+        assert!(shown.starts_with("\\x3a: 1 caches"), "{shown}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 128,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_server_text_adds_a_line_a_command_or_markup(value in hostile::text()) {
+            prop_assume!(!value.is_empty());
+            let shown = text(&sample(&value));
+            prop_assert_eq!(
+                hostile::runner_lines(&shown).len(),
+                hostile::runner_lines(&text(&sample("x"))).len()
+            );
+            for l in hostile::runner_lines(&shown) {
+                prop_assert!(!hostile::is_command(l), "{l:?}");
+            }
+            let md = outside_references(&markdown(&sample(&value)));
+            let plain = outside_references(&markdown(&sample("x")));
+            for c in ['`', '|', '<', '>', '[', ']', '(', ')', '\n', '\r', '!', '*', '_', '\\'] {
+                prop_assert_eq!(md.matches(c).count(), plain.matches(c).count(), "{:?}", c);
+            }
+        }
+    }
 }

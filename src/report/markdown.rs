@@ -1,9 +1,14 @@
 //! The Markdown report, as for a CI job summary.
+//!
+//! Every value a machine, a repository or a server chose goes through [`escape::markdown`]
+//! (or [`escape::markdown_code`] for inline code): it shows as literal text and cannot close
+//! a code span, break a table cell, or add a link, an image or HTML.
 
 use std::fmt::Write;
 
 use super::text::{cacheprog_line, prune_line, serde_plain, stale_work_line};
 use super::{Report, Status};
+use crate::escape;
 use crate::policy::format_bytes;
 
 /// Renders `report` as GitHub-flavoured Markdown.
@@ -16,7 +21,7 @@ pub fn render(report: &Report) -> String {
         Status::Ok => "✅",
     };
     let _ = writeln!(w, "### {icon} go-disk-guard {}\n", report.command);
-    let _ = writeln!(w, "{}\n", escape(&report.verdict.message));
+    let _ = writeln!(w, "{}\n", escape::markdown(&report.verdict.message));
 
     let _ = writeln!(
         w,
@@ -33,7 +38,7 @@ pub fn render(report: &Report) -> String {
             )
         });
         let holds: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
-        let mut fs_type = escape(&v.mount.fs_type);
+        let mut fs_type = escape::markdown(&v.mount.fs_type);
         if v.ram_backed {
             fs_type.push_str(" (RAM-backed)");
         }
@@ -42,26 +47,26 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(
             w,
-            "| `{}` | {} | {} | {} | {} | {} | {} |",
-            escape(&v.mount.mount_point.display().to_string()),
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            escape::markdown_code_os(v.mount.mount_point.as_os_str()),
             fs_type,
             format_bytes(v.total_bytes),
             format_bytes(v.available_bytes_before),
             format_bytes(v.available_bytes_after),
             limits,
-            holds.join(", ")
+            escape::markdown(&holds.join(", "))
         );
     }
 
     if let Some(r) = &report.relocation {
-        let _ = writeln!(w, "\n**Relocation**: {}\n", escape(&r.reason));
+        let _ = writeln!(w, "\n**Relocation**: {}\n", escape::markdown(&r.reason));
         for m in &r.moves {
             let _ = writeln!(
                 w,
-                "- `{}`: `{}` → `{}`{}",
+                "- `{}`: {} → {}{}",
                 m.var,
-                escape(&m.from),
-                escape(&m.to.display().to_string()),
+                escape::markdown_code(&m.from),
+                escape::markdown_code_os(m.to.as_os_str()),
                 if m.migrated_files > 0 {
                     format!(" ({} files migrated)", m.migrated_files)
                 } else {
@@ -74,22 +79,31 @@ pub fn render(report: &Report) -> String {
     if !report.prunes.is_empty() {
         let _ = writeln!(w);
         for p in &report.prunes {
-            let _ = writeln!(w, "- {}", escape(&prune_line(p)));
+            let _ = writeln!(w, "- {}", escape::markdown(&prune_line(p)));
         }
     }
     if let Some(s) = &report.stale_work {
-        let _ = writeln!(w, "\n- {}", escape(&stale_work_line(s)));
+        let _ = writeln!(w, "\n- {}", escape::markdown(&stale_work_line(s)));
     }
     if let Some(m) = report.cache.as_ref().and_then(|c| c.cacheprog.as_ref()) {
-        let _ = writeln!(w, "\n- {}", escape(&cacheprog_line(m)));
+        let _ = writeln!(w, "\n- {}", escape::markdown(&cacheprog_line(m)));
     }
     if let Some(prog) = &report.cacheprog {
-        let _ = writeln!(w, "\n- GOCACHEPROG handed on: `{}`", escape(prog));
+        let _ = writeln!(
+            w,
+            "\n- GOCACHEPROG handed on: {}",
+            escape::markdown_code(prog)
+        );
     }
     if !report.findings.is_empty() {
         let _ = writeln!(w);
         for f in &report.findings {
-            let _ = writeln!(w, "- **{}**: {}", serde_plain(&f.level), escape(&f.message));
+            let _ = writeln!(
+                w,
+                "- **{}**: {}",
+                serde_plain(&f.level),
+                escape::markdown(&f.message)
+            );
         }
     }
 
@@ -100,7 +114,7 @@ pub fn render(report: &Report) -> String {
         let value = if var.value.is_empty() {
             "*unset*".to_string()
         } else {
-            format!("`{}`", escape(&var.value))
+            escape::markdown_code(&var.value)
         };
         let _ = writeln!(
             w,
@@ -111,11 +125,4 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(w, "\n</details>");
     out
-}
-
-/// Escapes the characters that would break a table cell or start markup.
-fn escape(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('\n', " ")
-        .replace('<', "&lt;")
 }

@@ -272,3 +272,222 @@ pub fn ago(t: SystemTime) -> String {
         Err(_) => "in the future".into(),
     }
 }
+
+/// A report whose every text that a machine, a repository or a server chooses holds `value`,
+/// for tests of the renderers.
+#[cfg(test)]
+pub(crate) fn sample(value: &str) -> Report {
+    use std::path::Path;
+
+    use crate::disk::{Link, Mount, Reparse, VolumeId};
+    use crate::goenv::{GoVar, Origin, Resolver};
+    use crate::policy::{Layer, Limits};
+
+    let path = Path::new("/v").join(value);
+    let settings = Settings::from_layers(Layer::default()).expect("default settings");
+    let go = GoEnv {
+        resolver: Resolver::GoEnv {
+            go: path.clone(),
+            version: value.to_string(),
+        },
+        vars: ["GOROOT", "GOCACHE"]
+            .into_iter()
+            .map(|name| GoVar {
+                name,
+                value: value.to_string(),
+                origin: Origin::Environment,
+            })
+            .collect(),
+        sources: Default::default(),
+    };
+    let volume = VolumeReport {
+        id: VolumeId(value.to_string()),
+        mount: Mount {
+            mount_point: path.clone(),
+            fs_type: value.to_string(),
+            source: value.to_string(),
+            network: false,
+        },
+        total_bytes: 1 << 30,
+        available_bytes_before: 1 << 20,
+        available_bytes_after: 1 << 29,
+        used_percent_after: 50.0,
+        ram_backed: true,
+        limited_by: crate::disk::quota::Binding::Quota,
+        quota_remaining_bytes: None,
+        limits: Some(Limits {
+            hard: 1,
+            soft: 2,
+            target: 3,
+        }),
+        level: Some(crate::policy::Level::Ok),
+        paths: vec![WatchedPath {
+            label: value.to_string(),
+            path: path.clone(),
+            exists: true,
+            links: vec![Link {
+                path: path.clone(),
+                reparse: Reparse::Symlink {
+                    target: value.to_string(),
+                    relative: false,
+                },
+            }],
+        }],
+    };
+    let finding = Finding {
+        level: FindingLevel::Warning,
+        code: Some("code"),
+        message: value.to_string(),
+        fix: Some(value.to_string()),
+    };
+    let mut report = Report::new(
+        "check",
+        &settings,
+        go,
+        vec![volume],
+        vec![finding],
+        Verdict::new(Status::HardLimit, value.to_string()),
+    );
+    report.cache = Some(CacheReport {
+        path: path.clone(),
+        stats: CacheStats::default(),
+        cacheprog: None,
+    });
+    report.prunes = vec![Outcome {
+        cache: path.clone(),
+        locked: true,
+        notes: vec![value.to_string()],
+        ..Outcome::default()
+    }];
+    report.relocation = Some(crate::relocate::Outcome {
+        root: Some(path.clone()),
+        reason: value.to_string(),
+        candidates: Vec::new(),
+        moves: vec![crate::relocate::Move {
+            var: "GOCACHE",
+            from: value.to_string(),
+            to: path.clone(),
+            migrated_files: 1,
+            migrated_bytes: 1,
+            why: Some(value.to_string()),
+        }],
+    });
+    report.stale_work = Some(crate::prune::work::StaleWork {
+        temp_dirs: vec![path.clone()],
+        in_use_check: "proc",
+        dirs: vec![crate::prune::work::WorkDir {
+            path: path.clone(),
+            files: 1,
+            bytes: 1,
+            modified: None,
+            fate: crate::prune::work::Fate::Removed,
+            used_by: Some(1),
+        }],
+        notes: vec![value.to_string()],
+        ..Default::default()
+    });
+    report.cacheprog = Some(value.to_string());
+    report.run = Some(crate::supervise::RunReport {
+        command: vec![value.to_string(), value.to_string()],
+        stopped: Some(value.to_string()),
+        lowest_available_bytes: Some(1),
+        lowest_volume: Some(path),
+        ..Default::default()
+    });
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::escape::{self, hostile};
+    use proptest::prelude::*;
+
+    /// The characters that make Markdown structure.
+    const MARKDOWN_SPECIALS: &[char] = &[
+        '|', '`', '[', ']', '(', ')', '<', '>', '!', '*', '_', '~', '\\', '#', '\n', '\r',
+    ];
+
+    /// How many of each special character `md` holds outside character references.
+    fn specials(md: &str) -> Vec<(char, usize)> {
+        let mut bare = String::new();
+        let mut rest = md;
+        while let Some(at) = rest.find('&') {
+            bare.push_str(&rest[..at]);
+            let end = rest[at..].find(';').map_or(rest.len(), |e| at + e + 1);
+            rest = &rest[end..];
+        }
+        bare.push_str(rest);
+        MARKDOWN_SPECIALS
+            .iter()
+            .map(|&c| (c, bare.matches(c).count()))
+            .collect()
+    }
+
+    #[test]
+    fn hostile_values_stay_in_their_line_of_the_text_report() {
+        let plain = render_text(&sample("x"));
+        let evil = "/tmp/x\n::error::owned\r::add-mask::y\n##[error]z\n::stop-commands::t";
+        let text = render_text(&sample(evil));
+        assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+        for l in hostile::runner_lines(&text) {
+            assert!(!hostile::is_command(l), "{l:?} in\n{text}");
+        }
+        assert!(text.contains("/tmp/x\\n::error::owned\\r::add-mask::y\\n#\\x23[error]z"));
+    }
+
+    #[test]
+    fn hostile_values_are_literal_text_in_the_markdown_report() {
+        let plain = render_markdown(&sample("x"));
+        let evil = "a`b`|c\n[l](http://e)![i](http://e)<img src=x>\r**b** www.e.x";
+        let md = render_markdown(&sample(evil));
+        assert_eq!(specials(&md), specials(&plain), "{md}");
+        assert!(!md.contains("www."), "{md}");
+        assert!(!md.contains("http:"), "{md}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 128,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn no_value_adds_a_line_or_a_command_to_the_text_report(value in hostile::text()) {
+            let plain = render_text(&sample("x"));
+            let text = render_text(&sample(&value));
+            prop_assert_eq!(
+                hostile::runner_lines(&text).len(),
+                hostile::runner_lines(&plain).len()
+            );
+            for l in hostile::runner_lines(&escape::guard(&text)) {
+                prop_assert!(!hostile::is_command(l), "{l:?}");
+            }
+            // Escaped values alone start no command, before the guard too.
+            for l in hostile::runner_lines(&text) {
+                prop_assert!(!hostile::is_command(l), "{l:?}");
+            }
+        }
+
+        #[test]
+        fn no_value_adds_markdown_structure(value in hostile::text()) {
+            // An empty value shows as *unset*.
+            prop_assume!(!value.is_empty());
+            let plain = render_markdown(&sample("x"));
+            let md = render_markdown(&sample(&value));
+            prop_assert_eq!(specials(&md), specials(&plain));
+            prop_assert!(!md.to_ascii_lowercase().contains("www."));
+        }
+
+        #[test]
+        fn the_json_report_reads_back_and_starts_no_command(value in hostile::text()) {
+            let json = escape::guard_json(&sample(&value).render(Format::Json)).into_owned();
+            for l in hostile::runner_lines(&json) {
+                prop_assert!(!hostile::is_command(l), "{l:?}");
+            }
+            let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back["verdict"]["message"], &serde_json::json!(value));
+        }
+    }
+}

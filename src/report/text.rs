@@ -1,8 +1,13 @@
 //! The human-readable report.
+//!
+//! Every value a machine, a repository or a server chose (paths, Go's variables, messages,
+//! notes, reasons) goes through [`escape`] and stays within its line; `main` guards the whole
+//! block before printing it.
 
 use std::fmt::Write;
 
 use super::{Report, Status, ago};
+use crate::escape;
 use crate::goenv::Resolver;
 use crate::policy::format_bytes;
 use crate::prune::Outcome;
@@ -14,17 +19,26 @@ pub fn render(report: &Report) -> String {
 
     match &report.go.resolver {
         Resolver::GoEnv { go, version } => {
-            let _ = writeln!(w, "Go directories (go env, {version}, {}):", go.display());
+            let _ = writeln!(
+                w,
+                "Go directories (go env, {}, {}):",
+                escape::line(version),
+                escape::path(go)
+            );
         }
         Resolver::Computed { reason } => {
-            let _ = writeln!(w, "Go directories (computed by Go's rules: {reason}):");
+            let _ = writeln!(
+                w,
+                "Go directories (computed by Go's rules: {}):",
+                escape::line(reason)
+            );
         }
     }
     for var in &report.go.vars {
         let value = if var.value.is_empty() {
-            "(unset)"
+            "(unset)".into()
         } else {
-            &var.value
+            escape::line(&var.value)
         };
         let _ = writeln!(w, "  {:<11} {value}  [{}]", var.name, var.origin.describe());
     }
@@ -35,17 +49,17 @@ pub fn render(report: &Report) -> String {
         let fs = if v.mount.fs_type.is_empty() {
             String::new()
         } else {
-            format!(" ({}{ram})", v.mount.fs_type)
+            format!(" ({}{ram})", escape::line(&v.mount.fs_type))
         };
         let labels: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
         let _ = writeln!(
             w,
             "  {}{fs}: {} available of {} ({:.0}% used) — {}",
-            v.mount.mount_point.display(),
+            escape::path(&v.mount.mount_point),
             format_bytes(v.available_bytes_after),
             format_bytes(v.total_bytes),
             v.used_percent_after,
-            labels.join(", ")
+            escape::line(&labels.join(", "))
         );
         let (before, after) = (
             format_bytes(v.available_bytes_before),
@@ -65,9 +79,9 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(
                     w,
                     "    {} {}: {} is {}",
-                    p.label,
-                    p.path.display(),
-                    link.path.display(),
+                    escape::line(&p.label),
+                    escape::path(&p.path),
+                    escape::path(&link.path),
                     describe_link(&link.reparse)
                 );
             }
@@ -89,7 +103,7 @@ pub fn render(report: &Report) -> String {
         let _ = write!(
             w,
             "\nBuild cache {}: {} in {} files ({} entries)",
-            cache.path.display(),
+            escape::path(&cache.path),
             format_bytes(s.bytes),
             s.files,
             s.entries
@@ -106,20 +120,31 @@ pub fn render(report: &Report) -> String {
         }
     }
     if let Some(prog) = &report.cacheprog {
-        let _ = writeln!(w, "\nGOCACHEPROG handed on: {prog}");
+        let _ = writeln!(w, "\nGOCACHEPROG handed on: {}", escape::line(prog));
     }
 
     if let Some(r) = &report.relocation {
         match &r.root {
             Some(root) => {
-                let _ = writeln!(w, "\nRelocated to {}: {}", root.display(), r.reason);
+                let _ = writeln!(
+                    w,
+                    "\nRelocated to {}: {}",
+                    escape::path(root),
+                    escape::line(&r.reason)
+                );
             }
             None => {
-                let _ = writeln!(w, "\nNot relocated: {}", r.reason);
+                let _ = writeln!(w, "\nNot relocated: {}", escape::line(&r.reason));
             }
         }
         for m in &r.moves {
-            let _ = write!(w, "  {:<11} {} -> {}", m.var, m.from, m.to.display());
+            let _ = write!(
+                w,
+                "  {:<11} {} -> {}",
+                m.var,
+                escape::line(&m.from),
+                escape::path(&m.to)
+            );
             if m.migrated_files > 0 {
                 let _ = write!(
                     w,
@@ -136,7 +161,7 @@ pub fn render(report: &Report) -> String {
         let _ = write!(
             w,
             "\nRan `{}` for {:.1}s: exit code {}",
-            run.command.join(" "),
+            escape::line(&run.command.join(" ")),
             run.duration_ms as f64 / 1000.0,
             run.exit_code
         );
@@ -145,7 +170,7 @@ pub fn render(report: &Report) -> String {
                 w,
                 "; lowest available {} on {}",
                 format_bytes(low),
-                vol.display()
+                escape::path(vol)
             );
         }
         if run.prunes > 0 {
@@ -159,14 +184,14 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(w);
         if let Some(why) = &run.stopped {
-            let _ = writeln!(w, "  {why}");
+            let _ = writeln!(w, "  {}", escape::line(why));
         }
     }
 
     for p in &report.prunes {
         let _ = writeln!(w, "\n{}", prune_line(p));
         for note in &p.notes {
-            let _ = writeln!(w, "  note: {note}");
+            let _ = writeln!(w, "  note: {}", escape::line(note));
         }
     }
     if let Some(s) = &report.stale_work {
@@ -176,7 +201,7 @@ pub fn render(report: &Report) -> String {
                 w,
                 "  {:<13} {} ({}, {} files",
                 serde_plain(&d.fate),
-                d.path.display(),
+                escape::path(&d.path),
                 format_bytes(d.bytes),
                 d.files
             );
@@ -189,7 +214,7 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(w, ")");
         }
         for note in &s.notes {
-            let _ = writeln!(w, "  note: {note}");
+            let _ = writeln!(w, "  note: {}", escape::line(note));
         }
     }
 
@@ -197,9 +222,14 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(w);
         for f in &report.findings {
             let code = f.code.map(|c| format!("[{c}]")).unwrap_or_default();
-            let _ = writeln!(w, "{}{code}: {}", serde_plain(&f.level), f.message);
+            let _ = writeln!(
+                w,
+                "{}{code}: {}",
+                serde_plain(&f.level),
+                escape::line(&f.message)
+            );
             if let Some(fix) = &f.fix {
-                let _ = writeln!(w, "  fix: {fix}");
+                let _ = writeln!(w, "  fix: {}", escape::line(fix));
             }
         }
     }
@@ -211,7 +241,7 @@ pub fn render(report: &Report) -> String {
             Status::HardLimit | Status::Unhealthy => "FAILED",
             _ => "OK",
         },
-        report.verdict.message
+        escape::line(&report.verdict.message)
     );
     out
 }
@@ -220,9 +250,13 @@ pub fn render(report: &Report) -> String {
 fn describe_link(r: &crate::disk::Reparse) -> String {
     use crate::disk::Reparse;
     match r {
-        Reparse::Symlink { target, .. } => format!("a symbolic link to {target}"),
-        Reparse::Junction { target } => format!("a junction to {target}"),
-        Reparse::VolumeMountPoint { volume } => format!("the mount point of volume {volume}"),
+        Reparse::Symlink { target, .. } => {
+            format!("a symbolic link to {}", escape::line(target))
+        }
+        Reparse::Junction { target } => format!("a junction to {}", escape::line(target)),
+        Reparse::VolumeMountPoint { volume } => {
+            format!("the mount point of volume {}", escape::line(volume))
+        }
         Reparse::Other { tag } => format!("a reparse point (tag {tag:#010x})"),
     }
 }
@@ -232,7 +266,7 @@ pub(crate) fn stale_work_line(s: &crate::prune::work::StaleWork) -> String {
     let dirs: Vec<String> = s
         .temp_dirs
         .iter()
-        .map(|d| d.display().to_string())
+        .map(|d| escape::path(d).into_owned())
         .collect();
     format!(
         "{} {} stale work director{} ({}) in {}, older than {}{}",
@@ -256,12 +290,12 @@ pub(crate) fn prune_line(p: &Outcome) -> String {
     if !p.locked {
         return format!(
             "Did not prune {}: it was locked by another go-disk-guard",
-            p.cache.display()
+            escape::path(&p.cache)
         );
     }
     let mut line = format!(
         "{verb} {}: {} in {} files ({} entries)",
-        p.cache.display(),
+        escape::path(&p.cache),
         format_bytes(p.removed_bytes),
         p.removed_files,
         p.removed_entries

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::buildcache::BuildCache;
 use crate::disk;
+use crate::escape;
 use crate::policy::{Limits, format_bytes, format_bytes_pair};
 use crate::prune::{self, Outcome};
 
@@ -91,7 +92,7 @@ pub fn supervise(
     cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     let started = Instant::now();
     let (mut child, running) =
-        sys::spawn(&mut cmd).with_context(|| format!("starting {}", program.to_string_lossy()))?;
+        sys::spawn(&mut cmd).with_context(|| format!("starting {}", escape::os(program)))?;
     // A thread waits for the command, so that the loop below sleeps until the next measurement
     // or the command's end, whichever comes first: no polling in between.
     let (exited, exit) = mpsc::channel();
@@ -152,7 +153,7 @@ pub fn supervise(
         report.stopped = Some(format!(
             "hard limit breached on {} while the command ran: {avail} available, below the hard \
              limit of {hard}; pruned {} ({} files) during the run; stopped the command",
-            w.mount_point.display(),
+            escape::path(&w.mount_point),
             format_bytes(report.pruned_bytes),
             report.pruned_files
         ));
@@ -199,7 +200,11 @@ fn absorb(handle: JoinHandle<std::io::Result<Outcome>>, report: &mut RunReport) 
             outcome.removed_entries == 0
         }
         Ok(Err(e)) => {
-            eprintln!("go-disk-guard: pruning during the run failed: {e}");
+            let message = format!(
+                "go-disk-guard: pruning during the run failed: {}",
+                escape::line(&e.to_string())
+            );
+            eprintln!("{}", escape::guard(&message));
             true
         }
         Err(_) => true,

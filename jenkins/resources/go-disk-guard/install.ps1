@@ -2,7 +2,21 @@
 # In:  GDG_URL, GDG_SUMS_URL, GDG_ARCHIVE, GDG_DIR, GDG_SHA256 (see install.sh).
 # Out: GDG_DIR\go-disk-guard.exe and GDG_DIR\.verified. Exit 2: checksum mismatch (nothing
 #      installed); exit 1: any other failure.
+# Messages show values with line breaks and other control characters escaped (Shown), and a
+# checksum only when it is 64 hex digits: nothing a server sends can add a line to the log.
 $ErrorActionPreference = 'Stop'
+function Shown([string] $Value) {
+    $out = New-Object System.Text.StringBuilder
+    foreach ($c in $Value.ToCharArray()) {
+        if ($c -eq "`n") { [void]$out.Append('\n') }
+        elseif ($c -eq "`r") { [void]$out.Append('\r') }
+        elseif ([char]::IsControl($c) -or $c -eq [char]0x2028 -or $c -eq [char]0x2029) {
+            [void]$out.Append(('\x{0:x2}' -f [int]$c))
+        }
+        else { [void]$out.Append($c) }
+    }
+    return $out.ToString()
+}
 $ProgressPreference = 'SilentlyContinue'
 $tmp = "$($env:GDG_DIR).partial.$PID"
 try {
@@ -19,10 +33,13 @@ try {
             if ($parts.Count -eq 2 -and $parts[1].TrimStart('*') -eq $env:GDG_ARCHIVE) { $expected = $parts[0] }
         }
     }
-    if (-not $expected) { [Console]::Error.WriteLine("go-disk-guard: no SHA-256 for $($env:GDG_ARCHIVE)"); exit 2 }
+    if (-not ($expected -match '^[0-9a-fA-F]{64}$')) {
+        [Console]::Error.WriteLine("go-disk-guard: no valid SHA-256 for $(Shown $env:GDG_ARCHIVE)")
+        exit 2
+    }
     $actual = (Get-FileHash -Algorithm SHA256 -Path $archive).Hash.ToLowerInvariant()
     if ($actual -ne $expected.ToLowerInvariant()) {
-        [Console]::Error.WriteLine("go-disk-guard: checksum mismatch for $($env:GDG_ARCHIVE): expected $expected, got $actual")
+        [Console]::Error.WriteLine("go-disk-guard: checksum mismatch for $(Shown $env:GDG_ARCHIVE): expected $expected, got $actual")
         exit 2
     }
     Expand-Archive -Path $archive -DestinationPath $tmp -Force
@@ -34,7 +51,7 @@ try {
     Move-Item -Path $tmp -Destination $env:GDG_DIR
     exit 0
 } catch {
-    [Console]::Error.WriteLine("go-disk-guard: $_")
+    [Console]::Error.WriteLine("go-disk-guard: $(Shown "$_")")
     exit 1
 } finally {
     if (Test-Path $tmp) { Remove-Item -Recurse -Force $tmp }

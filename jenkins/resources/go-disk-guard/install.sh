@@ -4,6 +4,9 @@
 #      GDG_DIR (where to install), GDG_SHA256 (a pinned checksum; empty: use SHA256SUMS).
 # Out: GDG_DIR/go-disk-guard and GDG_DIR/.verified. Exit 2: the checksum does not match (or
 #      none was found), and nothing was installed; exit 1: any other failure.
+#
+# Messages name only the archive (whose name the step builds from a checked version) and
+# checksums checked to be 64 hex digits: nothing a server sends can add a line to the log.
 set -eu
 
 tmp="$GDG_DIR.partial.$$"
@@ -31,8 +34,13 @@ if [ -z "$expected" ]; then
     fetch "$GDG_SUMS_URL" "$tmp/SHA256SUMS"
     expected=$(awk -v f="$GDG_ARCHIVE" '$2 == f || $2 == "*" f { print $1 }' "$tmp/SHA256SUMS")
 fi
-if [ -z "$expected" ]; then
-    echo "go-disk-guard: no SHA-256 for $GDG_ARCHIVE in SHA256SUMS" >&2
+# One SHA-256, 64 hex digits: anything else (none, several lines, other text) is no checksum.
+case "$expected" in
+    *[!0-9a-fA-F]* | "") expected_ok=false ;;
+    *) [ "${#expected}" -eq 64 ] && expected_ok=true || expected_ok=false ;;
+esac
+if [ "$expected_ok" != true ]; then
+    echo "go-disk-guard: no valid SHA-256 for $GDG_ARCHIVE" >&2
     exit 2
 fi
 if command -v sha256sum >/dev/null 2>&1; then
