@@ -6,6 +6,10 @@
 //! `find`), on fresh copies, alternating which goes first, for several rounds; the page
 //! cache is dropped before each timed run where that is allowed (root).
 //!
+//! Each child runs under `/usr/bin/time -f %M` where that exists, and the peak resident set
+//! size of both is printed beside the times (the figure `/usr/bin/time -v` calls "Maximum
+//! resident set size").
+//!
 //! Run: `cargo bench --bench prune_vs_find` (options after `--`: `--files N`, `--rounds N`,
 //! `--dir DIR` for where the caches are made, default the system temp dir).
 
@@ -63,9 +67,11 @@ fn main() {
         let find_dir = work.path().join(format!("find{round}"));
         copy(&template, &ours_dir);
         copy(&template, &find_dir);
+        let ours_rss = work.path().join(format!("ours{round}.rss"));
+        let find_rss = work.path().join(format!("find{round}.rss"));
         let run_ours = || {
             time(|| {
-                let out = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+                let out = measured(env!("CARGO_BIN_EXE_go-disk-guard"), &ours_rss)
                     .args(["prune", "--keep-recent", "0s", "--go", "/nonexistent/go"])
                     .arg(format!("--max-size={newer_half_bytes}"))
                     .env("GOCACHE", &ours_dir)
@@ -80,7 +86,7 @@ fn main() {
         };
         let run_find = || {
             time(|| {
-                let status = Command::new("find")
+                let status = measured("find", &find_rss)
                     .arg(&find_dir)
                     .args(["-type", "f", "!", "-newer"])
                     .arg(&reference)
@@ -105,9 +111,17 @@ fn main() {
         );
         let ratio = ours.as_secs_f64() / find.as_secs_f64();
         println!(
-            "round {round}: go-disk-guard {:.3}s, find -delete {:.3}s, ratio {ratio:.2}x",
+            "round {round}: go-disk-guard {:.3}s, find -delete {:.3}s, ratio {ratio:.2}x{}",
             ours.as_secs_f64(),
-            find.as_secs_f64()
+            find.as_secs_f64(),
+            match (peak_rss(&ours_rss), peak_rss(&find_rss)) {
+                (Some(o), Some(f)) => format!(
+                    "; peak RSS go-disk-guard {:.1} MiB, find {:.1} MiB",
+                    o as f64 / 1024.0,
+                    f as f64 / 1024.0
+                ),
+                _ => String::new(),
+            }
         );
         ratios.push(ratio);
         fs::remove_dir_all(&ours_dir).unwrap();
@@ -177,6 +191,29 @@ fn count_entries(root: &Path) -> usize {
         .filter(|e| e.file_type().unwrap().is_dir())
         .map(|shard| fs::read_dir(shard.path()).unwrap().count())
         .sum()
+}
+
+/// `program` run under `/usr/bin/time -f %M -o RSS` when that exists (peak RSS in KiB to the
+/// file `rss`), else directly.
+fn measured(program: &str, rss: &Path) -> Command {
+    if Path::new("/usr/bin/time").exists() {
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.args(["-f", "%M", "-o"]).arg(rss).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The peak RSS in KiB that `measured` recorded, if it could.
+fn peak_rss(rss: &Path) -> Option<u64> {
+    fs::read_to_string(rss)
+        .ok()?
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Times `f` after syncing and, where allowed, dropping the page cache.
