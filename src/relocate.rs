@@ -131,7 +131,7 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
                 to.display()
             );
         }
-        fs::create_dir_all(&to)
+        create_layout(&root, &to)
             .map_err(|e| anyhow::anyhow!("creating {} for {var}: {e}", to.display()))?;
         if !disk::writable(&to) {
             anyhow::bail!("{} (for {var}) is not writable", to.display());
@@ -217,8 +217,12 @@ fn move_tmpdir(
         (_, Some(dir)) if on_chosen(dir.parent().unwrap_or(&dir)) => dir,
         _ => base.join("tmp"),
     };
-    fs::create_dir_all(&to)
-        .map_err(|e| anyhow::anyhow!("creating {} for GOTMPDIR: {e}", to.display()))?;
+    if to.starts_with(base) {
+        create_layout(root, &to)
+    } else {
+        fs::create_dir_all(&to)
+    }
+    .map_err(|e| anyhow::anyhow!("creating {} for GOTMPDIR: {e}", to.display()))?;
     if !disk::writable(&to) {
         anyhow::bail!("{} (for GOTMPDIR) is not writable", to.display());
     }
@@ -350,6 +354,33 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 
 fn same(a: &Path, b: &Path) -> bool {
     disk::real_path(a) == disk::real_path(b)
+}
+
+/// Creates `dir`, which lies under the chosen `root`, one component at a time through
+/// [`crate::safefs`] handles: `root` itself may be reached through links (it was chosen), but
+/// nothing below it may be a link or a mount point, so that the layout cannot be redirected
+/// into someone else's directory.
+fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
+    let rest = dir.strip_prefix(root).map_err(io::Error::other)?;
+    fs::create_dir_all(root)?;
+    let mut here = Dir::open(root)?;
+    for part in rest.components() {
+        let std::path::Component::Normal(name) = part else {
+            return Err(io::Error::other(format!(
+                "{} is not a plain path below {}",
+                crate::escape::path(dir),
+                crate::escape::path(root)
+            )));
+        };
+        match here.create_dir(name) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        here = here
+            .open_dir(name)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", crate::escape::os(name))))?;
+    }
+    Ok(())
 }
 
 /// Directories nested deeper than this in a tree being migrated stop the migration before

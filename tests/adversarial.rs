@@ -625,3 +625,36 @@ fn hostile_file_names_are_pruned_and_shown_escaped() {
     clean_stale_work(&lab, &tmp);
     assert!(!work.exists());
 }
+
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn a_relocation_layout_planted_as_a_link_is_refused() {
+    let lab = Lab::new();
+    let cache = lab.cache(8);
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let roomy = lab.root.join("roomy");
+    fs::create_dir_all(&roomy).unwrap();
+    symlink(&victim, roomy.join("go-disk-guard")).unwrap();
+    let out = lab
+        .guard()
+        .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+        .arg(&roomy)
+        .env("GOCACHE", &cache)
+        .output()
+        .unwrap();
+    assert_clean(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert_eq!(
+        checksums(&victim),
+        before,
+        "nothing was written into the victim"
+    );
+    assert_eq!(cache_entries(&cache).len(), 8, "nothing was migrated away");
+}
