@@ -123,11 +123,16 @@ pub fn serve(
         .with_context(|| format!("cache directory {}", crate::escape::path(&root)))?;
 
     let server = Server {
-        store: Store::new(&cache, lease.dir().try_clone()?, lease.path().to_path_buf())?,
+        store: Store::new(
+            cache.path,
+            cache.shards,
+            lease.dir().try_clone()?,
+            lease.path().to_path_buf(),
+        ),
         root,
-        cache_root: cache.root.try_clone()?,
-        leases: cache.leases.try_clone()?,
-        state: cache.state.try_clone()?,
+        cache_root: cache.root,
+        leases: cache.leases,
+        state: cache.state,
         ledger,
         budget,
         volume_total: space.total,

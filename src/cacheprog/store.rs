@@ -224,21 +224,17 @@ impl EntryName {
 }
 
 impl Store {
-    /// A store on `cache`'s shards writing through the lease directory `lease` (at
-    /// `lease_path`).
-    pub fn new(cache: &CacheDir, lease: Dir, lease_path: PathBuf) -> io::Result<Store> {
-        Ok(Store {
-            root: cache.path.clone(),
-            shards: cache
-                .shards
-                .iter()
-                .map(Dir::try_clone)
-                .collect::<io::Result<_>>()?,
+    /// A store on the cache at `root` (its 256 `shards`, as [`prepare`] opened them) writing
+    /// through the lease directory `lease` (at `lease_path`).
+    pub fn new(root: PathBuf, shards: Vec<Dir>, lease: Dir, lease_path: PathBuf) -> Store {
+        Store {
+            root,
+            shards,
             lease,
             lease_path,
             links: AtomicBool::new(true),
             seq: AtomicU64::new(0),
-        })
+        }
     }
 
     fn shard(&self, id: &[u8; ID_LEN]) -> io::Result<&Dir> {
@@ -585,7 +581,7 @@ mod tests {
         let cache = prepare(&dir.join("cache")).unwrap();
         let lease = dir.join("lease");
         fs::create_dir(&lease).unwrap();
-        Store::new(&cache, Dir::open(&lease).unwrap(), lease).unwrap()
+        Store::new(cache.path, cache.shards, Dir::open(&lease).unwrap(), lease)
     }
 
     fn entry(s: &Store, id: u8, kind: u8) -> PathBuf {
