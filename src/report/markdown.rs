@@ -60,7 +60,7 @@ pub fn render(report: &Report) -> String {
                 w,
                 "- `{}`: `{}` → `{}`{}",
                 m.var,
-                escape(&m.from),
+                escape(&crate::escape::path(&m.from)),
                 escape(&m.to.display().to_string()),
                 if m.migrated_files > 0 {
                     format!(" ({} files migrated)", m.migrated_files)
@@ -100,7 +100,7 @@ pub fn render(report: &Report) -> String {
         let value = if var.value.is_empty() {
             "*unset*".to_string()
         } else {
-            format!("`{}`", escape(&var.value))
+            format!("`{}`", escape(&crate::escape::os(&var.value)))
         };
         let _ = writeln!(
             w,

@@ -85,6 +85,7 @@ pub struct VolumeReport {
 pub struct WatchedPath {
     /// `GOCACHE`, `GOPATH`, …, or `path` for an extra path.
     pub label: String,
+    #[serde(serialize_with = "crate::goenv::serialize_path_text")]
     pub path: PathBuf,
     pub exists: bool,
     /// The symbolic links, junctions and volume mount points on the way to it.

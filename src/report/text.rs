@@ -22,9 +22,9 @@ pub fn render(report: &Report) -> String {
     }
     for var in &report.go.vars {
         let value = if var.value.is_empty() {
-            "(unset)"
+            "(unset)".into()
         } else {
-            &var.value
+            crate::escape::os(&var.value)
         };
         let _ = writeln!(w, "  {:<11} {value}  [{}]", var.name, var.origin.describe());
     }
@@ -119,7 +119,13 @@ pub fn render(report: &Report) -> String {
             }
         }
         for m in &r.moves {
-            let _ = write!(w, "  {:<11} {} -> {}", m.var, m.from, m.to.display());
+            let _ = write!(
+                w,
+                "  {:<11} {} -> {}",
+                m.var,
+                crate::escape::path(&m.from),
+                m.to.display()
+            );
             if m.migrated_files > 0 {
                 let _ = write!(
                     w,
