@@ -498,4 +498,99 @@ mod tests {
             serde_json::json!({"name": "GOCACHE", "value": "/c", "origin": "default"})
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Go's JSON encoding of a string holding `bytes`, as `go env -json` prints it.
+        fn go_json_string(bytes: &[u8]) -> String {
+            serde_json::to_string(&go_lossy(bytes)).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(config(800))]
+
+            #[test]
+            fn any_bytes_from_go_env_json_parse_or_are_refused(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+                let _ = parse_go_env_json(&data);
+            }
+
+            #[test]
+            fn json_like_text_parses_or_is_refused(data in "[{}\\[\\]\":, \\\\u0-9a-fA-Z\t\n]{0,60}") {
+                let _ = parse_go_env_json(data.as_bytes());
+            }
+
+            #[test]
+            fn go_env_json_objects_read_back(
+                values in proptest::collection::btree_map("[A-Z]{1,8}", proptest::collection::vec(any::<u8>(), 0..24), 0..8),
+            ) {
+                let body: Vec<String> = values
+                    .iter()
+                    .map(|(k, v)| format!("\t{}: {}", go_json_string(k.as_bytes()), go_json_string(v)))
+                    .collect();
+                let text = format!("{{\n{}\n}}\n", body.join(",\n"));
+                let (parsed, _) = parse_go_env_json(text.as_bytes()).unwrap();
+                for (k, v) in &values {
+                    prop_assert_eq!(&parsed[k], &go_lossy(v));
+                }
+            }
+
+            #[test]
+            fn go_lossy_keeps_text_and_replaces_each_bad_byte(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let shown = go_lossy(&data);
+                match std::str::from_utf8(&data) {
+                    Ok(text) => prop_assert_eq!(&shown, text),
+                    Err(_) => prop_assert!(shown.contains(char::REPLACEMENT_CHARACTER)),
+                }
+                let bad: usize = data.utf8_chunks().map(|c| c.invalid().len()).sum();
+                let replaced = shown.matches(char::REPLACEMENT_CHARACTER).count();
+                let kept = data.utf8_chunks().map(|c| c.valid().matches(char::REPLACEMENT_CHARACTER).count()).sum::<usize>();
+                prop_assert_eq!(replaced, bad + kept);
+            }
+
+            #[test]
+            fn every_value_serialises_and_keeps_its_bytes(data in proptest::collection::vec(any::<u8>(), 0..40)) {
+                let value = os_from_bytes(data.clone());
+                let json = serde_json::to_value(GoVar { value: value.clone(), ..var("GOCACHE", "") }).unwrap();
+                match value.to_str() {
+                    Some(text) => {
+                        prop_assert_eq!(&json["value"], text);
+                        prop_assert!(json.get("value_bytes").is_none());
+                    }
+                    None => {
+                        let bytes: Vec<u8> = serde_json::from_value(json["value_bytes"].clone()).unwrap();
+                        prop_assert_eq!(bytes.as_slice(), value.as_encoded_bytes());
+                    }
+                }
+            }
+
+            #[test]
+            fn nothing_relative_goes_on_path(
+                gobin in "[a-z/.]{0,8}",
+                goroot in "[a-z/.]{0,8}",
+            ) {
+                let go = GoEnv {
+                    resolver: Resolver::Computed { reason: "test".into() },
+                    vars: vec![var("GOROOT", &goroot), var("GOBIN", &gobin)],
+                    sources: Sources::default(),
+                    notes: Vec::new(),
+                };
+                let (dirs, refused) = go.path_prepend();
+                prop_assert!(dirs.iter().all(|d| d.is_absolute()));
+                prop_assert_eq!(
+                    dirs.len() + refused.len(),
+                    usize::from(!gobin.is_empty()) + usize::from(!goroot.is_empty())
+                );
+            }
+        }
+    }
 }

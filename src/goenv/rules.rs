@@ -573,4 +573,135 @@ mod tests {
         let v = run_os(Os::Linux, &[("XDG_CACHE_HOME", xdg)], b"");
         assert_eq!(v["GOCACHE"].0.as_bytes(), b"/x\xff/go-build");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(any::<u8>(), 0..max)
+        }
+
+        /// A value as the environment or a file might hold it: plain paths, relative ones,
+        /// separators of both systems, bytes that are not UTF-8.
+        fn value() -> impl Strategy<Value = OsString> {
+            prop_oneof![
+                Just(Vec::new()),
+                Just(b"off".to_vec()),
+                "(/|[A-Z]:\\\\|\\\\\\\\)?[a-z./\\\\ :;]{0,12}".prop_map(String::into_bytes),
+                bytes(16),
+            ]
+            .prop_map(os_from_bytes)
+        }
+
+        const NAMES: &[&str] = &[
+            "HOME",
+            "USERPROFILE",
+            "XDG_CACHE_HOME",
+            "XDG_CONFIG_HOME",
+            "LocalAppData",
+            "AppData",
+            "GOROOT",
+            "GOPATH",
+            "GOCACHE",
+            "GOMODCACHE",
+            "GOBIN",
+            "GOTMPDIR",
+            "GOENV",
+        ];
+
+        /// A GOENV file as `go env -w` writes it: `KEY=VALUE` lines, sorted by key.
+        fn written_by_go_env_w(entries: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+            let mut out = Vec::new();
+            for (k, v) in entries {
+                out.extend_from_slice(k.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(v);
+                out.push(b'\n');
+            }
+            out
+        }
+
+        proptest! {
+            #![proptest_config(config(800))]
+
+            #[test]
+            fn any_bytes_are_a_goenv_file(data in bytes(200)) {
+                for (key, _) in parse_env_file(&data) {
+                    prop_assert!(key.as_bytes().first().is_some_and(u8::is_ascii_uppercase));
+                    prop_assert!(!key.contains('='));
+                }
+            }
+
+            #[test]
+            fn lines_like_goenv_files_parse(data in "([A-Za-z#= \r\t]{0,6}=?[ -~\t\r]{0,10}\n?){0,8}") {
+                let _ = parse_env_file(data.as_bytes());
+            }
+
+            #[test]
+            fn what_go_env_w_writes_reads_back(
+                entries in proptest::collection::btree_map(
+                    "[A-Z][A-Z0-9_]{0,12}",
+                    bytes(20).prop_map(|v| v.into_iter().filter(|&b| b != b'\n').collect::<Vec<u8>>()),
+                    0..10,
+                ),
+            ) {
+                let parsed = parse_env_file(&written_by_go_env_w(&entries));
+                let expected: BTreeMap<String, OsString> = entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), os_from_bytes(v.clone())))
+                    .collect();
+                prop_assert_eq!(parsed, expected);
+            }
+
+            #[test]
+            fn computing_never_fails_and_keeps_gos_invariants(
+                env in proptest::collection::vec((proptest::sample::select(NAMES), value()), 0..8),
+                goenv in bytes(120),
+                goroot_env in bytes(60),
+                os in proptest::sample::select(vec![Os::Linux, Os::MacOs, Os::Windows]),
+            ) {
+                let env: std::collections::HashMap<&str, OsString> = env.into_iter().collect();
+                let var = |name: &str| env.get(name).cloned();
+                let sources = Sources {
+                    goenv_file: Some("envfile".into()),
+                    goenv: parse_env_file(&goenv),
+                    goroot: var("GOROOT").filter(|v| !v.is_empty()),
+                    goroot_env: parse_env_file(&goroot_env),
+                };
+                let vars = compute(os, &var, &sources);
+                let names: Vec<&str> = vars.iter().map(|v| v.name).collect();
+                prop_assert_eq!(names, GO_DIR_VARS);
+                let get = |name: &str| vars.iter().find(|v| v.name == name).unwrap();
+                let gocache = get("GOCACHE");
+                if gocache.error.is_some() {
+                    prop_assert_eq!(&gocache.value, "off");
+                }
+                match sources.getenv("GOCACHE", &var) {
+                    Some(set) if set == "off" || os.is_abs(&set) => {
+                        prop_assert_eq!(&gocache.value, &set);
+                        prop_assert_eq!(&gocache.error, &None);
+                    }
+                    Some(_) => prop_assert_eq!(gocache.error.as_deref(), Some(GOCACHE_RELATIVE)),
+                    None => {}
+                }
+                let gobin = get("GOBIN");
+                prop_assert_eq!(
+                    gobin.error.is_some(),
+                    !gobin.value.is_empty() && !os.is_abs(&gobin.value)
+                );
+                if let Some(set) = var("GOMODCACHE").filter(|v| !v.is_empty()) {
+                    prop_assert_eq!(&get("GOMODCACHE").value, &set);
+                }
+            }
+        }
+    }
 }
