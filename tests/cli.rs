@@ -336,6 +336,34 @@ fn empty_environment_variables_count_as_unset() {
     assert_eq!(json(&out)["settings"]["soft"], 4u64 << 30);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_setting_in_the_environment_that_is_not_utf8_is_a_usage_error_naming_it() {
+    use std::os::unix::ffi::OsStringExt;
+    let home = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("GO_DISK_GUARD_SOFT", b"10\xffGB".to_vec()),
+        ("GO_DISK_GUARD_KEEP_RECENT", b"\xe92h".to_vec()),
+        ("GO_DISK_GUARD_PATHS", b"/tmp/caf\xe9".to_vec()),
+    ] {
+        let out = guard(home.path())
+            .args(["status", "--go", "/nonexistent/go"])
+            .env(name, std::ffi::OsString::from_vec(value))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "go-disk-guard: error: environment variable {name}: its value"
+            )) && stderr.contains("is not UTF-8"),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 #[test]
 fn a_missing_cache_is_nothing_to_prune() {
     let home = tempfile::tempdir().unwrap();
