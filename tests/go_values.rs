@@ -387,3 +387,114 @@ fn what_a_real_go_env_w_writes_is_read_as_go_reads_it() {
         );
     }
 }
+
+/// A stand-in for `go` that answers `go env -json` with U+FFFD where GOCACHE has a byte that
+/// is not UTF-8 (as Go's JSON encoder does), and `go env GOCACHE` with `plain`.
+fn fake_go(dir: &Path, plain: &[u8]) -> PathBuf {
+    let go = dir.join("fake-go");
+    let mut script = b"#!/bin/sh\nif [ \"$2\" = -json ]; then\n  printf '%s\\n' \
+        '{\"GOCACHE\": \"/from/go/caf\\ufffd\", \"GOPATH\": \"/gp\", \"GOVERSION\": \"go1.99.0\"}'\n\
+        else\n  printf '"
+        .to_vec();
+    for b in plain {
+        script.extend_from_slice(format!("\\{b:03o}").as_bytes());
+    }
+    script.extend_from_slice(b"\\n'\nfi\n");
+    fs::write(&go, script).unwrap();
+    fs::set_permissions(&go, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    go
+}
+
+#[test]
+fn a_value_go_env_json_altered_is_asked_of_go_env_byte_for_byte() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // Go computed GOCACHE from something the tool does not see: `go env GOCACHE` has the bytes.
+    let go = fake_go(h, b"/from/go/caf\xe9");
+    let out = guard(h)
+        .args(["status", "--format", "json", "--go"])
+        .arg(&go)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["go"]["resolver"]["version"], "go1.99.0");
+    assert_eq!(reported_bytes(&report, "GOCACHE"), b"/from/go/caf\xe9");
+    assert_eq!(reported_bytes(&report, "GOPATH"), b"/gp");
+
+    // Bytes that do not print as what go env -json said are not taken: Go's text stays, and
+    // the report says so.
+    let go = fake_go(h, b"/elsewhere/\xe9");
+    let out = guard(h)
+        .args(["status", "--format", "json", "--go"])
+        .arg(&go)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(
+        reported_bytes(&report, "GOCACHE"),
+        "/from/go/caf\u{fffd}".as_bytes()
+    );
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["message"]
+                .as_str()
+                .unwrap()
+                .contains("GOCACHE holds U+FFFD")),
+        "{}",
+        report["findings"]
+    );
+}
+
+#[test]
+fn a_relocation_root_that_is_not_utf8_is_handed_on_byte_exact_and_json_refuses_it() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // GOCACHE on a small volume of its own, so that the roomier disk holding the candidate
+    // root (named with a byte that is not UTF-8) is chosen.
+    let Some(small) = Tmpfs::mount(&h.join("small"), "8m") else {
+        return;
+    };
+    let mut root = h.as_os_str().as_bytes().to_vec();
+    root.extend_from_slice(b"/r\xe9loc");
+    let root = OsString::from_vec(root);
+    fs::create_dir_all(&root).unwrap();
+    let mut expected = root.as_bytes().to_vec();
+    expected.extend_from_slice(b"/go-disk-guard/cache");
+    let relocate = |extra: &[&str]| {
+        guard(h)
+            .args(["env", "--go", "/nonexistent/go", "--relocate", "auto"])
+            .arg("--relocate-candidate")
+            .arg(&root)
+            .arg("--system-volume")
+            .arg(&small.dir)
+            .args(extra)
+            .env("GOCACHE", small.dir.join("cache"))
+            .output()
+            .unwrap()
+    };
+    let out = relocate(&["--emit", "sh"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let exported = sourced_in_bash(&out.stdout, h);
+    assert_eq!(
+        exported[&b"GOCACHE"[..]],
+        expected,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The JSON report cannot carry the moves' paths: an error naming the format (exit 1),
+    // not a report with altered paths.
+    let out = relocate(&["--emit", "sh", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--format json cannot carry this report"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
