@@ -9,9 +9,10 @@
 //! Values are kept as the operating system holds them ([`OsString`]): a directory whose name
 //! is not UTF-8 is measured and handed on byte for byte. `go env -json` cannot carry such a
 //! value (Go's JSON encoder writes U+FFFD for each byte that is not UTF-8), so a value of
-//! `go env -json` holding U+FFFD is replaced by the exact value: read where Go read it (the
-//! environment, the GOENV file, `$GOROOT/go.env`, the default), or else asked of `go env NAME`,
-//! which prints the bytes; either only when it reads back as exactly what `go env -json` said.
+//! `go env -json` holding U+FFFD is replaced by the exact value: asked of `go env NAME`, which
+//! prints the bytes (Unix), or else read where Go read it (the environment, the GOENV file,
+//! `$GOROOT/go.env`, the default); either only when it prints as exactly what `go env -json`
+//! said.
 
 mod rules;
 
@@ -290,9 +291,10 @@ pub fn resolve(go_setting: &Path) -> GoEnv {
 }
 
 /// The exact value of `name`, of which `go env -json` printed `text`. Text without U+FFFD is
-/// exact. Text with U+FFFD may stand for bytes that are not UTF-8: then the value computed
-/// here from the same sources (`ours`), or else `go env NAME`'s bytes, when it prints as
-/// exactly `text`; failing both, `text` itself, with a note.
+/// exact. Text with U+FFFD may stand for bytes that are not UTF-8: then `go env NAME`'s bytes
+/// (Unix: it prints the value as it holds it), or else the value computed here from the same
+/// sources (`ours`), when it prints as exactly `text`; failing both, `text` itself, with a
+/// note.
 fn exact_value(
     go: &Path,
     name: &str,
@@ -302,9 +304,6 @@ fn exact_value(
 ) -> OsString {
     if !text.contains(char::REPLACEMENT_CHARACTER) {
         return OsString::from(text);
-    }
-    if let Some(ours) = ours.filter(|v| go_lossy(v.value.as_encoded_bytes()) == text) {
-        return ours.value.clone();
     }
     #[cfg(unix)]
     if let Ok(out) = run_go(go, &["env", name]) {
@@ -316,6 +315,9 @@ fn exact_value(
     }
     #[cfg(not(unix))]
     let _ = go;
+    if let Some(ours) = ours.filter(|v| go_lossy(v.value.as_encoded_bytes()) == text) {
+        return ours.value.clone();
+    }
     notes.push(format!(
         "{name} holds U+FFFD in `go env -json` and its exact value could not be read back: \
          it is used as Go printed it"
