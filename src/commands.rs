@@ -9,7 +9,7 @@ use crate::buildcache::{self, BuildCache};
 use crate::disk::{self, Probe, VolumeId};
 use crate::error::Error;
 use crate::goenv::{self, GoEnv};
-use crate::policy::{self, Level, PlannedPrune, Settings, Size, VolumeState, format_bytes};
+use crate::policy::{self, Format, Level, PlannedPrune, Settings, Size, VolumeState, format_bytes};
 use crate::prune::{self, Outcome};
 use crate::report::{
     CacheReport, Finding, FindingLevel, Report, Status, Verdict, VolumeReport, WatchedPath,
@@ -36,7 +36,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
         .into_iter()
         .map(|v| with_limits(v, settings))
         .collect();
-    let cache = match go.get("GOCACHE").map(|c| buildcache::locate(Path::new(c))) {
+    let cache = match go.get("GOCACHE").map(|_| locate_cache(&go)) {
         Some(Ok(Some(cache))) => {
             let scan = cache.scan();
             findings.extend(scan.skipped.iter().map(|s| notice(s.clone())));
@@ -52,7 +52,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
         Some(Ok(None)) => {
             findings.push(notice(format!(
                 "the build cache {} does not exist yet",
-                go.get("GOCACHE").unwrap_or_default()
+                crate::escape::os(go.get("GOCACHE").unwrap_or_default())
             )));
             None
         }
@@ -63,10 +63,13 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
         None => None,
     };
     let verdict = verdict(&volumes, &[], false);
-    Ok(Report {
-        cache,
-        ..Report::new("status", settings, go, volumes, findings, verdict)
-    })
+    json_ready(
+        Report {
+            cache,
+            ..Report::new("status", settings, go, volumes, findings, verdict)
+        },
+        settings,
+    )
 }
 
 /// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
@@ -77,11 +80,14 @@ pub fn env(settings: &Settings) -> anyhow::Result<Report> {
     findings.extend(cacheprog_finding(settings, &go));
     let (volumes, _) = measure(&go, settings, &mut findings);
     let verdict = verdict(&volumes, &[], false);
-    Ok(Report {
-        relocation,
-        cacheprog: cacheprog_command(settings, &go)?,
-        ..Report::new("env", settings, go, volumes, findings, verdict)
-    })
+    json_ready(
+        Report {
+            relocation,
+            cacheprog: cacheprog_command(settings, &go)?,
+            ..Report::new("env", settings, go, volumes, findings, verdict)
+        },
+        settings,
+    )
 }
 
 /// `doctor`: settings that send builds elsewhere than measured, or make Go's directories
@@ -112,9 +118,10 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<Report> {
     } else {
         Verdict::new(Status::Ok, format!("no errors; {warnings} warning(s)"))
     };
-    Ok(Report::new(
-        "doctor", settings, go, volumes, findings, verdict,
-    ))
+    json_ready(
+        Report::new("doctor", settings, go, volumes, findings, verdict),
+        settings,
+    )
 }
 
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
@@ -141,7 +148,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
         .collect();
 
     // Decide.
-    let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
+    let gocache = go.get("GOCACHE").unwrap_or_default().to_os_string();
     let cache_volume = probes
         .iter()
         .find(|(label, p)| label == "GOCACHE" && p.path == Path::new(&gocache))
@@ -153,14 +160,15 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
     // Act.
     let mut prunes = Vec::new();
     if let Some(planned) = &planned {
-        match buildcache::locate(Path::new(&gocache)) {
+        match locate_cache(&go) {
             Ok(Some(cache)) => {
                 let outcome = run_prune(&cache, settings, planned)?;
                 findings.extend(unmet_goal(&outcome, settings));
                 prunes.push(outcome);
             }
             Ok(None) => findings.push(notice(format!(
-                "the build cache {gocache} does not exist yet; nothing to prune"
+                "the build cache {} does not exist yet; nothing to prune",
+                crate::escape::os(&gocache)
             ))),
             Err(e) => findings.push(warning(e.to_string())),
         }
@@ -197,14 +205,17 @@ pub fn check(settings: &Settings) -> anyhow::Result<Report> {
             .map(|limits| Level::of(v.available_bytes_after, &limits));
     }
     let verdict = verdict(&volumes, &prunes, settings.dry_run);
-    Ok(Report {
-        prunes,
-        relocation,
-        stale_work,
-        dry_run: settings.dry_run,
-        cacheprog: cacheprog_command(settings, &go)?,
-        ..Report::new("check", settings, go, volumes, findings, verdict)
-    })
+    json_ready(
+        Report {
+            prunes,
+            relocation,
+            stale_work,
+            dry_run: settings.dry_run,
+            cacheprog: cacheprog_command(settings, &go)?,
+            ..Report::new("check", settings, go, volumes, findings, verdict)
+        },
+        settings,
+    )
 }
 
 /// `run`: the check pass, then `argv` under watch (see [`crate::supervise`]). The command
@@ -239,7 +250,7 @@ pub fn run(
     let cache = report
         .go
         .get("GOCACHE")
-        .and_then(|c| buildcache::locate(Path::new(c)).ok().flatten());
+        .and_then(|_| locate_cache(&report.go).ok().flatten());
     let injection = crate::emit::Injection::from_report(&report);
     let mut env: Vec<(String, std::ffi::OsString)> = injection
         .env
@@ -286,21 +297,18 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
     }
     let go = goenv::resolve(&settings.go);
     let mut findings = go_findings(&go);
-    let gocache = go.get("GOCACHE").unwrap_or_default().to_string();
+    let gocache = go.get("GOCACHE").unwrap_or_default().to_os_string();
     let mut prunes = Vec::new();
     let mut volumes = Vec::new();
     let stale_work = goals
         .stale_work
         .map(|age| prune::work::clean(&prune::work::temp_dirs(&go), age, settings.dry_run));
-    let located = if cache_goal {
-        buildcache::locate(Path::new(&gocache))?
-    } else {
-        None
-    };
+    let located = if cache_goal { locate_cache(&go)? } else { None };
     match located {
         None if !cache_goal => {}
         None => findings.push(notice(format!(
-            "the build cache {gocache} does not exist yet; nothing to prune"
+            "the build cache {} does not exist yet; nothing to prune",
+            crate::escape::os(&gocache)
         ))),
         Some(cache) => {
             let probe = disk::probe(cache.root())
@@ -330,12 +338,15 @@ pub fn prune(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report> 
         }
     }
     let verdict = verdict(&volumes, &prunes, settings.dry_run);
-    Ok(Report {
-        prunes,
-        stale_work,
-        dry_run: settings.dry_run,
-        ..Report::new("prune", settings, go, volumes, findings, verdict)
-    })
+    json_ready(
+        Report {
+            prunes,
+            stale_work,
+            dry_run: settings.dry_run,
+            ..Report::new("prune", settings, go, volumes, findings, verdict)
+        },
+        settings,
+    )
 }
 
 /// The GOCACHEPROG value that keeps GOCACHE within `--cacheprog-max-size`, if asked for:
@@ -350,7 +361,7 @@ fn cacheprog_command(settings: &Settings, go: &GoEnv) -> anyhow::Result<Option<S
         .ok_or_else(|| {
             Error::Usage(format!(
                 "--cacheprog-max-size: GOCACHE must be an absolute path, not {:?}",
-                go.get("GOCACHE").unwrap_or_default()
+                crate::escape::os(go.get("GOCACHE").unwrap_or_default())
             ))
         })?;
     let exe = std::env::current_exe().context("locating the go-disk-guard binary")?;
@@ -623,7 +634,8 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
     Verdict::new(Status::Ok, message)
 }
 
-/// Findings about the Go environment itself.
+/// Findings about the Go environment itself: how it was resolved, and the values the go
+/// command refuses, in its own words.
 fn go_findings(go: &GoEnv) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let goenv::Resolver::Computed { reason } = &go.resolver {
@@ -631,18 +643,80 @@ fn go_findings(go: &GoEnv) -> Vec<Finding> {
             "Go directories were computed by Go's rules, not asked of go env: {reason}"
         )));
     }
-    match go.get("GOCACHE") {
-        Some("off") => findings.push(warning(
+    findings.extend(go.notes.iter().map(|n| warning(n.clone())));
+    let gocache = go.var("GOCACHE");
+    let value = go.get("GOCACHE");
+    match (gocache.and_then(|v| v.error.as_deref()), value) {
+        (Some(error), _) => {
+            let what = match go.setting("GOCACHE") {
+                Some(set) => format!(
+                    "GOCACHE={} ({})",
+                    crate::escape::os(&set),
+                    gocache.map_or("environment", |v| v.origin.describe())
+                ),
+                None => "GOCACHE is unset and has no default".into(),
+            };
+            findings.push(warning(format!(
+                "{what}: the go command stops every build with \"build cache is required, but \
+                 could not be located: {error}\""
+            )));
+        }
+        (None, Some(v)) if v == "off" => findings.push(warning(
             "GOCACHE=off: the go command requires a build cache since Go 1.12, so builds will fail"
                 .into(),
         )),
-        Some(v) if !Path::new(v).is_absolute() => findings.push(warning(format!(
-            "GOCACHE={v} is not an absolute path: the go command rejects it"
+        (None, Some(v)) if !Path::new(v).is_absolute() => findings.push(warning(format!(
+            "GOCACHE {} is a relative path (the user cache directory is relative): the go \
+             command keeps the build cache under the directory each build runs in, and it is \
+             not measured",
+            crate::escape::os(v)
         ))),
-        None => findings.push(warning("GOCACHE is not set and has no default".into())),
+        (None, None) => findings.push(warning("GOCACHE is not set and has no default".into())),
         _ => {}
     }
+    let (_, relative) = go.path_prepend();
+    for (name, dir) in relative {
+        let var = go.var(name);
+        let refusal = match var.and_then(|v| v.error.as_deref()) {
+            Some(error) => format!("; `go install` stops with \"{error}\""),
+            None => String::new(),
+        };
+        findings.push(warning(format!(
+            "{name}={} ({}) is not an absolute path{refusal}; {} is never put on PATH",
+            crate::escape::os(go.get(name).unwrap_or_default()),
+            var.map_or("environment", |v| v.origin.describe()),
+            crate::escape::path(&dir),
+        )));
+    }
     findings
+}
+
+/// Finds the build cache GOCACHE names. A GOCACHE the go command cannot use is refused in
+/// its words, naming the setting. The path is taken as the bytes it is, UTF-8 or not.
+fn locate_cache(go: &GoEnv) -> Result<Option<BuildCache>, Error> {
+    if let Some(error) = go.var("GOCACHE").and_then(|v| v.error.as_deref()) {
+        return Err(Error::NotABuildCache {
+            path: PathBuf::from(go.setting("GOCACHE").unwrap_or_else(|| "off".into())),
+            reason: format!("the go command cannot use it: {error}"),
+        });
+    }
+    buildcache::locate(Path::new(go.get("GOCACHE").unwrap_or_default()))
+}
+
+/// `report`, unless `--format json` asks for JSON and the report holds a path that JSON text
+/// cannot carry: a path that is not UTF-8 outside `go.vars` (which shows the exact bytes) and
+/// the watched paths (whose bytes are their variable's). That is an error (exit 1), as it is
+/// for an `--emit` format that cannot carry a value, never a report with altered paths.
+fn json_ready(report: Report, settings: &Settings) -> anyhow::Result<Report> {
+    if settings.format == Format::Json
+        && let Err(e) = serde_json::to_writer(std::io::sink(), &report)
+    {
+        anyhow::bail!(
+            "--format json cannot carry this report: {e} (a path that is not UTF-8); use \
+             --format text or markdown, which show such bytes as \\xNN"
+        );
+    }
+    Ok(report)
 }
 
 fn notice(message: String) -> Finding {

@@ -72,7 +72,7 @@ fn finding(level: FindingLevel, code: &'static str, message: String, fix: String
 /// Every finding for `go` in `ctx`.
 pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
 
     // The GOENV file setting a directory the environment overrides.
     if let Some(file) = &go.sources.goenv_file {
@@ -88,39 +88,63 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
                     FindingLevel::Warning,
                     "goenv-file-overridden",
                     format!(
-                        "{name} is {} in the environment but {} in the go env -w file {}; the \
-                         environment wins, so the go command uses {}",
-                        escape::line(&in_env),
-                        escape::line(in_file),
-                        escape::line(file),
-                        escape::line(&in_env)
+                        "{name} is {in_env} in the environment but {in_file} in the go env -w file \
+                         {file}; the environment wins, so the go command uses {in_env}",
+                        in_env = crate::escape::os(&in_env),
+                        in_file = crate::escape::os(in_file),
+                        file = crate::escape::os(file),
                     ),
                     format!(
-                        "drop one of them: `go env -u {name}` removes it from {}, or unset the \
+                        "drop one of them: `go env -u {name}` removes it from {file}, or unset the \
                          environment variable",
-                        escape::line(file)
+                        file = crate::escape::os(file),
                     ),
                 ));
             }
         }
     }
 
-    match go.get("GOCACHE") {
-        Some("off") => out.push(finding(
+    // `go env GOCACHE` says `off` for a relative GOCACHE and for none at all: the go command's
+    // own reason tells them apart.
+    let gocache_error = go.var("GOCACHE").and_then(|v| v.error.clone());
+    match (go.get("GOCACHE"), gocache_error) {
+        (_, Some(error)) if error == crate::goenv::GOCACHE_RELATIVE => out.push(finding(
+            FindingLevel::Error,
+            "gocache-relative",
+            format!(
+                "GOCACHE={} is not an absolute path: the go command stops every build with \
+                 \"build cache is required, but could not be located: {error}\"",
+                crate::escape::os(&go.setting("GOCACHE").unwrap_or_default())
+            ),
+            "make GOCACHE an absolute path".into(),
+        )),
+        (_, Some(error)) => out.push(finding(
+            FindingLevel::Error,
+            "gocache-off",
+            format!(
+                "the go command stops every build with \"build cache is required, but could not \
+                 be located: {error}\""
+            ),
+            "set HOME (or XDG_CACHE_HOME; %LocalAppData% on Windows), or point GOCACHE at an \
+             absolute directory"
+                .into(),
+        )),
+        (Some(v), None) if v == "off" => out.push(finding(
             FindingLevel::Error,
             "gocache-off",
             "GOCACHE=off: the go command requires a build cache since Go 1.12, so every build fails"
                 .into(),
             "unset GOCACHE, or point it at an absolute directory".into(),
         )),
-        Some(v) if !Path::new(v).is_absolute() => out.push(finding(
-            FindingLevel::Error,
+        (Some(v), None) if !Path::new(v).is_absolute() => out.push(finding(
+            FindingLevel::Warning,
             "gocache-relative",
             format!(
-                "GOCACHE={} is not an absolute path: the go command rejects it",
-                escape::line(v)
+                "GOCACHE {} is relative (the user cache directory is): the go command keeps the \
+                 build cache under the directory each build runs in",
+                crate::escape::os(v)
             ),
-            "make GOCACHE an absolute path".into(),
+            "make HOME an absolute path, or point GOCACHE at an absolute directory".into(),
         )),
         _ => {}
     }
@@ -145,7 +169,19 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         }
     }
 
-    if let Some(gobin) = go.get("GOBIN").map(PathBuf::from)
+    if let Some(error) = go.var("GOBIN").and_then(|v| v.error.as_deref()) {
+        out.push(finding(
+            FindingLevel::Warning,
+            "gobin-relative",
+            format!(
+                "GOBIN={} is not an absolute path: `go install` stops with \"{error}\", and \
+                 go-disk-guard never puts it on PATH",
+                crate::escape::os(go.get("GOBIN").unwrap_or_default())
+            ),
+            "make GOBIN absolute (`go env -w GOBIN=/absolute/dir`), or unset it (`go env -u GOBIN`)"
+                .into(),
+        ));
+    } else if let Some(gobin) = go.get("GOBIN").map(PathBuf::from)
         && !ctx.path.iter().any(|p| same_dir(p, &gobin))
     {
         out.push(finding(

@@ -61,7 +61,7 @@ pub struct Candidate {
 #[derive(Clone, Debug, Serialize)]
 pub struct Move {
     pub var: &'static str,
-    pub from: String,
+    pub from: PathBuf,
     pub to: PathBuf,
     /// Files copied, verified and removed from the old place (`--migrate`).
     pub migrated_files: u64,
@@ -120,14 +120,15 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ("GOPATH", base.join("path")),
     ];
     for (var, to) in targets {
-        let from = go.get(var).unwrap_or_default().to_string();
-        let from_path = PathBuf::from(&from);
-        if !from.is_empty() && overlaps(&from_path, &to) {
+        let from = go.get(var).map(PathBuf::from).unwrap_or_default();
+        let from_path = from.clone();
+        if !from.as_os_str().is_empty() && overlaps(&from_path, &to) {
             if same(&from_path, &to) {
                 continue;
             }
             anyhow::bail!(
-                "cannot relocate {var} from {from} to {}: one lies inside the other",
+                "cannot relocate {var} from {} to {}: one lies inside the other",
+                crate::escape::path(&from),
                 to.display()
             );
         }
@@ -137,12 +138,13 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
             anyhow::bail!("{} (for {var}) is not writable", to.display());
         }
         let (files, bytes) = if options.migrate && from_path.is_absolute() && from_path.is_dir() {
-            migrate(&from_path, &to)
-                .map_err(|e| anyhow::anyhow!("migrating {var} from {from}: {e}"))?
+            migrate(&from_path, &to).map_err(|e| {
+                anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
+            })?
         } else {
             (0, 0)
         };
-        set(go, var, to.to_string_lossy().into_owned());
+        set(go, var, to.clone().into_os_string());
         outcome.moves.push(Move {
             var,
             from,
@@ -153,9 +155,9 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         });
     }
     let gobin = base.join("path").join("bin");
-    if go.get("GOBIN") != Some(gobin.to_string_lossy().as_ref()) {
-        let from = go.get("GOBIN").unwrap_or_default().to_string();
-        set(go, "GOBIN", gobin.to_string_lossy().into_owned());
+    if go.get("GOBIN") != Some(gobin.as_os_str()) {
+        let from = go.get("GOBIN").map(PathBuf::from).unwrap_or_default();
+        set(go, "GOBIN", gobin.clone().into_os_string());
         outcome.moves.push(Move {
             var: "GOBIN",
             from,
@@ -226,15 +228,11 @@ fn move_tmpdir(
     if !disk::writable(&to) {
         anyhow::bail!("{} (for GOTMPDIR) is not writable", to.display());
     }
-    let previous = go.get("GOTMPDIR").unwrap_or_default().to_string();
-    set(go, "GOTMPDIR", to.to_string_lossy().into_owned());
+    let previous = go.get("GOTMPDIR").map(PathBuf::from);
+    set(go, "GOTMPDIR", to.clone().into_os_string());
     Ok(Some(Move {
         var: "GOTMPDIR",
-        from: if previous.is_empty() {
-            from.display().to_string()
-        } else {
-            previous
-        },
+        from: previous.unwrap_or(from),
         to,
         migrated_files: 0,
         migrated_bytes: 0,
@@ -242,10 +240,11 @@ fn move_tmpdir(
     }))
 }
 
-fn set(go: &mut GoEnv, name: &str, value: String) {
+fn set(go: &mut GoEnv, name: &str, value: std::ffi::OsString) {
     if let Some(v) = go.vars.iter_mut().find(|v| v.name == name) {
         v.value = value;
         v.origin = Origin::Relocated;
+        v.error = None;
     }
 }
 

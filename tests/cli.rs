@@ -336,6 +336,75 @@ fn empty_environment_variables_count_as_unset() {
     assert_eq!(json(&out)["settings"]["soft"], 4u64 << 30);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_setting_in_the_environment_that_is_not_utf8_is_a_usage_error_naming_it() {
+    use std::os::unix::ffi::OsStringExt;
+    let home = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("GO_DISK_GUARD_SOFT", b"10\xffGB".to_vec()),
+        ("GO_DISK_GUARD_KEEP_RECENT", b"\xe92h".to_vec()),
+        ("GO_DISK_GUARD_PATHS", b"/tmp/caf\xe9".to_vec()),
+    ] {
+        let out = guard(home.path())
+            .args(["status", "--go", "/nonexistent/go"])
+            .env(name, std::ffi::OsString::from_vec(value))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "go-disk-guard: error: environment variable {name}: its value"
+            )) && stderr.contains("is not UTF-8"),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_path_that_is_not_utf8_under_format_json_is_an_error_not_a_panic() {
+    // The JSON report used to panic (exit 101) on a --path that is not UTF-8.
+    use std::os::unix::ffi::OsStringExt;
+    let home = tempfile::tempdir().unwrap();
+    let mut path = home.path().as_os_str().to_os_string().into_vec();
+    path.extend_from_slice(b"/caf\xe9");
+    let path = std::ffi::OsString::from_vec(path);
+    let out = guard(home.path())
+        .args([
+            "status",
+            "--format",
+            "json",
+            "--go",
+            "/nonexistent/go",
+            "--path",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("go-disk-guard: error: --format json cannot carry this report"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // The text report carries it.
+    let out = guard(home.path())
+        .args(["status", "--go", "/nonexistent/go", "--path"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_missing_cache_is_nothing_to_prune() {
     let home = tempfile::tempdir().unwrap();

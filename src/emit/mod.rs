@@ -66,7 +66,7 @@ pub struct Injection {
     /// Variables and values, in [`INJECTED_VARS`] order (then GOCACHEPROG, when handed on);
     /// unknown ones are left out.
     pub env: Vec<(&'static str, OsString)>,
-    /// Directories to put in front of PATH: GOBIN, then `$GOROOT/bin`.
+    /// Directories to put in front of PATH: GOBIN, then `$GOROOT/bin`; never a relative one.
     pub path_prepend: Vec<PathBuf>,
 }
 
@@ -75,15 +75,10 @@ impl Injection {
     pub fn from_go(go: &GoEnv) -> Injection {
         let env: Vec<(&'static str, OsString)> = INJECTED_VARS
             .iter()
-            .filter_map(|&name| go.get(name).map(|v| (name, OsString::from(v))))
+            .filter_map(|&name| go.get(name).map(|v| (name, v.to_os_string())))
             .collect();
-        let mut path_prepend = Vec::new();
-        if let Some(gobin) = go.get("GOBIN") {
-            path_prepend.push(PathBuf::from(gobin));
-        }
-        if let Some(goroot) = go.get("GOROOT") {
-            path_prepend.push(PathBuf::from(goroot).join("bin"));
-        }
+        // Only absolute directories: the report says which were left off.
+        let (path_prepend, _relative) = go.path_prepend();
         Injection { env, path_prepend }
     }
 

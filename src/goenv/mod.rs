@@ -5,17 +5,27 @@
 //! rules are applied here: the process environment first, then the file written by
 //! `go env -w` (GOENV), then `$GOROOT/go.env`, then the built-in default. Either way each
 //! value is reported with where it came from.
+//!
+//! Values are kept as the operating system holds them ([`OsString`]): a directory whose name
+//! is not UTF-8 is measured and handed on byte for byte. `go env -json` cannot carry such a
+//! value (Go's JSON encoder writes U+FFFD for each byte that is not UTF-8), so a value of
+//! `go env -json` holding U+FFFD is replaced by the exact value: asked of `go env NAME`, which
+//! prints the bytes (Unix), or else read where Go read it (the environment, the GOENV file,
+//! `$GOROOT/go.env`, the default); either only when it prints as exactly what `go env -json`
+//! said.
 
 mod rules;
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde::ser::SerializeMap;
 
-pub use rules::{Os, Sources, compute};
+pub use rules::{GOBIN_RELATIVE, GOCACHE_RELATIVE, Lookup, Os, Sources, compute, parse_env_file};
 
 /// The variables this module resolves, in the order they are reported.
 pub const GO_DIR_VARS: &[&str] = &[
@@ -61,12 +71,40 @@ impl Origin {
 }
 
 /// One resolved Go variable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// In JSON: `name`, `value` (text; a value that is not UTF-8 has U+FFFD for each byte that is
+/// not, as `go env -json` prints it, and then also `value_bytes`, its exact bytes as numbers:
+/// on Windows the WTF-8 bytes Go itself holds), `origin`, and `error` when the go command
+/// refuses the value.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GoVar {
     pub name: &'static str,
     /// The value as the go command uses it; empty means unset (GOTMPDIR: the OS temp dir).
-    pub value: String,
+    pub value: OsString,
     pub origin: Origin,
+    /// Why the go command cannot use this variable, in its own words (GOCACHE relative or
+    /// without a default, GOBIN relative).
+    pub error: Option<String>,
+}
+
+impl Serialize for GoVar {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("name", self.name)?;
+        match self.value.to_str() {
+            Some(text) => m.serialize_entry("value", text)?,
+            None => {
+                let bytes = self.value.as_encoded_bytes();
+                m.serialize_entry("value", &go_lossy(bytes))?;
+                m.serialize_entry("value_bytes", bytes)?;
+            }
+        }
+        m.serialize_entry("origin", &self.origin)?;
+        if let Some(error) = &self.error {
+            m.serialize_entry("error", error)?;
+        }
+        m.end()
+    }
 }
 
 /// How the values were obtained.
@@ -87,20 +125,30 @@ pub struct GoEnv {
     /// The settings files read on the way (the GOENV file, `$GOROOT/go.env`).
     #[serde(skip)]
     pub sources: Sources,
+    /// What resolving could not settle, for the report's findings.
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl GoEnv {
     /// The value of `name`, if it is set and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|v| v.name == name)
-            .map(|v| v.value.as_str())
+    pub fn get(&self, name: &str) -> Option<&OsStr> {
+        self.var(name)
+            .map(|v| v.value.as_os_str())
             .filter(|v| !v.is_empty())
     }
 
-    /// The directories to measure: each absolute directory variable (GOPATH split into its
-    /// entries), labelled with its name. GOENV is a file: its directory is not watched.
+    /// The resolved variable `name`.
+    pub fn var(&self, name: &str) -> Option<&GoVar> {
+        self.vars.iter().find(|v| v.name == name)
+    }
+
+    /// The value `name` is set to (`cfg.Getenv`: this process's environment, the GOENV file,
+    /// `$GOROOT/go.env`), before the go command checks it; `None` when unset or empty.
+    pub fn setting(&self, name: &str) -> Option<OsString> {
+        self.sources.getenv(name, &|n| std::env::var_os(n))
+    }
+
     /// Where the go command makes its work directories: GOTMPDIR, or when it is empty the
     /// system's temp dir (`$TMPDIR` or `/tmp`; `%TMP%`, `%TEMP%` on Windows), as `os.TempDir`.
     pub fn effective_tmpdir(&self) -> PathBuf {
@@ -110,6 +158,8 @@ impl GoEnv {
         }
     }
 
+    /// The directories to measure: each absolute directory variable (GOPATH split into its
+    /// entries), labelled with its name. GOENV is a file: its directory is not watched.
     pub fn watched_dirs(&self) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
         for var in self.vars.iter().filter(|v| v.name != "GOENV") {
@@ -126,15 +176,79 @@ impl GoEnv {
         }
         out
     }
+
+    /// The directories to put in front of PATH, GOBIN then `$GOROOT/bin`, and those left off
+    /// because they are not absolute: a relative directory on PATH would be looked up in
+    /// whatever directory a later step runs in (a checked-out repository's, say).
+    pub fn path_prepend(&self) -> (Vec<PathBuf>, Vec<(&'static str, PathBuf)>) {
+        let mut dirs = Vec::new();
+        let mut refused = Vec::new();
+        let candidates = [
+            ("GOBIN", self.get("GOBIN").map(PathBuf::from)),
+            (
+                "GOROOT",
+                self.get("GOROOT").map(|r| Path::new(r).join("bin")),
+            ),
+        ];
+        for (name, dir) in candidates {
+            match dir {
+                Some(dir) if dir.is_absolute() => dirs.push(dir),
+                Some(dir) => refused.push((name, dir)),
+                None => {}
+            }
+        }
+        (dirs, refused)
+    }
+}
+
+/// `bytes` as text the way Go's JSON encoder writes a string: each byte that is not part of
+/// valid UTF-8 becomes U+FFFD.
+pub fn go_lossy(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    out
+}
+
+/// Serialises a path as JSON text: as is when it is UTF-8, else with U+FFFD for each byte that
+/// is not (the exact bytes are in `go.vars[].value_bytes` of the variable the path belongs to).
+pub fn serialize_path_text<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    match path.to_str() {
+        Some(text) => s.serialize_str(text),
+        None => s.serialize_str(&go_lossy(path.as_os_str().as_encoded_bytes())),
+    }
+}
+
+/// The operating-system string of `bytes` read from a file. On Unix, exactly those bytes. On
+/// Windows a path is UTF-16: bytes that are not UTF-8 become U+FFFD, as they do when the go
+/// command converts the string for the system.
+pub fn os_from_bytes(bytes: Vec<u8>) -> OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        OsString::from_vec(bytes)
+    }
+    #[cfg(not(unix))]
+    {
+        match String::from_utf8(bytes) {
+            Ok(text) => OsString::from(text),
+            Err(e) => OsString::from(go_lossy(e.as_bytes())),
+        }
+    }
 }
 
 /// Resolves Go's directories for this process: with `go env` when the `go` named by
 /// `go_setting` can be found and answers, else by [`compute`].
 pub fn resolve(go_setting: &Path) -> GoEnv {
     let os = Os::current();
-    let lookup = |name: &str| std::env::var(name).ok();
+    let lookup = |name: &str| std::env::var_os(name);
     let go = find_go(go_setting);
     let sources = Sources::load(os, &lookup, go.as_deref());
+    let computed = compute(os, &lookup, &sources);
     let reason = match go {
         None => format!(
             "no `{}` found on PATH or in $GOROOT/bin",
@@ -142,18 +256,27 @@ pub fn resolve(go_setting: &Path) -> GoEnv {
         ),
         Some(go) => match run_go_env(&go) {
             Ok((values, version)) => {
+                let mut notes = Vec::new();
                 let vars = GO_DIR_VARS
                     .iter()
-                    .map(|&name| GoVar {
-                        name,
-                        value: values.get(name).cloned().unwrap_or_default(),
-                        origin: sources.origin(name, &lookup),
+                    .map(|&name| {
+                        let text = values.get(name).map(String::as_str).unwrap_or_default();
+                        let ours = computed.iter().find(|v| v.name == name);
+                        let value = exact_value(&go, name, text, ours, &mut notes);
+                        let error = go_error(os, name, &value, ours);
+                        GoVar {
+                            name,
+                            value,
+                            origin: sources.origin(name, &lookup),
+                            error,
+                        }
                     })
                     .collect();
                 return GoEnv {
                     resolver: Resolver::GoEnv { go, version },
                     vars,
                     sources,
+                    notes,
                 };
             }
             Err(reason) => reason,
@@ -161,8 +284,55 @@ pub fn resolve(go_setting: &Path) -> GoEnv {
     };
     GoEnv {
         resolver: Resolver::Computed { reason },
-        vars: compute(os, &lookup, &sources),
+        vars: computed,
         sources,
+        notes: Vec::new(),
+    }
+}
+
+/// The exact value of `name`, of which `go env -json` printed `text`. Text without U+FFFD is
+/// exact. Text with U+FFFD may stand for bytes that are not UTF-8: then `go env NAME`'s bytes
+/// (Unix: it prints the value as it holds it), or else the value computed here from the same
+/// sources (`ours`), when it prints as exactly `text`; failing both, `text` itself, with a
+/// note.
+fn exact_value(
+    go: &Path,
+    name: &str,
+    text: &str,
+    ours: Option<&GoVar>,
+    notes: &mut Vec<String>,
+) -> OsString {
+    if !text.contains(char::REPLACEMENT_CHARACTER) {
+        return OsString::from(text);
+    }
+    #[cfg(unix)]
+    if let Ok(out) = run_go(go, &["env", name]) {
+        // `go env NAME` prints the value and a line break, byte for byte.
+        let value = out.strip_suffix(b"\n").unwrap_or(&out);
+        if go_lossy(value) == text {
+            return os_from_bytes(value.to_vec());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = go;
+    if let Some(ours) = ours.filter(|v| go_lossy(v.value.as_encoded_bytes()) == text) {
+        return ours.value.clone();
+    }
+    notes.push(format!(
+        "{name} holds U+FFFD in `go env -json` and its exact value could not be read back: \
+         it is used as Go printed it"
+    ));
+    OsString::from(text)
+}
+
+/// The go command's words for a value of `go env` it will refuse, as [`compute`] finds them.
+fn go_error(os: Os, name: &str, value: &OsStr, ours: Option<&GoVar>) -> Option<String> {
+    match name {
+        // `go env GOCACHE` prints `off` for a relative GOCACHE and for no default: the reason is
+        // in how the same sources compute.
+        "GOCACHE" if value == "off" => ours.filter(|v| v.value == "off")?.error.clone(),
+        "GOBIN" if !value.is_empty() && !os.is_abs(value) => Some(GOBIN_RELATIVE.to_string()),
+        _ => None,
     }
 }
 
@@ -192,13 +362,10 @@ pub fn find_go(setting: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Runs `go env -json` for [`GO_DIR_VARS`] and GOVERSION.
-fn run_go_env(go: &Path) -> Result<(BTreeMap<String, String>, String), String> {
+/// Runs `go ARGS` (with `GOTOOLCHAIN=local`) within [`GO_ENV_TIMEOUT`] and returns its stdout.
+fn run_go(go: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
     let mut child = Command::new(go)
-        .arg("env")
-        .arg("-json")
-        .args(GO_DIR_VARS)
-        .arg("GOVERSION")
+        .args(args)
         .env("GOTOOLCHAIN", "local")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -233,8 +400,199 @@ fn run_go_env(go: &Path) -> Result<(BTreeMap<String, String>, String), String> {
             stderr.lines().next().unwrap_or("no message").trim()
         ));
     }
-    let mut values: BTreeMap<String, String> = serde_json::from_slice(&output.stdout)
+    Ok(output.stdout)
+}
+
+/// Runs `go env -json` for [`GO_DIR_VARS`] and GOVERSION.
+fn run_go_env(go: &Path) -> Result<(BTreeMap<String, String>, String), String> {
+    let mut args = vec!["env", "-json"];
+    args.extend(GO_DIR_VARS);
+    args.push("GOVERSION");
+    let stdout = run_go(go, &args)?;
+    let (values, version) = parse_go_env_json(&stdout)
         .map_err(|e| format!("`{} env -json` printed something else: {e}", go.display()))?;
+    Ok((values, version))
+}
+
+/// Parses `go env -json`'s output: one JSON object of strings. GOVERSION is taken out.
+pub fn parse_go_env_json(stdout: &[u8]) -> Result<(BTreeMap<String, String>, String), String> {
+    let mut values: BTreeMap<String, String> =
+        serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
     let version = values.remove("GOVERSION").unwrap_or_default();
     Ok((values, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_lossy_replaces_each_byte_as_gos_json_encoder_does() {
+        assert_eq!(go_lossy(b"/plain"), "/plain");
+        assert_eq!(go_lossy(b"/caf\xe9"), "/caf\u{fffd}");
+        // A truncated sequence is one replacement per byte in Go (Rust's lossy gives one).
+        assert_eq!(go_lossy(b"a\xe2\x82b"), "a\u{fffd}\u{fffd}b");
+        assert_eq!(go_lossy(b"\xed\xa0\x80"), "\u{fffd}\u{fffd}\u{fffd}");
+        assert_eq!(go_lossy("ok €".as_bytes()), "ok €");
+    }
+
+    #[test]
+    fn go_env_json_parses_strings_only() {
+        let (values, version) = parse_go_env_json(
+            b"{\n\t\"GOCACHE\": \"/c\\ufffd\",\n\t\"GOVERSION\": \"go1.27.3\"\n}\n",
+        )
+        .unwrap();
+        assert_eq!(values["GOCACHE"], "/c\u{fffd}");
+        assert_eq!(version, "go1.27.3");
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"{\"A\": 1}",
+            b"{\"A\": null}",
+            b"\xff",
+            b"{",
+        ] {
+            assert!(parse_go_env_json(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn var(name: &'static str, value: &str) -> GoVar {
+        GoVar {
+            name,
+            value: value.into(),
+            origin: Origin::Default,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn relative_directories_never_go_on_path() {
+        let go = GoEnv {
+            resolver: Resolver::Computed {
+                reason: "test".into(),
+            },
+            vars: vec![var("GOROOT", "/usr/local/go"), var("GOBIN", "bin")],
+            sources: Sources::default(),
+            notes: Vec::new(),
+        };
+        let (dirs, refused) = go.path_prepend();
+        assert_eq!(dirs, [Path::new("/usr/local/go/bin")]);
+        assert_eq!(refused, [("GOBIN", PathBuf::from("bin"))]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn json_shows_a_value_that_is_not_utf8_as_text_and_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let v = GoVar {
+            value: OsString::from_vec(b"/tmp/caf\xe9".to_vec()),
+            ..var("GOCACHE", "")
+        };
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["value"], "/tmp/caf\u{fffd}");
+        assert_eq!(
+            json["value_bytes"],
+            serde_json::json!([47, 116, 109, 112, 47, 99, 97, 102, 233])
+        );
+        let plain = serde_json::to_value(var("GOCACHE", "/c")).unwrap();
+        assert_eq!(
+            plain,
+            serde_json::json!({"name": "GOCACHE", "value": "/c", "origin": "default"})
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Go's JSON encoding of a string holding `bytes`, as `go env -json` prints it.
+        fn go_json_string(bytes: &[u8]) -> String {
+            serde_json::to_string(&go_lossy(bytes)).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(config(800))]
+
+            #[test]
+            fn any_bytes_from_go_env_json_parse_or_are_refused(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+                let _ = parse_go_env_json(&data);
+            }
+
+            #[test]
+            fn json_like_text_parses_or_is_refused(data in "[{}\\[\\]\":, \\\\u0-9a-fA-Z\t\n]{0,60}") {
+                let _ = parse_go_env_json(data.as_bytes());
+            }
+
+            #[test]
+            fn go_env_json_objects_read_back(
+                values in proptest::collection::btree_map("[A-Z]{1,8}", proptest::collection::vec(any::<u8>(), 0..24), 0..8),
+            ) {
+                let body: Vec<String> = values
+                    .iter()
+                    .map(|(k, v)| format!("\t{}: {}", go_json_string(k.as_bytes()), go_json_string(v)))
+                    .collect();
+                let text = format!("{{\n{}\n}}\n", body.join(",\n"));
+                let (parsed, _) = parse_go_env_json(text.as_bytes()).unwrap();
+                for (k, v) in &values {
+                    prop_assert_eq!(&parsed[k], &go_lossy(v));
+                }
+            }
+
+            #[test]
+            fn go_lossy_keeps_text_and_replaces_each_bad_byte(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let shown = go_lossy(&data);
+                match std::str::from_utf8(&data) {
+                    Ok(text) => prop_assert_eq!(&shown, text),
+                    Err(_) => prop_assert!(shown.contains(char::REPLACEMENT_CHARACTER)),
+                }
+                let bad: usize = data.utf8_chunks().map(|c| c.invalid().len()).sum();
+                let replaced = shown.matches(char::REPLACEMENT_CHARACTER).count();
+                let kept = data.utf8_chunks().map(|c| c.valid().matches(char::REPLACEMENT_CHARACTER).count()).sum::<usize>();
+                prop_assert_eq!(replaced, bad + kept);
+            }
+
+            #[test]
+            fn every_value_serialises_and_keeps_its_bytes(data in proptest::collection::vec(any::<u8>(), 0..40)) {
+                let value = os_from_bytes(data.clone());
+                let json = serde_json::to_value(GoVar { value: value.clone(), ..var("GOCACHE", "") }).unwrap();
+                match value.to_str() {
+                    Some(text) => {
+                        prop_assert_eq!(&json["value"], text);
+                        prop_assert!(json.get("value_bytes").is_none());
+                    }
+                    None => {
+                        let bytes: Vec<u8> = serde_json::from_value(json["value_bytes"].clone()).unwrap();
+                        prop_assert_eq!(bytes.as_slice(), value.as_encoded_bytes());
+                    }
+                }
+            }
+
+            #[test]
+            fn nothing_relative_goes_on_path(
+                gobin in "[a-z/.]{0,8}",
+                goroot in "[a-z/.]{0,8}",
+            ) {
+                let go = GoEnv {
+                    resolver: Resolver::Computed { reason: "test".into() },
+                    vars: vec![var("GOROOT", &goroot), var("GOBIN", &gobin)],
+                    sources: Sources::default(),
+                    notes: Vec::new(),
+                };
+                let (dirs, refused) = go.path_prepend();
+                prop_assert!(dirs.iter().all(|d| d.is_absolute()));
+                prop_assert_eq!(
+                    dirs.len() + refused.len(),
+                    usize::from(!gobin.is_empty()) + usize::from(!goroot.is_empty())
+                );
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! variables `GO_DISK_GUARD_<SETTING>`, command-line flags. Each source yields a [`Layer`];
 //! [`Layer::overlay`] stacks them and [`Settings::from_layers`] fills in the defaults.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -190,13 +191,23 @@ impl Layer {
     }
 
     /// Reads the `GO_DISK_GUARD_<SETTING>` environment variables through `get`.
-    /// An empty variable counts as unset, as GitHub Actions passes empty inputs.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Layer, Error> {
+    /// An empty variable counts as unset, as GitHub Actions passes empty inputs. A value that
+    /// is not UTF-8 is a usage error naming the variable.
+    pub fn from_env(get: impl Fn(&str) -> Option<OsString>) -> Result<Layer, Error> {
         let mut layer = Layer::default();
         for key in SETTING_KEYS {
             let name = env_var_name(key);
-            if let Some(value) = get(&name).filter(|v| !v.trim().is_empty()) {
-                layer.set(key, &value, &format!("environment variable {name}"))?;
+            let Some(raw) = get(&name) else {
+                continue;
+            };
+            let Some(value) = raw.to_str() else {
+                return Err(Error::Usage(format!(
+                    "environment variable {name}: its value {} is not UTF-8",
+                    crate::escape::os(&raw)
+                )));
+            };
+            if !value.trim().is_empty() {
+                layer.set(key, value, &format!("environment variable {name}"))?;
             }
         }
         Ok(layer)
@@ -364,7 +375,7 @@ pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings,
         Some(path) => load_config_file(&path)?,
         None => Layer::default(),
     };
-    let env = Layer::from_env(|name| std::env::var(name).ok())?;
+    let env = Layer::from_env(|name| std::env::var_os(name))?;
     let mut layer = file.overlay(env).overlay(flags);
     // Inside GitHub Actions, hand the environment to the job unless told otherwise.
     if layer.emit.is_none() && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
@@ -551,8 +562,7 @@ mod tests {
     fn env_overrides_file_and_flags_override_env() {
         let file = yaml("soft: 10GB\nhard: 2GB\n").unwrap();
         let env =
-            Layer::from_env(|name| (name == "GO_DISK_GUARD_SOFT").then(|| "20GB".to_string()))
-                .unwrap();
+            Layer::from_env(|name| (name == "GO_DISK_GUARD_SOFT").then(|| "20GB".into())).unwrap();
         let flags = Layer {
             hard: Some(Size::Bytes(3)),
             ..Layer::default()
@@ -564,11 +574,10 @@ mod tests {
 
     #[test]
     fn env_errors_name_the_variable() {
-        let err = Layer::from_env(|name| {
-            (name == "GO_DISK_GUARD_KEEP_RECENT").then(|| "soon".to_string())
-        })
-        .unwrap_err()
-        .to_string();
+        let err =
+            Layer::from_env(|name| (name == "GO_DISK_GUARD_KEEP_RECENT").then(|| "soon".into()))
+                .unwrap_err()
+                .to_string();
         assert!(
             err.starts_with("environment variable GO_DISK_GUARD_KEEP_RECENT"),
             "{err}"
@@ -607,5 +616,133 @@ mod tests {
                 target: 150
             }
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_environment_value_that_is_not_utf8_is_a_usage_error_naming_the_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        let err = Layer::from_env(|name| {
+            (name == "GO_DISK_GUARD_SOFT").then(|| OsString::from_vec(b"10\xffGB".to_vec()))
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Usage(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "environment variable GO_DISK_GUARD_SOFT: its value 10\\xffGB is not UTF-8"
+        );
+    }
+
+    fn is_documented_config_error(e: &Error) -> bool {
+        matches!(e, Error::Config { .. } | Error::InvalidValue { .. })
+            && !e.to_string().contains('\n')
+    }
+
+    #[test]
+    fn deeply_nested_documents_are_errors_not_crashes() {
+        for depth in [1_000, 100_000] {
+            for (open, close) in [("[", "]"), ("{", "}"), ("- ", "")] {
+                let doc = format!("soft: {}1{}\n", open.repeat(depth), close.repeat(depth));
+                match yaml(&doc) {
+                    Ok(_) => panic!("{open} nested {depth} deep was accepted"),
+                    Err(e) => assert!(is_documented_config_error(&e), "{e:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn aliases_are_no_way_to_blow_up() {
+        let mut doc = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for name in 'b'..='k' {
+            doc.push_str(&format!(
+                "{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = name;
+        }
+        doc.push_str("soft: *k\n");
+        let err = yaml(&doc).unwrap_err();
+        assert!(is_documented_config_error(&err), "{err:?}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// A YAML-looking document: keys of the file (and others), values of every kind.
+        fn document() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                proptest::sample::select(SETTING_KEYS.to_vec()).prop_map(str::to_string),
+                "[a-z-]{1,12}",
+            ];
+            let value = prop_oneof![
+                "[ -~]{0,20}",
+                "[0-9.]{1,25}[ kKmMgGtTpPiIbB%]{0,4}",
+                "[0-9]{1,30}[smhdwy]{1,2}",
+                Just("[/a, /b]".to_string()),
+                Just("{x: 1}".to_string()),
+                Just("|\n  block\n".to_string()),
+                Just("~".to_string()),
+                Just("&anchor 1".to_string()),
+                Just("*nowhere".to_string()),
+                Just("!!binary aGk=".to_string()),
+            ];
+            proptest::collection::vec((key, value, "[ \t]{0,3}"), 0..8).prop_map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(k, v, pad)| format!("{pad}{k}: {v}\n"))
+                    .collect()
+            })
+        }
+
+        proptest! {
+            #![proptest_config(config(600))]
+
+            #[test]
+            fn any_text_is_settings_or_a_config_error(text in any::<String>()) {
+                if let Err(e) = yaml(&text) {
+                    prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                }
+            }
+
+            #[test]
+            fn yaml_punctuation_is_settings_or_a_config_error(
+                text in "[a-z: \n\t\\[\\]{},#&*!|>'\"%@`?-]{0,60}"
+            ) {
+                if let Err(e) = yaml(&text) {
+                    prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                }
+            }
+
+            #[test]
+            fn documents_are_settings_or_a_config_error(text in document()) {
+                if let Err(e) = yaml(&text) {
+                    prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                }
+            }
+
+            #[test]
+            fn environment_values_are_settings_or_an_error_naming_the_variable(
+                key in proptest::sample::select(SETTING_KEYS.to_vec()),
+                bytes in proptest::collection::vec(any::<u8>(), 0..24),
+            ) {
+                let name = env_var_name(key);
+                let value = crate::goenv::os_from_bytes(bytes);
+                let result = Layer::from_env(|n| (n == name).then(|| value.clone()));
+                if let Err(e) = result {
+                    prop_assert!(e.to_string().starts_with(&format!("environment variable {name}")), "{}", e);
+                    prop_assert!(!e.to_string().contains('\n'), "{}", e);
+                }
+            }
+        }
     }
 }

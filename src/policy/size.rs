@@ -52,6 +52,8 @@ const UNITS: &[(&str, u64)] = &[
     ("mib", 1 << 20),
     ("gib", 1 << 30),
     ("tib", 1 << 40),
+    ("pb", 1_000_000_000_000_000),
+    ("pib", 1 << 50),
 ];
 
 impl FromStr for Size {
@@ -74,10 +76,12 @@ impl FromStr for Size {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
-        let value = parse_number(num).ok_or_else(|| {
-            "expected a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) or a percentage"
-                .to_string()
-        })?;
+        if parse_number(num).is_none() {
+            return Err(
+                "expected a number with an optional unit (B, KB, MB, GB, TB, PB, KiB, MiB, GiB, TiB, PiB) or a percentage"
+                    .to_string(),
+            );
+        }
         let unit_lc = unit.trim_start().to_ascii_lowercase();
         let multiplier = UNITS
             .iter()
@@ -85,16 +89,44 @@ impl FromStr for Size {
             .map(|(_, m)| *m)
             .ok_or_else(|| {
                 format!(
-                    "unknown unit {:?}; use B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)",
+                    "unknown unit {:?}; use B, KB, MB, GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024)",
                     unit.trim_start()
                 )
             })?;
-        let bytes = value * multiplier as f64;
-        if bytes >= u64::MAX as f64 {
-            return Err("too large".into());
-        }
-        Ok(Size::Bytes(bytes.round() as u64))
+        exact_bytes(num, multiplier)
+            .map(Size::Bytes)
+            .ok_or_else(|| "too large".into())
     }
+}
+
+/// Fraction digits taken into account: enough that what is left changes the result by less
+/// than a millionth of a byte (and `digits × multiplier` fits in a `u128`).
+const FRACTION_DIGITS: usize = 24;
+
+/// `num` (digits with at most one `.`, as [`parse_number`] accepts) times `multiplier`,
+/// rounded to the nearest byte, computed in integers so that every byte count up to
+/// `u64::MAX` reads back exactly; `None` when it does not fit in a `u64`.
+fn exact_bytes(num: &str, multiplier: u64) -> Option<u64> {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digit = |c: char| c.to_digit(10).map(u128::from);
+    let mut whole: u128 = 0;
+    for c in int.chars() {
+        whole = whole.checked_mul(10)?.checked_add(digit(c)?)?;
+    }
+    let mut fraction: u128 = 0;
+    let mut scale: u128 = 1;
+    for c in frac.chars().take(FRACTION_DIGITS) {
+        fraction = fraction.checked_mul(10)?.checked_add(digit(c)?)?;
+        scale = scale.checked_mul(10)?;
+    }
+    let rounded = fraction
+        .checked_mul(u128::from(multiplier))?
+        .checked_add(scale / 2)?
+        / scale;
+    let total = whole
+        .checked_mul(u128::from(multiplier))?
+        .checked_add(rounded)?;
+    u64::try_from(total).ok()
 }
 
 /// A non-negative decimal number: digits, optionally one `.` and more digits.
@@ -225,5 +257,136 @@ mod tests {
         assert_eq!(format_bytes(64 << 20), "64.0 MiB");
         assert_eq!(format_bytes_pair(1536, 1537).0, "1.5 KiB (1536 bytes)");
         assert_eq!(format_bytes_pair(1536, 4096).0, "1.5 KiB");
+    }
+
+    #[test]
+    fn byte_counts_parse_exactly_up_to_the_largest() {
+        assert_eq!(
+            "9007199254740993".parse(),
+            Ok(Size::Bytes(9_007_199_254_740_993))
+        );
+        assert_eq!("18446744073709551615".parse(), Ok(Size::Bytes(u64::MAX)));
+        assert_eq!("0.5B".parse(), Ok(Size::Bytes(1)));
+        assert_eq!("0.4999B".parse(), Ok(Size::Bytes(0)));
+        assert_eq!(".5KiB".parse(), Ok(Size::Bytes(512)));
+        // 16777216 TiB is 2^64 bytes, one too many; a little less fits.
+        assert!("16777215.99999999TiB".parse::<Size>().is_ok());
+    }
+
+    #[test]
+    fn a_size_shown_in_pib_parses_back() {
+        // Found by `sizes_shown_to_people_parse_back_to_nearly_the_same`: format_bytes shows
+        // PiB, which the parser did not take.
+        assert_eq!("1.0PiB".parse(), Ok(Size::Bytes(1 << 50)));
+        assert_eq!(format_bytes(1 << 50), "1.0 PiB");
+        assert_eq!("1.0 PiB".parse(), Ok(Size::Bytes(1 << 50)));
+        assert_eq!("2PB".parse(), Ok(Size::Bytes(2_000_000_000_000_000)));
+    }
+
+    #[test]
+    fn huge_sizes_are_errors_not_wraps() {
+        for huge in [
+            "18446744073709551615TB",
+            "18446744073709551616",
+            "18446744073709551616B",
+            "16777216TiB",
+            "99999999999999999999999999999999999999999999999999GB",
+            "340282366920938463463374607431768211456",
+        ] {
+            assert_eq!(huge.parse::<Size>(), Err("too large".into()), "{huge}");
+        }
+    }
+
+    #[test]
+    fn huge_durations_are_errors() {
+        for huge in [
+            "99999999999999999999d",
+            "18446744073709551615d",
+            "584942417356years",
+        ] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        const UNITS_AS_WRITTEN: &[&str] = &[
+            "", "B", "kb", "MB", "Gb", "TB", "pb", "KiB", "mib", "GIB", "TiB", "PiB", " GB",
+        ];
+
+        proptest! {
+            #![proptest_config(config(1000))]
+
+            #[test]
+            fn any_text_parses_or_is_refused(s in any::<String>()) {
+                let _ = s.parse::<Size>();
+                let _ = parse_duration(&s);
+            }
+
+            #[test]
+            fn size_like_text_parses_or_is_refused(s in "[ 0-9.%kKmMgGtTiIbB]{0,40}") {
+                if let Ok(Size::Percent(p)) = s.parse::<Size>() {
+                    prop_assert!((0.0..=100.0).contains(&p));
+                }
+            }
+
+            #[test]
+            fn duration_like_text_parses_or_is_refused(s in "[ 0-9a-z]{0,40}") {
+                let _ = parse_duration(&s);
+            }
+
+            #[test]
+            fn byte_counts_round_trip(b in any::<u64>()) {
+                prop_assert_eq!(Size::Bytes(b).to_arg().parse::<Size>(), Ok(Size::Bytes(b)));
+            }
+
+            #[test]
+            fn percentages_round_trip(p in 0.0f64..=100.0) {
+                prop_assert_eq!(Size::Percent(p).to_arg().parse::<Size>(), Ok(Size::Percent(p)));
+            }
+
+            #[test]
+            fn a_number_with_a_unit_is_exact_or_too_large(
+                n in prop_oneof![any::<u64>(), 0u64..1_000_000],
+                unit in 0..UNITS_AS_WRITTEN.len(),
+            ) {
+                let written = UNITS_AS_WRITTEN[unit];
+                let multiplier = UNITS
+                    .iter()
+                    .find(|(name, _)| *name == written.trim().to_ascii_lowercase())
+                    .map(|(_, m)| *m)
+                    .unwrap();
+                let expected = n.checked_mul(multiplier).map(Size::Bytes).ok_or_else(|| "too large".to_string());
+                prop_assert_eq!(format!("{n}{written}").parse::<Size>(), expected);
+            }
+
+            #[test]
+            fn sizes_shown_to_people_parse_back_to_nearly_the_same(b in any::<u64>()) {
+                let shown = format_bytes(b).replace(' ', "");
+                let Ok(Size::Bytes(back)) = shown.parse::<Size>() else {
+                    return Err(TestCaseError::fail(format!("{shown} does not parse")));
+                };
+                // One decimal of the unit shown: off by at most 0.05 of it (and an f64's
+                // rounding of the figure).
+                let unit = 1024f64.powi(((b.max(1) as f64).log(1024.0).floor() as i32).clamp(0, 5));
+                prop_assert!((back as f64 - b as f64).abs() <= 0.0501 * unit + 1.0, "{shown}: {back} vs {b}");
+            }
+
+            #[test]
+            fn durations_round_trip(secs in prop_oneof![0u64..1_000_000, 0u64..(1 << 40)]) {
+                let d = Duration::from_secs(secs);
+                prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+            }
+        }
     }
 }

@@ -65,7 +65,7 @@ pub fn render(report: &Report) -> String {
                 w,
                 "- `{}`: {} → {}{}",
                 m.var,
-                escape::markdown_code(&m.from),
+                escape::markdown_code_os(m.from.as_os_str()),
                 escape::markdown_code_os(m.to.as_os_str()),
                 if m.migrated_files > 0 {
                     format!(" ({} files migrated)", m.migrated_files)
@@ -114,7 +114,7 @@ pub fn render(report: &Report) -> String {
         let value = if var.value.is_empty() {
             "*unset*".to_string()
         } else {
-            escape::markdown_code(&var.value)
+            escape::markdown_code_os(&var.value)
         };
         let _ = writeln!(
             w,

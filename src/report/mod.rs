@@ -85,6 +85,7 @@ pub struct VolumeReport {
 pub struct WatchedPath {
     /// `GOCACHE`, `GOPATH`, …, or `path` for an extra path.
     pub label: String,
+    #[serde(serialize_with = "crate::goenv::serialize_path_text")]
     pub path: PathBuf,
     pub exists: bool,
     /// The symbolic links, junctions and volume mount points on the way to it.
@@ -294,11 +295,13 @@ pub(crate) fn sample(value: &str) -> Report {
             .into_iter()
             .map(|name| GoVar {
                 name,
-                value: value.to_string(),
+                value: value.into(),
                 origin: Origin::Environment,
+                error: Some(value.to_string()),
             })
             .collect(),
         sources: Default::default(),
+        notes: vec![value.to_string()],
     };
     let volume = VolumeReport {
         id: VolumeId(value.to_string()),
@@ -365,7 +368,7 @@ pub(crate) fn sample(value: &str) -> Report {
         candidates: Vec::new(),
         moves: vec![crate::relocate::Move {
             var: "GOCACHE",
-            from: value.to_string(),
+            from: path.clone(),
             to: path.clone(),
             migrated_files: 1,
             migrated_bytes: 1,

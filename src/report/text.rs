@@ -38,7 +38,7 @@ pub fn render(report: &Report) -> String {
         let value = if var.value.is_empty() {
             "(unset)".into()
         } else {
-            escape::line(&var.value)
+            escape::os(&var.value)
         };
         let _ = writeln!(w, "  {:<11} {value}  [{}]", var.name, var.origin.describe());
     }
@@ -142,7 +142,7 @@ pub fn render(report: &Report) -> String {
                 w,
                 "  {:<11} {} -> {}",
                 m.var,
-                escape::line(&m.from),
+                escape::path(&m.from),
                 escape::path(&m.to)
             );
             if m.migrated_files > 0 {
