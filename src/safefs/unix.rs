@@ -193,31 +193,44 @@ fn other_mount(parent: &Dir, child: &Stat) -> bool {
 }
 
 /// Whether `(dev, ino)` is the root of a mount in `/proc/self/mountinfo` (read afresh at most
-/// once a second).
+/// once a second; readers share the list without waiting on each other).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn is_mount_root(dev: u64, ino: u64) -> bool {
-    use std::sync::Mutex;
+    use std::sync::{Arc, RwLock};
     use std::time::{Duration, Instant};
-    type Roots = Option<(Instant, Vec<(u64, u64)>)>;
-    static ROOTS: Mutex<Roots> = Mutex::new(None);
-    let mut roots = ROOTS.lock().unwrap_or_else(|p| p.into_inner());
-    let stale = roots
-        .as_ref()
-        .is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(1));
-    if stale {
-        let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
-        let list = super::mountinfo::parse(&text)
-            .into_iter()
-            .filter_map(|m| {
-                let st = rustix::fs::stat(Path::new(&m.mount_point)).ok()?;
-                Some((st.st_dev as u64, st.st_ino as u64))
-            })
-            .collect();
-        *roots = Some((Instant::now(), list));
-    }
-    roots
-        .as_ref()
-        .is_some_and(|(_, list)| list.contains(&(dev, ino)))
+    type Roots = Option<(Instant, Arc<Vec<(u64, u64)>>)>;
+    static ROOTS: RwLock<Roots> = RwLock::new(None);
+    let fresh = |roots: &Roots| {
+        roots
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() <= Duration::from_secs(1))
+            .map(|(_, list)| Arc::clone(list))
+    };
+    let current = fresh(&ROOTS.read().unwrap_or_else(|p| p.into_inner()));
+    let list = match current {
+        Some(list) => list,
+        None => {
+            let mut roots = ROOTS.write().unwrap_or_else(|p| p.into_inner());
+            match fresh(&roots) {
+                Some(list) => list,
+                None => {
+                    let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
+                    let mut list: Vec<(u64, u64)> = super::mountinfo::parse(&text)
+                        .into_iter()
+                        .filter_map(|m| {
+                            let st = rustix::fs::stat(Path::new(&m.mount_point)).ok()?;
+                            Some((st.st_dev as u64, st.st_ino as u64))
+                        })
+                        .collect();
+                    list.sort_unstable();
+                    let list = Arc::new(list);
+                    *roots = Some((Instant::now(), Arc::clone(&list)));
+                    list
+                }
+            }
+        }
+    };
+    list.binary_search(&(dev, ino)).is_ok()
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
