@@ -1298,3 +1298,395 @@ fn symlink_buffer(target: &OsStr) -> io::Result<Vec<u8>> {
     }
     Ok(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{is_gone, refusal};
+    use super::*;
+    use crate::disk::reparse::{self, Reparse};
+    use proptest::prelude::*;
+    use std::fs;
+
+    fn wide(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
+    /// One `FILE_ID_BOTH_DIR_INFO` record as the system lays it out, `next` bytes from the
+    /// next (0: the last).
+    fn record(listed: &Listed, next: u32) -> Vec<u8> {
+        let mut r = vec![0u8; NAME_IN_DIR_INFO];
+        r[0..4].copy_from_slice(&next.to_le_bytes());
+        r[24..32].copy_from_slice(&listed.modified.to_le_bytes());
+        r[40..48].copy_from_slice(&listed.len.to_le_bytes());
+        r[56..60].copy_from_slice(&listed.attributes.to_le_bytes());
+        r[60..64].copy_from_slice(&(listed.name.len() as u32 * 2).to_le_bytes());
+        r.extend(listed.name.iter().flat_map(|u| u.to_le_bytes()));
+        r
+    }
+
+    /// Records chained as the system chains them: each starts 8-byte aligned.
+    fn listing(entries: &[Listed]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let len = record(e, 0).len().next_multiple_of(8);
+            let next = if i + 1 == entries.len() {
+                0
+            } else {
+                len as u32
+            };
+            let mut r = record(e, next);
+            r.resize(len, 0);
+            buf.extend(r);
+        }
+        buf
+    }
+
+    fn listed(name: &str, attributes: u32) -> Listed {
+        Listed {
+            name: wide(name),
+            attributes,
+            len: 42,
+            modified: 133_000_000_000_000_000,
+        }
+    }
+
+    fn parse_all(buf: &[u8]) -> io::Result<Vec<Listed>> {
+        let mut out = Vec::new();
+        parse_listing(buf, |l| out.push(l))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn listing_records_are_decoded_in_order() {
+        let entries = vec![
+            listed(".", FILE_ATTRIBUTE_DIRECTORY),
+            listed("..", FILE_ATTRIBUTE_DIRECTORY),
+            listed("00", FILE_ATTRIBUTE_DIRECTORY),
+            listed("a-d", FILE_ATTRIBUTE_READONLY),
+            listed(
+                "名前",
+                FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY,
+            ),
+        ];
+        let mut buf = listing(&entries);
+        // What follows the last record is never read.
+        buf.extend([0xff; 64]);
+        assert_eq!(parse_all(&buf).unwrap(), entries);
+    }
+
+    #[test]
+    fn malformed_listings_are_errors_not_panics() {
+        let good = listing(&[listed("abc", 0x20), listed("def", 0x20)]);
+        // The last name ends 6 bytes after the second record's header; padding follows.
+        let end = 112 + NAME_IN_DIR_INFO + 6;
+        for cut in 0..good.len() {
+            // Cut inside a record (or between the records: the first points past the end),
+            // an error; cut in the padding after the last name, whole.
+            assert_eq!(parse_all(&good[..cut]).is_ok(), cut >= end, "cut at {cut}");
+        }
+        // A name longer than what is left.
+        let mut long = good.clone();
+        long[60..64].copy_from_slice(&10_000u32.to_le_bytes());
+        assert!(parse_all(&long).is_err());
+        // An odd name length.
+        let mut odd = listing(&[listed("abc", 0x20)]);
+        odd[60..64].copy_from_slice(&5u32.to_le_bytes());
+        assert!(parse_all(&odd).is_err());
+        // A next offset past the end, or as large as can be.
+        for next in [good.len() as u32, u32::MAX] {
+            let mut far = good.clone();
+            far[0..4].copy_from_slice(&next.to_le_bytes());
+            assert!(parse_all(&far).is_err(), "next {next}");
+        }
+        assert!(parse_all(&[]).is_err());
+    }
+
+    #[test]
+    fn reparse_buffers_are_read_with_checked_offsets() {
+        // A symbolic link this module writes is what the full decoder reads.
+        for (target, expected, relative) in [
+            (r"C:\go\cache", r"C:\go\cache", false),
+            (r"\\?\D:\x", r"D:\x", false),
+            (r"\\server\share\go", r"\\server\share\go", false),
+            (r"\\?\UNC\server\share", r"\\server\share", false),
+            (r"..\cache", r"..\cache", true),
+            ("名前", "名前", true),
+        ] {
+            let buf = symlink_buffer(OsStr::new(target)).unwrap();
+            assert_eq!(
+                reparse::parse(&buf).unwrap(),
+                Reparse::Symlink {
+                    target: expected.into(),
+                    relative
+                },
+                "{target}"
+            );
+            let (tag, name, rel) = substitute_name(&buf).unwrap();
+            assert_eq!((tag, rel), (TAG_SYMLINK, relative));
+            if relative {
+                assert_eq!(name, wide(target));
+            }
+        }
+        // Every prefix of a good buffer: no panic, and never a name from outside it.
+        let buf = symlink_buffer(OsStr::new(r"C:\x")).unwrap();
+        for cut in 0..buf.len() {
+            assert_eq!(substitute_name(&buf[..cut]), None, "cut at {cut}");
+        }
+        assert!(substitute_name(&buf).is_some());
+        // Other tags carry no name this module wants.
+        let mut other = buf.clone();
+        other[0..4].copy_from_slice(&0x8000_0013u32.to_le_bytes());
+        assert_eq!(substitute_name(&other), None);
+    }
+
+    #[test]
+    fn a_volume_mount_point_is_told_from_a_junction() {
+        let volume = wide(r"\??\Volume{5b1c3d2e-0f4a-11ef-9a3b-806e6f6e6963}\");
+        assert!(is_volume_guid_path(&volume));
+        for junction in [
+            r"\??\Volume{5b1c3d2e-0f4a-11ef-9a3b-806e6f6e6963}\go",
+            r"\??\Volume{not-a-guid}\",
+            r"\??\C:\go",
+            "",
+        ] {
+            assert!(!is_volume_guid_path(&wide(junction)), "{junction}");
+        }
+        // An unpaired surrogate is no GUID.
+        let mut broken = volume.clone();
+        broken[12] = 0xD800;
+        assert!(!is_volume_guid_path(&broken));
+    }
+
+    #[test]
+    fn file_times_never_overflow() {
+        assert_eq!(
+            time_from_filetime(116_444_736_000_000_000),
+            SystemTime::UNIX_EPOCH
+        );
+        assert_eq!(
+            time_from_filetime(116_444_736_000_000_000 + 15),
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1500)
+        );
+        for t in [0, 1, u64::MAX, i64::MAX as u64, u64::MAX - 1] {
+            let _ = time_from_filetime(t);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 1000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_bytes_are_a_listing_or_an_error(buf in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse_all(&buf);
+            let _ = substitute_name(&buf);
+        }
+
+        #[test]
+        fn listings_decode_to_what_was_encoded(
+            entries in proptest::collection::vec(
+                (proptest::collection::vec(any::<u16>(), 0..40), any::<u32>(), any::<u64>(), any::<u64>())
+                    .prop_map(|(name, attributes, len, modified)| Listed { name, attributes, len, modified }),
+                1..12,
+            )
+        ) {
+            prop_assert_eq!(parse_all(&listing(&entries)).unwrap(), entries);
+        }
+
+        #[test]
+        fn damaged_listings_never_panic(
+            entries in proptest::collection::vec(
+                proptest::collection::vec(any::<u16>(), 0..20)
+                    .prop_map(|name| Listed { name, attributes: 0x20, len: 1, modified: 1 }),
+                1..6,
+            ),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+            cut in any::<usize>(),
+        ) {
+            let mut buf = listing(&entries);
+            let n = buf.len();
+            buf[at % n] = byte;
+            buf.truncate(cut % (n + 1));
+            let _ = parse_all(&buf);
+        }
+    }
+
+    // ---- Against the filesystem (under Wine by scripts/test-windows.sh).
+
+    fn names(dir: &Dir) -> Vec<String> {
+        let mut v: Vec<String> = dir
+            .names()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_listing_longer_than_one_buffer_is_read_whole_and_clones_list_on_their_own() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut expected = Vec::new();
+        // About 300 bytes a record: many more than one 64 KiB read holds.
+        for i in 0..600 {
+            let name = format!("{i:04}-{}", "x".repeat(90));
+            fs::write(tmp.path().join(&name), "").unwrap();
+            expected.push(name);
+        }
+        expected.sort();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let clone = dir.try_clone().unwrap();
+        assert_eq!(clone.id(), dir.id());
+        // Interleaved listings through both handles, each whole.
+        let mut first = Vec::new();
+        dir.each_name(|n| {
+            if first.len() == 10 {
+                assert_eq!(names(&clone), expected);
+            }
+            first.push(n.to_string_lossy().into_owned());
+        })
+        .unwrap();
+        first.sort();
+        assert_eq!(first, expected);
+        assert_eq!(names(&dir), expected);
+    }
+
+    #[test]
+    fn an_empty_directory_lists_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(Dir::open(tmp.path()).unwrap().names().unwrap().is_empty());
+    }
+
+    #[test]
+    fn metadata_comes_from_the_childs_own_handle() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("f"), "12345").unwrap();
+        fs::create_dir(tmp.path().join("d")).unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let f = dir.meta(OsStr::new("f")).unwrap();
+        assert_eq!((f.kind, f.len, f.links), (Kind::File, 5, 1));
+        assert!(f.same_mount);
+        assert_eq!(f.id.volume, dir.id().volume);
+        let std_modified = fs::metadata(tmp.path().join("f"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(f.modified, std_modified);
+        let d = dir.meta(OsStr::new("d")).unwrap();
+        assert_eq!(d.kind, Kind::Dir);
+        assert_eq!(dir.open_dir(OsStr::new("d")).unwrap().id(), d.id);
+        assert_ne!(d.id, f.id);
+        assert!(is_gone(&dir.meta(OsStr::new("missing")).unwrap_err()));
+        assert_eq!(
+            refusal(&dir.open_dir(OsStr::new("f")).unwrap_err()),
+            Some(Refusal::NotADirectory)
+        );
+        let when = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        dir.set_modified(OsStr::new("f"), when).unwrap();
+        assert_eq!(dir.meta(OsStr::new("f")).unwrap().modified, when);
+        assert_eq!(dir.mode_of(OsStr::new("f")).unwrap(), 0o666);
+    }
+
+    #[test]
+    fn state_files_are_checked_before_they_are_handed_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let name = OsStr::new("state.json");
+        {
+            let mut f = dir.open_file(name, Open::CreateNew).unwrap();
+            std::io::Write::write_all(&mut f, b"{}").unwrap();
+            f.set_modified(SystemTime::now()).unwrap();
+            assert_eq!(f.metadata().unwrap().len(), 2);
+        }
+        assert_eq!(
+            dir.open_file(name, Open::CreateNew).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut dir.open_file(name, Open::Read).unwrap(), &mut text)
+            .unwrap();
+        assert_eq!(text, "{}");
+        drop(dir.open_file(name, Open::ReadWrite).unwrap());
+        // A second name for the file: someone else's content could change through it.
+        dir.hard_link(name, &dir, OsStr::new("other")).unwrap();
+        assert_eq!(
+            dir.hard_link(name, &dir, OsStr::new("other"))
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            refusal(&dir.open_file(name, Open::ReadWrite).unwrap_err()),
+            Some(Refusal::HardLinked)
+        );
+        assert!(dir.open_file(name, Open::Read).is_ok());
+        fs::create_dir(tmp.path().join("d")).unwrap();
+        assert_eq!(
+            refusal(&dir.open_file(OsStr::new("d"), Open::Read).unwrap_err()),
+            Some(Refusal::NotAFile)
+        );
+        assert!(dir.writable());
+    }
+
+    #[test]
+    fn renames_and_links_go_where_the_target_handle_is() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("a")).unwrap();
+        fs::create_dir(tmp.path().join("b")).unwrap();
+        let a = Dir::open(&tmp.path().join("a")).unwrap();
+        let b = Dir::open(&tmp.path().join("b")).unwrap();
+        fs::write(tmp.path().join("a/new"), "new").unwrap();
+        fs::write(tmp.path().join("b/old"), "old").unwrap();
+        // Replacing what is there.
+        a.rename(OsStr::new("new"), &b, OsStr::new("old")).unwrap();
+        assert_eq!(fs::read_to_string(tmp.path().join("b/old")).unwrap(), "new");
+        assert!(!tmp.path().join("a/new").exists());
+        b.hard_link(OsStr::new("old"), &a, OsStr::new("linked"))
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(tmp.path().join("a/linked")).unwrap(),
+            "new"
+        );
+        assert_eq!(b.meta(OsStr::new("old")).unwrap().links, 2);
+        a.create_dir(OsStr::new("sub")).unwrap();
+        assert_eq!(
+            a.create_dir(OsStr::new("sub")).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(
+            refusal(&a.remove_dir(OsStr::new("linked")).unwrap_err()),
+            Some(Refusal::NotADirectory)
+        );
+        assert_eq!(
+            a.remove_file(OsStr::new("sub")).unwrap_err().kind(),
+            io::ErrorKind::IsADirectory
+        );
+        a.remove_dir(OsStr::new("sub")).unwrap();
+        a.remove_file(OsStr::new("linked")).unwrap();
+        assert_eq!(names(&a), Vec::<String>::new());
+        assert_eq!(names(&b), ["old"]);
+    }
+
+    #[test]
+    fn a_symbolic_link_is_made_relative_to_the_handle_or_not_at_all() {
+        // Wine cannot make one (FSCTL_SET_REPARSE_POINT is not supported): then nothing is
+        // left behind under the name. Windows makes it, and reads it back.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let name = OsStr::new("link");
+        match dir.symlink(OsStr::new(r"..\target"), name) {
+            Ok(()) => {
+                assert_eq!(dir.meta(name).unwrap().kind, Kind::Link);
+                assert_eq!(dir.read_link(name).unwrap(), r"..\target");
+            }
+            Err(e) => {
+                assert!(is_gone(&dir.meta(name).unwrap_err()), "{e}");
+            }
+        }
+    }
+}
