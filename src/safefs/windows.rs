@@ -1,13 +1,15 @@
 //! Windows: a [`Dir`] is an open directory handle, and every child is reached relative to it,
 //! never by path.
 //!
-//! * **Handles.** A directory is opened with `FILE_FLAG_BACKUP_SEMANTICS |
-//!   FILE_FLAG_OPEN_REPARSE_POINT` (a top opened with [`Dir::open`] follows links in its path:
-//!   the caller chose it), sharing read, write and delete so that no one else is blocked. A
-//!   [`Dir`] keeps that handle, its path (for messages and [`Dir::open_parent`] only) and its
-//!   identity: volume serial number and 128-bit file ID from
-//!   `GetFileInformationByHandleEx(FileIdInfo)`, or `BY_HANDLE_FILE_INFORMATION`'s 32-bit
-//!   serial and 64-bit index where a filesystem does not support `FileIdInfo`.
+//! * **Handles.** A [`Dir`] holds an open handle on a directory (list, traverse and read
+//!   attributes), sharing read, write and delete so that no one else is blocked, its path
+//!   (for [`Dir::open_parent`] and the symbolic-link fallback below only) and its identity:
+//!   volume serial number and 128-bit file ID from `GetFileInformationByHandleEx(FileIdInfo)`,
+//!   or `BY_HANDLE_FILE_INFORMATION`'s 32-bit serial and 64-bit index where a filesystem does
+//!   not support `FileIdInfo`. A top is opened by path with `CreateFileW` and
+//!   `FILE_FLAG_BACKUP_SEMANTICS`: [`Dir::open`] follows links in the path (the caller chose
+//!   it), [`Dir::open_no_follow`] adds `FILE_FLAG_OPEN_REPARSE_POINT` and refuses a reparse
+//!   point. Everything below a top is opened relative to a handle.
 //! * **Children by name, relative to the handle.** `NtCreateFile` with
 //!   `OBJECT_ATTRIBUTES.RootDirectory` set to the directory's handle, the name as one
 //!   component ([`check_name`]: no `\`, `/`, `:`, `.`, `..`), `FILE_OPEN_REPARSE_POINT` (a
@@ -20,7 +22,8 @@
 //!   directory (reopened through the handle, so two listings never share a position); every
 //!   offset and length in the records is checked against the buffer.
 //! * **Examining** a child ([`Dir::meta`]) opens it (attributes only) and reads its
-//!   attributes, size, times, link count and identity from that handle. Every reparse point is
+//!   attributes, length (also counted as its bytes on disk, as `crate::disk` counts them on
+//!   Windows), last write, link count and identity from that handle. Every reparse point is
 //!   [`Kind::Link`]. A volume mount point (`IO_REPARSE_TAG_MOUNT_POINT` whose substitute name
 //!   is exactly `\??\Volume{GUID}\`) or anything on another volume is not on the directory's
 //!   mount: walks leave it alone, as they leave a Unix mount point. Junctions and symbolic
@@ -35,15 +38,17 @@
 //!   `FILE_DISPOSITION_FLAG_DELETE | POSIX_SEMANTICS | IGNORE_READONLY_ATTRIBUTE` (the name
 //!   goes at once, read-only or not), or, where a system or filesystem lacks it,
 //!   `FileDispositionInfo` after clearing `FILE_ATTRIBUTE_READONLY` through that handle (put
-//!   back if the deletion fails). A file another process holds open without
-//!   `FILE_SHARE_DELETE` cannot be opened for deletion: that error is told apart
-//!   ([`is_held_open`]) so that callers skip and count it.
+//!   back if the deletion fails; the name then goes when the last handle on the file closes,
+//!   and until then the file counts as gone: `STATUS_DELETE_PENDING` is `NotFound`). A file
+//!   another process holds open without `FILE_SHARE_DELETE` cannot be opened for deletion:
+//!   that error is told apart ([`is_held_open`]) so that callers skip and count it.
 //! * **Renaming and hard links** go through a handle on the source opened relative to its
 //!   directory, with `NtSetInformationFile(FileRenameInformation[Ex] / FileLinkInformation)`
 //!   whose `RootDirectory` is the target directory's handle and whose name is one component
-//!   (the native call, not `SetFileInformationByHandle`, which may rewrite the name as a path
-//!   of the current directory). Renames replace an existing file, with POSIX semantics where
-//!   the system has them.
+//!   (the native call: some implementations of `SetFileInformationByHandle(FileRenameInfo)`,
+//!   compatibility layers among them, turn the name into a path of the current directory).
+//!   Renames replace an existing file, with POSIX semantics where the system has them
+//!   (`FileRenameInformationEx`), else as `FileRenameInformation` does.
 //! * **Times** are set through a handle opened relative to the parent; **state files**
 //!   ([`Dir::open_file`]) are opened relative to it and refused unless they are regular files
 //!   (no reparse point, no directory) on the directory's volume, with a single link when
