@@ -1,22 +1,28 @@
 //! Windows only: the real binary against a real Windows Go toolchain and Windows file
-//! semantics. `scripts/test-windows.sh` runs these under Wine (`GO_DISK_GUARD_TEST_GO` names
-//! its `go.exe`); the Windows CI job runs them natively, with `--include-ignored` for the
-//! junction tests, which Wine cannot run (it cannot create junctions).
+//! semantics, and the safe filesystem layer (`safefs`) against Windows' own links, locks and
+//! read-only files. `scripts/test-windows.sh` runs these under Wine (`GO_DISK_GUARD_TEST_GO`
+//! names its `go.exe`); the Windows CI job runs them natively, with `--include-ignored` for the
+//! junction and symbolic link tests, which Wine cannot run: Wine 8 makes no junction, and no
+//! symbolic link (`CreateSymbolicLinkW` reports success and creates nothing;
+//! `FSCTL_SET_REPARSE_POINT` is not supported).
 
 #![cfg(windows)]
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
-use std::os::windows::fs::OpenOptionsExt;
+use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use common::{
-    cache_entries, json, set_mtime, skip, synthetic_cache, without_go_or_github_env as clean_env,
+    cache_entries, checksums, json, set_mtime, skip, synthetic_cache,
+    without_go_or_github_env as clean_env,
 };
+use go_disk_guard::safefs::{self, Dir, Kind, Open, Refusal};
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// `FILE_SHARE_READ`: others may read, but not write or delete.
@@ -486,4 +492,336 @@ fn go_exe_builds_through_the_cache_program() {
     let out = Command::new(src.join("hello.exe")).output().unwrap();
     succeeded(&out, "hello.exe");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+}
+
+// ---- The safe filesystem layer, through its handles.
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+fn set_readonly(path: &Path, readonly: bool) {
+    let mut perms = fs::metadata(path).unwrap().permissions();
+    perms.set_readonly(readonly);
+    fs::set_permissions(path, perms).unwrap();
+}
+
+/// Whether this runs under Wine rather than Windows (a Wine prefix has `winecfg.exe`).
+fn under_wine() -> bool {
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\windows".into());
+    Path::new(&root).join(r"system32\winecfg.exe").exists()
+}
+
+#[test]
+fn safefs_removes_read_only_files_and_trees_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::write(t.join("alone"), "x").unwrap();
+    set_readonly(&t.join("alone"), true);
+    fs::create_dir_all(t.join("tree/sub")).unwrap();
+    for f in ["tree/a", "tree/sub/b", "tree/sub/c"] {
+        fs::write(t.join(f), "read-only, as Go leaves the module cache").unwrap();
+        set_readonly(&t.join(f), true);
+    }
+    // The attribute on a directory too (Windows ignores it for what is inside).
+    set_readonly(&t.join("tree/sub"), true);
+
+    let top = Dir::open(t).unwrap();
+    assert_eq!(top.mode_of(os("alone")).unwrap(), 0o444);
+    top.remove_file(os("alone")).unwrap();
+    assert!(!t.join("alone").exists());
+    let removed = safefs::remove_tree(&top, os("tree")).unwrap();
+    assert!(removed.complete(), "{:?}", removed.left);
+    assert_eq!((removed.files, removed.dirs), (3, 2));
+    assert!(!t.join("tree").exists());
+}
+
+#[test]
+fn safefs_reports_a_file_held_open_without_share_delete_and_removes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("tree/sub")).unwrap();
+    fs::write(t.join("tree/sub/held"), "in use").unwrap();
+    fs::write(t.join("tree/sub/free"), "not in use").unwrap();
+    fs::write(t.join("tree/free"), "not in use").unwrap();
+    let held = fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ)
+        .open(t.join("tree/sub/held"))
+        .unwrap();
+
+    let sub = Dir::open(&t.join("tree/sub")).unwrap();
+    let e = sub.remove_file(os("held")).unwrap_err();
+    assert!(safefs::is_held_open(&e), "{e}");
+    drop(sub);
+    let top = Dir::open(t).unwrap();
+    let removed = safefs::remove_tree(&top, os("tree")).unwrap();
+    assert_eq!(removed.left_count, 1, "{:?}", removed.left);
+    assert_eq!(removed.left[0].path, Path::new("sub").join("held"));
+    assert_eq!(removed.files, 2);
+    assert_eq!(
+        fs::read_to_string(t.join("tree/sub/held")).unwrap(),
+        "in use"
+    );
+    assert!(!t.join("tree/free").exists() && !t.join("tree/sub/free").exists());
+
+    drop(held);
+    assert!(safefs::remove_tree(&top, os("tree")).unwrap().complete());
+    assert!(!t.join("tree").exists());
+}
+
+#[test]
+fn safefs_a_directory_replaced_after_it_was_opened_cannot_redirect_a_removal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("a/sub")).unwrap();
+    fs::write(t.join("a/victim"), "old").unwrap();
+    fs::write(t.join("a/sub/file"), "old").unwrap();
+    let a = Dir::open(&t.join("a")).unwrap();
+    let again = a.try_clone().unwrap();
+
+    // The directory goes away under its name, and another takes the name.
+    fs::rename(t.join("a"), t.join("moved")).unwrap();
+    fs::create_dir_all(t.join("a/sub")).unwrap();
+    fs::write(t.join("a/victim"), "new").unwrap();
+    fs::write(t.join("a/sub/file"), "new").unwrap();
+    let newcomer = checksums(&t.join("a"));
+
+    // Through the handles opened before: the directory that was opened, or nothing.
+    let mut listed: Vec<_> = a.names().unwrap();
+    listed.sort();
+    assert_eq!(listed, ["sub", "victim"]);
+    assert_eq!(a.meta(os("victim")).unwrap().len, 3);
+    let _ = a.remove_file(os("victim"));
+    let _ = safefs::clear(again, |_, _| true);
+    assert_eq!(
+        checksums(&t.join("a")),
+        newcomer,
+        "the new directory was touched"
+    );
+    assert_eq!(fs::read_to_string(t.join("a/victim")).unwrap(), "new");
+    assert_eq!(fs::read_to_string(t.join("a/sub/file")).unwrap(), "new");
+    if !under_wine() {
+        // Windows removes them from the directory that was opened. (Wine removes a file when
+        // its last handle closes, by the path it was opened under, and only if that path
+        // still names the same file: here it does not, so Wine removes nothing.)
+        assert!(!t.join("moved/victim").exists());
+        assert!(!t.join("moved/sub").exists());
+    }
+}
+
+#[test]
+fn safefs_refuses_names_that_are_not_one_plain_component() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("d/inner")).unwrap();
+    fs::write(t.join("victim"), "outside").unwrap();
+    fs::write(t.join("d/inner/victim"), "below").unwrap();
+    fs::write(t.join("d/file"), "mine").unwrap();
+    let before = checksums(t);
+    let d = Dir::open(&t.join("d")).unwrap();
+    let bad_name = |r: std::io::Result<()>, what: &str, name: &str| {
+        let e = r.expect_err(&format!("{what}({name:?}) was accepted"));
+        assert_eq!(
+            safefs::refusal(&e),
+            Some(Refusal::BadName),
+            "{what}({name:?}): {e}"
+        );
+    };
+    for name in [
+        r"..\victim",
+        r"inner\victim",
+        r"\victim",
+        "..",
+        ".",
+        "",
+        "inner/victim",
+        "file:stream",
+        "C:victim",
+        "a\0b",
+    ] {
+        let n = os(name);
+        bad_name(d.meta(n).map(drop), "meta", name);
+        bad_name(d.open_dir(n).map(drop), "open_dir", name);
+        bad_name(d.remove_file(n), "remove_file", name);
+        bad_name(d.remove_dir(n), "remove_dir", name);
+        bad_name(d.create_dir(n), "create_dir", name);
+        for how in [Open::Read, Open::ReadWrite, Open::CreateNew] {
+            bad_name(d.open_file(n, how).map(drop), "open_file", name);
+        }
+        bad_name(d.rename(n, &d, os("x")), "rename from", name);
+        bad_name(d.rename(os("file"), &d, n), "rename to", name);
+        bad_name(d.hard_link(n, &d, os("x")), "hard_link from", name);
+        bad_name(d.hard_link(os("file"), &d, n), "hard_link to", name);
+        bad_name(d.set_modified(n, SystemTime::now()), "set_modified", name);
+        bad_name(d.read_link(n).map(drop), "read_link", name);
+        bad_name(d.symlink(os("file"), n), "symlink", name);
+        bad_name(d.mode_of(n).map(drop), "mode_of", name);
+        bad_name(safefs::remove_tree(&d, n).map(drop), "remove_tree", name);
+    }
+    assert_eq!(checksums(t), before);
+}
+
+/// Checks `link` was made and is a symbolic link, so that a test never passes by making
+/// nothing (as under Wine, where making one "succeeds" and makes nothing).
+fn assert_is_symlink(link: &Path) {
+    let meta = fs::symlink_metadata(link)
+        .unwrap_or_else(|e| panic!("{} was not created: {e}", link.display()));
+    assert!(
+        meta.file_type().is_symlink(),
+        "{} is not a symbolic link",
+        link.display()
+    );
+}
+
+#[test]
+#[ignore = "needs real symbolic links, which Wine cannot create; the Windows CI job runs it"]
+fn safefs_removes_symbolic_links_inside_a_tree_as_links_never_their_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("precious/dir")).unwrap();
+    fs::write(t.join("precious/file"), "keep me").unwrap();
+    fs::write(t.join("precious/dir/inside"), "keep me too").unwrap();
+    fs::create_dir_all(t.join("tree/sub")).unwrap();
+    fs::write(t.join("tree/sub/own"), "removable").unwrap();
+    let links = [
+        ("tree/file-link", "precious/file", false),
+        ("tree/dir-link", "precious/dir", true),
+        ("tree/sub/deep-dir-link", "precious/dir", true),
+        ("tree/sub/dangling", "precious/nothing", false),
+    ];
+    for (link, target, dir) in links {
+        if dir {
+            std::os::windows::fs::symlink_dir(t.join(target), t.join(link)).unwrap();
+        } else {
+            std::os::windows::fs::symlink_file(t.join(target), t.join(link)).unwrap();
+        }
+        assert_is_symlink(&t.join(link));
+    }
+    let before = checksums(&t.join("precious"));
+
+    let tree = Dir::open(&t.join("tree")).unwrap();
+    let meta = tree.meta(os("dir-link")).unwrap();
+    assert_eq!(meta.kind, Kind::Link);
+    assert!(meta.same_mount, "a link on the tree's own volume");
+    assert_eq!(
+        safefs::refusal(&tree.open_dir(os("dir-link")).unwrap_err()),
+        Some(Refusal::Link)
+    );
+    assert_eq!(
+        safefs::refusal(&tree.open_file(os("file-link"), Open::Read).unwrap_err()),
+        Some(Refusal::Link)
+    );
+    assert_eq!(
+        safefs::refusal(&tree.remove_dir(os("dir-link")).unwrap_err()),
+        Some(Refusal::Link)
+    );
+    assert!(
+        tree.read_link(os("file-link"))
+            .unwrap()
+            .to_string_lossy()
+            .ends_with(r"precious\file")
+    );
+    drop(tree);
+
+    let top = Dir::open(t).unwrap();
+    let removed = safefs::remove_tree(&top, os("tree")).unwrap();
+    assert!(removed.complete(), "{:?}", removed.left);
+    assert_eq!(removed.files, 5, "four links and one file");
+    assert!(!t.join("tree").exists());
+    assert_eq!(checksums(&t.join("precious")), before);
+    assert_eq!(
+        fs::read_to_string(t.join("precious/dir/inside")).unwrap(),
+        "keep me too"
+    );
+}
+
+#[test]
+#[ignore = "needs real junctions (mklink /J), which Wine cannot create; the Windows CI job runs it"]
+fn safefs_removes_a_junction_inside_a_tree_as_a_link_never_its_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("precious")).unwrap();
+    fs::write(t.join("precious/file"), "keep me").unwrap();
+    fs::create_dir_all(t.join("tree/sub")).unwrap();
+    junction(&t.join("tree/sub/junction"), &t.join("precious"));
+    assert!(
+        fs::symlink_metadata(t.join("tree/sub/junction"))
+            .map(|m| m.file_attributes() & 0x400 != 0)
+            .unwrap_or(false),
+        "the junction was not made"
+    );
+    let before = checksums(&t.join("precious"));
+    let sub = Dir::open(&t.join("tree/sub")).unwrap();
+    assert_eq!(sub.meta(os("junction")).unwrap().kind, Kind::Link);
+    assert!(sub.meta(os("junction")).unwrap().same_mount);
+    assert_eq!(
+        safefs::refusal(&sub.open_dir(os("junction")).unwrap_err()),
+        Some(Refusal::Link)
+    );
+    drop(sub);
+    let top = Dir::open(t).unwrap();
+    let removed = safefs::remove_tree(&top, os("tree")).unwrap();
+    assert!(removed.complete(), "{:?}", removed.left);
+    assert!(!t.join("tree").exists());
+    assert_eq!(checksums(&t.join("precious")), before);
+}
+
+#[test]
+fn safefs_under_wine_a_linux_directory_link_is_never_entered() {
+    // Wine shows a Linux symbolic link to a directory as a reparse point in its directory's
+    // listing, yet opens it as its target even with FILE_OPEN_REPARSE_POINT: the listing
+    // decides, and the link is left alone with everything behind it. Windows has no such
+    // links. (A Linux link to a file is beyond help under Wine: listed as a plain file, opened
+    // as its target, and deleting it deletes the target. Nothing Windows-side tells it apart.)
+    if !under_wine() {
+        return skip("not under Wine");
+    }
+    let Ok(tmp) = tempfile::Builder::new().tempdir_in(r"Z:\tmp") else {
+        return skip(r"Wine's Z: is not Linux's /");
+    };
+    let t = tmp.path();
+    let unix = |p: &Path| {
+        format!(
+            "/tmp/{}",
+            p.strip_prefix(r"Z:\tmp")
+                .unwrap()
+                .display()
+                .to_string()
+                .replace('\\', "/")
+        )
+    };
+    fs::create_dir_all(t.join("precious")).unwrap();
+    fs::write(t.join("precious/file"), "keep me").unwrap();
+    fs::create_dir_all(t.join("tree/sub")).unwrap();
+    fs::write(t.join("tree/sub/own"), "removable").unwrap();
+    for (target, link) in [("precious", "tree/sub/dir-link")] {
+        // Wine starts Linux programs but cannot wait for them: wait for the link instead.
+        let _ = Command::new(r"Z:\bin\ln")
+            .args(["-s", &unix(&t.join(target)), &unix(&t.join(link))])
+            .spawn();
+        let start = std::time::Instant::now();
+        while !fs::read_dir(t.join(link).parent().unwrap())
+            .unwrap()
+            .any(|e| e.unwrap().file_name() == t.join(link).file_name().unwrap())
+        {
+            if start.elapsed() > Duration::from_secs(10) {
+                return skip("could not make a Linux symbolic link from Wine");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let before = checksums(&t.join("precious"));
+    let sub = Dir::open(&t.join("tree/sub")).unwrap();
+    assert_eq!(
+        safefs::refusal(&sub.open_dir(os("dir-link")).unwrap_err()),
+        Some(Refusal::Link)
+    );
+    drop(sub);
+    let top = Dir::open(t).unwrap();
+    let removed = safefs::remove_tree(&top, os("tree")).unwrap();
+    assert_eq!(removed.left_count, 1, "{:?}", removed.left);
+    assert_eq!(removed.left[0].path, Path::new("sub").join("dir-link"));
+    assert_eq!(checksums(&t.join("precious")), before);
+    assert!(!t.join("tree/sub/own").exists());
 }

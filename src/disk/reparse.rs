@@ -376,4 +376,270 @@ mod tests {
         assert_eq!(win32_path(r"\??\UNC\s\x"), r"\\s\x");
         assert_eq!(win32_path(r"\??\C:\x"), r"C:\x");
     }
+
+    #[test]
+    fn unpaired_surrogates_in_a_name_become_replacement_characters() {
+        // A Windows name is any sequence of UTF-16 units; a report shows it as text.
+        let mut buf = buffer(TAG_SYMLINK, Some(SYMLINK_FLAG_RELATIVE), "ab", "ab");
+        buf[20..22].copy_from_slice(&0xD800u16.to_le_bytes());
+        assert_eq!(
+            parse(&buf).unwrap(),
+            Reparse::Symlink {
+                target: "\u{FFFD}b".into(),
+                relative: true
+            }
+        );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// What a generated buffer stands for.
+        #[derive(Clone, Debug)]
+        enum Shape {
+            Symlink { relative: bool },
+            Junction,
+            Volume(String),
+            Other(u32),
+        }
+
+        /// UTF-16 units of any kind: path characters, letters, unpaired surrogates, anything.
+        fn units(max: usize) -> impl Strategy<Value = Vec<u16>> {
+            let unit = (0u8..6, any::<u16>()).prop_map(|(kind, v)| match kind {
+                0 => u16::from(b'\\'),
+                1 => u16::from(b':'),
+                2 => u16::from(b'A') + v % 58,
+                3 => 0xD800 + v % 0x800,
+                _ => v,
+            });
+            proptest::collection::vec(unit, 0..max)
+        }
+
+        fn guid() -> impl Strategy<Value = String> {
+            (
+                any::<u32>(),
+                any::<u16>(),
+                any::<u16>(),
+                any::<u16>(),
+                any::<u64>(),
+            )
+                .prop_map(|(a, b, c, d, e)| {
+                    format!(
+                        "{a:08x}-{b:04x}-{c:04x}-{d:04x}-{:012x}",
+                        e & 0xffff_ffff_ffff
+                    )
+                })
+        }
+
+        fn shape() -> impl Strategy<Value = Shape> {
+            prop_oneof![
+                any::<bool>().prop_map(|relative| Shape::Symlink { relative }),
+                Just(Shape::Junction),
+                guid().prop_map(Shape::Volume),
+                any::<u32>()
+                    .prop_filter("another tag", |t| *t != TAG_SYMLINK
+                        && *t != TAG_MOUNT_POINT)
+                    .prop_map(Shape::Other),
+            ]
+        }
+
+        /// An NT prefix an absolute name may carry: none, `\??\` or `\??\UNC\`.
+        fn prefix() -> impl Strategy<Value = &'static str> {
+            prop_oneof![Just(""), Just(r"\??\"), Just(r"\??\UNC\")]
+        }
+
+        fn le(units: &[u16]) -> Vec<u8> {
+            units.iter().flat_map(|u| u.to_le_bytes()).collect()
+        }
+
+        /// A `REPARSE_DATA_BUFFER` laid out as the generator chose: the names in either order,
+        /// each with or without a NUL after it, then bytes beyond the declared length.
+        #[allow(clippy::too_many_arguments)]
+        fn encode(
+            tag: u32,
+            flags: Option<u32>,
+            substitute: &[u16],
+            print: &[u16],
+            print_first: bool,
+            nul: bool,
+            trailing: &[u8],
+        ) -> Vec<u8> {
+            let (sub, prn) = (le(substitute), le(print));
+            let terminator: &[u8] = if nul { &[0, 0] } else { &[] };
+            let mut path: Vec<u8> = Vec::new();
+            let (sub_offset, prn_offset);
+            if print_first {
+                prn_offset = 0;
+                path.extend(&prn);
+                path.extend(terminator);
+                sub_offset = path.len();
+                path.extend(&sub);
+                path.extend(terminator);
+            } else {
+                sub_offset = 0;
+                path.extend(&sub);
+                path.extend(terminator);
+                prn_offset = path.len();
+                path.extend(&prn);
+                path.extend(terminator);
+            }
+            let mut data = Vec::new();
+            for v in [sub_offset, sub.len(), prn_offset, prn.len()] {
+                data.extend((v as u16).to_le_bytes());
+            }
+            if let Some(flags) = flags {
+                data.extend(flags.to_le_bytes());
+            }
+            data.extend(path);
+            let mut buf = tag.to_le_bytes().to_vec();
+            buf.extend((data.len() as u16).to_le_bytes());
+            buf.extend([0, 0]);
+            buf.extend(data);
+            buf.extend(trailing);
+            buf
+        }
+
+        /// A generated buffer and what it must decode to.
+        fn well_formed() -> impl Strategy<Value = (Vec<u8>, Reparse)> {
+            (
+                shape(),
+                prefix(),
+                units(80),
+                units(40),
+                any::<bool>(),
+                any::<bool>(),
+                proptest::collection::vec(any::<u8>(), 0..16),
+                any::<u32>(),
+            )
+                .prop_filter(
+                    "a junction's name is no volume GUID path",
+                    |(shape, _, name, ..)| {
+                        !matches!(shape, Shape::Junction)
+                            || !String::from_utf16_lossy(name).starts_with("Volume{")
+                    },
+                )
+                .prop_map(
+                    |(shape, prefix, name, print, print_first, nul, trailing, extra_flags)| {
+                        let text = String::from_utf16_lossy(&name);
+                        let prefixed: Vec<u16> =
+                            prefix.encode_utf16().chain(name.iter().copied()).collect();
+                        // What the prefix makes of the name, as users know paths.
+                        let win32 = match prefix {
+                            r"\??\" => text.clone(),
+                            r"\??\UNC\" => format!(r"\\{text}"),
+                            _ => win32_path(&text),
+                        };
+                        match shape {
+                            Shape::Symlink { relative } => {
+                                let flags = (extra_flags & !SYMLINK_FLAG_RELATIVE)
+                                    | if relative { SYMLINK_FLAG_RELATIVE } else { 0 };
+                                let (substitute, target) = if relative {
+                                    (name.clone(), text)
+                                } else {
+                                    (prefixed, win32)
+                                };
+                                (
+                                    encode(
+                                        TAG_SYMLINK,
+                                        Some(flags),
+                                        &substitute,
+                                        &print,
+                                        print_first,
+                                        nul,
+                                        &trailing,
+                                    ),
+                                    Reparse::Symlink { target, relative },
+                                )
+                            }
+                            Shape::Junction => (
+                                encode(
+                                    TAG_MOUNT_POINT,
+                                    None,
+                                    &prefixed,
+                                    &print,
+                                    print_first,
+                                    nul,
+                                    &trailing,
+                                ),
+                                Reparse::Junction { target: win32 },
+                            ),
+                            Shape::Volume(guid) => {
+                                let substitute: Vec<u16> =
+                                    format!(r"\??\Volume{{{guid}}}\").encode_utf16().collect();
+                                (
+                                    encode(
+                                        TAG_MOUNT_POINT,
+                                        None,
+                                        &substitute,
+                                        &print,
+                                        print_first,
+                                        nul,
+                                        &trailing,
+                                    ),
+                                    Reparse::VolumeMountPoint {
+                                        volume: format!(r"\\?\Volume{{{guid}}}\"),
+                                    },
+                                )
+                            }
+                            Shape::Other(tag) => {
+                                let mut buf = tag.to_le_bytes().to_vec();
+                                let data = le(&name);
+                                buf.extend((data.len() as u16).to_le_bytes());
+                                buf.extend([0, 0]);
+                                buf.extend(data);
+                                buf.extend(&trailing);
+                                (buf, Reparse::Other { tag })
+                            }
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 3000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse(&buf);
+            }
+
+            #[test]
+            fn arbitrary_bytes_behind_a_link_tag_never_panic(
+                tag in prop_oneof![Just(TAG_SYMLINK), Just(TAG_MOUNT_POINT)],
+                declared in any::<u16>(),
+                rest in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let mut buf = tag.to_le_bytes().to_vec();
+                buf.extend(declared.to_le_bytes());
+                buf.extend([0, 0]);
+                buf.extend(rest);
+                let _ = parse(&buf);
+            }
+
+            #[test]
+            fn well_formed_buffers_decode_to_what_was_encoded((buf, expected) in well_formed()) {
+                prop_assert_eq!(parse(&buf), Ok(expected));
+            }
+
+            #[test]
+            fn damaged_buffers_never_panic(
+                (buf, _) in well_formed(),
+                hits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+                cut in any::<usize>(),
+            ) {
+                let mut buf = buf;
+                let n = buf.len();
+                for (at, byte) in hits {
+                    buf[at % n] = byte;
+                }
+                buf.truncate(cut % (n + 1));
+                let _ = parse(&buf);
+            }
+        }
+    }
 }

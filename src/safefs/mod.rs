@@ -191,6 +191,27 @@ pub enum Open {
     CreateNew,
 }
 
+impl Dir {
+    /// Opens (creating) `name` as one of this program's own state files: as
+    /// [`Open::ReadWrite`], but a link, FIFO, device or hard link planted under the name is
+    /// removed as a name (its target, or the other name's file, untouched) and the file made
+    /// afresh. A directory or a mount point under the name is refused.
+    pub fn open_own_file(&self, name: &OsStr) -> io::Result<std::fs::File> {
+        match self.open_file(name, Open::ReadWrite) {
+            Err(e)
+                if matches!(
+                    refusal(&e),
+                    Some(Refusal::Link | Refusal::NotAFile | Refusal::HardLinked)
+                ) =>
+            {
+                self.remove_file(name)?;
+                self.open_file(name, Open::ReadWrite)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Something a walk left alone, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Left {

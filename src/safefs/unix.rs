@@ -425,25 +425,6 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// Opens (creating) `name` as one of this program's own state files: as
-    /// [`Open::ReadWrite`], but a link, FIFO, device or hard link planted under the name is
-    /// removed as a name (its target, or the other name's file, untouched) and the file made
-    /// afresh. A directory or a mount point under the name is refused.
-    pub fn open_own_file(&self, name: &OsStr) -> io::Result<File> {
-        match self.open_file(name, Open::ReadWrite) {
-            Err(e)
-                if matches!(
-                    super::refusal(&e),
-                    Some(Refusal::Link | Refusal::NotAFile | Refusal::HardLinked)
-                ) =>
-            {
-                self.remove_file(name)?;
-                self.open_file(name, Open::ReadWrite)
-            }
-            other => other,
-        }
-    }
-
     /// Renames the child `from` to `to` in `to_dir` (replacing a file there).
     pub fn rename(&self, from: &OsStr, to_dir: &Dir, to: &OsStr) -> io::Result<()> {
         check_name(from)?;
