@@ -546,9 +546,8 @@ mod tests {
         }
 
         #[test]
+        #[cfg(unix)]
         fn os_output_is_one_harmless_line(b in hostile::bytes()) {
-            // SAFETY-free: from_encoded_bytes_unchecked is not needed on Unix.
-            #[cfg(unix)]
             {
                 use std::os::unix::ffi::OsStrExt;
                 let shown = os(OsStr::from_bytes(&b));

@@ -364,6 +364,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg(unix)]
         fn path_lines_read_back_or_are_refused(
             dirs in prop::collection::vec(hostile::bytes(), 0..4)
         ) {

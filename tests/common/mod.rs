@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+#[cfg(unix)]
 pub mod cacheprog;
 
 use std::collections::BTreeMap;
