@@ -186,7 +186,10 @@ pub fn assignments(src: &str, dialect: Dialect, system_drive: u8) -> Vec<LineHit
         if trimmed.starts_with('#')
             || trimmed.starts_with("//")
             || trimmed.starts_with("::")
-            || trimmed.len() >= 4 && trimmed[..4].eq_ignore_ascii_case("rem ")
+            || trimmed
+                .as_bytes()
+                .get(..4)
+                .is_some_and(|word| word.eq_ignore_ascii_case(b"rem "))
         {
             continue;
         }
@@ -286,6 +289,31 @@ mod tests {
             .into_iter()
             .map(|h| (h.rule, h.line, h.column, h.context, h.path))
             .collect()
+    }
+
+    /// Lines whose first four bytes end inside a multi-byte character: the check for a batch
+    /// file's `REM` once sliced them as text and panicked.
+    #[test]
+    fn lines_starting_with_multi_byte_characters_do_not_panic() {
+        for dialect in [Dialect::Yaml, Dialect::Script] {
+            for src in [
+                "- 名前: x\n",
+                "ab€\n",
+                ": 日本語のコメント\n",
+                "é\n",
+                "aé\n",
+                "abcé\n",
+                "re€ GOPATH=C:\\x\n",
+            ] {
+                let _ = assigned(src, dialect);
+            }
+        }
+        // What follows such a line is still read; a real `REM` line still is not.
+        let src = "ab€\nGOPATH=C:\\x\nREM GOPATH=C:\\y\n";
+        assert_eq!(
+            assigned(src, Dialect::Script),
+            [(Rule::SystemDrivePath, 2, 8, "GOPATH".into(), r"C:\x".into()),]
+        );
     }
 
     #[test]
