@@ -13,6 +13,23 @@
 //! [`paths`] says which paths count and names the rules; [`render`] writes text, JSON and
 //! SARIF 2.1.0.
 
+// Nothing that a file's contents, name or size decides may panic: no indexing or slicing that
+// can fail (`get` instead), no `unwrap`/`expect`, no truncating casts. Tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation
+    )
+)]
+
 pub mod directives;
 pub mod golex;
 pub mod paths;
@@ -168,8 +185,9 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
             anyhow::bail!("{}: {e}", root.display());
         }
     }
-    let mut builder = ignore::WalkBuilder::new(&roots[0]);
-    for root in &roots[1..] {
+    let mut roots = roots.iter();
+    let mut builder = ignore::WalkBuilder::new(roots.next().map_or(Path::new("."), |r| r));
+    for root in roots {
         builder.add(root);
     }
     let include_vendor = options.include_vendor;
@@ -207,7 +225,10 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
             ignore::WalkState::Continue
         })
     });
-    let mut report = collected.into_inner().expect("no worker panicked");
+    // A poisoned lock would mean a worker panicked; what it merged is kept all the same.
+    let mut report = collected
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     report.findings.sort();
     report.problems.sort();
     Ok(report)
@@ -226,7 +247,9 @@ impl Drop for Worker<'_> {
 }
 
 fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
-    let mut all = into.lock().expect("no worker panicked");
+    let mut all = into
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     all.files_scanned += std::mem::take(&mut local.files_scanned);
     all.findings.append(&mut local.findings);
     all.problems.append(&mut local.problems);
@@ -235,12 +258,20 @@ fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
 /// Where a path found at byte `start` of a literal's value is reported: at the literal, or,
 /// on a later line of a raw string, where the path itself stands.
 fn position_in(lit: &golex::Literal<'_>, start: usize) -> (u32, u32) {
-    let before = &lit.value[..start];
-    match before.rfind('\n') {
-        Some(last) if lit.quote == golex::Quote::Raw => (
-            lit.line + before.matches('\n').count() as u32,
-            1 + before[last + 1..].chars().count() as u32,
-        ),
+    let before = lit
+        .value
+        .as_bytes()
+        .get(..start)
+        .unwrap_or(lit.value.as_bytes());
+    match memchr::memrchr(b'\n', before) {
+        Some(last) if lit.quote == golex::Quote::Raw => {
+            let breaks = memchr::memchr_iter(b'\n', before).count();
+            let tail = before.get(last + 1..).unwrap_or_default();
+            (
+                lit.line.saturating_add(golex::saturating_u32(breaks)),
+                golex::code_points(tail).saturating_add(1),
+            )
+        }
         _ => (lit.line, lit.column),
     }
 }
@@ -324,6 +355,17 @@ fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_inside_raw_strings() {
+        let (lits, _) = golex::string_literals("x := `one\nzwei é /home/u/x`");
+        let lit = &lits[0];
+        assert_eq!(position_in(lit, 0), (1, 6));
+        let at = lit.value.find("/home").unwrap();
+        assert_eq!(position_in(lit, at), (2, 8));
+        // An offset past the value counts to its end; it does not panic.
+        assert_eq!(position_in(lit, 999), (2, 17));
+    }
 
     #[test]
     fn files_are_chosen_by_name() {

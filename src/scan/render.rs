@@ -44,7 +44,7 @@ pub fn text(report: &ScanReport) -> String {
         report.count(Level::Warning),
         plural(report.count(Level::Warning)),
         report.files_scanned,
-        plural(report.files_scanned as usize)
+        plural(report.files_scanned)
     );
     if !report.problems.is_empty() {
         let _ = writeln!(out, "{} file(s) not read in full:", report.problems.len());
@@ -55,8 +55,8 @@ pub fn text(report: &ScanReport) -> String {
     out
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
 }
 
 /// The JSON document.
@@ -90,9 +90,7 @@ pub fn json(report: &ScanReport) -> String {
         "findings": findings,
         "problems": report.problems,
     });
-    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
-    s.push('\n');
-    s
+    format!("{doc:#}\n")
 }
 
 /// A SARIF 2.1.0 log with one run. Relative paths are given relative to `%SRCROOT%`, the
@@ -121,15 +119,19 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
         .problems
         .iter()
         .map(|p| {
-            let mut n = json!({
-                "level": "warning",
-                "message": { "text": format!("{}: {}", p.file.display(), p.message) },
-            });
+            let mut n = serde_json::Map::new();
+            n.insert("level".into(), "warning".into());
+            n.insert(
+                "message".into(),
+                json!({ "text": format!("{}: {}", p.file.display(), p.message) }),
+            );
             if !p.file.as_os_str().is_empty() {
-                n["locations"] =
-                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]);
+                n.insert(
+                    "locations".into(),
+                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]),
+                );
             }
-            n
+            Value::Object(n)
         })
         .collect();
     let doc = json!({
@@ -156,32 +158,26 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
             "results": results,
         }],
     });
-    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
-    s.push('\n');
-    s
+    format!("{doc:#}\n")
 }
 
 fn result(f: &Finding) -> Value {
-    let index = Rule::ALL
-        .iter()
-        .position(|r| *r == f.rule)
-        .expect("every rule is listed");
-    let mut region = json!({
-        "startLine": f.line,
-        "startColumn": f.column,
-    });
+    let mut region = serde_json::Map::new();
+    region.insert("startLine".into(), f.line.into());
+    region.insert("startColumn".into(), f.column.into());
     let span = if f.context == super::Context::GoString {
         &f.source
     } else {
         &f.path
     };
     if !span.contains('\n') {
-        region["endColumn"] = json!(f.column + span.chars().count() as u32);
-        region["snippet"] = json!({ "text": span });
+        let width = u32::try_from(span.chars().count()).unwrap_or(u32::MAX);
+        region.insert("endColumn".into(), f.column.saturating_add(width).into());
+        region.insert("snippet".into(), json!({ "text": span }));
     }
     json!({
         "ruleId": f.rule.id(),
-        "ruleIndex": index,
+        "ruleIndex": f.rule.index(),
         "level": f.level().as_str(),
         "message": { "text": format!("{} Fix: {}.", f.message(), f.rule.fix()) },
         "locations": [{
