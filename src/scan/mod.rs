@@ -35,6 +35,9 @@ pub mod golex;
 pub mod paths;
 pub mod render;
 
+#[cfg(test)]
+mod props;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -329,9 +332,14 @@ fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
         }
     };
     out.files_scanned += 1;
-    let text = match std::str::from_utf8(&bytes) {
+    scan_bytes(path, &bytes, kind, system_drive, out);
+}
+
+/// Scans the contents of one file into `out`.
+fn scan_bytes(path: &Path, bytes: &[u8], kind: Kind, system_drive: u8, out: &mut ScanReport) {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(&bytes),
+        Err(_) => String::from_utf8_lossy(bytes),
     };
     let file = path.strip_prefix("./").unwrap_or(path).to_path_buf();
     match kind {
