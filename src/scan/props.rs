@@ -853,6 +853,7 @@ fn steers_nothing(out: &str) -> Result<(), TestCaseError> {
 }
 
 /// `%XX` back to bytes; `None` if a `%` is not followed by two hex digits.
+#[cfg(unix)]
 fn percent_decode(uri: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut rest = uri.as_bytes();
