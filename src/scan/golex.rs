@@ -87,26 +87,41 @@ struct Lexer<'a> {
     out: Vec<Literal<'a>>,
 }
 
-/// Whether a byte may begin a token this lexer cares about.
+/// Bytes that may begin a token this lexer cares about. A table: one load a byte is faster on
+/// this hot path than comparing with each of the four.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "constant indices, evaluated at compile time"
+)]
+const INTERESTING: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'`' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'/' as usize] = true;
+    t
+};
+
+/// Whether a byte may begin a token this lexer cares about (`get` on a table of 256 for a
+/// `u8` compiles to the bare load).
 fn interesting(b: u8) -> bool {
-    matches!(b, b'"' | b'`' | b'\'' | b'/')
+    INTERESTING.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 impl<'a> Lexer<'a> {
     fn run(&mut self) -> Result<(), LexError> {
         loop {
-            // Everything but the four interesting bytes is passed over in one search.
-            let Some((skip, &b)) = self
-                .bytes
-                .get(self.at..)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-                .find(|&(_, &b)| interesting(b))
-            else {
-                return Ok(());
+            // Everything but the four interesting bytes is passed over, in a local loop.
+            let mut start = self.at;
+            let b = loop {
+                let Some(&b) = self.bytes.get(start) else {
+                    return Ok(());
+                };
+                if interesting(b) {
+                    break b;
+                }
+                start += 1;
             };
-            let start = self.at + skip;
             // Offsets from here on are within `bytes`, whose length fits in an isize, plus a
             // few bytes: no sum below can overflow, and every slice is taken with `get`.
             let after = start + 1;

@@ -266,7 +266,11 @@ pub fn find(text: &str, system_drive: u8) -> Vec<PathHit> {
                 end.max(i + 1)
             }
             Match::Skip(end) => end.max(i + 1),
-            Match::None => i + 1,
+            Match::None => {
+                prev = Some(b);
+                i += 1;
+                continue;
+            }
         };
         prev = next.checked_sub(1).and_then(|p| t.get(p)).copied();
         i = next;
