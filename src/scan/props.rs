@@ -949,3 +949,54 @@ fn regression_a_yaml_key_in_japanese() {
         assert_eq!(directives::assignments(line, Dialect::Yaml, b'C'), []);
     }
 }
+
+/// Found by `any_report_renders` against the renderer that printed names raw: a file named
+/// with a lone carriage return, which a runner takes for a line break, in the text report's
+/// list of problems.
+#[test]
+fn regression_a_problem_file_named_carriage_return() {
+    let report = ScanReport {
+        files_scanned: 0,
+        findings: vec![],
+        problems: vec![Problem {
+            file: PathBuf::from("\r"),
+            message: String::new(),
+        }],
+    };
+    let text = render::text(&report);
+    assert!(text.ends_with("  \\r: \n"), "{text:?}");
+    assert!(!text.contains('\r'));
+}
+
+/// Found by `any_report_renders` against the renderer that put the `PathBuf` itself into the
+/// JSON document: a name that is not UTF-8 made it panic ("path contains invalid UTF-8
+/// characters") once such names were scanned.
+#[cfg(unix)]
+#[test]
+fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
+    use std::os::unix::ffi::OsStrExt;
+    let report = ScanReport {
+        files_scanned: 1,
+        findings: vec![Finding {
+            file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
+            line: 0,
+            column: 0,
+            rule: Rule::SystemDrivePath,
+            context: Context::GoString,
+            path: String::new(),
+            source: String::new(),
+        }],
+        problems: vec![Problem {
+            file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xfe")),
+            message: String::new(),
+        }],
+    };
+    let doc: Value = serde_json::from_str(&render::json(&report)).unwrap();
+    assert_eq!(doc["findings"][0]["file"], "\\xff");
+    assert_eq!(doc["problems"][0]["file"], "\\xfe");
+    let sarif: Value = serde_json::from_str(&render::sarif(&report, Path::new("/w"))).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "%FF"
+    );
+}
