@@ -586,8 +586,10 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
         go_disk_guard::ExitCode::Ok
     };
     if let Some(path) = &args.output {
-        std::fs::write(path, &document)
-            .with_context(|| format!("writing the findings to {}", path.display()))?;
+        std::fs::write(path, &document).with_context(|| {
+            let shown = go_disk_guard::escape::path(path);
+            format!("writing the findings to {shown}")
+        })?;
     }
     let summary = format!(
         "scan: {} finding(s), {} error(s), {} warning(s) in {} file(s)",

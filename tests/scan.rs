@@ -219,6 +219,31 @@ fn goroot_src_scans_without_an_error_and_its_findings_are_the_listed_ones() {
     );
 }
 
+/// Checks the SARIF log at `sarif` against the schema, formats (URIs) included.
+fn validates(python: &std::ffi::OsStr, schema: &std::ffi::OsStr, sarif: &Path) {
+    let validate = Command::new(python)
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             cls = jsonschema.validators.validator_for(schema)\n\
+             cls.check_schema(schema)\n\
+             errors = list(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(json.load(open(sys.argv[2]))))\n\
+             for e in errors: print(list(e.absolute_path), e.message)\n\
+             sys.exit(1 if errors else 0)\n",
+        )
+        .arg(schema)
+        .arg(sarif)
+        .output()
+        .unwrap();
+    assert!(
+        validate.status.success(),
+        "SARIF does not validate:\n{}{}",
+        String::from_utf8_lossy(&validate.stdout),
+        String::from_utf8_lossy(&validate.stderr)
+    );
+}
+
 #[test]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let (Some(python), Some(schema)) = (
@@ -244,27 +269,26 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     );
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("written to"));
-    let validate = Command::new(&python)
-        .arg("-c")
-        .arg(
-            "import json, sys, jsonschema\n\
-             schema = json.load(open(sys.argv[1]))\n\
-             cls = jsonschema.validators.validator_for(schema)\n\
-             cls.check_schema(schema)\n\
-             errors = list(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(json.load(open(sys.argv[2]))))\n\
-             for e in errors: print(list(e.absolute_path), e.message)\n\
-             sys.exit(1 if errors else 0)\n",
-        )
-        .arg(&schema)
-        .arg(&sarif_path)
-        .output()
-        .unwrap();
-    assert!(
-        validate.status.success(),
-        "SARIF does not validate:\n{}{}",
-        String::from_utf8_lossy(&validate.stdout),
-        String::from_utf8_lossy(&validate.stderr)
-    );
+    validates(&python, &schema, &sarif_path);
+
+    // The hostile repository's log too: URIs of names that are not UTF-8 or hold line breaks.
+    #[cfg(target_os = "linux")]
+    {
+        let hostile = tempfile::tempdir().unwrap();
+        hostile_repo(hostile.path());
+        let hostile_sarif = dir.path().join("hostile.sarif");
+        let out = scan(
+            hostile.path(),
+            &[
+                "--format",
+                "sarif",
+                "--output",
+                hostile_sarif.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(4));
+        validates(&python, &schema, &hostile_sarif);
+    }
 
     // The validator itself rejects a broken log, so the check above can fail.
     let mut broken: serde_json::Value =
@@ -309,4 +333,188 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     );
     assert!(main_go["partialFingerprints"].is_object());
     assert_eq!(run["columnKind"], "unicodeCodePoints");
+}
+
+/// Writes `content` at `name` (bytes, so that it need not be UTF-8) under `root`.
+#[cfg(target_os = "linux")]
+fn plant(root: &Path, name: &[u8], content: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = root.join(std::ffi::OsStr::from_bytes(name));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// `%XX` sequences back to bytes.
+#[cfg(target_os = "linux")]
+fn percent_decode(uri: &str) -> Vec<u8> {
+    let b = uri.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap(), 16).unwrap(),
+            );
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What a pull request from a stranger can hold: CI and build files with lines whose first
+/// four bytes end inside a multi-byte character, a file whose name is not UTF-8, and a file
+/// name and a literal that try to start workflow commands. Seven findings in six files.
+#[cfg(target_os = "linux")]
+fn hostile_repo(root: &Path) {
+    plant(
+        root,
+        b".github/workflows/ci.yml",
+        "on: push\njobs:\n  build:\n    steps:\n      - 名前: x\n        env:\n          GOPATH: C:\\Users\\me\\go\n",
+    );
+    plant(root, b"Makefile", "ab€\nGOPATH := /home/ci/go\n");
+    plant(
+        root,
+        b"scripts/build.sh",
+        "#!/bin/sh\n# 日本語のコメント\n: 日本語のコメント\nexport GOCACHE=/home/ci/.cache/go-build\n",
+    );
+    plant(root, b"caf\xe9.sh", "export GOROOT=/usr/local/go\n");
+    plant(
+        root,
+        b"x\n::error::owned.go",
+        "package p\n\nvar s = \"C:\\\\Go\"\nvar r = `one\n::warning::from-content ##[error]y\n/home/u/z`\n",
+    );
+    plant(root, b"::notice::top.sh", "GOBIN=/home/a/go/bin\n");
+}
+
+/// A hostile repository ([`hostile_repo`]): lines whose first four bytes end inside a
+/// multi-byte character made `scan` panic (exit 101), the file whose name is not UTF-8 was
+/// skipped without a word, and names and literals were printed raw. The scan exits with a
+/// documented code, counts and reports every file, and no line it prints can start a workflow
+/// command or hold `##[`.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    hostile_repo(root);
+
+    // No output line may start a workflow command (the runner trims blanks first) or hold
+    // the legacy `##[` anywhere; the runner breaks lines at CR as well as LF.
+    let steers_nothing = |what: &str, out: &[u8]| {
+        let text = String::from_utf8_lossy(out);
+        assert!(!text.contains("panicked"), "{what}: {text}");
+        for line in text.split(['\n', '\r']) {
+            assert!(
+                !line.trim_start().starts_with("::"),
+                "{what}: a line starts a workflow command: {line:?}"
+            );
+            assert!(!line.contains("##["), "{what}: a line holds ##[: {line:?}");
+        }
+    };
+
+    let text = scan(root, &[]);
+    steers_nothing("text stdout", &text.stdout);
+    steers_nothing("text stderr", &text.stderr);
+    // Errors among the findings: exit 4, as documented (never 101, a panic).
+    assert_eq!(text.status.code(), Some(4), "{text:?}");
+    let stdout = String::from_utf8(text.stdout).unwrap();
+    for shown in [
+        r"caf\xe9.sh:1:15: warning GDG006 fixed-goroot",
+        r"x\n::error::owned.go:3:9: error GDG001 system-drive-path",
+        r"x\n::error::owned.go:6:1: error GDG004 user-home-path",
+        r"    \x3a:warning::from-content #\x23[error]y",
+        r"\x3a:notice::top.sh:1:7: error GDG004 user-home-path",
+        ".github/workflows/ci.yml:7:19: error GDG001",
+        "Makefile:2:11: error GDG004",
+        "scripts/build.sh:4:16: error GDG004",
+    ] {
+        assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
+    }
+    assert!(stdout.ends_with("in 6 files scanned\n"), "{stdout}");
+
+    let out = scan(root, &["--format", "json"]);
+    steers_nothing("json stdout", &out.stdout);
+    steers_nothing("json stderr", &out.stderr);
+    assert_eq!(out.status.code(), Some(4));
+    let report = json(&out);
+    assert_eq!(report["files_scanned"], 6);
+    assert_eq!(report["problems"], serde_json::json!([]));
+    let mut got = lines(&report);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r".github/workflows/ci.yml:7:19 GDG001 C:\Users\me\go",
+            "::notice::top.sh:1:7 GDG004 /home/a/go/bin",
+            "Makefile:2:11 GDG004 /home/ci/go",
+            r"caf\xe9.sh:1:15 GDG006 /usr/local/go",
+            "scripts/build.sh:4:16 GDG004 /home/ci/.cache/go-build",
+            r"x\n::error::owned.go:3:9 GDG001 C:\Go",
+            r"x\n::error::owned.go:6:1 GDG004 /home/u/z",
+        ]
+    );
+    // The literal as written is kept whole in JSON; `##[` is written `##\u005b` there.
+    let raw = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/home/u/z")
+        .unwrap();
+    assert_eq!(
+        raw["source"],
+        "`one\n::warning::from-content ##[error]y\n/home/u/z`"
+    );
+
+    // SARIF: URIs carry the names' exact bytes, percent-encoded.
+    let out = scan(root, &["--format", "sarif"]);
+    steers_nothing("sarif stdout", &out.stdout);
+    steers_nothing("sarif stderr", &out.stderr);
+    assert_eq!(out.status.code(), Some(4));
+    let sarif = json(&out);
+    let uris: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    for (uri, name) in [
+        ("caf%E9.sh", &b"caf\xe9.sh"[..]),
+        ("x%0A%3A%3Aerror%3A%3Aowned.go", b"x\n::error::owned.go"),
+        ("%3A%3Anotice%3A%3Atop.sh", b"::notice::top.sh"),
+    ] {
+        assert!(uris.contains(&uri), "{uri} not in {uris:?}");
+        assert_eq!(percent_decode(uri), name);
+    }
+    for uri in &uris {
+        assert!(
+            uri.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b)),
+            "{uri}"
+        );
+    }
+
+    // With --output, the summary goes to stderr.
+    let sarif_path = root.join("out.sarif");
+    let out = scan(
+        root,
+        &[
+            "--format",
+            "sarif",
+            "--output",
+            sarif_path.to_str().unwrap(),
+            "--fail-on",
+            "never",
+        ],
+    );
+    steers_nothing("--output stdout", &out.stdout);
+    steers_nothing("--output stderr", &out.stderr);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in 6 file(s)"));
 }

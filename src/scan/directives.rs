@@ -26,30 +26,28 @@ pub fn go_mod(src: &str, work_file: bool) -> Vec<LineHit> {
     for (n, raw_line) in src.lines().enumerate() {
         let line = strip_comment(raw_line);
         let tokens = tokenize(line);
-        let Some(first) = tokens.first() else {
+        let Some((first, rest)) = tokens.split_first() else {
             continue;
         };
         let (verb, args) = match &block {
-            Some(verb) if first.text == ")" => {
-                let _ = verb;
+            Some(_) if first.text == ")" => {
                 block = None;
                 continue;
             }
             Some(verb) => (verb.clone(), &tokens[..]),
             None => {
-                if tokens.len() == 2 && tokens[1].text == "(" {
+                if let [open] = rest
+                    && open.text == "("
+                {
                     block = Some(first.text.clone());
                     continue;
                 }
-                (first.text.clone(), &tokens[1..])
+                (first.text.clone(), rest)
             }
         };
         let target = match verb.as_str() {
             // replace old [v] => new [v]
-            "replace" => args
-                .iter()
-                .position(|t| t.text == "=>")
-                .and_then(|i| args.get(i + 1)),
+            "replace" => args.iter().skip_while(|t| t.text != "=>").nth(1),
             "use" if work_file => args.first(),
             _ => None,
         };
@@ -63,7 +61,7 @@ pub fn go_mod(src: &str, work_file: bool) -> Vec<LineHit> {
                 } else {
                     Rule::AbsoluteUse
                 },
-                line: n as u32 + 1,
+                line: line_number(n),
                 column: column(raw_line, target.offset),
                 path: target.text.clone(),
                 context: verb,
@@ -73,26 +71,38 @@ pub fn go_mod(src: &str, work_file: bool) -> Vec<LineHit> {
     hits
 }
 
+/// The 1-based number of the line at index `n`.
+fn line_number(n: usize) -> u32 {
+    super::golex::saturating_u32(n).saturating_add(1)
+}
+
 /// Whether a go.mod path is absolute on any system: `/x`, `\x`, `C:\x`, `C:/x`.
 fn is_absolute(path: &str) -> bool {
-    let b = path.as_bytes();
-    matches!(b.first(), Some(b'/' | b'\\'))
-        || (b.len() >= 3
-            && b[0].is_ascii_alphabetic()
-            && b[1] == b':'
-            && matches!(b[2], b'\\' | b'/'))
+    match path.as_bytes() {
+        [b'/' | b'\\', ..] => true,
+        [drive, b':', b'\\' | b'/', ..] => drive.is_ascii_alphabetic(),
+        _ => false,
+    }
 }
 
 /// The line without a `//` comment (outside quotes).
 fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    let mut prev = ' ';
-    for (i, c) in line.char_indices() {
+    let mut quote: Option<u8> = None;
+    let mut prev = b' ';
+    // Bytes will do: every character looked for is ASCII, and no byte of a multi-byte
+    // character is ASCII.
+    for (i, &c) in line.as_bytes().iter().enumerate() {
         match quote {
-            Some(q) if c == q && !(q == '"' && prev == '\\') => quote = None,
+            Some(q) if c == q && !(q == b'"' && prev == b'\\') => quote = None,
             Some(_) => {}
-            None if c == '"' || c == '`' => quote = Some(c),
-            None if c == '/' && prev == '/' => return &line[..i - 1],
+            None if c == b'"' || c == b'`' => quote = Some(c),
+            None if c == b'/' && prev == b'/' => {
+                // `i` is the second slash, so `i - 1`, the first, is a character boundary.
+                return i
+                    .checked_sub(1)
+                    .and_then(|at| line.get(..at))
+                    .unwrap_or(line);
+            }
             None => {}
         }
         prev = c;
@@ -105,43 +115,45 @@ struct Token {
     offset: usize,
 }
 
-/// go.mod's tokens: words, `=>`, `(`, `)`, and quoted strings (unquoted here).
+/// go.mod's tokens: words, `=>`, `(`, `)`, and quoted strings (unquoted here). Offsets are
+/// bytes of `line`; tokens start and end at ASCII bytes or the line's end, so every slice
+/// below is on character boundaries (and taken with `get` all the same).
 fn tokenize(line: &str) -> Vec<Token> {
     let mut out = Vec::new();
-    let b = line.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        match b[i] {
+    while let Some(&b) = line.as_bytes().get(i) {
+        match b {
             b' ' | b'\t' | b'\r' => i += 1,
             b'(' | b')' => {
                 out.push(Token {
-                    text: (b[i] as char).to_string(),
+                    text: char::from(b).to_string(),
                     offset: i,
                 });
                 i += 1;
             }
             q @ (b'"' | b'`') => {
-                let end = line[i + 1..]
-                    .find(q as char)
-                    .map_or(line.len(), |e| i + 1 + e);
-                let body = &line[i + 1..end];
+                let body_at = i + 1;
+                let rest = line.get(body_at..).unwrap_or_default();
+                let body_len = rest.find(char::from(q)).unwrap_or(rest.len());
+                let body = rest.get(..body_len).unwrap_or_default();
                 let text = if q == b'"' {
                     body.replace(r"\\", "\\").replace("\\\"", "\"")
                 } else {
                     body.to_string()
                 };
                 out.push(Token { text, offset: i });
-                i = end + 1;
+                // Past the closing quote (or the line's end, when there is none).
+                i = body_at + body_len + 1;
             }
             _ => {
-                let end = line[i..]
-                    .find([' ', '\t', '\r', '(', ')'])
-                    .map_or(line.len(), |e| i + e);
+                let rest = line.get(i..).unwrap_or_default();
+                let len = rest.find([' ', '\t', '\r', '(', ')']).unwrap_or(rest.len());
                 out.push(Token {
-                    text: line[i..end].to_string(),
+                    text: rest.get(..len).unwrap_or_default().to_string(),
                     offset: i,
                 });
-                i = end;
+                // A word is at least one byte: `b` is none of the bytes that end it.
+                i += len.max(1);
             }
         }
     }
@@ -161,6 +173,10 @@ pub enum Dialect {
 /// enough for the files this reads. Forms: `KEY=v`, `KEY := v`, `KEY ?= v`, `KEY += v`,
 /// `$env:KEY = v`, `env.KEY = v`, `set KEY=v`, `setx KEY v`, `ENV KEY v`, `go env -w KEY=v`,
 /// and in YAML `KEY: v`.
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern, compiled by every test"
+)]
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?x)
@@ -175,6 +191,10 @@ static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Lines that add to GitHub's PATH file.
+#[allow(
+    clippy::expect_used,
+    reason = "a constant pattern, compiled by every test"
+)]
 static GITHUB_PATH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"GITHUB_PATH\b").expect("valid regex"));
 
@@ -183,10 +203,14 @@ pub fn assignments(src: &str, dialect: Dialect, system_drive: u8) -> Vec<LineHit
     let mut hits = Vec::new();
     for (n, line) in src.lines().enumerate() {
         let trimmed = line.trim_start();
+        // Compared as bytes: the line's fourth byte may be inside a multi-byte character.
         if trimmed.starts_with('#')
             || trimmed.starts_with("//")
             || trimmed.starts_with("::")
-            || trimmed.len() >= 4 && trimmed[..4].eq_ignore_ascii_case("rem ")
+            || trimmed
+                .as_bytes()
+                .get(..4)
+                .is_some_and(|word| word.eq_ignore_ascii_case(b"rem "))
         {
             continue;
         }
@@ -194,19 +218,21 @@ pub fn assignments(src: &str, dialect: Dialect, system_drive: u8) -> Vec<LineHit
             for h in found {
                 hits.push(LineHit {
                     rule: h.rule,
-                    line: n as u32 + 1,
-                    column: column(line, offset + h.start),
+                    line: line_number(n),
+                    column: column(line, offset.saturating_add(h.start)),
                     path: h.path,
                     context: context.to_string(),
                 });
             }
         };
-        if let Some(c) = ASSIGNMENT.captures(line) {
-            let op = c.name("op").expect("op").as_str();
-            let key = c.name("key").expect("key").as_str();
+        if let Some(c) = ASSIGNMENT.captures(line)
+            && let (Some(key), Some(op), Some(value)) =
+                (c.name("key"), c.name("op"), c.name("value"))
+        {
+            let op = op.as_str();
             // `KEY value` only where a word introduces it: ENV, setx.
             let spaced_ok = {
-                let before = line[..c.name("key").expect("key").start()].trim_end();
+                let before = line.get(..key.start()).unwrap_or_default().trim_end();
                 let word = before
                     .rsplit(|ch: char| ch.is_whitespace())
                     .next()
@@ -222,10 +248,9 @@ pub fn assignments(src: &str, dialect: Dialect, system_drive: u8) -> Vec<LineHit
                 true
             };
             if accepted {
-                let value = c.name("value").expect("value");
                 let found = paths::find(value.as_str(), system_drive);
                 if !found.is_empty() {
-                    push(found, value.start(), key);
+                    push(found, value.start(), key.as_str());
                     continue;
                 }
             }
@@ -237,9 +262,11 @@ pub fn assignments(src: &str, dialect: Dialect, system_drive: u8) -> Vec<LineHit
     hits
 }
 
-/// The 1-based code-point column of byte `offset` in `line`.
+/// The 1-based code-point column of byte `offset` in `line`: the code points that start
+/// before it (an offset inside a character or past the end counts as far as it reaches).
 fn column(line: &str, offset: usize) -> u32 {
-    line[..offset].chars().count() as u32 + 1
+    let before = line.as_bytes().get(..offset).unwrap_or(line.as_bytes());
+    super::golex::code_points(before).saturating_add(1)
 }
 
 #[cfg(test)]
@@ -286,6 +313,42 @@ mod tests {
             .into_iter()
             .map(|h| (h.rule, h.line, h.column, h.context, h.path))
             .collect()
+    }
+
+    #[test]
+    fn columns_count_code_points_and_never_panic() {
+        assert_eq!(column("aé€x", 0), 1);
+        assert_eq!(column("aé€x", 3), 3);
+        assert_eq!(column("aé€x", 6), 4);
+        // Inside a character: as far as it reaches; past the end: the line's end.
+        assert_eq!(column("aé€x", 2), 3);
+        assert_eq!(column("aé€x", 99), 5);
+        assert_eq!(line_number(usize::MAX), u32::MAX);
+    }
+
+    /// Lines whose first four bytes end inside a multi-byte character: the check for a batch
+    /// file's `REM` once sliced them as text and panicked.
+    #[test]
+    fn lines_starting_with_multi_byte_characters_do_not_panic() {
+        for dialect in [Dialect::Yaml, Dialect::Script] {
+            for src in [
+                "- 名前: x\n",
+                "ab€\n",
+                ": 日本語のコメント\n",
+                "é\n",
+                "aé\n",
+                "abcé\n",
+                "re€ GOPATH=C:\\x\n",
+            ] {
+                let _ = assigned(src, dialect);
+            }
+        }
+        // What follows such a line is still read; a real `REM` line still is not.
+        let src = "ab€\nGOPATH=C:\\x\nREM GOPATH=C:\\y\n";
+        assert_eq!(
+            assigned(src, Dialect::Script),
+            [(Rule::SystemDrivePath, 2, 8, "GOPATH".into(), r"C:\x".into()),]
+        );
     }
 
     #[test]

@@ -48,21 +48,23 @@ pub struct LexError {
 /// The string literals of `src`, in order, or the first lexical error. The literals before an
 /// error are returned with it.
 pub fn string_literals(src: &str) -> (Vec<Literal<'_>>, Option<LexError>) {
+    let origin = Position {
+        offset: if src.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        },
+        line: 1,
+        column: 1,
+    };
     let mut lexer = Lexer {
         src,
         bytes: src.as_bytes(),
-        at: 0,
-        counted: Position {
-            offset: 0,
-            line: 1,
-            column: 1,
-        },
+        at: origin.offset,
+        origin,
+        counted: origin,
         out: Vec::new(),
     };
-    if src.starts_with('\u{feff}') {
-        lexer.at = 3;
-        lexer.counted.offset = 3;
-    }
     let error = lexer.run().err();
     (lexer.out, error)
 }
@@ -78,12 +80,19 @@ struct Lexer<'a> {
     src: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// Where counting starts: after a byte order mark, line 1, column 1.
+    origin: Position,
     /// The position of `offset`, counted so far (positions are counted lazily, forward only).
     counted: Position,
     out: Vec<Literal<'a>>,
 }
 
-/// Bytes that may begin a token this lexer cares about.
+/// Bytes that may begin a token this lexer cares about. A table: one load a byte is faster on
+/// this hot path than comparing with each of the four.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "constant indices, evaluated at compile time"
+)]
 const INTERESTING: [bool; 256] = {
     let mut t = [false; 256];
     t[b'"' as usize] = true;
@@ -93,76 +102,115 @@ const INTERESTING: [bool; 256] = {
     t
 };
 
+/// Whether a byte may begin a token this lexer cares about (`get` on a table of 256 for a
+/// `u8` compiles to the bare load).
+fn interesting(b: u8) -> bool {
+    INTERESTING.get(usize::from(b)).copied().unwrap_or(false)
+}
+
 impl<'a> Lexer<'a> {
     fn run(&mut self) -> Result<(), LexError> {
-        let n = self.bytes.len();
-        while self.at < n {
-            let b = self.bytes[self.at];
-            if !INTERESTING[b as usize] {
-                self.at += 1;
-                continue;
-            }
-            let start = self.at;
-            match b {
-                b'/' => match self.bytes.get(start + 1) {
-                    Some(b'/') => {
-                        self.at =
-                            memchr::memchr(b'\n', &self.bytes[start..]).map_or(n, |i| start + i);
-                    }
+        loop {
+            // Everything but the four interesting bytes is passed over, in a local loop.
+            let mut start = self.at;
+            let b = loop {
+                let Some(&b) = self.bytes.get(start) else {
+                    return Ok(());
+                };
+                if interesting(b) {
+                    break b;
+                }
+                start += 1;
+            };
+            // Offsets from here on are within `bytes`, whose length fits in an isize, plus a
+            // few bytes: no sum below can overflow, and every slice is taken with `get`.
+            let after = start + 1;
+            self.at = match b {
+                b'/' => match self.bytes.get(after) {
+                    Some(b'/') => self.end_of_line(start),
                     Some(b'*') => {
-                        self.at = memchr::memmem::find(&self.bytes[start + 2..], b"*/")
-                            .map(|i| start + 2 + i + 2)
-                            .ok_or_else(|| self.error(start, "comment not terminated"))?;
+                        let body = self.bytes.get(after + 1..).unwrap_or_default();
+                        memchr::memmem::find(body, b"*/")
+                            .map(|i| after + 1 + i + 2)
+                            .ok_or_else(|| self.error(start, "comment not terminated"))?
                     }
-                    _ => self.at += 1,
+                    _ => after,
                 },
                 b'`' => {
-                    let end = memchr::memchr(b'`', &self.bytes[start + 1..])
-                        .map(|i| start + 1 + i)
+                    let end = memchr::memchr(b'`', self.bytes.get(after..).unwrap_or_default())
+                        .map(|i| after + i)
                         .ok_or_else(|| self.error(start, "raw string literal not terminated"))?;
-                    let body = &self.src[start + 1..end];
+                    let body = self.text(after, end)?;
                     let value = if body.contains('\r') {
                         Cow::Owned(body.replace('\r', ""))
                     } else {
                         Cow::Borrowed(body)
                     };
-                    self.push(Quote::Raw, start, end + 1, value);
-                    self.at = end + 1;
+                    self.push(Quote::Raw, start, end + 1, value)?;
+                    end + 1
                 }
                 b'"' => {
                     let (end, value) = self.interpreted(start)?;
-                    self.push(Quote::Interpreted, start, end, value);
-                    self.at = end;
+                    self.push(Quote::Interpreted, start, end, value)?;
+                    end
                 }
-                b'\'' => self.at = self.rune(start)?,
-                _ => unreachable!("only interesting bytes get here"),
-            }
+                // b'\''
+                _ => self.rune(start)?,
+            };
         }
-        Ok(())
     }
 
-    fn push(&mut self, quote: Quote, start: usize, end: usize, value: Cow<'a, str>) {
+    /// The offset of the line break ending the line that holds `from`, or the end.
+    fn end_of_line(&self, from: usize) -> usize {
+        memchr::memchr(b'\n', self.bytes.get(from..).unwrap_or_default())
+            .map_or(self.bytes.len(), |i| from + i)
+    }
+
+    /// The source between two offsets, which lexing puts on ASCII quotes and so on character
+    /// boundaries; an error rather than a panic if that were ever not so.
+    fn text(&mut self, from: usize, to: usize) -> Result<&'a str, LexError> {
+        let src = self.src;
+        src.get(from..to)
+            .ok_or_else(|| self.error(from, "literal boundary inside a character"))
+    }
+
+    fn push(
+        &mut self,
+        quote: Quote,
+        start: usize,
+        end: usize,
+        value: Cow<'a, str>,
+    ) -> Result<(), LexError> {
+        let source = self.text(start, end)?;
         let pos = self.position(start);
         self.out.push(Literal {
             quote,
-            source: &self.src[start..end],
+            source,
             value,
             line: pos.line,
             column: pos.column,
         });
+        Ok(())
     }
 
-    /// Line and column of byte `offset`, which is at or after the last one asked for.
+    /// Line and column of byte `offset`. Counting goes forward from the last offset asked for,
+    /// which is where the next one almost always is; an earlier offset counts from the start.
     fn position(&mut self, offset: usize) -> Position {
+        if offset < self.counted.offset {
+            self.counted = self.origin;
+        }
         let from = self.counted.offset;
-        let span = &self.bytes[from..offset];
+        let offset = offset.max(from).min(self.bytes.len().max(from));
+        let span = self.bytes.get(from..offset).unwrap_or_default();
         let mut pos = self.counted;
         match memchr::memrchr(b'\n', span) {
             Some(last) => {
-                pos.line += memchr::memchr_iter(b'\n', span).count() as u32;
-                pos.column = 1 + code_points(&span[last + 1..]);
+                let breaks = saturating_u32(memchr::memchr_iter(b'\n', span).count());
+                pos.line = pos.line.saturating_add(breaks);
+                let tail = span.get(last + 1..).unwrap_or_default();
+                pos.column = code_points(tail).saturating_add(1);
             }
-            None => pos.column += code_points(span),
+            None => pos.column = pos.column.saturating_add(code_points(span)),
         }
         pos.offset = offset;
         self.counted = pos;
@@ -180,7 +228,8 @@ impl<'a> Lexer<'a> {
 
     /// An interpreted string starting at `start`: its end (past the closing quote) and value.
     fn interpreted(&mut self, start: usize) -> Result<(usize, Cow<'a, str>), LexError> {
-        let mut i = start + 1;
+        let first = start + 1;
+        let mut i = first;
         let mut decoded: Option<Vec<u8>> = None;
         loop {
             match self.bytes.get(i) {
@@ -189,14 +238,16 @@ impl<'a> Lexer<'a> {
                 }
                 Some(b'"') => {
                     let value = match decoded {
-                        None => Cow::Borrowed(&self.src[start + 1..i]),
+                        None => Cow::Borrowed(self.text(first, i)?),
                         Some(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
                     };
                     return Ok((i + 1, value));
                 }
                 Some(b'\\') => {
-                    let buf = decoded.get_or_insert_with(|| self.bytes[start + 1..i].to_vec());
-                    i = escape(self.bytes, i, b'"', buf).map_err(|what| self.error_at(i, what))?;
+                    let bytes = self.bytes;
+                    let buf = decoded
+                        .get_or_insert_with(|| bytes.get(first..i).unwrap_or_default().to_vec());
+                    i = escape(bytes, i, b'"', buf).map_err(|what| self.error(i, what))?;
                 }
                 Some(&b) => {
                     if let Some(buf) = decoded.as_mut() {
@@ -208,10 +259,6 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn error_at(&mut self, offset: usize, what: &'static str) -> LexError {
-        self.error(offset, what)
-    }
-
     /// A rune literal starting at `start`: returns its end (past the closing quote).
     fn rune(&mut self, start: usize) -> Result<usize, LexError> {
         let i = start + 1;
@@ -220,11 +267,11 @@ impl<'a> Lexer<'a> {
             Some(b'\'') => return Err(self.error(start, "empty rune literal")),
             Some(b'\\') => {
                 let mut sink = Vec::new();
-                escape(self.bytes, i, b'\'', &mut sink).map_err(|what| self.error_at(i, what))?
+                escape(self.bytes, i, b'\'', &mut sink).map_err(|what| self.error(i, what))?
             }
             Some(_) => {
-                let ch = self.src[i..].chars().next().expect("in bounds");
-                i + ch.len_utf8()
+                let ch = self.src.get(i..).and_then(|rest| rest.chars().next());
+                i + ch.map_or(1, char::len_utf8)
             }
         };
         if self.bytes.get(next) == Some(&b'\'') {
@@ -273,10 +320,14 @@ fn escape(bytes: &[u8], at: usize, quote: u8, out: &mut Vec<u8>) -> Result<usize
         .ok_or("escape sequence not terminated")?;
     let mut value = 0u32;
     for &d in text {
-        let v = (d as char)
+        let v = char::from(d)
             .to_digit(radix)
             .ok_or("invalid digit in escape sequence")?;
-        value = value * radix + v;
+        // At most eight hex digits: u32::MAX, no more. Checked all the same.
+        value = value
+            .checked_mul(radix)
+            .and_then(|x| x.checked_add(v))
+            .ok_or("escape sequence is an invalid Unicode code point")?;
     }
     match c {
         b'0'..=b'7' | b'x' => {
@@ -294,8 +345,13 @@ fn escape(bytes: &[u8], at: usize, quote: u8, out: &mut Vec<u8>) -> Result<usize
 }
 
 /// Code points in a UTF-8 byte slice (bytes that are not continuation bytes).
-fn code_points(bytes: &[u8]) -> u32 {
-    bytes.iter().filter(|&&b| (b as i8) >= -0x40).count() as u32
+pub(crate) fn code_points(bytes: &[u8]) -> u32 {
+    saturating_u32(bytes.iter().filter(|&&b| (b as i8) >= -0x40).count())
+}
+
+/// A count as a line or column number; beyond u32::MAX (a 4 GiB line), u32::MAX.
+pub(crate) fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -13,10 +13,30 @@
 //! [`paths`] says which paths count and names the rules; [`render`] writes text, JSON and
 //! SARIF 2.1.0.
 
+// Nothing that a file's contents, name or size decides may panic: no indexing or slicing that
+// can fail (`get` instead), no `unwrap`/`expect`, no truncating casts. Tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::cast_possible_truncation
+    )
+)]
+
 pub mod directives;
 pub mod golex;
 pub mod paths;
 pub mod render;
+
+#[cfg(test)]
+mod props;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -56,6 +76,8 @@ pub enum Context {
 /// One hard-coded path.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
+    /// As the walk found it, bytes and all; shown with [`shown`].
+    #[serde(serialize_with = "serialize_file")]
     pub file: PathBuf,
     pub line: u32,
     /// 1-based, in Unicode code points.
@@ -71,6 +93,18 @@ pub struct Finding {
 
 fn serialize_rule_id<S: serde::Serializer>(rule: &Rule, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(rule.id())
+}
+
+fn serialize_file<S: serde::Serializer>(file: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&shown(file))
+}
+
+/// A file's name as every output shows it: bytes that are not UTF-8 as `\xNN`, control
+/// characters (line breaks, escape sequences) as visible escapes, and `##[` broken up, so
+/// that a name a pull request chose can neither fail to print nor start a workflow command.
+/// SARIF's URIs carry the exact bytes instead, percent-encoded.
+pub fn shown(file: &Path) -> std::borrow::Cow<'_, str> {
+    crate::escape::path(file)
 }
 
 impl Finding {
@@ -93,6 +127,8 @@ impl Finding {
 /// A file that could not be read or lexed; its other findings still count.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Problem {
+    /// Empty when the walk could not say which file.
+    #[serde(serialize_with = "serialize_file")]
     pub file: PathBuf,
     pub message: String,
 }
@@ -113,38 +149,43 @@ impl ScanReport {
     }
 }
 
-/// The kind of a file, by its name and place; `None`: not read.
+/// The kind of a file, by its name and place; `None`: not read. Names are compared as bytes,
+/// so a name that is not UTF-8 (`caf\xe9.go`) is read like any other.
 fn kind_of(path: &Path) -> Option<Kind> {
-    let name = path.file_name()?.to_str()?;
+    let name = path.file_name()?.as_encoded_bytes();
     let lower = name.to_ascii_lowercase();
-    let ext = lower.rsplit_once('.').map(|(_, e)| e);
-    if ext == Some("go") {
+    let lower = lower.as_slice();
+    let ext = lower
+        .iter()
+        .rposition(|&b| b == b'.')
+        .and_then(|dot| lower.get(dot + 1..));
+    if ext == Some(b"go") {
         return Some(Kind::Go);
     }
     match name {
-        "go.mod" => return Some(Kind::GoMod),
-        "go.work" => return Some(Kind::GoWork),
+        b"go.mod" => return Some(Kind::GoMod),
+        b"go.work" => return Some(Kind::GoWork),
         _ => {}
     }
-    if matches!(ext, Some("yml" | "yaml")) {
+    if matches!(ext, Some(b"yml" | b"yaml")) {
         let in_workflows = path
             .parent()
             .is_some_and(|p| p.ends_with(".github/workflows"));
-        let is_action = lower == "action.yml" || lower == "action.yaml";
+        let is_action = lower == b"action.yml" || lower == b"action.yaml";
         return (in_workflows || is_action).then_some(Kind::Build(Dialect::Yaml));
     }
-    let build = lower == "jenkinsfile"
-        || lower.starts_with("jenkinsfile.")
-        || lower.ends_with(".jenkinsfile")
-        || lower == "dockerfile"
-        || lower.starts_with("dockerfile.")
-        || lower.ends_with(".dockerfile")
-        || lower == "containerfile"
-        || lower == "makefile"
-        || lower == "gnumakefile"
+    let build = lower == b"jenkinsfile"
+        || lower.starts_with(b"jenkinsfile.")
+        || lower.ends_with(b".jenkinsfile")
+        || lower == b"dockerfile"
+        || lower.starts_with(b"dockerfile.")
+        || lower.ends_with(b".dockerfile")
+        || lower == b"containerfile"
+        || lower == b"makefile"
+        || lower == b"gnumakefile"
         || matches!(
             ext,
-            Some("mk" | "sh" | "bash" | "ps1" | "psm1" | "bat" | "cmd")
+            Some(b"mk" | b"sh" | b"bash" | b"ps1" | b"psm1" | b"bat" | b"cmd")
         );
     build.then_some(Kind::Build(Dialect::Script))
 }
@@ -165,11 +206,12 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
     }
     for root in &roots {
         if let Err(e) = std::fs::metadata(root) {
-            anyhow::bail!("{}: {e}", root.display());
+            anyhow::bail!("{}: {e}", shown(root));
         }
     }
-    let mut builder = ignore::WalkBuilder::new(&roots[0]);
-    for root in &roots[1..] {
+    let mut roots = roots.iter();
+    let mut builder = ignore::WalkBuilder::new(roots.next().map_or(Path::new("."), |r| r));
+    for root in roots {
         builder.add(root);
     }
     let include_vendor = options.include_vendor;
@@ -199,18 +241,40 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
                         scan_file(entry.path(), kind, system_drive, &mut worker.local);
                     }
                 }
-                Err(e) => worker.local.problems.push(Problem {
-                    file: PathBuf::new(),
-                    message: e.to_string(),
-                }),
+                Err(e) => worker.local.problems.push(walk_problem(&e)),
             }
             ignore::WalkState::Continue
         })
     });
-    let mut report = collected.into_inner().expect("no worker panicked");
+    // A poisoned lock would mean a worker panicked; what it merged is kept all the same.
+    let mut report = collected
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     report.findings.sort();
     report.problems.sort();
     Ok(report)
+}
+
+/// A problem of the walk (a directory that cannot be read, a bad `.gitignore` line), with the
+/// file it names kept as a path rather than in the message, where it would be shown lossily.
+fn walk_problem(mut err: &ignore::Error) -> Problem {
+    let mut file = PathBuf::new();
+    loop {
+        match err {
+            ignore::Error::WithPath { path, err: inner } => {
+                if file.as_os_str().is_empty() {
+                    file.clone_from(path);
+                }
+                err = inner;
+            }
+            ignore::Error::WithDepth { err: inner, .. } => err = inner,
+            _ => break,
+        }
+    }
+    Problem {
+        file,
+        message: err.to_string(),
+    }
 }
 
 /// One walker thread's results, handed over when the walk drops it.
@@ -226,7 +290,9 @@ impl Drop for Worker<'_> {
 }
 
 fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
-    let mut all = into.lock().expect("no worker panicked");
+    let mut all = into
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     all.files_scanned += std::mem::take(&mut local.files_scanned);
     all.findings.append(&mut local.findings);
     all.problems.append(&mut local.problems);
@@ -235,12 +301,20 @@ fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
 /// Where a path found at byte `start` of a literal's value is reported: at the literal, or,
 /// on a later line of a raw string, where the path itself stands.
 fn position_in(lit: &golex::Literal<'_>, start: usize) -> (u32, u32) {
-    let before = &lit.value[..start];
-    match before.rfind('\n') {
-        Some(last) if lit.quote == golex::Quote::Raw => (
-            lit.line + before.matches('\n').count() as u32,
-            1 + before[last + 1..].chars().count() as u32,
-        ),
+    let before = lit
+        .value
+        .as_bytes()
+        .get(..start)
+        .unwrap_or(lit.value.as_bytes());
+    match memchr::memrchr(b'\n', before) {
+        Some(last) if lit.quote == golex::Quote::Raw => {
+            let breaks = memchr::memchr_iter(b'\n', before).count();
+            let tail = before.get(last + 1..).unwrap_or_default();
+            (
+                lit.line.saturating_add(golex::saturating_u32(breaks)),
+                golex::code_points(tail).saturating_add(1),
+            )
+        }
         _ => (lit.line, lit.column),
     }
 }
@@ -258,9 +332,14 @@ fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
         }
     };
     out.files_scanned += 1;
-    let text = match std::str::from_utf8(&bytes) {
+    scan_bytes(path, &bytes, kind, system_drive, out);
+}
+
+/// Scans the contents of one file into `out`.
+fn scan_bytes(path: &Path, bytes: &[u8], kind: Kind, system_drive: u8, out: &mut ScanReport) {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(&bytes),
+        Err(_) => String::from_utf8_lossy(bytes),
     };
     let file = path.strip_prefix("./").unwrap_or(path).to_path_buf();
     match kind {
@@ -326,6 +405,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn walk_problems_keep_the_file_apart_from_the_message() {
+        let err = ignore::Error::WithDepth {
+            depth: 2,
+            err: Box::new(ignore::Error::WithPath {
+                path: PathBuf::from("a/.gitignore"),
+                err: Box::new(ignore::Error::WithLineNumber {
+                    line: 3,
+                    err: Box::new(ignore::Error::Glob {
+                        glob: Some("x[".into()),
+                        err: "unclosed".into(),
+                    }),
+                }),
+            }),
+        };
+        let p = walk_problem(&err);
+        assert_eq!(p.file, Path::new("a/.gitignore"));
+        assert!(p.message.starts_with("line 3: "), "{}", p.message);
+        let p = walk_problem(&ignore::Error::Io(std::io::Error::other("gone")));
+        assert_eq!((p.file, p.message), (PathBuf::new(), "gone".to_string()));
+    }
+
+    #[test]
+    fn positions_inside_raw_strings() {
+        let (lits, _) = golex::string_literals("x := `one\nzwei é /home/u/x`");
+        let lit = &lits[0];
+        assert_eq!(position_in(lit, 0), (1, 6));
+        let at = lit.value.find("/home").unwrap();
+        assert_eq!(position_in(lit, at), (2, 8));
+        // An offset past the value counts to its end; it does not panic.
+        assert_eq!(position_in(lit, 999), (2, 17));
+    }
+
+    #[test]
     fn files_are_chosen_by_name() {
         let kind = |p: &str| kind_of(Path::new(p));
         assert_eq!(kind("a/b.go"), Some(Kind::Go));
@@ -352,5 +464,17 @@ mod tests {
         }
         assert_eq!(kind("README.md"), None);
         assert_eq!(kind("main.rs"), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let kind = |p: &[u8]| kind_of(Path::new(std::ffi::OsStr::from_bytes(p)));
+            assert_eq!(kind(b"caf\xe9.go"), Some(Kind::Go));
+            assert_eq!(kind(b"x/\xff\xfe.SH"), Some(Kind::Build(Dialect::Script)));
+            assert_eq!(
+                kind(b".github/workflows/\xe9.yml"),
+                Some(Kind::Build(Dialect::Yaml))
+            );
+            assert_eq!(kind(b"\xe9.txt"), None);
+        }
     }
 }

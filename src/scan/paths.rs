@@ -47,6 +47,11 @@ impl Rule {
         Rule::AbsoluteUse,
     ];
 
+    /// The rule's place in [`Rule::ALL`] (SARIF's `ruleIndex`).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn id(self) -> &'static str {
         match self {
             Rule::SystemDrivePath => "GDG001",
@@ -200,25 +205,26 @@ fn ends_unix(b: u8) -> bool {
     ends_windows(b) || matches!(b, b' ' | b':' | b')' | b']' | b'}' | b'(' | b'=')
 }
 
+/// Where the token starting at `from` ends: at the first byte that `ends` it, or the end.
 fn token_end(text: &[u8], from: usize, ends: fn(u8) -> bool) -> usize {
-    text[from..]
-        .iter()
-        .position(|&b| ends(b))
+    text.get(from..)
+        .and_then(|rest| rest.iter().position(|&b| ends(b)))
         .map_or(text.len(), |i| from + i)
 }
 
 fn starts_with_ignore_case(text: &[u8], at: usize, prefix: &str) -> bool {
-    text.get(at..at + prefix.len())
+    text.get(at..)
+        .and_then(|rest| rest.get(..prefix.len()))
         .is_some_and(|s| s.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 /// A drive path at `at`: `X:\` or `X:/` (not `X://`, a URL scheme).
 fn drive_at(text: &[u8], at: usize) -> bool {
-    text.len() > at + 2
-        && text[at].is_ascii_alphabetic()
-        && text[at + 1] == b':'
-        && matches!(text[at + 2], b'\\' | b'/')
-        && !(text[at + 2] == b'/' && text.get(at + 3) == Some(&b'/'))
+    match text.get(at..) {
+        Some([_, b':', b'/', b'/', ..]) => false,
+        Some([letter, b':', b'\\' | b'/', ..]) => letter.is_ascii_alphabetic(),
+        _ => false,
+    }
 }
 
 /// Whether the path component at `at` is `go` or `go-build` (any case), standing alone.
@@ -232,6 +238,10 @@ fn go_component(text: &[u8], at: usize) -> bool {
 }
 
 /// Finds the hard-coded paths in `text`. `system_drive` is the system drive's letter.
+///
+/// Offsets are bytes of `text`. Every path starts at an ASCII byte and ends at an ASCII byte
+/// or the end, so every `PathHit` lies on character boundaries; slices are taken with `get`
+/// all the same, and sums of an offset within `text` and a few bytes cannot overflow.
 pub fn find(text: &str, system_drive: u8) -> Vec<PathHit> {
     let t = text.as_bytes();
     if !t
@@ -242,22 +252,28 @@ pub fn find(text: &str, system_drive: u8) -> Vec<PathHit> {
     }
     let mut hits = Vec::new();
     let mut i = 0;
-    while i < t.len() {
-        let prev = if i == 0 { None } else { Some(t[i - 1]) };
+    let mut prev = None;
+    while let Some(&b) = t.get(i) {
         let boundary = prev.is_none_or(|p| !wordish(p));
         let matched = if boundary {
-            match_at(text, i, prev, system_drive)
+            match_at(text, i, b, prev, system_drive)
         } else {
             Match::None
         };
-        match matched {
+        let next = match matched {
             Match::Hit(hit, end) => {
                 hits.push(hit);
-                i = end.max(i + 1);
+                end.max(i + 1)
             }
-            Match::Skip(end) => i = end.max(i + 1),
-            Match::None => i += 1,
-        }
+            Match::Skip(end) => end.max(i + 1),
+            Match::None => {
+                prev = Some(b);
+                i += 1;
+                continue;
+            }
+        };
+        prev = next.checked_sub(1).and_then(|p| t.get(p)).copied();
+        i = next;
     }
     hits
 }
@@ -271,27 +287,31 @@ enum Match {
     None,
 }
 
-/// The path starting at `i`, if any, and where it ends.
-fn match_at(text: &str, i: usize, prev: Option<u8>, system_drive: u8) -> Match {
+/// The path starting at `i` (whose byte is `first`), if any, and where it ends.
+fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8) -> Match {
     let t = text.as_bytes();
     // Every path below starts with one of these bytes.
-    if !matches!(t[i], b'\\' | b'%' | b'$' | b'~' | b'/') && !t[i].is_ascii_alphabetic() {
+    if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') && !first.is_ascii_alphabetic() {
         return Match::None;
     }
-    let hit = |rule, end: usize| {
-        Match::Hit(
+    let rest = t.get(i..).unwrap_or_default();
+    let hit = |rule, start: usize, end: usize| match text.get(start..end) {
+        Some(path) => Match::Hit(
             PathHit {
                 rule,
-                start: i,
-                path: text[i..end].to_string(),
+                start,
+                path: path.to_string(),
             },
             end,
-        )
+        ),
+        None => Match::Skip(end),
     };
     // \\?\C:\…
-    if t[i..].starts_with(br"\\?\") && drive_at(t, i + 4) {
+    if let Some([b'\\', b'\\', b'?', b'\\', letter, ..]) = rest.get(..5)
+        && drive_at(t, i + 4)
+    {
         let end = token_end(t, i + 4, ends_windows);
-        return hit(drive_rule(t[i + 4], system_drive), end);
+        return hit(drive_rule(*letter, system_drive), i, end);
     }
     // C:\… and C:/…; not a format verb ("%s:/"), not a component of another path
     // ("a/b:/c", "x\\y:\\z") unless in a file URL ("file:///C:/…"), and not a
@@ -301,16 +321,16 @@ fn match_at(text: &str, i: usize, prev: Option<u8>, system_drive: u8) -> Match {
         && (!matches!(prev, Some(b'/' | b'\\')) || after_file_scheme(t, i))
     {
         let end = token_end(t, i, ends_windows);
-        let first = &t[i + 3..end];
-        let first = &first[..first
-            .iter()
-            .position(|&b| matches!(b, b'\\' | b'/'))
-            .unwrap_or(first.len())];
-        if !first.contains(&b'=') {
-            return hit(drive_rule(t[i], system_drive), end);
+        let after_root = t.get(i + 3..end).unwrap_or_default();
+        let first_component = after_root
+            .split(|&b| matches!(b, b'\\' | b'/'))
+            .next()
+            .unwrap_or_default();
+        if !first_component.contains(&b'=') {
+            return hit(drive_rule(first, system_drive), i, end);
         }
     }
-    if !matches!(t[i], b'%' | b'$' | b'~' | b'/') {
+    if !matches!(first, b'%' | b'$' | b'~' | b'/') {
         return Match::None;
     }
     // %USERPROFILE%\go, $env:LOCALAPPDATA\go-build, …
@@ -327,27 +347,28 @@ fn match_at(text: &str, i: usize, prev: Option<u8>, system_drive: u8) -> Match {
             // %APPDATA%\go\env: GOENV's default; any go or go-build component counts.
             if matches!(t.get(sep), Some(b'\\' | b'/')) && contains_go_component(t, sep + 1) {
                 let end = token_end(t, sep, ends_profile);
-                return hit(Rule::UserProfilePath, end);
+                return hit(Rule::UserProfilePath, i, end);
             }
         }
     }
     // ~/go, $HOME/go, ${HOME}/go, $(HOME)/go
     for home in ["~/", "$HOME/", "${HOME}/", "$(HOME)/"] {
-        if t[i..].starts_with(home.as_bytes()) && go_component_exact(t, i + home.len(), "go") {
+        if rest.starts_with(home.as_bytes()) && go_component_exact(t, i + home.len(), "go") {
             let end = token_end(t, i + home.len(), ends_unix);
-            return hit(Rule::HomeGoPath, end);
+            return hit(Rule::HomeGoPath, i, end);
         }
     }
     // Absolute Unix paths; `/C:/…` (a file URL's path) is a drive path.
-    if t[i] == b'/' {
-        let after = i + t[i..].iter().take_while(|&&b| b == b'/').count();
+    if first == b'/' {
+        let slashes = rest.iter().take_while(|&&b| b == b'/').count();
+        let after = i + slashes;
         if drive_at(t, after) && after_file_scheme(t, after) {
             return Match::Skip(after);
         }
         // One leading slash is the path; more belong to a URL ("file:///home/…").
-        let i = after - 1;
-        let end = token_end(t, i, ends_unix);
-        let path = &text[i..end];
+        let start = after.saturating_sub(1).max(i);
+        let end = token_end(t, start, ends_unix);
+        let path = text.get(start..end).unwrap_or_default();
         let trimmed = path.trim_start_matches('/');
         let rule = if trimmed == "usr/local/go" || trimmed.starts_with("usr/local/go/") {
             Some(Rule::GorootPath)
@@ -359,14 +380,7 @@ fn match_at(text: &str, i: usize, prev: Option<u8>, system_drive: u8) -> Match {
             None
         };
         return match rule {
-            Some(rule) => Match::Hit(
-                PathHit {
-                    rule,
-                    start: i,
-                    path: text[i..end].to_string(),
-                },
-                end,
-            ),
+            Some(rule) => hit(rule, start, end),
             // Not ours: the whole token is passed over, so its inner slashes start nothing.
             None => Match::Skip(end),
         };
@@ -376,10 +390,14 @@ fn match_at(text: &str, i: usize, prev: Option<u8>, system_drive: u8) -> Match {
 
 /// Whether the slashes before `at` follow `file:` (`file:///C:/…`, `file://C:/…`).
 fn after_file_scheme(t: &[u8], at: usize) -> bool {
-    let slashes = t[..at].iter().rev().take_while(|&&b| b == b'/').count();
-    slashes > 0
-        && at >= slashes + 5
-        && t[at - slashes - 5..at - slashes].eq_ignore_ascii_case(b"file:")
+    let before = t.get(..at).unwrap_or_default();
+    let slashes = before.iter().rev().take_while(|&&b| b == b'/').count();
+    let scheme = before
+        .len()
+        .checked_sub(slashes)
+        .and_then(|end| before.get(..end))
+        .and_then(|b| b.len().checked_sub(5).and_then(|s| b.get(s..)));
+    slashes > 0 && scheme.is_some_and(|s| s.eq_ignore_ascii_case(b"file:"))
 }
 
 /// Bytes that end a user-profile path: a Windows path's, and spaces.
@@ -397,7 +415,8 @@ fn drive_rule(letter: u8, system_drive: u8) -> Rule {
 
 /// `go` exactly at `at`, followed by the end, a separator or a non-word byte.
 fn go_component_exact(t: &[u8], at: usize, name: &str) -> bool {
-    t[at..].starts_with(name.as_bytes())
+    t.get(at..)
+        .is_some_and(|rest| rest.starts_with(name.as_bytes()))
         && t.get(at + name.len())
             .is_none_or(|&b| matches!(b, b'/' | b'\\') || !wordish(b))
 }
@@ -406,15 +425,16 @@ fn go_component_exact(t: &[u8], at: usize, name: &str) -> bool {
 fn contains_go_component(t: &[u8], at: usize) -> bool {
     let end = token_end(t, at, ends_windows);
     let mut component_start = at;
-    for i in at..=end {
-        if i == end || matches!(t[i], b'\\' | b'/') {
-            if go_component(t, component_start) && component_start < i {
+    for (i, b) in t.get(at..end).unwrap_or_default().iter().enumerate() {
+        if matches!(b, b'\\' | b'/') {
+            let i = at + i;
+            if component_start < i && go_component(t, component_start) {
                 return true;
             }
             component_start = i + 1;
         }
     }
-    false
+    component_start < end && go_component(t, component_start)
 }
 
 /// `home/<name>…` or `Users/<name>…` with a plain user name.
@@ -433,8 +453,12 @@ fn user_home(trimmed: &str) -> bool {
 
 /// A path with a `pkg/mod` or a `go-build` component.
 fn cache_path(trimmed: &str) -> bool {
-    let parts: Vec<&str> = trimmed.split('/').collect();
-    parts.contains(&"go-build") || parts.windows(2).any(|w| w == ["pkg", "mod"])
+    let mut previous = "";
+    trimmed.split('/').any(|part| {
+        let found = part == "go-build" || (previous == "pkg" && part == "mod");
+        previous = part;
+        found
+    })
 }
 
 #[cfg(test)]
@@ -565,5 +589,8 @@ mod tests {
         assert_eq!(names.len(), Rule::ALL.len());
         assert_eq!(Rule::SystemDrivePath.id(), "GDG001");
         assert_eq!(Rule::AbsoluteUse.id(), "GDG009");
+        for (i, rule) in Rule::ALL.iter().enumerate() {
+            assert_eq!(rule.index(), i, "{rule:?}");
+        }
     }
 }

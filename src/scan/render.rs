@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::paths::{Level, Rule};
-use super::{Finding, ScanReport};
+use super::{Finding, ScanReport, shown};
+use crate::escape;
 
 /// The version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -15,22 +16,28 @@ pub const SCHEMA_VERSION: u32 = 1;
 const INFORMATION_URI: &str = "https://github.com/go-disk-guard/go-disk-guard#scan";
 
 /// `path:line:column: level ID name: message`, the literal, and the fix; then a summary.
+///
+/// Everything a repository chose (file names, paths, literals, messages naming them) is shown
+/// through [`escape`]: no line break, control character or `##[` of theirs reaches the output,
+/// a literal spanning lines is shown line by line, and no line can start a workflow command.
 pub fn text(report: &ScanReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
         let _ = writeln!(
             out,
             "{}:{}:{}: {} {} {}: {}",
-            f.file.display(),
+            shown(&f.file),
             f.line,
             f.column,
             f.level().as_str(),
             f.rule.id(),
             f.rule.name(),
-            f.message()
+            escape::line(&f.message())
         );
         if f.source != f.path && f.context == super::Context::GoString {
-            let _ = writeln!(out, "    {}", f.source.replace('\n', "\n    "));
+            for line in f.source.lines() {
+                let _ = writeln!(out, "    {}", escape::line(line));
+            }
         }
         let _ = writeln!(out, "    fix: {}", f.rule.fix());
     }
@@ -44,19 +51,25 @@ pub fn text(report: &ScanReport) -> String {
         report.count(Level::Warning),
         plural(report.count(Level::Warning)),
         report.files_scanned,
-        plural(report.files_scanned as usize)
+        plural(report.files_scanned)
     );
     if !report.problems.is_empty() {
         let _ = writeln!(out, "{} file(s) not read in full:", report.problems.len());
         for p in &report.problems {
-            let _ = writeln!(out, "  {}: {}", p.file.display(), p.message);
+            let message = escape::line(&p.message);
+            if p.file.as_os_str().is_empty() {
+                let _ = writeln!(out, "  {message}");
+            } else {
+                let _ = writeln!(out, "  {}: {message}", shown(&p.file));
+            }
         }
     }
-    out
+    // A file named `::error::x.go` at the top would still start its finding's line.
+    escape::guard(&out).into_owned()
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
+    if n == N::from(1) { "" } else { "s" }
 }
 
 /// The JSON document.
@@ -66,7 +79,7 @@ pub fn json(report: &ScanReport) -> String {
         .iter()
         .map(|f| {
             json!({
-                "file": f.file,
+                "file": shown(&f.file),
                 "line": f.line,
                 "column": f.column,
                 "rule": f.rule.id(),
@@ -90,9 +103,18 @@ pub fn json(report: &ScanReport) -> String {
         "findings": findings,
         "problems": report.problems,
     });
-    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
-    s.push('\n');
-    s
+    defuse(format!("{doc:#}\n"))
+}
+
+/// A JSON document that starts no workflow command when printed on a runner. Its lines start
+/// with blanks and JSON's punctuation, never `::`; `##[`, the legacy form a runner honours
+/// anywhere in a line, can only occur inside a string, where `##\u005b` says the same.
+fn defuse(doc: String) -> String {
+    if doc.contains("##[") {
+        doc.replace("##[", "##\\u005b")
+    } else {
+        doc
+    }
 }
 
 /// A SARIF 2.1.0 log with one run. Relative paths are given relative to `%SRCROOT%`, the
@@ -121,15 +143,19 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
         .problems
         .iter()
         .map(|p| {
-            let mut n = json!({
-                "level": "warning",
-                "message": { "text": format!("{}: {}", p.file.display(), p.message) },
-            });
+            let mut n = serde_json::Map::new();
+            n.insert("level".into(), "warning".into());
+            n.insert(
+                "message".into(),
+                json!({ "text": format!("{}: {}", shown(&p.file), p.message) }),
+            );
             if !p.file.as_os_str().is_empty() {
-                n["locations"] =
-                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]);
+                n.insert(
+                    "locations".into(),
+                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]),
+                );
             }
-            n
+            Value::Object(n)
         })
         .collect();
     let doc = json!({
@@ -156,32 +182,26 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
             "results": results,
         }],
     });
-    let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
-    s.push('\n');
-    s
+    defuse(format!("{doc:#}\n"))
 }
 
 fn result(f: &Finding) -> Value {
-    let index = Rule::ALL
-        .iter()
-        .position(|r| *r == f.rule)
-        .expect("every rule is listed");
-    let mut region = json!({
-        "startLine": f.line,
-        "startColumn": f.column,
-    });
+    let mut region = serde_json::Map::new();
+    region.insert("startLine".into(), f.line.into());
+    region.insert("startColumn".into(), f.column.into());
     let span = if f.context == super::Context::GoString {
         &f.source
     } else {
         &f.path
     };
     if !span.contains('\n') {
-        region["endColumn"] = json!(f.column + span.chars().count() as u32);
-        region["snippet"] = json!({ "text": span });
+        let width = u32::try_from(span.chars().count()).unwrap_or(u32::MAX);
+        region.insert("endColumn".into(), f.column.saturating_add(width).into());
+        region.insert("snippet".into(), json!({ "text": span }));
     }
     json!({
         "ruleId": f.rule.id(),
-        "ruleIndex": index,
+        "ruleIndex": f.rule.index(),
         "level": f.level().as_str(),
         "message": { "text": format!("{} Fix: {}.", f.message(), f.rule.fix()) },
         "locations": [{
@@ -205,32 +225,48 @@ fn location(file: &Path) -> Value {
     }
 }
 
-/// Stable across runs and line moves: the rule, the file and the text found.
+/// Stable across runs and line moves: the rule, the file (its bytes) and the text found.
 fn fingerprint(f: &Finding) -> String {
-    let key = format!(
-        "{}\0{}\0{}\0{}",
-        f.rule.id(),
-        f.file.display(),
-        f.path,
-        f.source
-    );
-    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    let key = [
+        f.rule.id().as_bytes(),
+        f.file.as_os_str().as_encoded_bytes(),
+        f.path.as_bytes(),
+        f.source.as_bytes(),
+    ]
+    .join(&0u8);
+    let hash = key.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
     });
     format!("{hash:016x}")
 }
 
-/// A relative path as a URI reference: `/` separators, everything else percent-encoded.
+/// A path as a URI reference (RFC 3986): its bytes, whether UTF-8 or not, percent-encoded but
+/// for unreserved ones and the separators, which become `/` (a backslash is one on Windows
+/// only; elsewhere it is part of a name).
 fn encode_path(path: &Path) -> String {
-    percent_encode(&path.to_string_lossy().replace('\\', "/"))
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if cfg!(windows) {
+        let slashed: Vec<u8> = bytes
+            .iter()
+            .map(|&b| if b == b'\\' { b'/' } else { b })
+            .collect();
+        percent_encode_bytes(&slashed)
+    } else {
+        percent_encode_bytes(bytes)
+    }
 }
 
 /// `text` with every byte but unreserved ones and `/` percent-encoded, for a URI path.
 pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
+    percent_encode_bytes(text.as_bytes())
+}
+
+/// Bytes, UTF-8 or not, with every one but unreserved ones and `/` percent-encoded.
+pub fn percent_encode_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(b as char);
+            out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:02X}");
         }
@@ -261,11 +297,105 @@ fn directory_uri(dir: &Path) -> String {
 mod tests {
     use super::*;
 
+    use super::super::Context;
+
+    fn finding(file: &Path, path: &str, source: &str) -> Finding {
+        Finding {
+            file: file.to_path_buf(),
+            line: 3,
+            column: 9,
+            rule: Rule::SystemDrivePath,
+            context: Context::GoString,
+            path: path.into(),
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn text_shows_what_a_repository_chose_escaped_and_starts_no_command() {
+        let report = ScanReport {
+            files_scanned: 1,
+            findings: vec![
+                finding(
+                    Path::new("::error::x.go"),
+                    "C:\\##[warning]y",
+                    "`C:\\##[warning]y\r\n::add-mask::z\u{1b}[2J`",
+                ),
+                finding(Path::new("a\n::error::b.go"), "C:\\x", "\"C:\\\\x\""),
+            ],
+            problems: vec![super::super::Problem {
+                file: std::path::PathBuf::from("c\r::warning::d.go"),
+                message: "cannot read: ##[error]\n::error::e".into(),
+            }],
+        };
+        let text = text(&report);
+        for line in text.split(['\n', '\r']) {
+            assert!(!line.trim_start().starts_with("::"), "{line:?}");
+            assert!(!line.contains("##["), "{line:?}");
+            assert!(!line.contains('\u{1b}'), "{line:?}");
+        }
+        assert!(
+            text.contains("\\x3a:error::x.go:3:9: error GDG001"),
+            "{text}"
+        );
+        assert!(text.contains("    \\x3a:add-mask::z\\x1b[2J`\n"), "{text}");
+        assert!(text.contains("a\\n::error::b.go:3:9: "), "{text}");
+        assert!(
+            text.contains("  c\\r::warning::d.go: cannot read: #\\x23[error]\\n::error::e\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_and_sarif_keep_values_whole_but_no_line_starts_a_command() {
+        let report = ScanReport {
+            files_scanned: 1,
+            findings: vec![finding(
+                Path::new("x.go"),
+                "C:\\##[warning]y",
+                "\"C:\\\\##[warning]y\"",
+            )],
+            problems: vec![],
+        };
+        for doc in [json(&report), sarif(&report, Path::new("/w"))] {
+            assert!(!doc.contains("##["), "{doc}");
+            let value: Value = serde_json::from_str(&doc).unwrap();
+            let found = value.to_string();
+            assert!(found.contains("C:\\\\##[warning]y"), "{found}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_are_shown_escaped_and_encoded_exactly() {
+        use std::os::unix::ffi::OsStrExt;
+        let file = Path::new(std::ffi::OsStr::from_bytes(b"d/caf\xe9\\.go"));
+        assert_eq!(encode_path(file), "d/caf%E9%5C.go");
+        let report = ScanReport {
+            files_scanned: 1,
+            findings: vec![finding(file, "C:\\x", "\"C:\\\\x\"")],
+            problems: vec![],
+        };
+        assert!(text(&report).starts_with("d/caf\\xe9\\.go:3:9: "));
+        let doc: Value = serde_json::from_str(&json(&report)).unwrap();
+        assert_eq!(doc["findings"][0]["file"], "d/caf\\xe9\\.go");
+        // The fingerprint hashes the name's bytes: two names that show alike differ.
+        let other = Path::new(std::ffi::OsStr::from_bytes(b"d/caf\xe8\\.go"));
+        assert_ne!(
+            fingerprint(&finding(file, "C:\\x", "")),
+            fingerprint(&finding(other, "C:\\x", ""))
+        );
+    }
+
     #[test]
     fn uris() {
         assert_eq!(encode_path(Path::new("a b/c#d.go")), "a%20b/c%23d.go");
         assert_eq!(file_uri(Path::new("/w/a b")), "file:///w/a%20b");
         assert_eq!(directory_uri(Path::new("/w")), "file:///w/");
+        // A backslash separates on Windows; elsewhere it is part of a name.
+        #[cfg(windows)]
         assert_eq!(file_uri(Path::new(r"C:\w\x")), "file:///C:/w/x");
+        #[cfg(not(windows))]
+        assert_eq!(encode_path(Path::new(r"a\b.go")), "a%5Cb.go");
     }
 }
