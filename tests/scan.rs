@@ -448,8 +448,9 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
         got,
         [
             r".github/workflows/ci.yml:7:19 GDG001 C:\Users\me\go",
-            "::notice::top.sh:1:7 GDG004 /home/a/go/bin",
             "Makefile:2:11 GDG004 /home/ci/go",
+            // Names are shown alike in every output: a leading `:` as `\x3a`.
+            r"\x3a:notice::top.sh:1:7 GDG004 /home/a/go/bin",
             r"caf\xe9.sh:1:15 GDG006 /usr/local/go",
             "scripts/build.sh:4:16 GDG004 /home/ci/.cache/go-build",
             r"x\n::error::owned.go:3:9 GDG001 C:\Go",
