@@ -482,11 +482,7 @@ mod tests {
 
     /// A fixed budget: the properties run in well under a second.
     fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
+        crate::testing::budget(512)
     }
 
     /// `&#N;`, `&amp;`, `&lt;`, `&gt;`, `&quot;` decoded, as a Markdown renderer shows them.

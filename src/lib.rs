@@ -26,5 +26,7 @@ pub mod report;
 pub mod safefs;
 pub mod scan;
 pub mod supervise;
+#[cfg(test)]
+mod testing;
 
 pub use error::{Error, ExitCode};

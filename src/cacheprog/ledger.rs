@@ -413,11 +413,7 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            #![proptest_config(ProptestConfig {
-                cases: 1000,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::testing::budget(1000))]
 
             /// A ledger holds whatever a writer left: it parses or it does not, never panics,
             /// and a figure it accepts is judged without overflow.

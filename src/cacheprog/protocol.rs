@@ -601,11 +601,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig {
-                cases: 300,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::testing::budget(300))]
 
             /// Whatever arrives, reading requests and bodies ends (with requests, the end, or
             /// an error) and never panics.
@@ -653,11 +649,7 @@ mod tests {
 
         proptest! {
             // Bodies past one 64 KiB decoding chunk are slow to generate: fewer cases.
-            #![proptest_config(ProptestConfig {
-                cases: 40,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::testing::budget(40))]
 
             /// Every body the go command can send arrives intact, whatever the buffer sizes.
             #[test]

@@ -707,11 +707,7 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            #![proptest_config(ProptestConfig {
-                cases: 1000,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::testing::budget(1000))]
 
             /// An index file holds whatever a writer left: reading it never panics, and what
             /// it accepts names the action asked for.

@@ -311,11 +311,7 @@ mod tests {
     ];
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(256))]
 
         #[test]
         fn env_and_output_entries_read_back_as_exactly_the_values(

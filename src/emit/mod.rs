@@ -456,11 +456,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(256))]
 
         /// Every shell format reads back as exactly the variables and PATH directories given,
         /// nothing more; or the value is refused with the documented error. No line of the

@@ -358,11 +358,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(512))]
 
         #[test]
         fn sh_round_trips_or_refuses_nul(v in hostile::bytes()) {

@@ -392,11 +392,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 128,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(128))]
 
         #[test]
         fn no_server_text_adds_a_line_a_command_or_markup(value in hostile::text()) {

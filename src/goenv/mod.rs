@@ -505,13 +505,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn config(cases: u32) -> ProptestConfig {
-            ProptestConfig {
-                cases,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
-        }
+        use crate::testing::budget as config;
 
         /// Go's JSON encoding of a string holding `bytes`, as `go env -json` prints it.
         fn go_json_string(bytes: &[u8]) -> String {

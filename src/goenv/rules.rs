@@ -578,13 +578,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn config(cases: u32) -> ProptestConfig {
-            ProptestConfig {
-                cases,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
-        }
+        use crate::testing::budget as config;
 
         fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
             proptest::collection::vec(any::<u8>(), 0..max)

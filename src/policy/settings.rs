@@ -670,13 +670,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn config(cases: u32) -> ProptestConfig {
-            ProptestConfig {
-                cases,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
-        }
+        use crate::testing::budget as config;
 
         /// A YAML-looking document: keys of the file (and others), values of every kind.
         fn document() -> impl Strategy<Value = String> {

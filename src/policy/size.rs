@@ -312,13 +312,7 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
 
-        fn config(cases: u32) -> ProptestConfig {
-            ProptestConfig {
-                cases,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            }
-        }
+        use crate::testing::budget as config;
 
         const UNITS_AS_WRITTEN: &[&str] = &[
             "", "B", "kb", "MB", "Gb", "TB", "pb", "KiB", "mib", "GIB", "TiB", "PiB", " GB",

@@ -450,11 +450,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 128,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(128))]
 
         #[test]
         fn no_value_adds_a_line_or_a_command_to_the_text_report(value in hostile::text()) {

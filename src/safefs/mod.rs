@@ -627,11 +627,7 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig {
-                cases: 48,
-                failure_persistence: None,
-                ..ProptestConfig::default()
-            })]
+            #![proptest_config(crate::testing::budget(48))]
 
             /// Any tree, deeper than the open-handle window or not: usage counts it exactly,
             /// removal takes all of it, and a directory its links point to is untouched.

@@ -145,11 +145,7 @@ garbage line
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 2000,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(2000))]
 
         #[test]
         fn any_bytes_parse_without_panic(text in proptest::collection::vec(any::<u8>(), 0..400)) {

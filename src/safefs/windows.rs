@@ -99,10 +99,10 @@ use windows_sys::Win32::Storage::FileSystem::{
     FILE_DISPOSITION_FLAG_DELETE, FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE,
     FILE_DISPOSITION_FLAG_POSIX_SEMANTICS, FILE_DISPOSITION_INFO, FILE_DISPOSITION_INFO_EX,
     FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT, FILE_GENERIC_READ,
-    FILE_GENERIC_WRITE, FILE_ID_BOTH_DIR_INFO, FILE_ID_INFO, FILE_LIST_DIRECTORY,
-    FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_TRAVERSE,
-    FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, FileAttributeTagInfo, FileBasicInfo,
-    FileDispositionInfo, FileDispositionInfoEx, FileIdBothDirectoryInfo,
+    FILE_GENERIC_WRITE, FILE_ID_BOTH_DIR_INFO, FILE_ID_INFO, FILE_INFO_BY_HANDLE_CLASS,
+    FILE_LIST_DIRECTORY, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, FILE_TRAVERSE, FILE_WRITE_ATTRIBUTES, FILE_WRITE_DATA, FileAttributeTagInfo,
+    FileBasicInfo, FileDispositionInfo, FileDispositionInfoEx, FileIdBothDirectoryInfo,
     FileIdBothDirectoryRestartInfo, FileIdInfo, GetFileInformationByHandle,
     GetFileInformationByHandleEx, OPEN_EXISTING, SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE,
     SYNCHRONIZE, SetFileInformationByHandle,
@@ -373,21 +373,51 @@ fn info(handle: &OwnedHandle) -> io::Result<Info> {
     })
 }
 
-/// The volume serial number and 128-bit file ID (`FileIdInfo`, Windows 8 / Server 2012 and
-/// later, ReFS's IDs included); `None` where the filesystem does not give it.
-fn file_id(handle: &OwnedHandle) -> Option<FileId> {
-    // SAFETY: an all-zero FILE_ID_INFO is a valid value to be overwritten.
-    let mut id: FILE_ID_INFO = unsafe { std::mem::zeroed() };
-    // SAFETY: the handle is open; the buffer is a live FILE_ID_INFO of the size passed.
+/// `GetFileInformationByHandleEx(class)` read into a `T`; `None` when the call fails.
+///
+/// # Safety
+/// `T` must be the fixed-size structure the system writes for `class`, made only of integers
+/// (any bit pattern valid), so that an all-zero `T` is valid and so is what the call writes.
+unsafe fn get_info<T>(handle: &OwnedHandle, class: FILE_INFO_BY_HANDLE_CLASS) -> Option<T> {
+    // SAFETY: by the caller's contract an all-zero T is valid.
+    let mut value: T = unsafe { std::mem::zeroed() };
+    // SAFETY: the handle is open; the buffer is a live T of the size passed, which by the
+    // caller's contract is what the system writes for `class`.
     let ok = unsafe {
         GetFileInformationByHandleEx(
             raw(handle),
-            FileIdInfo,
-            (&raw mut id).cast(),
-            size_of::<FILE_ID_INFO>() as u32,
+            class,
+            (&raw mut value).cast(),
+            u32::try_from(size_of::<T>()).ok()?,
         )
     };
-    (ok != 0).then(|| FileId {
+    (ok != 0).then_some(value)
+}
+
+/// `SetFileInformationByHandle(class)` with `value`, the structure the system reads for
+/// `class`.
+fn set_info<T>(
+    handle: &OwnedHandle,
+    class: FILE_INFO_BY_HANDLE_CLASS,
+    value: &T,
+) -> io::Result<()> {
+    let size = u32::try_from(size_of::<T>()).map_err(io::Error::other)?;
+    // SAFETY: the handle is open; the buffer is a live T of the size passed (the system only
+    // reads it).
+    let ok =
+        unsafe { SetFileInformationByHandle(raw(handle), class, (&raw const *value).cast(), size) };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The volume serial number and 128-bit file ID (`FileIdInfo`, Windows 8 / Server 2012 and
+/// later, ReFS's IDs included); `None` where the filesystem does not give it.
+fn file_id(handle: &OwnedHandle) -> Option<FileId> {
+    // SAFETY: FILE_ID_INFO is what FileIdInfo writes: a u64 and a 16-byte array.
+    let id: FILE_ID_INFO = unsafe { get_info(handle, FileIdInfo) }?;
+    Some(FileId {
         volume: id.VolumeSerialNumber,
         file: u128::from_le_bytes(id.FileId.Identifier),
     })
@@ -395,19 +425,9 @@ fn file_id(handle: &OwnedHandle) -> Option<FileId> {
 
 /// The reparse tag of an open reparse point; `None` when it cannot be read.
 fn reparse_tag(handle: &OwnedHandle) -> Option<u32> {
-    // SAFETY: an all-zero FILE_ATTRIBUTE_TAG_INFO is a valid value to be overwritten.
-    let mut tag: FILE_ATTRIBUTE_TAG_INFO = unsafe { std::mem::zeroed() };
-    // SAFETY: the handle is open; the buffer is a live FILE_ATTRIBUTE_TAG_INFO of the size
-    // passed.
-    let ok = unsafe {
-        GetFileInformationByHandleEx(
-            raw(handle),
-            FileAttributeTagInfo,
-            (&raw mut tag).cast(),
-            size_of::<FILE_ATTRIBUTE_TAG_INFO>() as u32,
-        )
-    };
-    (ok != 0).then_some(tag.ReparseTag)
+    // SAFETY: FILE_ATTRIBUTE_TAG_INFO is what FileAttributeTagInfo writes: two u32s.
+    let tag: FILE_ATTRIBUTE_TAG_INFO = unsafe { get_info(handle, FileAttributeTagInfo) }?;
+    Some(tag.ReparseTag)
 }
 
 /// The reparse data of an open reparse point (`FSCTL_GET_REPARSE_POINT`): the bytes the
@@ -513,46 +533,20 @@ fn delete(handle: &OwnedHandle, attributes: u32) -> io::Result<()> {
             | FILE_DISPOSITION_FLAG_POSIX_SEMANTICS
             | FILE_DISPOSITION_FLAG_IGNORE_READONLY_ATTRIBUTE,
     };
-    // SAFETY: the handle is open; the buffer is a live FILE_DISPOSITION_INFO_EX of the size
-    // passed.
-    let ok = unsafe {
-        SetFileInformationByHandle(
-            raw(handle),
-            FileDispositionInfoEx,
-            (&raw const ex).cast(),
-            size_of::<FILE_DISPOSITION_INFO_EX>() as u32,
-        )
-    };
-    if ok != 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if !unsupported(&e) {
-        return Err(e);
+    match set_info(handle, FileDispositionInfoEx, &ex) {
+        Err(e) if unsupported(&e) => {}
+        done => return done,
     }
     let read_only = attributes & FILE_ATTRIBUTE_READONLY != 0;
     if read_only {
         set_attributes(handle, attributes & !FILE_ATTRIBUTE_READONLY)?;
     }
     let classic = FILE_DISPOSITION_INFO { DeleteFile: true };
-    // SAFETY: the handle is open; the buffer is a live FILE_DISPOSITION_INFO of the size
-    // passed.
-    let ok = unsafe {
-        SetFileInformationByHandle(
-            raw(handle),
-            FileDispositionInfo,
-            (&raw const classic).cast(),
-            size_of::<FILE_DISPOSITION_INFO>() as u32,
-        )
-    };
-    if ok != 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if read_only {
+    let deleted = set_info(handle, FileDispositionInfo, &classic);
+    if deleted.is_err() && read_only {
         let _ = set_attributes(handle, attributes);
     }
-    Err(e)
+    deleted
 }
 
 /// Sets an open file's attributes (times unchanged), through a handle with
@@ -571,19 +565,7 @@ fn set_attributes(handle: &OwnedHandle, attributes: u32) -> io::Result<()> {
             attributes
         },
     };
-    // SAFETY: the handle is open; the buffer is a live FILE_BASIC_INFO of the size passed.
-    let ok = unsafe {
-        SetFileInformationByHandle(
-            raw(handle),
-            FileBasicInfo,
-            (&raw const basic).cast(),
-            size_of::<FILE_BASIC_INFO>() as u32,
-        )
-    };
-    if ok == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_info(handle, FileBasicInfo, &basic)
 }
 
 /// A `FILE_RENAME_INFORMATION` or `FILE_LINK_INFORMATION` (one layout): `flags` (or
@@ -1478,11 +1460,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 1000,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::testing::budget(1000))]
 
         #[test]
         fn any_bytes_are_a_listing_or_an_error(buf in proptest::collection::vec(any::<u8>(), 0..600)) {

@@ -29,11 +29,7 @@ fn config(share: u32) -> ProptestConfig {
         .ok()
         .and_then(|c| c.parse::<u32>().ok())
         .unwrap_or(256);
-    ProptestConfig {
-        cases: (cases / share).max(1),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    crate::testing::budget((cases / share).max(1))
 }
 
 /// Pieces of text that matter to some reader, and a few that matter to none.
