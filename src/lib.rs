@@ -18,6 +18,8 @@ pub mod escape;
 #[cfg(feature = "gh-cache")]
 pub mod ghcache;
 pub mod goenv;
+#[cfg(test)]
+pub(crate) mod hostile;
 pub mod policy;
 pub mod progress;
 pub mod prune;

@@ -9,6 +9,7 @@
 #![cfg(unix)]
 
 mod common;
+#[path = "../src/hostile.rs"]
 mod hostile;
 
 use std::collections::BTreeMap;

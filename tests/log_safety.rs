@@ -8,6 +8,7 @@
 #![cfg(unix)]
 
 mod common;
+#[path = "../src/hostile.rs"]
 mod hostile;
 
 use std::fs;

@@ -233,7 +233,7 @@ pub fn command(kind: &str, title: &str, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escape::hostile;
+    use crate::hostile;
     use proptest::prelude::*;
 
     #[test]

@@ -314,7 +314,7 @@ pub fn deliver(
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use crate::escape::hostile;
+    use crate::hostile;
     use proptest::prelude::*;
 
     fn injection(values: &[Vec<u8>]) -> Injection {

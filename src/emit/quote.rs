@@ -287,7 +287,7 @@ pub(super) mod read {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escape::hostile;
+    use crate::hostile;
     use proptest::prelude::*;
 
     #[test]

@@ -315,7 +315,7 @@ pub fn markdown(r: &GhCacheReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escape::hostile;
+    use crate::hostile;
     use proptest::prelude::*;
 
     /// A prune report whose keys, refs, reasons, prefixes and error hold `value`.
@@ -349,18 +349,6 @@ mod tests {
         }
     }
 
-    fn outside_references(md: &str) -> String {
-        let mut bare = String::new();
-        let mut rest = md;
-        while let Some(at) = rest.find('&') {
-            bare.push_str(&rest[..at]);
-            let end = rest[at..].find(';').map_or(rest.len(), |e| at + e + 1);
-            rest = &rest[end..];
-        }
-        bare.push_str(rest);
-        bare
-    }
-
     #[test]
     fn server_text_cannot_break_the_summary_or_the_log() {
         let evil = "refs/heads/x`|<img src=x>\n::error::owned ##[error]y [l](http://e)";
@@ -368,8 +356,8 @@ mod tests {
         let plain = markdown(&sample("x"));
         for c in ['`', '|', '<', '>', '[', ']', '(', ')', '\n', '!', '#'] {
             assert_eq!(
-                outside_references(&md).matches(c).count(),
-                outside_references(&plain).matches(c).count(),
+                hostile::outside_references(&md).matches(c).count(),
+                hostile::outside_references(&plain).matches(c).count(),
                 "{c:?} in {md}"
             );
         }
@@ -405,8 +393,8 @@ mod tests {
             for l in hostile::runner_lines(&shown) {
                 prop_assert!(!hostile::is_command(l), "{l:?}");
             }
-            let md = outside_references(&markdown(&sample(&value)));
-            let plain = outside_references(&markdown(&sample("x")));
+            let md = hostile::outside_references(&markdown(&sample(&value)));
+            let plain = hostile::outside_references(&markdown(&sample("x")));
             for c in ['`', '|', '<', '>', '[', ']', '(', ')', '\n', '\r', '!', '*', '_', '\\'] {
                 prop_assert_eq!(md.matches(c).count(), plain.matches(c).count(), "{:?}", c);
             }
