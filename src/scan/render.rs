@@ -103,18 +103,7 @@ pub fn json(report: &ScanReport) -> String {
         "findings": findings,
         "problems": report.problems,
     });
-    defuse(format!("{doc:#}\n"))
-}
-
-/// A JSON document that starts no workflow command when printed on a runner. Its lines start
-/// with blanks and JSON's punctuation, never `::`; `##[`, the legacy form a runner honours
-/// anywhere in a line, can only occur inside a string, where `##\u005b` says the same.
-fn defuse(doc: String) -> String {
-    if doc.contains("##[") {
-        doc.replace("##[", "##\\u005b")
-    } else {
-        doc
-    }
+    crate::escape::guard_json(&format!("{doc:#}\n")).into_owned()
 }
 
 /// A SARIF 2.1.0 log with one run. Relative paths are given relative to `%SRCROOT%`, the
@@ -182,7 +171,7 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
             "results": results,
         }],
     });
-    defuse(format!("{doc:#}\n"))
+    crate::escape::guard_json(&format!("{doc:#}\n")).into_owned()
 }
 
 fn result(f: &Finding) -> Value {
