@@ -225,18 +225,27 @@ impl BuildCache {
         if root.parent().is_none() {
             return Err(refuse("it is the root of a filesystem"));
         }
-        for var in ["HOME", "USERPROFILE"] {
-            let home = std::env::var_os(var)
-                .filter(|h| !h.is_empty())
-                .and_then(|h| std::fs::canonicalize(h).ok());
-            if home.is_some_and(|h| h == root) {
-                return Err(refuse("it is a home directory"));
-            }
-        }
         let handle = Dir::open(&root).map_err(|e| match safefs::refusal(&e) {
             Some(safefs::Refusal::NotADirectory) => refuse("it is not a directory"),
             _ => refuse(&e.to_string()),
         })?;
+        // The checks by path, once more by identity: what was opened is what was checked,
+        // even if a path was swapped in between.
+        let same_as = |other: &Path| Dir::open(other).is_ok_and(|d| d.id() == handle.id());
+        if same_as(Path::new("/")) {
+            return Err(refuse("it is the root of a filesystem"));
+        }
+        for var in ["HOME", "USERPROFILE"] {
+            let home = std::env::var_os(var)
+                .filter(|h| !h.is_empty())
+                .map(std::path::PathBuf::from);
+            let is_home = home.is_some_and(|h| {
+                std::fs::canonicalize(&h).is_ok_and(|h| h == root) || same_as(&h)
+            });
+            if is_home {
+                return Err(refuse("it is a home directory"));
+            }
+        }
         if !has_marker(&handle) {
             return Err(refuse(&format!(
                 "it has no README starting with Go's marker line {README_MARKER:?}"
