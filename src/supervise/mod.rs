@@ -195,8 +195,8 @@ fn absorb(handle: JoinHandle<std::io::Result<Outcome>>, report: &mut RunReport) 
     match handle.join() {
         Ok(Ok(outcome)) => {
             report.prunes += 1;
-            report.pruned_bytes += outcome.removed_bytes;
-            report.pruned_files += outcome.removed_files;
+            report.pruned_bytes = report.pruned_bytes.saturating_add(outcome.removed_bytes);
+            report.pruned_files = report.pruned_files.saturating_add(outcome.removed_files);
             outcome.removed_entries == 0
         }
         Ok(Err(e)) => {
