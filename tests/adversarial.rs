@@ -741,3 +741,40 @@ fn sizes_as_large_as_a_file_can_claim_are_summed_without_overflow() {
     clean_stale_work(&lab, &tmp);
     assert!(!tmp.join("go-build1").exists() && !tmp.join("go-build2").exists());
 }
+
+/// A file someone else owns with its set-user-ID and set-group-ID bits, planted in a Go
+/// directory that `--migrate` moves.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn a_migrated_copy_never_gains_set_id_bits_under_a_new_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let lab = Lab::new();
+    let cache = lab.cache(2);
+    let gopath = lab.root.join("gopath");
+    fs::create_dir_all(gopath.join("bin")).unwrap();
+    let planted = gopath.join("bin").join("tool");
+    fs::write(&planted, "#!/bin/sh\nid\n").unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o6755)).unwrap();
+    let roomy = lab.root.join("roomy");
+    fs::create_dir_all(&roomy).unwrap();
+    let out = lab
+        .guard()
+        .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+        .arg(&roomy)
+        .env("GOCACHE", &cache)
+        .env("GOPATH", &gopath)
+        .output()
+        .unwrap();
+    assert_clean(&out);
+    let copy = roomy.join("go-disk-guard/path/bin/tool");
+    let meta = fs::metadata(&copy)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(fs::read(&copy).unwrap(), b"#!/bin/sh\nid\n");
+    assert!(
+        meta.uid() == 65534 || meta.mode() & 0o6000 == 0,
+        "the copy is owned by {} with mode {:o}: a set-ID program of someone else's content",
+        meta.uid(),
+        meta.mode()
+    );
+}
