@@ -11,7 +11,8 @@
 //! `path/bin`). Existing contents stay where they are unless `--migrate`: then every file is
 //! copied, verified byte for byte, and only then is the old copy deleted, all through
 //! [`crate::safefs`] (no link followed, no mount point crossed). Read-only modes (the module
-//! cache's) are kept.
+//! cache's) are kept; set-user-ID, set-group-ID and sticky bits are not ([`COPIED_MODE_BITS`]):
+//! a copy belongs to whoever migrates, not to the original's owner.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -382,6 +383,11 @@ fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The permission bits a copy keeps of its original's: read, write and execute. A copy
+/// belongs to whoever migrates; with the original's set-ID bits it would run someone else's
+/// content with their privileges.
+pub const COPIED_MODE_BITS: u32 = 0o777;
+
 /// Directories nested deeper than this in a tree being migrated stop the migration before
 /// anything is removed: each level holds two handles open (the original and its copy).
 pub const MAX_MIGRATE_DEPTH: usize = 128;
@@ -453,7 +459,7 @@ fn copy_tree(src: Dir, dst: Dir, from: &Path, to: &Path) -> io::Result<HashMap<F
         let Some(name) = frame.pending.pop() else {
             // The directory's own mode last, so that a read-only directory is filled first.
             if let Some(done) = stack.pop() {
-                done.dst.set_mode(done.mode)?;
+                done.dst.set_mode(done.mode & COPIED_MODE_BITS)?;
             }
             continue;
         };
@@ -540,7 +546,7 @@ fn copy_file(src: &Dir, dst: &Dir, name: &OsStr, meta: &safefs::Meta) -> io::Res
             let mut input = src.open_file(name, Open::Read)?;
             io::copy(&mut input, &mut out)?;
             out.set_modified(meta.modified)?;
-            safefs::set_file_mode(&out, src.mode_of(name)?)?;
+            safefs::set_file_mode(&out, src.mode_of(name)? & COPIED_MODE_BITS)?;
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
