@@ -778,3 +778,66 @@ fn a_migrated_copy_never_gains_set_id_bits_under_a_new_owner() {
         meta.mode()
     );
 }
+
+/// As on kernels before 5.8: a bind mount made inside a `-d` entry a moment after the mount
+/// table was last read is a mount point all the same.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn the_mountinfo_fallback_refuses_a_bind_mount_made_a_moment_ago() {
+    go_disk_guard::safefs::force_mountinfo_fallback();
+    let lab = Lab::new();
+    let cache = lab.cache(4);
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let entry = cache.join("00").join(hex_name(6, 'd'));
+    fs::create_dir_all(entry.join("sub")).unwrap();
+    fs::write(entry.join("exe"), "binary").unwrap();
+    set_mtime(&entry, SystemTime::now() - OLD);
+    let opened = go_disk_guard::buildcache::BuildCache::open(&cache).unwrap();
+    // A scan checks every directory it meets for a mount, reading the mount table...
+    assert!(!opened.scan().entries.is_empty());
+    // ...and the mount is made right after.
+    let _m = BindMount::new(&victim, &entry.join("sub"));
+    let request = go_disk_guard::prune::Request {
+        max_size: Some(0),
+        lock_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    go_disk_guard::prune::prune(&opened, &request).unwrap();
+    assert_eq!(checksums(&victim), before, "the walk crossed the new mount");
+    assert!(entry.join("sub").exists(), "the mount point stays");
+}
+
+/// As on kernels before 5.8: a directory opened by a walk holds a bind mount, and another
+/// mount then covers that directory, so the first mount point can no longer be reached by its
+/// path (which is all `/proc/self/mountinfo` gives). The walk, inside the covered directory,
+/// must still not cross it.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn the_mountinfo_fallback_refuses_a_bind_mount_whose_path_was_covered() {
+    use go_disk_guard::safefs::{self, Dir};
+    safefs::force_mountinfo_fallback();
+    let lab = Lab::new();
+    let cache = lab.cache(2);
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let name = hex_name(8, 'd');
+    let entry = cache.join("00").join(&name);
+    fs::create_dir_all(&entry).unwrap();
+    fs::write(entry.join("exe"), "binary").unwrap();
+    let _inside = BindMount::new(&victim, &entry.join("sub"));
+    let shard = Dir::open(&cache.join("00")).unwrap();
+    let held = shard.open_dir(OsStr::new(&name)).unwrap();
+    let empty = lab.root.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let _cover = BindMount::new(&empty, &entry);
+    // However long the walk has been going: the mount table is read again meanwhile.
+    std::thread::sleep(Duration::from_millis(1100));
+    let removed = safefs::clear(held, |_, _| true).unwrap();
+    assert_eq!(
+        checksums(&victim),
+        before,
+        "the walk crossed the covered mount"
+    );
+    assert_eq!(removed.left_count, 1, "{:?}", removed.left);
+}
