@@ -841,3 +841,55 @@ fn the_mountinfo_fallback_refuses_a_bind_mount_whose_path_was_covered() {
     );
     assert_eq!(removed.left_count, 1, "{:?}", removed.left);
 }
+
+/// The relocation layout is checked to hold no link when it is made; a link swapped in for it
+/// right after (a `go-disk-guard` directory on a shared volume may be someone else's) must not
+/// receive the migrated files.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn a_relocation_layout_swapped_for_a_link_after_its_check_receives_nothing() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let lab = Lab::new();
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let cache = lab.root.join("cache");
+    let roomy = lab.root.join("roomy");
+    let layout = roomy.join("go-disk-guard");
+    fs::create_dir_all(layout.join("cache")).unwrap();
+    symlink(&victim, layout.join("cache.swap")).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Exchanges the real directory and the link, over and over.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = renameat_with(
+                    CWD,
+                    layout.join("cache"),
+                    CWD,
+                    layout.join("cache.swap"),
+                    RenameFlags::EXCHANGE,
+                );
+            }
+        });
+        for _ in 0..300 {
+            if checksums(&victim) != before {
+                break;
+            }
+            synthetic_cache(&cache, 4, 64, OLD);
+            let out = lab
+                .guard()
+                .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+                .arg(&roomy)
+                .env("GOCACHE", &cache)
+                .output()
+                .unwrap();
+            assert_clean(&out);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(
+        checksums(&victim),
+        before,
+        "the migration wrote into the victim"
+    );
+}
