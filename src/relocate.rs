@@ -133,13 +133,15 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
                 to.display()
             );
         }
-        create_layout(&root, &to)
+        // The layout checked is the layout used: its handle, never its path again, which a
+        // link swapped in meanwhile could redirect.
+        let to_dir = create_layout(&root, &to)
             .map_err(|e| anyhow::anyhow!("creating {} for {var}: {e}", to.display()))?;
-        if !disk::writable(&to) {
+        if !to_dir.writable() {
             anyhow::bail!("{} (for {var}) is not writable", to.display());
         }
         let (files, bytes) = if options.migrate && from_path.is_absolute() && from_path.is_dir() {
-            migrate(&from_path, &to).map_err(|e| {
+            migrate(&from_path, to_dir, &to).map_err(|e| {
                 anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
             })?
         } else {
@@ -221,7 +223,7 @@ fn move_tmpdir(
         _ => base.join("tmp"),
     };
     if to.starts_with(base) {
-        create_layout(root, &to)
+        create_layout(root, &to).map(drop)
     } else {
         fs::create_dir_all(&to)
     }
@@ -359,8 +361,8 @@ fn same(a: &Path, b: &Path) -> bool {
 /// Creates `dir`, which lies under the chosen `root`, one component at a time through
 /// [`crate::safefs`] handles: `root` itself may be reached through links (it was chosen), but
 /// nothing below it may be a link or a mount point, so that the layout cannot be redirected
-/// into someone else's directory.
-fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
+/// into someone else's directory. Returns the handle on `dir`, which is what is written to.
+fn create_layout(root: &Path, dir: &Path) -> io::Result<Dir> {
     let rest = dir.strip_prefix(root).map_err(io::Error::other)?;
     fs::create_dir_all(root)?;
     let mut here = Dir::open(root)?;
@@ -380,7 +382,7 @@ fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
             .open_dir(name)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", crate::escape::os(name))))?;
     }
-    Ok(())
+    Ok(here)
 }
 
 /// The permission bits a copy keeps of its original's: read, write and execute. A copy
@@ -399,17 +401,16 @@ struct Copied {
     modified: std::time::SystemTime,
 }
 
-/// Copies the tree `from` into `to`, verifies every file, then removes from `from` exactly the
-/// files copied (as they were when copied) and the directories that are empty then. Links are
-/// recreated, not followed; mount points inside `from` (bind mounts included), FIFOs, sockets
-/// and devices are neither copied nor removed. A file already at the destination with the same
-/// content counts as copied; with other content it is an error before anything is removed.
-/// Everything goes through [`crate::safefs`] handles, without recursion. Returns (files,
-/// bytes) migrated.
-pub fn migrate(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
+/// Copies the tree `from` into the open directory `to` (at `to_path`, for messages), verifies
+/// every file, then removes from `from` exactly the files copied (as they were when copied)
+/// and the directories that are empty then. Links are recreated, not followed; mount points
+/// inside `from` (bind mounts included), FIFOs, sockets and devices are neither copied nor
+/// removed. A file already at the destination with the same content counts as copied; with
+/// other content it is an error before anything is removed. Everything goes through
+/// [`crate::safefs`] handles, without recursion. Returns (files, bytes) migrated.
+pub fn migrate(from: &Path, to: Dir, to_path: &Path) -> io::Result<(u64, u64)> {
     let src = Dir::open(from)?;
-    let dst = Dir::open(to)?;
-    let copied = copy_tree(src.try_clone()?, dst, from, to)?;
+    let copied = copy_tree(src.try_clone()?, to, from, to_path)?;
     let files = copied.len() as u64;
     let mut bytes = 0u64;
     let removed = safefs::clear(src, |_, meta| {
