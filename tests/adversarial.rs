@@ -893,3 +893,54 @@ fn a_relocation_layout_swapped_for_a_link_after_its_check_receives_nothing() {
         "the migration wrote into the victim"
     );
 }
+
+/// `status` restarts a cache program's counters in the cache it verified: a directory
+/// exchanged for the cache after that check (one with a cache program's state but no Go
+/// README) is not written.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn status_writes_only_in_the_cache_it_verified() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let lab = Lab::new();
+    let cache = lab.cache(64);
+    let other = lab.root.join("other");
+    fs::create_dir_all(other.join("cacheprog")).unwrap();
+    let state = r#"{"budget":{"max_size":null,"min_free":null},"counts":{"hits":7,"misses":0,"puts":0,"put_bytes":0,"evicted_entries":0,"evicted_bytes":0,"errors":0},"since":1700000000}"#;
+    fs::write(other.join("cacheprog/state.json"), state).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = renameat_with(CWD, &cache, CWD, &other, RenameFlags::EXCHANGE);
+            }
+        });
+        for _ in 0..200 {
+            let out = lab
+                .guard()
+                .args(["status", "--format", "json"])
+                .env("GOCACHE", &cache)
+                .output()
+                .unwrap();
+            assert_clean(&out);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let unverified = if cache.join("README").exists() {
+        &other
+    } else {
+        &cache
+    };
+    let names: Vec<_> = fs::read_dir(unverified.join("cacheprog"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["state.json"],
+        "status wrote in a directory it did not verify"
+    );
+    assert_eq!(
+        fs::read_to_string(unverified.join("cacheprog/state.json")).unwrap(),
+        state
+    );
+}
