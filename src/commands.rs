@@ -46,7 +46,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
                     last_go_trim: cache.last_go_trim(),
                     ..scan.stats()
                 },
-                cacheprog: crate::cacheprog::report_state(cache.root()),
+                cacheprog: crate::cacheprog::report_state(cache.handle()),
             })
         }
         Some(Ok(None)) => {
