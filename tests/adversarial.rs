@@ -944,3 +944,71 @@ fn status_writes_only_in_the_cache_it_verified() {
         state
     );
 }
+
+/// Sets `path`'s mtime to `secs` seconds from the Unix epoch, negative ones included.
+fn set_mtime_secs(path: &Path, secs: i64) {
+    let stamp = rustix::fs::Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: stamp,
+        last_modification: stamp,
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+}
+
+/// A file can carry any time: before 1970, or after the year 9999 (which RFC 3339 cannot
+/// write). Reports in every format survive them.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn file_times_before_1970_or_after_9999_are_reported_without_a_panic() {
+    let lab = Lab::new();
+    let cache = lab.cache(4);
+    let tmp = lab.root.join("tmp");
+    for (i, secs) in [-315_619_200i64, 99_999_999_999_999]
+        .into_iter()
+        .enumerate()
+    {
+        let entry = cache.join("00").join(hex_name(i as u64 + 200, 'd'));
+        fs::create_dir_all(cache.join("00")).unwrap();
+        fs::write(&entry, "entry").unwrap();
+        set_mtime_secs(&entry, secs);
+        let work = work_dir(&tmp, &format!("go-build{}", 900 + i));
+        set_mtime_secs(&work, secs);
+    }
+    for format in ["text", "json", "markdown"] {
+        let out = lab
+            .guard()
+            .args(["status", "--format", format])
+            .env("GOCACHE", &cache)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+        let out = lab
+            .guard()
+            .args([
+                "prune",
+                "--max-size",
+                "0",
+                "--keep-recent",
+                "0s",
+                "--dry-run",
+            ])
+            .args(["--stale-work", "1h", "--format", format])
+            .env("GOCACHE", &cache)
+            .env("GOTMPDIR", &tmp)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+    }
+    prune_all(&lab, &cache);
+    clean_stale_work(&lab, &tmp);
+}
