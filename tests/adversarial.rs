@@ -1012,3 +1012,41 @@ fn file_times_before_1970_or_after_9999_are_reported_without_a_panic() {
     prune_all(&lab, &cache);
     clean_stale_work(&lab, &tmp);
 }
+
+/// `--migrate` deletes the originals of what it copied: only from a GOCACHE verified to be a
+/// Go build cache, and never a home directory, whatever GOCACHE or GOPATH say (an old
+/// `export GOPATH=$HOME`, or a `go env -w` a pull request left in the runner's GOENV file).
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn migrate_never_empties_a_home_directory_or_a_directory_that_is_no_build_cache() {
+    let lab = Lab::new();
+    let home = lab.home();
+    fs::write(home.join(".bashrc"), "mine").unwrap();
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh").join("id_ed25519"), "key").unwrap();
+    let victim = lab.victim("v");
+    let before = sums(&[&home, &victim]);
+    for (var, value) in [("GOCACHE", &victim), ("GOCACHE", &home), ("GOPATH", &home)] {
+        let roomy = lab.root.join(format!("roomy-{var}"));
+        fs::create_dir_all(&roomy).unwrap();
+        let out = lab
+            .guard()
+            .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+            .arg(&roomy)
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+        assert!(
+            home.exists() && victim.exists(),
+            "{var}={} was moved away",
+            value.display()
+        );
+        assert_eq!(
+            sums(&[&home, &victim]),
+            before,
+            "{var}={}: files moved away",
+            value.display()
+        );
+    }
+}
