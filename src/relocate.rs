@@ -120,6 +120,17 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ("GOMODCACHE", base.join("modcache")),
         ("GOPATH", base.join("path")),
     ];
+    // Every source is checked before anything moves: a refusal leaves all in place.
+    if options.migrate {
+        for (var, _) in &targets {
+            if let Some(from) = go.get(var).map(Path::new)
+                && from.is_absolute()
+                && from.is_dir()
+            {
+                check_migration_source(var, from)?;
+            }
+        }
+    }
     for (var, to) in targets {
         let from = go.get(var).map(PathBuf::from).unwrap_or_default();
         let from_path = from.clone();
@@ -174,6 +185,42 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         outcome.moves.push(m);
     }
     Ok(outcome)
+}
+
+/// Refuses to migrate (and so empty) `from`, the value of `var`, when it is the root of a
+/// filesystem, a home directory or holds one, or for GOCACHE when it is neither empty nor a Go
+/// build cache (what `prune` refuses, for the same reasons). A Go variable can name any directory: an old
+/// `export GOPATH=$HOME`, or a `go env -w` left in a runner's GOENV file.
+fn check_migration_source(var: &str, from: &Path) -> Result<(), crate::error::Error> {
+    let refuse = |reason: &str| {
+        crate::error::Error::Usage(format!(
+            "not migrating {var} from {}: {reason}; nothing was moved",
+            crate::escape::path(from)
+        ))
+    };
+    let real = fs::canonicalize(from).map_err(|e| refuse(&e.to_string()))?;
+    if real.parent().is_none() {
+        return Err(refuse("it is the root of a filesystem"));
+    }
+    let holds_home = ["HOME", "USERPROFILE"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .filter(|h| !h.is_empty())
+        .filter_map(|h| fs::canonicalize(h).ok())
+        .any(|home| home.starts_with(&real));
+    if holds_home {
+        return Err(refuse("it is or holds a home directory"));
+    }
+    let empty = fs::read_dir(&real).is_ok_and(|mut names| names.next().is_none());
+    if var == "GOCACHE" && !empty {
+        crate::buildcache::BuildCache::open(from).map_err(|e| match e {
+            crate::error::Error::NotABuildCache { reason, .. } => {
+                refuse(&format!("it is not a Go build cache ({reason})"))
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
 }
 
 /// GOTMPDIR follows to the chosen volume when the temp dir is RAM-backed or has less than
