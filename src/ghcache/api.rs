@@ -359,6 +359,20 @@ mod tests {
         assert_eq!(rate_limit_wait(&h, now), None);
     }
 
+    /// The server says when its limit resets: a time past what the clock can hold is a wait
+    /// longer than any allowed, not a panic.
+    #[test]
+    fn a_reset_past_the_end_of_time_is_a_wait_too_long() {
+        let now = SystemTime::now();
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert!(rate_limit_wait(&h, now).is_some_and(|w| w > MAX_WAIT));
+    }
+
     #[test]
     fn times_and_refs() {
         let t = parse_time("2026-11-20T10:00:00.123Z").unwrap();
