@@ -295,8 +295,18 @@ pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration>
         return Some(Duration::from_secs(seconds));
     }
     if get("x-ratelimit-remaining") == Some(0) {
-        let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(get("x-ratelimit-reset")?);
-        return Some(reset.duration_since(now).unwrap_or_default() + Duration::from_secs(1));
+        let reset = Duration::from_secs(get("x-ratelimit-reset")?);
+        // A reset past what the clock can hold is as long a wait as there is.
+        return Some(
+            SystemTime::UNIX_EPOCH
+                .checked_add(reset)
+                .map_or(Duration::MAX, |reset| {
+                    reset
+                        .duration_since(now)
+                        .unwrap_or_default()
+                        .saturating_add(Duration::from_secs(1))
+                }),
+        );
     }
     None
 }
