@@ -46,7 +46,7 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
                     last_go_trim: cache.last_go_trim(),
                     ..scan.stats()
                 },
-                cacheprog: crate::cacheprog::report_state(cache.root()),
+                cacheprog: crate::cacheprog::report_state(cache.handle()),
             })
         }
         Some(Ok(None)) => {
@@ -549,9 +549,11 @@ fn remeasure(
                         .iter()
                         .any(|(_, pr)| pr.volume == v.id && p.cache.starts_with(&pr.resolved))
                 })
-                .map(|p| p.removed_bytes)
-                .sum();
-            v.available_bytes_after = (v.available_bytes_before + would_free).min(v.total_bytes);
+                .fold(0u64, |sum, p| sum.saturating_add(p.removed_bytes));
+            v.available_bytes_after = v
+                .available_bytes_before
+                .saturating_add(would_free)
+                .min(v.total_bytes);
         } else if let Some((_, probe)) = probes.iter().find(|(_, p)| p.volume == v.id)
             && let Ok(space) = disk::space(&probe.resolved)
         {
@@ -569,8 +571,12 @@ fn remeasure(
 /// The verdict: a hard-limit breach names the volume, the figures, the limit and what was
 /// pruned.
 fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdict {
-    let removed: u64 = prunes.iter().map(|p| p.removed_bytes).sum();
-    let removed_files: u64 = prunes.iter().map(|p| p.removed_files).sum();
+    let removed = prunes
+        .iter()
+        .fold(0u64, |sum, p| sum.saturating_add(p.removed_bytes));
+    let removed_files = prunes
+        .iter()
+        .fold(0u64, |sum, p| sum.saturating_add(p.removed_files));
     let breaches: Vec<String> = volumes
         .iter()
         .filter(|v| v.level == Some(Level::BelowHard))

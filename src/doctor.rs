@@ -318,7 +318,7 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
         .dirs
         .iter()
         .filter(|d| d.fate == Fate::WouldRemove)
-        .fold((0u64, 0u64), |(n, b), d| (n + 1, b + d.bytes));
+        .fold((0u64, 0u64), |(n, b), d| (n + 1, b.saturating_add(d.bytes)));
     if count > 0 {
         let dirs: Vec<String> = stale
             .temp_dirs

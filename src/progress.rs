@@ -59,8 +59,18 @@ impl Progress {
 
     /// Records one more entry of `bytes` handled.
     pub fn inc(&self, bytes: u64) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        // Sizes come from the filesystem (a sparse file claims up to 2^63 − 1 bytes): the
+        // sums saturate.
+        let add = |counter: &AtomicU64, n: u64| {
+            let before = counter
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    Some(c.saturating_add(n))
+                })
+                .unwrap_or_else(|c| c);
+            before.saturating_add(n)
+        };
+        let done = add(&self.done, 1);
+        let bytes = add(&self.bytes, bytes);
         match &self.mode {
             Mode::Bar(bar) => bar.set_position(done),
             Mode::Lines { last } => {

@@ -11,7 +11,8 @@
 //! `path/bin`). Existing contents stay where they are unless `--migrate`: then every file is
 //! copied, verified byte for byte, and only then is the old copy deleted, all through
 //! [`crate::safefs`] (no link followed, no mount point crossed). Read-only modes (the module
-//! cache's) are kept.
+//! cache's) are kept; set-user-ID, set-group-ID and sticky bits are not ([`COPIED_MODE_BITS`]):
+//! a copy belongs to whoever migrates, not to the original's owner.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -119,6 +120,17 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ("GOMODCACHE", base.join("modcache")),
         ("GOPATH", base.join("path")),
     ];
+    // Every source is checked before anything moves: a refusal leaves all in place.
+    if options.migrate {
+        for (var, _) in &targets {
+            if let Some(from) = go.get(var).map(Path::new)
+                && from.is_absolute()
+                && from.is_dir()
+            {
+                check_migration_source(var, from)?;
+            }
+        }
+    }
     for (var, to) in targets {
         let from = go.get(var).map(PathBuf::from).unwrap_or_default();
         let from_path = from.clone();
@@ -132,13 +144,15 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
                 to.display()
             );
         }
-        create_layout(&root, &to)
+        // The layout checked is the layout used: its handle, never its path again, which a
+        // link swapped in meanwhile could redirect.
+        let to_dir = create_layout(&root, &to)
             .map_err(|e| anyhow::anyhow!("creating {} for {var}: {e}", to.display()))?;
-        if !disk::writable(&to) {
+        if !to_dir.writable() {
             anyhow::bail!("{} (for {var}) is not writable", to.display());
         }
         let (files, bytes) = if options.migrate && from_path.is_absolute() && from_path.is_dir() {
-            migrate(&from_path, &to).map_err(|e| {
+            migrate(&from_path, to_dir, &to).map_err(|e| {
                 anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
             })?
         } else {
@@ -171,6 +185,42 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         outcome.moves.push(m);
     }
     Ok(outcome)
+}
+
+/// Refuses to migrate (and so empty) `from`, the value of `var`, when it is the root of a
+/// filesystem, a home directory or holds one, or for GOCACHE when it is neither empty nor a Go
+/// build cache (what `prune` refuses, for the same reasons). A Go variable can name any directory: an old
+/// `export GOPATH=$HOME`, or a `go env -w` left in a runner's GOENV file.
+fn check_migration_source(var: &str, from: &Path) -> Result<(), crate::error::Error> {
+    let refuse = |reason: &str| {
+        crate::error::Error::Usage(format!(
+            "not migrating {var} from {}: {reason}; nothing was moved",
+            crate::escape::path(from)
+        ))
+    };
+    let real = fs::canonicalize(from).map_err(|e| refuse(&e.to_string()))?;
+    if real.parent().is_none() {
+        return Err(refuse("it is the root of a filesystem"));
+    }
+    let holds_home = ["HOME", "USERPROFILE"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .filter(|h| !h.is_empty())
+        .filter_map(|h| fs::canonicalize(h).ok())
+        .any(|home| home.starts_with(&real));
+    if holds_home {
+        return Err(refuse("it is or holds a home directory"));
+    }
+    let empty = fs::read_dir(&real).is_ok_and(|mut names| names.next().is_none());
+    if var == "GOCACHE" && !empty {
+        crate::buildcache::BuildCache::open(from).map_err(|e| match e {
+            crate::error::Error::NotABuildCache { reason, .. } => {
+                refuse(&format!("it is not a Go build cache ({reason})"))
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
 }
 
 /// GOTMPDIR follows to the chosen volume when the temp dir is RAM-backed or has less than
@@ -220,7 +270,7 @@ fn move_tmpdir(
         _ => base.join("tmp"),
     };
     if to.starts_with(base) {
-        create_layout(root, &to)
+        create_layout(root, &to).map(drop)
     } else {
         fs::create_dir_all(&to)
     }
@@ -358,8 +408,8 @@ fn same(a: &Path, b: &Path) -> bool {
 /// Creates `dir`, which lies under the chosen `root`, one component at a time through
 /// [`crate::safefs`] handles: `root` itself may be reached through links (it was chosen), but
 /// nothing below it may be a link or a mount point, so that the layout cannot be redirected
-/// into someone else's directory.
-fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
+/// into someone else's directory. Returns the handle on `dir`, which is what is written to.
+fn create_layout(root: &Path, dir: &Path) -> io::Result<Dir> {
     let rest = dir.strip_prefix(root).map_err(io::Error::other)?;
     fs::create_dir_all(root)?;
     let mut here = Dir::open(root)?;
@@ -379,8 +429,13 @@ fn create_layout(root: &Path, dir: &Path) -> io::Result<()> {
             .open_dir(name)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", crate::escape::os(name))))?;
     }
-    Ok(())
+    Ok(here)
 }
+
+/// The permission bits a copy keeps of its original's: read, write and execute. A copy
+/// belongs to whoever migrates; with the original's set-ID bits it would run someone else's
+/// content with their privileges.
+pub const COPIED_MODE_BITS: u32 = 0o777;
 
 /// Directories nested deeper than this in a tree being migrated stop the migration before
 /// anything is removed: each level holds two handles open (the original and its copy).
@@ -393,17 +448,16 @@ struct Copied {
     modified: std::time::SystemTime,
 }
 
-/// Copies the tree `from` into `to`, verifies every file, then removes from `from` exactly the
-/// files copied (as they were when copied) and the directories that are empty then. Links are
-/// recreated, not followed; mount points inside `from` (bind mounts included), FIFOs, sockets
-/// and devices are neither copied nor removed. A file already at the destination with the same
-/// content counts as copied; with other content it is an error before anything is removed.
-/// Everything goes through [`crate::safefs`] handles, without recursion. Returns (files,
-/// bytes) migrated.
-pub fn migrate(from: &Path, to: &Path) -> io::Result<(u64, u64)> {
+/// Copies the tree `from` into the open directory `to` (at `to_path`, for messages), verifies
+/// every file, then removes from `from` exactly the files copied (as they were when copied)
+/// and the directories that are empty then. Links are recreated, not followed; mount points
+/// inside `from` (bind mounts included), FIFOs, sockets and devices are neither copied nor
+/// removed. A file already at the destination with the same content counts as copied; with
+/// other content it is an error before anything is removed. Everything goes through
+/// [`crate::safefs`] handles, without recursion. Returns (files, bytes) migrated.
+pub fn migrate(from: &Path, to: Dir, to_path: &Path) -> io::Result<(u64, u64)> {
     let src = Dir::open(from)?;
-    let dst = Dir::open(to)?;
-    let copied = copy_tree(src.try_clone()?, dst, from, to)?;
+    let copied = copy_tree(src.try_clone()?, to, from, to_path)?;
     let files = copied.len() as u64;
     let mut bytes = 0u64;
     let removed = safefs::clear(src, |_, meta| {
@@ -453,7 +507,7 @@ fn copy_tree(src: Dir, dst: Dir, from: &Path, to: &Path) -> io::Result<HashMap<F
         let Some(name) = frame.pending.pop() else {
             // The directory's own mode last, so that a read-only directory is filled first.
             if let Some(done) = stack.pop() {
-                done.dst.set_mode(done.mode)?;
+                done.dst.set_mode(done.mode & COPIED_MODE_BITS)?;
             }
             continue;
         };
@@ -540,7 +594,7 @@ fn copy_file(src: &Dir, dst: &Dir, name: &OsStr, meta: &safefs::Meta) -> io::Res
             let mut input = src.open_file(name, Open::Read)?;
             io::copy(&mut input, &mut out)?;
             out.set_modified(meta.modified)?;
-            safefs::set_file_mode(&out, src.mode_of(name)?)?;
+            safefs::set_file_mode(&out, src.mode_of(name)? & COPIED_MODE_BITS)?;
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),

@@ -658,3 +658,397 @@ fn a_relocation_layout_planted_as_a_link_is_refused() {
     );
     assert_eq!(cache_entries(&cache).len(), 8, "nothing was migrated away");
 }
+
+/// Makes `path` a sparse file as long as a file can be: no block is allocated, so it is
+/// counted at its length, 2^63 − 1 bytes.
+fn huge_sparse_file(path: &Path) {
+    fs::File::create(path)
+        .unwrap()
+        .set_len(i64::MAX as u64)
+        .unwrap();
+    set_mtime(path, SystemTime::now() - OLD);
+}
+
+/// Sizes are the filesystem's claims: sums of them neither overflow (a panic) nor saturate
+/// into a goal that looks met while entries are left.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn sizes_as_large_as_a_file_can_claim_are_summed_without_overflow() {
+    let lab = Lab::new();
+    let cache = lab.cache(4);
+    // Entries in four shards: the shards' sums are added up after the parallel removal.
+    for (i, shard) in ["10", "20", "30", "40"].iter().enumerate() {
+        fs::create_dir_all(cache.join(shard)).unwrap();
+        huge_sparse_file(&cache.join(shard).join(hex_name(i as u64 + 100, 'd')));
+    }
+    status(&lab, &cache);
+    for format in ["text", "json", "markdown"] {
+        let out = lab
+            .guard()
+            .args([
+                "prune",
+                "--max-size",
+                "0",
+                "--keep-recent",
+                "0s",
+                "--dry-run",
+            ])
+            .args(["--format", format])
+            .env("GOCACHE", &cache)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+    }
+    prune_all(&lab, &cache);
+    assert!(
+        cache_entries(&cache).is_empty(),
+        "--max-size 0 leaves no entry: {:?}",
+        cache_entries(&cache)
+    );
+
+    // Two idle work directories of three such files each.
+    let tmp = lab.root.join("tmp");
+    for name in ["go-build1", "go-build2"] {
+        let work = work_dir(&tmp, name);
+        for f in ["a", "b", "c"] {
+            huge_sparse_file(&work.join(f));
+        }
+        age(&work);
+    }
+    let out = lab
+        .guard()
+        .arg("doctor")
+        .env("GOTMPDIR", &tmp)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_clean(&out);
+    let out = lab
+        .guard()
+        .args([
+            "prune",
+            "--stale-work",
+            "1h",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .env("GOTMPDIR", &tmp)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_clean(&out);
+    clean_stale_work(&lab, &tmp);
+    assert!(!tmp.join("go-build1").exists() && !tmp.join("go-build2").exists());
+}
+
+/// A file someone else owns with its set-user-ID and set-group-ID bits, planted in a Go
+/// directory that `--migrate` moves.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn a_migrated_copy_never_gains_set_id_bits_under_a_new_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let lab = Lab::new();
+    let cache = lab.cache(2);
+    let gopath = lab.root.join("gopath");
+    fs::create_dir_all(gopath.join("bin")).unwrap();
+    let planted = gopath.join("bin").join("tool");
+    fs::write(&planted, "#!/bin/sh\nid\n").unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    fs::set_permissions(&planted, fs::Permissions::from_mode(0o6755)).unwrap();
+    let roomy = lab.root.join("roomy");
+    fs::create_dir_all(&roomy).unwrap();
+    let out = lab
+        .guard()
+        .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+        .arg(&roomy)
+        .env("GOCACHE", &cache)
+        .env("GOPATH", &gopath)
+        .output()
+        .unwrap();
+    assert_clean(&out);
+    let copy = roomy.join("go-disk-guard/path/bin/tool");
+    let meta = fs::metadata(&copy)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(fs::read(&copy).unwrap(), b"#!/bin/sh\nid\n");
+    assert!(
+        meta.uid() == 65534 || meta.mode() & 0o6000 == 0,
+        "the copy is owned by {} with mode {:o}: a set-ID program of someone else's content",
+        meta.uid(),
+        meta.mode()
+    );
+}
+
+/// As on kernels before 5.8: a bind mount made inside a `-d` entry a moment after the mount
+/// table was last read is a mount point all the same.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn the_mountinfo_fallback_refuses_a_bind_mount_made_a_moment_ago() {
+    go_disk_guard::safefs::force_mountinfo_fallback();
+    let lab = Lab::new();
+    let cache = lab.cache(4);
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let entry = cache.join("00").join(hex_name(6, 'd'));
+    fs::create_dir_all(entry.join("sub")).unwrap();
+    fs::write(entry.join("exe"), "binary").unwrap();
+    set_mtime(&entry, SystemTime::now() - OLD);
+    let opened = go_disk_guard::buildcache::BuildCache::open(&cache).unwrap();
+    // A scan checks every directory it meets for a mount, reading the mount table...
+    assert!(!opened.scan().entries.is_empty());
+    // ...and the mount is made right after.
+    let _m = BindMount::new(&victim, &entry.join("sub"));
+    let request = go_disk_guard::prune::Request {
+        max_size: Some(0),
+        lock_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
+    go_disk_guard::prune::prune(&opened, &request).unwrap();
+    assert_eq!(checksums(&victim), before, "the walk crossed the new mount");
+    assert!(entry.join("sub").exists(), "the mount point stays");
+}
+
+/// As on kernels before 5.8: a directory opened by a walk holds a bind mount, and another
+/// mount then covers that directory, so the first mount point can no longer be reached by its
+/// path (which is all `/proc/self/mountinfo` gives). The walk, inside the covered directory,
+/// must still not cross it.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn the_mountinfo_fallback_refuses_a_bind_mount_whose_path_was_covered() {
+    use go_disk_guard::safefs::{self, Dir};
+    safefs::force_mountinfo_fallback();
+    let lab = Lab::new();
+    let cache = lab.cache(2);
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let name = hex_name(8, 'd');
+    let entry = cache.join("00").join(&name);
+    fs::create_dir_all(&entry).unwrap();
+    fs::write(entry.join("exe"), "binary").unwrap();
+    let _inside = BindMount::new(&victim, &entry.join("sub"));
+    let shard = Dir::open(&cache.join("00")).unwrap();
+    let held = shard.open_dir(OsStr::new(&name)).unwrap();
+    let empty = lab.root.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let _cover = BindMount::new(&empty, &entry);
+    // However long the walk has been going: the mount table is read again meanwhile.
+    std::thread::sleep(Duration::from_millis(1100));
+    let removed = safefs::clear(held, |_, _| true).unwrap();
+    assert_eq!(
+        checksums(&victim),
+        before,
+        "the walk crossed the covered mount"
+    );
+    assert_eq!(removed.left_count, 1, "{:?}", removed.left);
+}
+
+/// The relocation layout is checked to hold no link when it is made; a link swapped in for it
+/// right after (a `go-disk-guard` directory on a shared volume may be someone else's) must not
+/// receive the migrated files.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn a_relocation_layout_swapped_for_a_link_after_its_check_receives_nothing() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let lab = Lab::new();
+    let victim = lab.victim("v");
+    let before = checksums(&victim);
+    let cache = lab.root.join("cache");
+    let roomy = lab.root.join("roomy");
+    let layout = roomy.join("go-disk-guard");
+    fs::create_dir_all(layout.join("cache")).unwrap();
+    symlink(&victim, layout.join("cache.swap")).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Exchanges the real directory and the link, over and over.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = renameat_with(
+                    CWD,
+                    layout.join("cache"),
+                    CWD,
+                    layout.join("cache.swap"),
+                    RenameFlags::EXCHANGE,
+                );
+            }
+        });
+        for _ in 0..300 {
+            if checksums(&victim) != before {
+                break;
+            }
+            synthetic_cache(&cache, 4, 64, OLD);
+            let out = lab
+                .guard()
+                .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+                .arg(&roomy)
+                .env("GOCACHE", &cache)
+                .output()
+                .unwrap();
+            assert_clean(&out);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(
+        checksums(&victim),
+        before,
+        "the migration wrote into the victim"
+    );
+}
+
+/// `status` restarts a cache program's counters in the cache it verified: a directory
+/// exchanged for the cache after that check (one with a cache program's state but no Go
+/// README) is not written.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn status_writes_only_in_the_cache_it_verified() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let lab = Lab::new();
+    let cache = lab.cache(64);
+    let other = lab.root.join("other");
+    fs::create_dir_all(other.join("cacheprog")).unwrap();
+    let state = r#"{"budget":{"max_size":null,"min_free":null},"counts":{"hits":7,"misses":0,"puts":0,"put_bytes":0,"evicted_entries":0,"evicted_bytes":0,"errors":0},"since":1700000000}"#;
+    fs::write(other.join("cacheprog/state.json"), state).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = renameat_with(CWD, &cache, CWD, &other, RenameFlags::EXCHANGE);
+            }
+        });
+        for _ in 0..200 {
+            let out = lab
+                .guard()
+                .args(["status", "--format", "json"])
+                .env("GOCACHE", &cache)
+                .output()
+                .unwrap();
+            assert_clean(&out);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let unverified = if cache.join("README").exists() {
+        &other
+    } else {
+        &cache
+    };
+    let names: Vec<_> = fs::read_dir(unverified.join("cacheprog"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["state.json"],
+        "status wrote in a directory it did not verify"
+    );
+    assert_eq!(
+        fs::read_to_string(unverified.join("cacheprog/state.json")).unwrap(),
+        state
+    );
+}
+
+/// Sets `path`'s mtime to `secs` seconds from the Unix epoch, negative ones included.
+fn set_mtime_secs(path: &Path, secs: i64) {
+    let stamp = rustix::fs::Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: stamp,
+        last_modification: stamp,
+    };
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        path,
+        &times,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+}
+
+/// A file can carry any time: before 1970, or after the year 9999 (which RFC 3339 cannot
+/// write). Reports in every format survive them.
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn file_times_before_1970_or_after_9999_are_reported_without_a_panic() {
+    let lab = Lab::new();
+    let cache = lab.cache(4);
+    let tmp = lab.root.join("tmp");
+    for (i, secs) in [-315_619_200i64, 99_999_999_999_999]
+        .into_iter()
+        .enumerate()
+    {
+        let entry = cache.join("00").join(hex_name(i as u64 + 200, 'd'));
+        fs::create_dir_all(cache.join("00")).unwrap();
+        fs::write(&entry, "entry").unwrap();
+        set_mtime_secs(&entry, secs);
+        let work = work_dir(&tmp, &format!("go-build{}", 900 + i));
+        set_mtime_secs(&work, secs);
+    }
+    // Go's own record of its last trim, in seconds, is a time too.
+    fs::write(cache.join("trim.txt"), "99999999999999").unwrap();
+    for format in ["text", "json", "markdown"] {
+        let out = lab
+            .guard()
+            .args(["status", "--format", format])
+            .env("GOCACHE", &cache)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+        let out = lab
+            .guard()
+            .args([
+                "prune",
+                "--max-size",
+                "0",
+                "--keep-recent",
+                "0s",
+                "--dry-run",
+            ])
+            .args(["--stale-work", "1h", "--format", format])
+            .env("GOCACHE", &cache)
+            .env("GOTMPDIR", &tmp)
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+    }
+    prune_all(&lab, &cache);
+    clean_stale_work(&lab, &tmp);
+}
+
+/// `--migrate` deletes the originals of what it copied: only from a GOCACHE verified to be a
+/// Go build cache, and never a home directory, whatever GOCACHE or GOPATH say (an old
+/// `export GOPATH=$HOME`, or a `go env -w` a pull request left in the runner's GOENV file).
+#[test]
+#[ignore = "needs root: it mounts tmpfs volumes and bind mounts"]
+fn migrate_never_empties_a_home_directory_or_a_directory_that_is_no_build_cache() {
+    let lab = Lab::new();
+    let home = lab.home();
+    fs::write(home.join(".bashrc"), "mine").unwrap();
+    fs::create_dir_all(home.join(".ssh")).unwrap();
+    fs::write(home.join(".ssh").join("id_ed25519"), "key").unwrap();
+    let victim = lab.victim("v");
+    let before = sums(&[&home, &victim]);
+    for (var, value) in [("GOCACHE", &victim), ("GOCACHE", &home), ("GOPATH", &home)] {
+        let roomy = lab.root.join(format!("roomy-{var}"));
+        fs::create_dir_all(&roomy).unwrap();
+        let out = lab
+            .guard()
+            .args(["env", "--emit", "sh", "--migrate", "--relocate"])
+            .arg(&roomy)
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_clean(&out);
+        assert!(
+            home.exists() && victim.exists(),
+            "{var}={} was moved away",
+            value.display()
+        );
+        assert_eq!(
+            sums(&[&home, &victim]),
+            before,
+            "{var}={}: files moved away",
+            value.display()
+        );
+    }
+}

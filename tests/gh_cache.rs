@@ -544,3 +544,55 @@ async fn keys_refs_and_messages_from_the_server_stay_text() {
         }
     }
 }
+
+/// Sizes are the server's word: sizes whose sum a u64 cannot hold neither panic a sum nor stop
+/// `--max-total` early.
+#[tokio::test(flavor = "multi_thread")]
+async fn sizes_whose_sum_overflows_are_summed_exactly() {
+    let server = MockServer::start().await;
+    let huge = u64::MAX / 2 + 1;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/actions/caches"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 3,
+            "actions_caches": [
+                cache(1, "refs/heads/main", "setup-go-a", huge, 1),
+                cache(2, "refs/heads/main", "setup-go-b", huge, 2),
+                cache(3, "refs/heads/main", "setup-go-c", huge, 3),
+            ]
+        })))
+        .mount(&server)
+        .await;
+    delete_succeeds(&server).await;
+    let out = gh_cache(&server, &["list", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = gh_cache(
+        &server,
+        &[
+            "prune",
+            "--format",
+            "json",
+            "--key-prefix",
+            "setup-go-",
+            "--max-total",
+            "1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut deleted = deleted_ids(&server).await;
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [1, 2, 3],
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

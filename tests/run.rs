@@ -316,3 +316,27 @@ fn a_command_line_holding_workflow_commands_stays_in_its_line() {
         assert!(!is_command(l), "{l:?} in {stdout}");
     }
 }
+
+/// An interval longer than the clock can count from now is the longest wait, not a panic.
+#[test]
+fn an_interval_past_the_end_of_time_neither_panics_nor_waits() {
+    let home = tempfile::tempdir().unwrap();
+    let c = home.path().join("c");
+    let out = guard(home.path())
+        .args(["run", "--format", "json", "--go", "/nonexistent/go"])
+        .args([
+            "--interval",
+            "500000000000y",
+            "--soft",
+            "1KiB",
+            "--hard",
+            "0",
+        ])
+        .args(["--", "sh", "-c", "sleep 0.2; exit 5"])
+        .env("GOCACHE", &c)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+}

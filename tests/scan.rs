@@ -519,3 +519,70 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in 6 file(s)"));
 }
+
+/// A file the walk listed as a regular file and that is then exchanged for a FIFO (by
+/// whatever else runs on the machine) is not read: reading one without a writer would wait
+/// forever.
+#[cfg(unix)]
+#[test]
+fn a_file_exchanged_for_a_fifo_after_the_walk_listed_it_is_not_waited_on() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    let n = 64;
+    for i in 0..n {
+        std::fs::write(repo.join(format!("f{i}.go")), "package x\n").unwrap();
+        rustix::fs::mknodat(
+            CWD,
+            repo.join(format!("f{i}.fifo")),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+    }
+    let stop = AtomicBool::new(false);
+    let hung = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                for i in 0..n {
+                    let _ = renameat_with(
+                        CWD,
+                        repo.join(format!("f{i}.go")),
+                        CWD,
+                        repo.join(format!("f{i}.fifo")),
+                        RenameFlags::EXCHANGE,
+                    );
+                }
+            }
+        });
+        let mut hung = false;
+        for _ in 0..40 {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+                .args(["scan", "--format", "json"])
+                .current_dir(repo)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            while child.try_wait().unwrap().is_none() {
+                if started.elapsed() > Duration::from_secs(20) {
+                    hung = true;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if hung {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        hung
+    });
+    assert!(!hung, "scan waited on a FIFO for 20s");
+}

@@ -46,7 +46,7 @@ pub struct LiveLease {
 }
 
 fn rfc3339_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&humantime::format_rfc3339_seconds(*t))
+    crate::report::serialize_time(&Some(*t), s)
 }
 
 fn lock_name(name: &OsStr) -> OsString {

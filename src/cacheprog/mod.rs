@@ -668,14 +668,12 @@ pub struct Managed {
     pub ledger_bytes: Option<u64>,
 }
 
-/// Reads a cache program's state in `root` for `status`, and restarts its counters (they are
-/// counts since the last report). `None` when no cache program has run there, or when its
+/// Reads a cache program's state in the cache whose root is open as `root` (the handle its
+/// check went through, never its path again) for `status`, and restarts its counters (they
+/// are counts since the last report). `None` when no cache program has run there, or when its
 /// state directory is not a real directory of the cache (a link, a mount point: not read).
-pub fn report_state(root: &Path) -> Option<Managed> {
-    let state = crate::safefs::Dir::open(root)
-        .ok()?
-        .open_dir(std::ffi::OsStr::new(store::STATE_DIR))
-        .ok()?;
+pub fn report_state(root: &crate::safefs::Dir) -> Option<Managed> {
+    let state = root.open_dir(std::ffi::OsStr::new(store::STATE_DIR)).ok()?;
     ledger::read_state(&state)?;
     let leases = state
         .open_dir(std::ffi::OsStr::new(store::LEASES_DIR))

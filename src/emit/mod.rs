@@ -248,8 +248,14 @@ pub struct Figures {
 pub fn figures(report: &Report) -> Figures {
     Figures {
         available: report.volumes.iter().map(|v| v.available_bytes_after).min(),
-        pruned_bytes: report.prunes.iter().map(|p| p.removed_bytes).sum(),
-        pruned_files: report.prunes.iter().map(|p| p.removed_files).sum(),
+        pruned_bytes: report
+            .prunes
+            .iter()
+            .fold(0u64, |sum, p| sum.saturating_add(p.removed_bytes)),
+        pruned_files: report
+            .prunes
+            .iter()
+            .fold(0u64, |sum, p| sum.saturating_add(p.removed_files)),
     }
 }
 

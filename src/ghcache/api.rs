@@ -295,8 +295,18 @@ pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration>
         return Some(Duration::from_secs(seconds));
     }
     if get("x-ratelimit-remaining") == Some(0) {
-        let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(get("x-ratelimit-reset")?);
-        return Some(reset.duration_since(now).unwrap_or_default() + Duration::from_secs(1));
+        let reset = Duration::from_secs(get("x-ratelimit-reset")?);
+        // A reset past what the clock can hold is as long a wait as there is.
+        return Some(
+            SystemTime::UNIX_EPOCH
+                .checked_add(reset)
+                .map_or(Duration::MAX, |reset| {
+                    reset
+                        .duration_since(now)
+                        .unwrap_or_default()
+                        .saturating_add(Duration::from_secs(1))
+                }),
+        );
     }
     None
 }
@@ -357,6 +367,20 @@ mod tests {
         assert_eq!(rate_limit_wait(&h, now), Some(Duration::from_secs(31)));
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("12"));
         assert_eq!(rate_limit_wait(&h, now), None);
+    }
+
+    /// The server says when its limit resets: a time past what the clock can hold is a wait
+    /// longer than any allowed, not a panic.
+    #[test]
+    fn a_reset_past_the_end_of_time_is_a_wait_too_long() {
+        let now = SystemTime::now();
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert!(rate_limit_wait(&h, now).is_some_and(|w| w > MAX_WAIT));
     }
 
     #[test]

@@ -102,14 +102,14 @@ pub fn list(target: &Target, prefixes: &[String]) -> anyhow::Result<GhCacheRepor
             .cloned()
             .collect();
         selected.sort_by_key(|c| std::cmp::Reverse(c.last_accessed_at));
-        let selected_bytes = selected.iter().map(|c| c.size_in_bytes).sum();
+        let selected_bytes = policy::total_bytes(&selected);
         Ok(GhCacheReport {
             schema_version: 1,
             command: "gh-cache list",
             repo: target.repo.clone(),
             dry_run: false,
             total_caches: all.len(),
-            total_bytes: all.iter().map(|c| c.size_in_bytes).sum(),
+            total_bytes: policy::total_bytes(&all),
             key_prefixes: prefixes.to_vec(),
             selected_caches: selected.len(),
             selected_bytes,
@@ -147,7 +147,7 @@ pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<
             repo: target.repo.clone(),
             dry_run,
             total_caches: all.len(),
-            total_bytes: all.iter().map(|c| c.size_in_bytes).sum(),
+            total_bytes: policy::total_bytes(&all),
             key_prefixes: policy.key_prefixes.clone(),
             selected_caches: plan.deletions.len() + plan.kept.len(),
             selected_bytes: plan.selected_bytes,
@@ -185,9 +185,8 @@ pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<
             .deletions
             .iter()
             .filter(|d| matches!(d.fate, Fate::Failed | Fate::NotAttempted))
-            .map(|d| d.cache.size_in_bytes)
-            .sum();
-        report.kept_bytes += not_deleted;
+            .fold(0u64, |sum, d| sum.saturating_add(d.cache.size_in_bytes));
+        report.kept_bytes = report.kept_bytes.saturating_add(not_deleted);
         Ok(report)
     })
 }

@@ -81,6 +81,14 @@ fn newest_first(a: &Cache, b: &Cache) -> std::cmp::Ordering {
         .then(b.id.cmp(&a.id))
 }
 
+/// The bytes of `caches`, as the server states them: a sum that saturates rather than
+/// overflows.
+pub fn total_bytes(caches: &[Cache]) -> u64 {
+    caches
+        .iter()
+        .fold(0u64, |sum, c| sum.saturating_add(c.size_in_bytes))
+}
+
 /// Plans the deletions. `refs` says what is known of each ref (absent: live).
 pub fn plan(
     caches: &[Cache],
@@ -94,7 +102,7 @@ pub fn plan(
         .cloned()
         .collect();
     remaining.sort_by(newest_first);
-    let selected_bytes = remaining.iter().map(|c| c.size_in_bytes).sum();
+    let selected_bytes = total_bytes(&remaining);
     let mut deletions = Vec::new();
     let mut take = |remaining: &mut Vec<Cache>, pick: &mut dyn FnMut(&Cache) -> Option<String>| {
         let mut kept = Vec::with_capacity(remaining.len());
@@ -160,17 +168,18 @@ pub fn plan(
         });
     }
     if let Some(max) = policy.max_total {
-        let mut total: u64 = remaining.iter().map(|c| c.size_in_bytes).sum();
-        if total > max {
+        // Summed exactly: a saturated sum would stop the deletions early.
+        let mut total: u128 = remaining.iter().map(|c| u128::from(c.size_in_bytes)).sum();
+        if total > u128::from(max) {
             // Least recently accessed first: the end of the newest-first list.
             let mut order: Vec<usize> = (0..remaining.len()).collect();
             order.reverse();
             let mut doomed = vec![false; remaining.len()];
             for i in order {
-                if total <= max {
+                if total <= u128::from(max) {
                     break;
                 }
-                total -= remaining[i].size_in_bytes;
+                total = total.saturating_sub(u128::from(remaining[i].size_in_bytes));
                 doomed[i] = true;
             }
             let mut drop_order: Vec<Deletion> = Vec::new();
@@ -194,7 +203,7 @@ pub fn plan(
             remaining = kept;
         }
     }
-    let kept_bytes = remaining.iter().map(|c| c.size_in_bytes).sum();
+    let kept_bytes = total_bytes(&remaining);
     Plan {
         deletions,
         kept: remaining,

@@ -130,6 +130,9 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
 
     // Oldest first, sorted in place: a large cache's list is never held twice.
     let mut candidates: Vec<Entry> = std::mem::take(&mut scan.entries);
+    // The exact total: sizes are the filesystem's claims (a sparse file claims up to
+    // 2^63 − 1 bytes), so a saturated sum would call a goal met with entries still to go.
+    let total_bytes: u128 = candidates.iter().map(|e| u128::from(e.disk_bytes)).sum();
     let mut oldest_recent: Option<SystemTime> = None;
     candidates.retain(|e| {
         let modified = e.modified();
@@ -151,14 +154,16 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
         want = want.max(candidates.partition_point(|e| e.modified() < cutoff));
     }
     if let Some(max) = request.max_size {
-        let excess = outcome.before.bytes.saturating_sub(max);
+        let excess = total_bytes.saturating_sub(u128::from(max));
         let (n, met) = prefix_freeing(&candidates, 0, excess);
         want = want.max(n);
         goal_met &= met;
     }
     let volume_path = cache.root().to_path_buf();
-    let shortfall = |target: u64| -> io::Result<u64> {
-        Ok(target.saturating_sub(disk::space(&volume_path)?.available))
+    let shortfall = |target: u64| -> io::Result<u128> {
+        Ok(u128::from(
+            target.saturating_sub(disk::space(&volume_path)?.available),
+        ))
     };
     // A dry run can only estimate whether the free-space goal would be met.
     let mut free_goal_estimate = true;
@@ -231,14 +236,15 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
 }
 
 /// The end of the shortest run of candidates from `start` whose bytes reach `bytes`, and
-/// whether they do.
-fn prefix_freeing(candidates: &[Entry], start: usize, bytes: u64) -> (usize, bool) {
-    let mut sum = 0u64;
+/// whether they do. Summed exactly (no count of entries of at most 2^64 − 1 bytes each can
+/// reach `u128::MAX`), so that sizes a sparse file claims cannot make it stop early.
+fn prefix_freeing(candidates: &[Entry], start: usize, bytes: u128) -> (usize, bool) {
+    let mut sum = 0u128;
     let mut end = start;
     while sum < bytes
         && let Some(e) = candidates.get(end)
     {
-        sum = sum.saturating_add(e.disk_bytes);
+        sum = sum.saturating_add(u128::from(e.disk_bytes));
         end += 1;
     }
     (end, sum >= bytes)
@@ -294,9 +300,11 @@ impl Tally {
     }
 
     fn add(&mut self, other: Tally) {
-        self.entries += other.entries;
-        self.files += other.files;
-        self.bytes += other.bytes;
+        // Sizes are the filesystem's claims (a sparse file claims up to 2^63 − 1 bytes): the
+        // sums saturate.
+        self.entries = self.entries.saturating_add(other.entries);
+        self.files = self.files.saturating_add(other.files);
+        self.bytes = self.bytes.saturating_add(other.bytes);
         self.newest = match (self.newest, other.newest) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

@@ -199,7 +199,7 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
             };
             if matches!(dir.fate, Fate::Removed | Fate::WouldRemove) {
                 out.removed_dirs += 1;
-                out.removed_bytes += dir.bytes;
+                out.removed_bytes = out.removed_bytes.saturating_add(dir.bytes);
             }
             out.dirs.push(dir);
         }

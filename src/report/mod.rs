@@ -247,12 +247,22 @@ impl Report {
     }
 }
 
-/// Serialises an optional time as RFC 3339 (UTC, seconds), or `null`.
+/// Serialises an optional time as RFC 3339 (UTC, seconds), or `null`: also for a time RFC 3339
+/// cannot write (see [`rfc3339_seconds`]).
 pub fn serialize_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => s.collect_str(&humantime::format_rfc3339_seconds(*t)),
+    match t.and_then(rfc3339_seconds) {
+        Some(text) => s.serialize_str(&text),
         None => s.serialize_none(),
     }
+}
+
+/// `t` as RFC 3339 (UTC, seconds), when it can be written so: from 1970 (where the formatter
+/// starts) to the end of the year 9999. A file can carry any time, before or after.
+pub fn rfc3339_seconds(t: SystemTime) -> Option<String> {
+    /// 10000-01-01T00:00:00Z.
+    const YEAR_10000: u64 = 253_402_300_800;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    (secs < YEAR_10000).then(|| humantime::format_rfc3339_seconds(t).to_string())
 }
 
 /// "3h ago", "2d ago", "just now", "in the future" for a past time.

@@ -10,8 +10,9 @@
 //!   entered. A directory swapped for a link after it was listed cannot redirect anything:
 //!   the handle already open still names the directory that was checked.
 //! * **No mount point is ever crossed**, bind mounts of the same filesystem included: on
-//!   Linux a child's mount ID (`statx`'s `stx_mnt_id`, Linux 5.8+; `/proc/self/mountinfo`
-//!   before that) must equal its parent's, which the device number alone cannot tell; on
+//!   Linux a child's mount ID (`statx`'s `stx_mnt_id`, Linux 5.8+; `name_to_handle_at`'s
+//!   before that, or `/proc/self/mountinfo` on a filesystem without file handles) must equal
+//!   its parent's, which the device number alone cannot tell; on
 //!   other Unix systems the device number must; on Windows every reparse point is refused, the
 //!   only way a tree reaches another volume there. A mount point inside a tree is left alone
 //!   and reported ([`Refusal::MountPoint`]); so is everything above it.

@@ -4,10 +4,13 @@
 //!
 //! Mount identity: on Linux, `statx` with `STATX_MNT_ID` (5.8+) gives each file's mount ID,
 //! which tells a bind mount of the same filesystem from an ordinary directory. Where the
-//! kernel lacks it, a file is a mount point when its device differs from its parent's or its
-//! device and inode are those of a mount root listed in `/proc/self/mountinfo` (which also
-//! marks a directory that is bind-mounted elsewhere: left alone too, which is safe). Other
-//! Unix systems have no same-device bind mounts: the device number decides.
+//! kernel lacks it, `name_to_handle_at` (2.6.39+) gives the same mount ID, relative to the
+//! same handle. Only on a filesystem that gives no file handles either is a file a mount point
+//! when its device differs from its parent's or its device and inode are those of a mount
+//! root listed in `/proc/self/mountinfo` (which also marks a directory that is bind-mounted
+//! elsewhere: left alone too, which is safe); that list names mounts by path, so it cannot see
+//! a mount made after it was read or one whose path another mount covers. Other Unix systems
+//! have no same-device bind mounts: the device number decides.
 
 // Field types of `stat` differ between Unix systems (`st_mode` is a u16 on macOS): the casts
 // that are no-ops on Linux are needed elsewhere.
@@ -103,14 +106,15 @@ mod mount_id {
         );
     }
 
-    /// Makes this process tell mounts by `/proc/self/mountinfo`, as on kernels before 5.8.
+    /// Makes this process tell mounts as on kernels before 5.8, without `statx`'s mount IDs.
     pub fn force_mountinfo() {
         STATX_MNT_ID.store(2, Ordering::Relaxed);
     }
 }
 
-/// Makes this process identify mount points through `/proc/self/mountinfo` instead of
-/// `statx`'s mount IDs, as it must on Linux before 5.8. For tests of that fallback.
+/// Makes this process identify mount points without `statx`'s mount IDs, as it must on Linux
+/// before 5.8: by `name_to_handle_at`'s mount IDs, and on a filesystem without file handles
+/// through `/proc/self/mountinfo`. For tests of that fallback.
 #[doc(hidden)]
 pub fn force_mountinfo_fallback() {
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -154,7 +158,56 @@ fn stat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<Stat> {
             Err(e) => return Err(e.into()),
         }
     }
-    stat_plain(dirfd, name)
+    let mut st = stat_plain(dirfd, name)?;
+    st.mount = handle_mount_id(dirfd, name);
+    Ok(st)
+}
+
+/// The mount ID of `name` in `dirfd` (of `dirfd` itself when `name` is empty), not following
+/// a link, as `name_to_handle_at(2)` gives it: the mount ID kernels before 5.8 give, the same
+/// number as `statx`'s. `None` on a filesystem that gives no file handles.
+#[cfg(target_os = "linux")]
+fn handle_mount_id(dirfd: &OwnedFd, name: &OsStr) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    /// `struct file_handle` with room for the largest handle.
+    #[repr(C)]
+    struct Handle {
+        header: libc::file_handle,
+        bytes: [u8; libc::MAX_HANDLE_SZ as usize],
+    }
+    let path = std::ffi::CString::new(name.as_bytes()).ok()?;
+    let mut handle = Handle {
+        header: libc::file_handle {
+            handle_bytes: libc::MAX_HANDLE_SZ as libc::c_uint,
+            handle_type: 0,
+            f_handle: [],
+        },
+        bytes: [0; libc::MAX_HANDLE_SZ as usize],
+    };
+    let mut mount_id: libc::c_int = 0;
+    let flags = if name.is_empty() {
+        libc::AT_EMPTY_PATH
+    } else {
+        0
+    };
+    // SAFETY: `path` is a NUL-terminated string; `handle` is a `struct file_handle` whose
+    // `handle_bytes` says how much room follows its header (MAX_HANDLE_SZ, the most the kernel
+    // writes); `mount_id` is an int. All live for the duration of the call.
+    let rc = unsafe {
+        libc::name_to_handle_at(
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
+            &mut handle.header,
+            &mut mount_id,
+            flags,
+        )
+    };
+    (rc == 0).then(|| u64::from(mount_id.unsigned_abs()))
+}
+
+#[cfg(target_os = "android")]
+fn handle_mount_id(_dirfd: &OwnedFd, _name: &OsStr) -> Option<u64> {
+    None
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]

@@ -238,7 +238,10 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
                     if entry.file_type().is_some_and(|t| t.is_file())
                         && let Some(kind) = kind_of(entry.path())
                     {
-                        scan_file(entry.path(), kind, system_drive, &mut worker.local);
+                        // A path given to scan is followed if it is a link; what the walk
+                        // finds under it never is.
+                        let follow = entry.depth() == 0;
+                        scan_file(entry.path(), follow, kind, system_drive, &mut worker.local);
                     }
                 }
                 Err(e) => worker.local.problems.push(walk_problem(&e)),
@@ -320,8 +323,8 @@ fn position_in(lit: &golex::Literal<'_>, start: usize) -> (u32, u32) {
 }
 
 /// Scans one file into `out`.
-fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
-    let bytes = match std::fs::read(path) {
+fn scan_file(path: &Path, follow: bool, kind: Kind, system_drive: u8, out: &mut ScanReport) {
+    let bytes = match read_regular(path, follow) {
         Ok(b) => b,
         Err(e) => {
             out.problems.push(Problem {
@@ -333,6 +336,44 @@ fn scan_file(path: &Path, kind: Kind, system_drive: u8, out: &mut ScanReport) {
     };
     out.files_scanned += 1;
     scan_bytes(path, &bytes, kind, system_drive, out);
+}
+
+/// The contents of the regular file at `path`, through a link only when `follow`. The walk
+/// listed it as a regular file, but anything else on the machine may have exchanged it since:
+/// a FIFO without a writer would be waited on forever, and a link could name a device that
+/// never ends. So it is opened without blocking and without following a link, and read only
+/// if what was opened is a regular file.
+fn read_regular(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = if follow {
+            OFlags::NONBLOCK
+        } else {
+            OFlags::NONBLOCK | OFlags::NOFOLLOW
+        };
+        options.custom_flags(i32::from_ne_bytes(flags.bits().to_ne_bytes()));
+    }
+    #[cfg(not(unix))]
+    let _ = follow;
+    let mut file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file any more (exchanged since it was listed)",
+        ));
+    }
+    // As `std::fs::read`: room for the stated length if it can be had, else an error.
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(meta.len()).unwrap_or(usize::MAX))
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Scans the contents of one file into `out`.

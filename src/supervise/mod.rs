@@ -107,16 +107,24 @@ pub fn supervise(
     let mut background: Option<JoinHandle<std::io::Result<Outcome>>> = None;
     // Set once a prune removed nothing: pruning cannot help any more.
     let mut exhausted = false;
-    let mut next_measure = Instant::now();
+    // `None`: an interval longer than the clock can count from now, which is waiting for the
+    // command to end.
+    let mut next_measure = Some(Instant::now());
     let status: ExitStatus = loop {
-        match exit.recv_timeout(next_measure.saturating_duration_since(Instant::now())) {
+        let received = match next_measure {
+            Some(at) => exit.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => exit
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match received {
             Ok(status) => break status?,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 anyhow::bail!("lost track of the command")
             }
         }
-        next_measure = Instant::now() + options.interval;
+        next_measure = Instant::now().checked_add(options.interval);
         if let Some(handle) = background.take_if(|h| h.is_finished()) {
             exhausted |= absorb(handle, &mut report);
         }
@@ -195,8 +203,8 @@ fn absorb(handle: JoinHandle<std::io::Result<Outcome>>, report: &mut RunReport) 
     match handle.join() {
         Ok(Ok(outcome)) => {
             report.prunes += 1;
-            report.pruned_bytes += outcome.removed_bytes;
-            report.pruned_files += outcome.removed_files;
+            report.pruned_bytes = report.pruned_bytes.saturating_add(outcome.removed_bytes);
+            report.pruned_files = report.pruned_files.saturating_add(outcome.removed_files);
             outcome.removed_entries == 0
         }
         Ok(Err(e)) => {
