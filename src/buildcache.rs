@@ -239,9 +239,8 @@ impl BuildCache {
             let home = std::env::var_os(var)
                 .filter(|h| !h.is_empty())
                 .map(std::path::PathBuf::from);
-            let is_home = home.is_some_and(|h| {
-                std::fs::canonicalize(&h).is_ok_and(|h| h == root) || same_as(&h)
-            });
+            let is_home = home
+                .is_some_and(|h| std::fs::canonicalize(&h).is_ok_and(|h| h == root) || same_as(&h));
             if is_home {
                 return Err(refuse("it is a home directory"));
             }

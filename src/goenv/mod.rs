@@ -467,16 +467,22 @@ mod tests {
 
     #[test]
     fn relative_directories_never_go_on_path() {
+        // An absolute GOROOT as each system writes one.
+        let goroot = if cfg!(windows) {
+            r"C:\Program Files\Go"
+        } else {
+            "/usr/local/go"
+        };
         let go = GoEnv {
             resolver: Resolver::Computed {
                 reason: "test".into(),
             },
-            vars: vec![var("GOROOT", "/usr/local/go"), var("GOBIN", "bin")],
+            vars: vec![var("GOROOT", goroot), var("GOBIN", "bin")],
             sources: Sources::default(),
             notes: Vec::new(),
         };
         let (dirs, refused) = go.path_prepend();
-        assert_eq!(dirs, [Path::new("/usr/local/go/bin")]);
+        assert_eq!(dirs, [Path::new(goroot).join("bin")]);
         assert_eq!(refused, [("GOBIN", PathBuf::from("bin"))]);
     }
 
