@@ -120,14 +120,16 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ("GOMODCACHE", base.join("modcache")),
         ("GOPATH", base.join("path")),
     ];
-    // Every source is checked before anything moves: a refusal leaves all in place.
+    // Every source is checked before anything moves: a refusal leaves all in place. The
+    // directory checked is the directory migrated: its handle, never its path opened again.
+    let mut sources: HashMap<&str, Dir> = HashMap::new();
     if options.migrate {
         for (var, _) in &targets {
             if let Some(from) = go.get(var).map(Path::new)
                 && from.is_absolute()
                 && from.is_dir()
             {
-                check_migration_source(var, from)?;
+                sources.insert(var, check_migration_source(var, from)?);
             }
         }
     }
@@ -151,12 +153,11 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         if !to_dir.writable() {
             anyhow::bail!("{} (for {var}) is not writable", to.display());
         }
-        let (files, bytes) = if options.migrate && from_path.is_absolute() && from_path.is_dir() {
-            migrate(&from_path, to_dir, &to).map_err(|e| {
+        let (files, bytes) = match sources.remove(var) {
+            Some(src) => migrate(src, &from_path, to_dir, &to).map_err(|e| {
                 anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
-            })?
-        } else {
-            (0, 0)
+            })?,
+            None => (0, 0),
         };
         set(go, var, to.clone().into_os_string());
         outcome.moves.push(Move {
@@ -191,7 +192,7 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
 /// filesystem, a home directory or holds one, or for GOCACHE when it is neither empty nor a Go
 /// build cache (what `prune` refuses, for the same reasons). A Go variable can name any directory: an old
 /// `export GOPATH=$HOME`, or a `go env -w` left in a runner's GOENV file.
-fn check_migration_source(var: &str, from: &Path) -> Result<(), crate::error::Error> {
+fn check_migration_source(var: &str, from: &Path) -> Result<Dir, crate::error::Error> {
     let refuse = |reason: &str| {
         crate::error::Error::Usage(format!(
             "not migrating {var} from {}: {reason}; nothing was moved",
@@ -202,25 +203,37 @@ fn check_migration_source(var: &str, from: &Path) -> Result<(), crate::error::Er
     if real.parent().is_none() {
         return Err(refuse("it is the root of a filesystem"));
     }
-    let holds_home = ["HOME", "USERPROFILE"]
+    let src = Dir::open(&real).map_err(|e| refuse(&e.to_string()))?;
+    // By path, and by the identity of what was opened (a path swapped meanwhile changes the
+    // one, not the other).
+    let homes: Vec<PathBuf> = ["HOME", "USERPROFILE"]
         .iter()
         .filter_map(std::env::var_os)
         .filter(|h| !h.is_empty())
-        .filter_map(|h| fs::canonicalize(h).ok())
-        .any(|home| home.starts_with(&real));
-    if holds_home {
-        return Err(refuse("it is or holds a home directory"));
+        .map(PathBuf::from)
+        .collect();
+    let holds_home = homes.iter().any(|h| {
+        fs::canonicalize(h).is_ok_and(|home| home.starts_with(&real))
+            || Dir::open(h).is_ok_and(|d| d.id() == src.id())
+    });
+    if holds_home || Dir::open(Path::new("/")).is_ok_and(|d| d.id() == src.id()) {
+        return Err(refuse(
+            "it is, or holds, a home directory or a filesystem's root",
+        ));
     }
-    let empty = fs::read_dir(&real).is_ok_and(|mut names| names.next().is_none());
+    let mut empty = true;
+    src.each_name(|_| empty = false)
+        .map_err(|e| refuse(&e.to_string()))?;
     if var == "GOCACHE" && !empty {
-        crate::buildcache::BuildCache::open(from).map_err(|e| match e {
+        let handle = src.try_clone().map_err(|e| refuse(&e.to_string()))?;
+        crate::buildcache::BuildCache::from_handle(real, handle).map_err(|e| match e {
             crate::error::Error::NotABuildCache { reason, .. } => {
                 refuse(&format!("it is not a Go build cache ({reason})"))
             }
             other => other,
         })?;
     }
-    Ok(())
+    Ok(src)
 }
 
 /// GOTMPDIR follows to the chosen volume when the temp dir is RAM-backed or has less than
@@ -448,15 +461,16 @@ struct Copied {
     modified: std::time::SystemTime,
 }
 
-/// Copies the tree `from` into the open directory `to` (at `to_path`, for messages), verifies
+/// Copies the tree under the open directory `src` (at `from`) into the open directory `to`
+/// (at `to_path`; both paths for messages and the final removal of `from`'s name), verifies
 /// every file, then removes from `from` exactly the files copied (as they were when copied)
 /// and the directories that are empty then. Links are recreated, not followed; mount points
 /// inside `from` (bind mounts included), FIFOs, sockets and devices are neither copied nor
 /// removed. A file already at the destination with the same content counts as copied; with
 /// other content it is an error before anything is removed. Everything goes through
 /// [`crate::safefs`] handles, without recursion. Returns (files, bytes) migrated.
-pub fn migrate(from: &Path, to: Dir, to_path: &Path) -> io::Result<(u64, u64)> {
-    let src = Dir::open(from)?;
+pub fn migrate(src: Dir, from: &Path, to: Dir, to_path: &Path) -> io::Result<(u64, u64)> {
+    let src_id = src.id();
     let copied = copy_tree(src.try_clone()?, to, from, to_path)?;
     let files = copied.len() as u64;
     let mut bytes = 0u64;
@@ -472,8 +486,10 @@ pub fn migrate(from: &Path, to: Dir, to_path: &Path) -> io::Result<(u64, u64)> {
     if removed.complete()
         && let (Some(parent), Some(name)) = (from.parent(), from.file_name())
         && let Ok(parent) = Dir::open(parent)
+        && parent.meta(name).is_ok_and(|m| m.id == src_id)
     {
-        // The emptied directory itself, unless it is a link or mount point (then it stays).
+        // The emptied directory itself, if its name still names it (not a link or a mount
+        // point, which stay).
         let _ = parent.remove_dir(name);
     }
     Ok((files, bytes))
