@@ -72,6 +72,25 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
     )
 }
 
+/// `--save-settings`: writes `layer`'s carried settings to `file` (made absolute by the
+/// caller), whole or not at all, and returns the path to hand on as GO_DISK_GUARD_CONFIG. The
+/// file is replaced as a name (a link planted there is replaced, never written through).
+pub fn save_settings(layer: &policy::Layer, file: &Path) -> anyhow::Result<PathBuf> {
+    let text = layer.to_yaml()?;
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Err(Error::Usage(format!(
+            "--save-settings: {} names no file",
+            crate::escape::path(file)
+        ))
+        .into());
+    };
+    let dir = crate::safefs::Dir::open(dir)
+        .with_context(|| format!("--save-settings: {}", crate::escape::path(dir)))?;
+    crate::safefs::replace_file(&dir, name, text.as_bytes())
+        .with_context(|| format!("--save-settings: {}", crate::escape::path(file)))?;
+    Ok(file.to_path_buf())
+}
+
 /// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
 /// no cache scan.
 pub fn env(settings: &Settings) -> anyhow::Result<Report> {
@@ -619,9 +638,13 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
         return Verdict::new(Status::HardLimit, breaches.join("; and "));
     }
     if prunes.iter().any(|p| p.removed_entries > 0) {
-        let verb = if dry_run { "would prune" } else { "pruned" };
+        let (status, verb) = if dry_run {
+            (Status::WouldPrune, "would prune")
+        } else {
+            (Status::Pruned, "pruned")
+        };
         return Verdict::new(
-            Status::Pruned,
+            status,
             format!(
                 "{verb} {} ({removed_files} files); every watched volume is above its hard limit",
                 format_bytes(removed)

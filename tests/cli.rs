@@ -473,3 +473,89 @@ fn links_on_the_way_to_a_go_directory_are_reported() {
         "{text}"
     );
 }
+
+/// `--save-settings`: the settings a check ran with reach the commands that follow through the
+/// handed-on GO_DISK_GUARD_CONFIG; a later flag or variable still wins, `--config` replaces the
+/// file, and a link planted at the file's name is replaced, never written through.
+#[test]
+fn saved_settings_carry_to_later_commands() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    fs::write(h.join(".go-disk-guard.yml"), "target: 30GB\n").unwrap();
+    // A link planted where the settings go: its target must stay as it is.
+    let victim = h.join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    let saved = h.join("tmp/settings.yml");
+    fs::create_dir(h.join("tmp")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&victim, &saved).unwrap();
+    let out = guard(h)
+        .args(["check", "--soft", "2GB", "--path", "/", "--emit", "dotenv"])
+        .args(["--save-settings", "tmp/settings.yml"])
+        .env("GO_DISK_GUARD_KEEP_RECENT", "3h")
+        .env("GO_DISK_GUARD_DRY_RUN", "true")
+        .env("GO_DISK_GUARD_RELOCATE", h.join("elsewhere"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!fs::symlink_metadata(&saved).unwrap().is_symlink());
+    let dotenv = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = dotenv
+        .lines()
+        .find(|l| l.starts_with("GO_DISK_GUARD_CONFIG="))
+        .unwrap_or_else(|| panic!("GO_DISK_GUARD_CONFIG not handed on:\n{dotenv}"));
+    let handed = line
+        .trim_start_matches("GO_DISK_GUARD_CONFIG=")
+        .trim_matches(['\'', '"']);
+    assert_eq!(std::path::Path::new(handed), saved);
+
+    // A later command somewhere else, with only the handed-on variable.
+    let later = |args: &[&str], env: &[(&str, &str)]| {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut cmd = guard(elsewhere.path());
+        cmd.args(["status", "--format", "json"])
+            .args(args)
+            .env("GO_DISK_GUARD_CONFIG", &saved);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)["settings"].clone()
+    };
+    let s = later(&[], &[]);
+    assert_eq!(s["soft"], 2_000_000_000u64); // the check's flag
+    assert_eq!(s["keep_recent"], "3h"); // the check's environment
+    assert_eq!(s["dry_run"], true);
+    assert_eq!(s["target"], 30_000_000_000u64); // the check's file
+    assert_eq!(s["paths"][0], "/");
+    assert_eq!(s["lock_timeout"], "1m"); // a default stays a default
+    // Relocation was the check's to do, once: it is not carried.
+    let text = fs::read_to_string(&saved).unwrap();
+    assert!(
+        !text.contains("relocate") && !text.contains("elsewhere"),
+        "{text}"
+    );
+
+    // A later flag, or a later variable, wins over the saved file.
+    assert_eq!(later(&["--soft", "3GB"], &[])["soft"], 3_000_000_000u64);
+    assert_eq!(
+        later(&[], &[("GO_DISK_GUARD_SOFT", "4GB")])["soft"],
+        4_000_000_000u64
+    );
+    // --config replaces the saved file.
+    let other = h.join("other.yml");
+    fs::write(&other, "soft: 5GB\n").unwrap();
+    let s = later(&["--config", other.to_str().unwrap()], &[]);
+    assert_eq!(s["soft"], 5_000_000_000u64);
+    assert_eq!(s["keep_recent"], "2h");
+}
