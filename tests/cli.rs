@@ -559,3 +559,52 @@ fn saved_settings_carry_to_later_commands() {
     assert_eq!(s["soft"], 5_000_000_000u64);
     assert_eq!(s["keep_recent"], "2h");
 }
+
+/// A runner may give a step a terminal: in CI there is still no bar (no escape sequence), while outside CI the same prune on a terminal draws one. The terminal is
+/// a real pseudo-terminal, from util-linux's `script`.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_progress_bar_in_ci_even_on_a_terminal() {
+    let prune_on_a_terminal = |ci: &[(&str, &str)]| {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join("cache");
+        synthetic_cache(
+            &cache,
+            3000,
+            100,
+            std::time::Duration::from_secs(5 * 86_400),
+        );
+        let command = format!(
+            "'{}' prune --max-size 0 --keep-recent 0s",
+            common::bin().display()
+        );
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", common::test_path())
+            .env("HOME", home.path())
+            .env("TERM", "xterm")
+            .env("GOCACHE", &cache);
+        for (k, v) in ci {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(common::cache_entries(&cache).is_empty());
+        out.stdout
+    };
+    // A terminal ends lines with CR LF, so only the escape sequences tell a bar.
+    let drawn = |bytes: &[u8]| bytes.contains(&0x1b);
+    assert!(
+        drawn(&prune_on_a_terminal(&[])),
+        "no bar on a terminal outside CI"
+    );
+    for ci in ["CI", "GITHUB_ACTIONS", "JENKINS_URL"] {
+        let out = prune_on_a_terminal(&[(ci, "true")]);
+        assert!(!drawn(&out), "{ci}: {}", String::from_utf8_lossy(&out));
+    }
+}
