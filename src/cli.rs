@@ -553,7 +553,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
     };
     if let Some(file) = save_settings {
-        report.settings_file = Some(commands::save_settings(&layer, &cwd.join(file))?);
+        report.settings_file = Some(commands::save_settings(&layer, &file, &cwd)?);
     }
     let mut formats = settings.emit.clone();
     if is_env && formats.is_empty() {

@@ -490,7 +490,8 @@ fn saved_settings_carry_to_later_commands() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(&victim, &saved).unwrap();
     let out = guard(h)
-        .args(["check", "--soft", "2GB", "--path", "/", "--emit", "dotenv"])
+        .args(["check", "--soft", "2GB", "--path", "/", "--path", "work"])
+        .args(["--emit", "dotenv"])
         .args(["--save-settings", "tmp/settings.yml"])
         .env("GO_DISK_GUARD_KEEP_RECENT", "3h")
         .env("GO_DISK_GUARD_DRY_RUN", "true")
@@ -538,6 +539,8 @@ fn saved_settings_carry_to_later_commands() {
     assert_eq!(s["dry_run"], true);
     assert_eq!(s["target"], 30_000_000_000u64); // the check's file
     assert_eq!(s["paths"][0], "/");
+    // A relative path means what it meant where the check ran.
+    assert_eq!(s["paths"][1], h.join("work").to_str().unwrap());
     assert_eq!(s["lock_timeout"], "1m"); // a default stays a default
     // Relocation was the check's to do, once: it is not carried.
     let text = fs::read_to_string(&saved).unwrap();
