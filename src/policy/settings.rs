@@ -389,28 +389,14 @@ pub fn load_layer(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Lay
     Ok(layer)
 }
 
-/// The settings a saved configuration file carries to the commands that follow in a job
-/// (`--save-settings`): the limits, the watched paths and how to prune — not what one command
-/// does once (`relocate`, `migrate`: the check did it and handed the new directories on) or how
-/// it reports (`format`, `emit`, `emit-file`).
-pub const CARRIED_KEYS: &[&str] = &[
-    "soft",
-    "hard",
-    "target",
-    "cache-max-size",
-    "cacheprog-max-size",
-    "keep-recent",
-    "lock-timeout",
-    "paths",
-    "go",
-    "dry-run",
-    "system-volume",
-    "relocate-candidates",
-    "tmp-min",
-];
+/// The settings a saved configuration file does not carry to the commands that follow in a job
+/// (`--save-settings`): what one command does once (`relocate`, `migrate`: the check did it and
+/// handed the new directories on) and how it reports (`format`, `emit`, `emit-file`). Every
+/// other setting — the limits, the watched paths, how to prune — is carried.
+pub const NOT_CARRIED_KEYS: &[&str] = &["format", "emit", "emit-file", "relocate", "migrate"];
 
 impl Layer {
-    /// This layer's carried settings ([`CARRIED_KEYS`]) as a configuration file that
+    /// This layer's carried settings (all but [`NOT_CARRIED_KEYS`]) as a configuration file that
     /// [`Layer::from_yaml`] reads back to the same values. Defaults are not written: a setting
     /// no source gave stays a default. Every value is a double-quoted YAML scalar, escaped, so
     /// that no value (a path holding a quote, a line break, a `#`) can end early or add a key.
@@ -469,7 +455,7 @@ impl Layer {
         Ok(out)
     }
 
-    /// Only the settings a saved file carries ([`CARRIED_KEYS`]).
+    /// Only the settings a saved file carries (all but [`NOT_CARRIED_KEYS`]).
     pub fn carried(self) -> Layer {
         Layer {
             format: None,
@@ -833,7 +819,11 @@ mod tests {
             .filter(|l| !l.starts_with([' ', '#']))
             .filter_map(|l| l.split(':').next())
             .collect();
-        assert!(keys.iter().all(|k| CARRIED_KEYS.contains(k)), "{keys:?}");
+        assert!(
+            keys.iter()
+                .all(|k| SETTING_KEYS.contains(k) && !NOT_CARRIED_KEYS.contains(k)),
+            "{keys:?}"
+        );
     }
 
     #[cfg(unix)]
@@ -849,13 +839,25 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_is_carried_or_said_not_to_be() {
-        let not_carried = ["format", "emit", "emit-file", "relocate", "migrate"];
+    fn a_layer_of_every_setting_carries_all_but_the_ones_said_not_to_be() {
+        let mut full = Layer::default();
         for key in SETTING_KEYS {
-            assert!(
-                CARRIED_KEYS.contains(key) != not_carried.contains(key),
-                "{key}: carried or not?"
-            );
+            let value = match *key {
+                "format" => "json",
+                "emit" => "sh",
+                "relocate" => "auto",
+                "migrate" | "dry-run" => "true",
+                "keep-recent" | "lock-timeout" => "1h",
+                "soft" | "hard" | "target" | "cache-max-size" | "cacheprog-max-size"
+                | "tmp-min" => "1GB",
+                _ => "/p",
+            };
+            full.set(key, value, "test").unwrap();
+        }
+        let text = full.to_yaml().unwrap();
+        for key in SETTING_KEYS {
+            let written = text.lines().any(|l| l.starts_with(&format!("{key}:")));
+            assert_eq!(written, !NOT_CARRIED_KEYS.contains(key), "{key} in {text}");
         }
     }
 
