@@ -322,12 +322,13 @@ struct CheckArgs {
 
 impl CheckArgs {
     /// The settings layer these flags give, and the options every command takes.
-    fn into_layer(self) -> (Layer, CommonArgs) {
+    fn into_layer(mut self) -> (Layer, CommonArgs, Option<PathBuf>) {
+        let save = self.emit.save_settings.take();
         let layer = limit_layer(self.limits)
             .overlay(prune_layer(self.prune))
             .overlay(emit_layer(self.emit))
             .overlay(relocate_layer(self.relocate));
-        (layer, self.common)
+        (layer, self.common, save)
     }
 }
 
@@ -384,6 +385,12 @@ struct EmitArgs {
     /// (GOCACHE) within SIZE through `go-disk-guard cacheprog` (Go 1.24 or later).
     #[arg(long, value_name = "SIZE")]
     cacheprog_max_size: Option<Size>,
+    /// Write the settings in force to FILE as a configuration file, and hand on
+    /// GO_DISK_GUARD_CONFIG naming it, so that the go-disk-guard commands that follow in the
+    /// job use them (the Action and the Jenkins step do this). Flags and GO_DISK_GUARD_*
+    /// variables of a later command still win; --config replaces the file.
+    #[arg(long, value_name = "FILE")]
+    save_settings: Option<PathBuf>,
 }
 
 /// Moving Go's directories to a volume with room.
@@ -479,23 +486,28 @@ enum Which {
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let cwd = std::env::current_dir()?;
+    let mut save_settings = None;
     let (mut layer, common, which) = match cli.command {
         Command::Scan(args) => return scan(args, &cwd).map(Outcome::Scanned),
         Command::GhCache(command) => return gh_cache(command).map(Outcome::Scanned),
         Command::Cacheprog(args) => return cacheprog(args),
         Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
         Command::Env {
-            emit,
+            mut emit,
             relocate,
             common,
-        } => (
-            emit_layer(emit).overlay(relocate_layer(relocate)),
-            common,
-            Which::Env,
-        ),
+        } => {
+            save_settings = emit.save_settings.take();
+            (
+                emit_layer(emit).overlay(relocate_layer(relocate)),
+                common,
+                Which::Env,
+            )
+        }
         Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
         Command::Check { args } => {
-            let (layer, common) = args.into_layer();
+            let (layer, common, save) = args.into_layer();
+            save_settings = save;
             (layer, common, Which::Check)
         }
         Command::Run {
@@ -504,7 +516,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             grace,
             command,
         } => {
-            let (layer, common) = args.into_layer();
+            let (layer, common, save) = args.into_layer();
+            save_settings = save;
             let options = go_disk_guard::supervise::Options { interval, grace };
             (layer, common, Which::Run(command, options))
         }
@@ -528,9 +541,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     layer.format = common.format;
     layer.go = common.go;
-    let settings = policy::load(layer, common.config.as_deref(), &cwd)?;
+    let layer = policy::load_layer(layer, common.config.as_deref(), &cwd)?;
+    let settings = policy::Settings::from_layers(layer.clone())?;
     let is_env = matches!(which, Which::Env);
-    let (report, emits) = match which {
+    let (mut report, emits) = match which {
         Which::Status => (commands::status(&settings)?, false),
         Which::Env => (commands::env(&settings)?, true),
         Which::Doctor => (commands::doctor(&settings)?, false),
@@ -538,6 +552,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Which::Run(command, options) => (commands::run(&settings, &command, &options)?, true),
         Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
     };
+    if let Some(file) = save_settings {
+        report.settings_file = Some(commands::save_settings(&layer, &file, &cwd)?);
+    }
     let mut formats = settings.emit.clone();
     if is_env && formats.is_empty() {
         formats.push(EmitFormat::Sh);

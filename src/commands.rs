@@ -72,6 +72,44 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
     )
 }
 
+/// `--save-settings`: writes `layer`'s carried settings to `file`, whole or not at all, and
+/// returns the path to hand on as GO_DISK_GUARD_CONFIG. Relative paths (the file's, the
+/// watched paths, a `go` given as a path) are made absolute against `cwd`, the directory the
+/// check ran in, so that a later command elsewhere means the same directories. The file is
+/// replaced as a name (a link planted there is replaced, never written through).
+pub fn save_settings(layer: &policy::Layer, file: &Path, cwd: &Path) -> anyhow::Result<PathBuf> {
+    let absolute = |p: &PathBuf| cwd.join(p);
+    let list = |l: &Option<Vec<PathBuf>>| l.as_ref().map(|l| l.iter().map(absolute).collect());
+    let layer = policy::Layer {
+        paths: list(&layer.paths),
+        relocate_candidates: list(&layer.relocate_candidates),
+        system_volume: layer.system_volume.as_ref().map(absolute),
+        // A bare name (`go`) is looked up on PATH; only a path is anchored.
+        go: layer.go.as_ref().map(|go| {
+            if go.components().count() > 1 {
+                absolute(go)
+            } else {
+                go.clone()
+            }
+        }),
+        ..layer.clone()
+    };
+    let file = &cwd.join(file);
+    let text = layer.to_yaml()?;
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Err(Error::Usage(format!(
+            "--save-settings: {} names no file",
+            crate::escape::path(file)
+        ))
+        .into());
+    };
+    let dir = crate::safefs::Dir::open(dir)
+        .with_context(|| format!("--save-settings: {}", crate::escape::path(dir)))?;
+    crate::safefs::replace_file(&dir, name, text.as_bytes())
+        .with_context(|| format!("--save-settings: {}", crate::escape::path(file)))?;
+    Ok(file.to_path_buf())
+}
+
 /// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
 /// no cache scan.
 pub fn env(settings: &Settings) -> anyhow::Result<Report> {
@@ -619,9 +657,13 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
         return Verdict::new(Status::HardLimit, breaches.join("; and "));
     }
     if prunes.iter().any(|p| p.removed_entries > 0) {
-        let verb = if dry_run { "would prune" } else { "pruned" };
+        let (status, verb) = if dry_run {
+            (Status::WouldPrune, "would prune")
+        } else {
+            (Status::Pruned, "pruned")
+        };
         return Verdict::new(
-            Status::Pruned,
+            status,
             format!(
                 "{verb} {} ({removed_files} files); every watched volume is above its hard limit",
                 format_bytes(removed)

@@ -15,6 +15,19 @@ use crate::policy::format_bytes;
 /// How often the plain-line mode reports.
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Variables whose presence says the process runs in CI: GitHub Actions and most CI systems
+/// set `CI`, Jenkins sets `JENKINS_URL`.
+const CI_VARIABLES: &[&str] = &["CI", "GITHUB_ACTIONS", "JENKINS_URL"];
+
+/// Whether progress is a bar: only on a terminal that is not `dumb`, and never in CI, where a
+/// runner may give steps a terminal but the log keeps every redraw, and a workflow command
+/// printed after a bar lands on the bar's line, where the runner does not read it.
+fn draws_a_bar(terminal: bool, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+    let dumb = var("TERM").is_some_and(|t| t == "dumb");
+    terminal && !dumb && !CI_VARIABLES.iter().any(|name| set(name))
+}
+
 /// Counts deleted entries and bytes; safe to share between threads.
 pub struct Progress {
     label: String,
@@ -33,8 +46,9 @@ impl Progress {
     /// Progress over `total` entries. A bar when stderr is a terminal, else plain lines.
     pub fn new(label: impl Into<String>, total: u64) -> Progress {
         let label = escape::line(&label.into()).into_owned();
-        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-        let mode = if std::io::stderr().is_terminal() && !dumb {
+        let mode = if draws_a_bar(std::io::stderr().is_terminal(), |name| {
+            std::env::var_os(name)
+        }) {
             let bar = ProgressBar::new(total);
             bar.set_style(
                 ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} entries ({eta})")
@@ -96,5 +110,32 @@ impl Progress {
         if let Mode::Bar(bar) = &self.mode {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::draws_a_bar;
+
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        }
+    }
+
+    #[test]
+    fn a_bar_only_on_a_terminal_outside_ci() {
+        assert!(draws_a_bar(true, env(&[("TERM", "xterm")])));
+        assert!(!draws_a_bar(false, env(&[])));
+        assert!(!draws_a_bar(true, env(&[("TERM", "dumb")])));
+        for ci in ["CI", "GITHUB_ACTIONS", "JENKINS_URL"] {
+            assert!(!draws_a_bar(true, env(&[(ci, "true")])), "{ci}");
+        }
+        // An empty variable is unset, as the runners pass empty values.
+        assert!(draws_a_bar(true, env(&[("CI", "")])));
     }
 }

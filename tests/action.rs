@@ -766,6 +766,21 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     let installed = PathBuf::from(&run.job_path[0]).join("go-disk-guard");
     assert!(installed.exists(), "{}", installed.display());
     assert!(!run.job_env.contains_key("GOCACHEPROG"));
+    // The inputs travel with the job: a later command reads the saved settings.
+    let saved = PathBuf::from(&run.job_env["GO_DISK_GUARD_CONFIG"]);
+    assert!(saved.starts_with(w.join("runner")), "{}", saved.display());
+    let later = Command::new(&installed)
+        .args(["status", "--format", "json"])
+        .env_clear()
+        .env("HOME", w)
+        .env("PATH", test_path())
+        .env("GOCACHE", &gocache)
+        .env("GO_DISK_GUARD_CONFIG", &saved)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&later.stdout).unwrap();
+    assert_eq!(report["settings"]["soft"], 1024, "{report}");
+    assert_eq!(report["settings"]["hard"], 0, "{report}");
 
     // cacheprog-max-size: GOCACHEPROG runs the installed binary on GOCACHE.
     let run = run_action(
@@ -809,8 +824,13 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         &with_cargo,
     );
     assert!(run.success, "{}", run.log);
-    assert_eq!(run.outputs["status"], "pruned");
-    assert!(run.outputs["pruned-files"].parse::<u64>().unwrap() >= 20);
+    // The outputs say what a dry run did: nothing pruned, what would have been apart.
+    assert_eq!(run.outputs["status"], "would-prune");
+    assert_eq!(run.outputs["dry-run"], "true");
+    assert_eq!(run.outputs["pruned-bytes"], "0");
+    assert_eq!(run.outputs["pruned-files"], "0");
+    assert!(run.outputs["would-prune-files"].parse::<u64>().unwrap() >= 20);
+    assert!(run.outputs["would-prune-bytes"].parse::<u64>().unwrap() >= 20 * 4096);
     assert_eq!(checksums(&cache), sums, "a dry run changed the cache");
 
     // scan: findings listed in the log and written as SARIF; scan-fail-on decides the step.

@@ -473,3 +473,141 @@ fn links_on_the_way_to_a_go_directory_are_reported() {
         "{text}"
     );
 }
+
+/// `--save-settings`: the settings a check ran with reach the commands that follow through the
+/// handed-on GO_DISK_GUARD_CONFIG; a later flag or variable still wins, `--config` replaces the
+/// file, and a link planted at the file's name is replaced, never written through.
+#[test]
+fn saved_settings_carry_to_later_commands() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    fs::write(h.join(".go-disk-guard.yml"), "target: 30GB\n").unwrap();
+    // A link planted where the settings go: its target must stay as it is.
+    let victim = h.join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    let saved = h.join("tmp/settings.yml");
+    fs::create_dir(h.join("tmp")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&victim, &saved).unwrap();
+    let out = guard(h)
+        .args(["check", "--soft", "2GB", "--path", "/", "--path", "work"])
+        .args(["--emit", "dotenv"])
+        .args(["--save-settings", "tmp/settings.yml"])
+        .env("GO_DISK_GUARD_KEEP_RECENT", "3h")
+        .env("GO_DISK_GUARD_DRY_RUN", "true")
+        .env("GO_DISK_GUARD_RELOCATE", h.join("elsewhere"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!fs::symlink_metadata(&saved).unwrap().is_symlink());
+    let dotenv = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = dotenv
+        .lines()
+        .find(|l| l.starts_with("GO_DISK_GUARD_CONFIG="))
+        .unwrap_or_else(|| panic!("GO_DISK_GUARD_CONFIG not handed on:\n{dotenv}"));
+    let handed = line
+        .trim_start_matches("GO_DISK_GUARD_CONFIG=")
+        .trim_matches(['\'', '"']);
+    assert_eq!(std::path::Path::new(handed), saved);
+
+    // A later command somewhere else, with only the handed-on variable.
+    let later = |args: &[&str], env: &[(&str, &str)]| {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let mut cmd = guard(elsewhere.path());
+        cmd.args(["status", "--format", "json"])
+            .args(args)
+            .env("GO_DISK_GUARD_CONFIG", &saved);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&out)["settings"].clone()
+    };
+    let s = later(&[], &[]);
+    assert_eq!(s["soft"], 2_000_000_000u64); // the check's flag
+    assert_eq!(s["keep_recent"], "3h"); // the check's environment
+    assert_eq!(s["dry_run"], true);
+    assert_eq!(s["target"], 30_000_000_000u64); // the check's file
+    assert_eq!(s["paths"][0], "/");
+    // A relative path means what it meant where the check ran.
+    assert_eq!(s["paths"][1], h.join("work").to_str().unwrap());
+    assert_eq!(s["lock_timeout"], "1m"); // a default stays a default
+    // Relocation was the check's to do, once: it is not carried.
+    let text = fs::read_to_string(&saved).unwrap();
+    assert!(
+        !text.contains("relocate") && !text.contains("elsewhere"),
+        "{text}"
+    );
+
+    // A later flag, or a later variable, wins over the saved file.
+    assert_eq!(later(&["--soft", "3GB"], &[])["soft"], 3_000_000_000u64);
+    assert_eq!(
+        later(&[], &[("GO_DISK_GUARD_SOFT", "4GB")])["soft"],
+        4_000_000_000u64
+    );
+    // --config replaces the saved file.
+    let other = h.join("other.yml");
+    fs::write(&other, "soft: 5GB\n").unwrap();
+    let s = later(&["--config", other.to_str().unwrap()], &[]);
+    assert_eq!(s["soft"], 5_000_000_000u64);
+    assert_eq!(s["keep_recent"], "2h");
+}
+
+/// A runner may give a step a terminal: in CI there is still no bar (no escape sequence), while outside CI the same prune on a terminal draws one. The terminal is
+/// a real pseudo-terminal, from util-linux's `script`.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_progress_bar_in_ci_even_on_a_terminal() {
+    let prune_on_a_terminal = |ci: &[(&str, &str)]| {
+        let home = tempfile::tempdir().unwrap();
+        let cache = home.path().join("cache");
+        synthetic_cache(
+            &cache,
+            3000,
+            100,
+            std::time::Duration::from_secs(5 * 86_400),
+        );
+        let command = format!(
+            "'{}' prune --max-size 0 --keep-recent 0s",
+            common::bin().display()
+        );
+        let mut cmd = std::process::Command::new("script");
+        cmd.args(["-qec", &command, "/dev/null"])
+            .env_clear()
+            .env("PATH", common::test_path())
+            .env("HOME", home.path())
+            .env("TERM", "xterm")
+            .env("GOCACHE", &cache);
+        for (k, v) in ci {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(common::cache_entries(&cache).is_empty());
+        out.stdout
+    };
+    // A terminal ends lines with CR LF, so only the escape sequences tell a bar.
+    let drawn = |bytes: &[u8]| bytes.contains(&0x1b);
+    assert!(
+        drawn(&prune_on_a_terminal(&[])),
+        "no bar on a terminal outside CI"
+    );
+    for ci in ["CI", "GITHUB_ACTIONS", "JENKINS_URL"] {
+        let out = prune_on_a_terminal(&[(ci, "true")]);
+        assert!(!drawn(&out), "{ci}: {}", String::from_utf8_lossy(&out));
+    }
+}

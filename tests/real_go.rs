@@ -637,6 +637,7 @@ fn a_dry_run_on_a_full_volume_deletes_nothing() {
     );
     let report = json(&out);
     assert!(report["dry_run"].as_bool().unwrap());
+    assert_eq!(report["verdict"]["status"], "would-prune");
     assert!(report["prunes"][0]["removed_entries"].as_u64().unwrap() > 0);
     assert_eq!(checksums(&mnt_dir), sums, "a dry run changed files");
     assert!(!cache.join(go_disk_guard::prune::LOCK_FILE_NAME).exists());

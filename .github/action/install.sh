@@ -86,21 +86,36 @@ if [ "$GDG_RUNNER_OS" = Windows ]; then
 fi
 
 arch_lower=$(printf '%s' "$GDG_RUNNER_ARCH" | tr '[:upper:]' '[:lower:]')
-cache_dir="${GDG_TOOL_CACHE:-$RUNNER_TEMP}/go-disk-guard/${version}/${arch_lower}"
+tool_root="${GDG_TOOL_CACHE:-$RUNNER_TEMP}"
+# A release, verified, is kept by version; a build from source by a hash of the source it was
+# built from, so that neither is ever taken for the other.
+cache_dir="$tool_root/go-disk-guard/${version}/${arch_lower}"
 
-if [ -f "${cache_dir}.complete" ] && [ -x "$cache_dir/$exe" ]; then
-    say "go-disk-guard $version from the tool cache"
-    output path "$cache_dir/$exe"
-    add_to_path "$cache_dir"
+use() {
+    say "$2"
+    output path "$1/$exe"
+    add_to_path "$1"
     exit 0
-fi
+}
 
+# The SHA-256 of file $1, or of standard input without an argument.
 sha256() {
     if command -v sha256sum >/dev/null 2>&1; then
-        sha256sum "$1" | awk '{ print $1 }'
+        sha256sum "$@" | awk '{ print $1 }'
     else
-        shasum -a 256 "$1" | awk '{ print $1 }'
+        shasum -a 256 "$@" | awk '{ print $1 }'
     fi
+}
+
+# A hash of the source a build reads (the manifest, the lock file and src/), path by path.
+source_hash() {
+    (
+        cd "$GITHUB_ACTION_PATH" &&
+            find Cargo.toml Cargo.lock src -type f | LC_ALL=C sort |
+            while IFS= read -r file; do
+                printf '%s  %s\n' "$(sha256 "$file")" "$file"
+            done | sha256
+    )
 }
 
 # Downloads, verifies and unpacks the release; returns 2 when no release matches.
@@ -141,12 +156,27 @@ install_release() {
 }
 
 install_source() {
+    local hash source_dir
+    hash=$(source_hash)
+    [[ "$hash" =~ ^[0-9a-f]{64}$ ]] || fail "could not hash the action's source in $GITHUB_ACTION_PATH"
+    source_dir="$tool_root/go-disk-guard-source/${hash:0:16}/${arch_lower}"
+    if [ -f "${source_dir}.complete" ] && [ -x "$source_dir/$exe" ]; then
+        use "$source_dir" "go-disk-guard from source ${hash:0:16}, built before, from the tool cache"
+    fi
     command -v cargo >/dev/null 2>&1 || fail "install: source needs cargo (Rust) on the runner"
-    say "building go-disk-guard from $GITHUB_ACTION_PATH"
-    cargo install --locked --quiet --path "$GITHUB_ACTION_PATH" --root "$cache_dir-source"
-    mkdir -p "$cache_dir"
-    cp "$cache_dir-source/bin/$exe" "$cache_dir/$exe"
+    say "building go-disk-guard from $GITHUB_ACTION_PATH (source ${hash:0:16})"
+    cargo install --locked --quiet --force --path "$GITHUB_ACTION_PATH" --root "$source_dir-build"
+    mkdir -p "$source_dir"
+    cp "$source_dir-build/bin/$exe" "$source_dir/$exe"
+    touch "${source_dir}.complete"
+    use "$source_dir" "go-disk-guard built from source ${hash:0:16}"
 }
+
+# A verified release of this version kept from before serves release and auto; never source,
+# which builds the action's own code.
+if [ "$install" != source ] && [ -f "${cache_dir}.complete" ] && [ -x "$cache_dir/$exe" ]; then
+    use "$cache_dir" "go-disk-guard $version from the tool cache"
+fi
 
 case "$install" in
     release)

@@ -107,6 +107,72 @@ test('the body form applies the environment to the body only') {
     assert p.frames.isEmpty()
 }
 
+/** The settings a `go-disk-guard status --format json` started now would run with. */
+def statusSettings = { Pipeline p ->
+    String json = p.sh(script: 'go-disk-guard status --format json', returnStdout: true)
+    return new groovy.json.JsonSlurper().parseText(json).settings
+}
+
+test('the step\'s settings carry into go-disk-guard commands in the body') {
+    Pipeline p = agent()
+    Map seen = null
+    Map overridden = null
+    p.load().call([binary: binary.path, soft: '2GB', hard: '0', keepRecent: '3h', dryRun: true]) {
+        seen = statusSettings(p)
+        p.withEnv(['GO_DISK_GUARD_SOFT=3GB']) { overridden = statusSettings(p) }
+    }
+    assert seen.soft == 2000000000
+    assert seen.hard == 0
+    assert seen.keep_recent == '3h'
+    assert seen.dry_run == true
+    // A later variable (or flag) wins over the carried settings.
+    assert overridden.soft == 3000000000
+    // After the body, nothing is carried.
+    assert p.env.GO_DISK_GUARD_CONFIG == null
+}
+
+test('without a body, the step\'s settings carry for the rest of the run, and a second use starts afresh') {
+    Pipeline p = agent()
+    p.load().call([binary: binary.path, soft: '2GB', hard: '0', keepRecent: '3h'])
+    String saved = p.env.GO_DISK_GUARD_CONFIG
+    assert saved != null && new File(saved).isFile()
+    Map later = statusSettings(p)
+    assert later.soft == 2000000000
+    assert later.keep_recent == '3h'
+    // A second use takes its own settings, not those the first carried.
+    p.load().call([binary: binary.path, soft: '5GB', hard: '0'])
+    later = statusSettings(p)
+    assert later.soft == 5000000000
+    assert later.keep_recent == '2h'
+}
+
+test('a dry run says so: nothing pruned, what would have been apart') {
+    Pipeline p = agent()
+    File cache = new File(p.root, 'gocache')
+    String fill = '''
+        set -e
+        mkdir -p "$0/00"
+        for i in $(seq 1 12); do
+            key=$(printf '%064x' "$i")
+            head -c 4096 /dev/urandom > "$0/00/${key}-d"
+            printf 'v1 %064x %064x %20d %20d\n' "$i" "$i" 4096 0 > "$0/00/${key}-a"
+        done
+        printf 'This directory holds cached build artifacts from the Go build system.\n' > "$0/README"
+        touch -d '3 days ago' "$0"/00/*
+    '''
+    assert ['bash', '-c', fill, cache.path].execute().waitFor() == 0
+    Closure count = { new File(cache, '00').listFiles().size() }
+    int before = count()
+    Map result = p.load().call([binary: binary.path, soft: '100%', hard: '0', cacheMaxSize: '0', keepRecent: '0s', dryRun: true])
+    assert result.status == 'would-prune'
+    assert result.dryRun == true
+    assert result.prunedBytes == 0
+    assert result.prunedFiles == 0
+    assert result.wouldPruneFiles >= 12
+    assert result.wouldPruneBytes >= 12 * 4096
+    assert count() == before && before == 24
+}
+
 test('the hard limit fails the build with the tool\'s message') {
     Pipeline p = agent()
     boolean ran = false

@@ -5,8 +5,13 @@
 //
 // Runs `go-disk-guard check --emit jenkins` on the agent, applies the Go environment it hands
 // back (GOROOT, GOPATH, GOCACHE, GOMODCACHE, GOBIN, GOTMPDIR and GOCACHEPROG when set, and
-// PATH), and fails the build when a
-// volume stays below the hard limit. See goDiskGuard.txt for every option.
+// PATH), and fails the build when a volume stays below the hard limit. See goDiskGuard.txt
+// for every option.
+//
+// The settings the check ran with travel on: they are saved in the build's temp directory and
+// GO_DISK_GUARD_CONFIG names that file in the body (or, without a body, for the rest of the
+// run), so that `go-disk-guard run`, `status` or `prune` there use the step's settings unless
+// their own flags, GO_DISK_GUARD_* variables or --config say otherwise.
 //
 // Settings reach the binary as GO_DISK_GUARD_* environment variables, never spliced into a
 // shell command line, so no configuration value can run a command. Values shown in the step's
@@ -59,18 +64,24 @@ def call(Map config = [:], Closure body = null) {
     String sep = unix ? '/' : '\\'
     String jsonFile = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}.json"
     String errFile = "${jsonFile}.err"
+    String settingsFile = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}-settings.yml"
 
     List<String> runEnv = settingsEnvironment(config)
     runEnv.add("GO_DISK_GUARD_BIN=${exe}")
     runEnv.add("GO_DISK_GUARD_EMIT_FILE=${jsonFile}")
     runEnv.add("GO_DISK_GUARD_ERR_FILE=${errFile}")
+    runEnv.add("GO_DISK_GUARD_SETTINGS_FILE=${settingsFile}")
+    // Each use of the step starts from its own settings, not from those an earlier use carried.
+    if (!config.containsKey('config') || config.config == null) {
+        runEnv.add('GO_DISK_GUARD_CONFIG=')
+    }
     int code
     withEnv(runEnv) {
         if (unix) {
-            code = sh(script: '"$GO_DISK_GUARD_BIN" check --emit jenkins --emit-file "$GO_DISK_GUARD_EMIT_FILE" 2> "$GO_DISK_GUARD_ERR_FILE"',
+            code = sh(script: '"$GO_DISK_GUARD_BIN" check --emit jenkins --emit-file "$GO_DISK_GUARD_EMIT_FILE" --save-settings "$GO_DISK_GUARD_SETTINGS_FILE" 2> "$GO_DISK_GUARD_ERR_FILE"',
                       returnStatus: true)
         } else {
-            code = bat(script: '@"%GO_DISK_GUARD_BIN%" check --emit jenkins --emit-file "%GO_DISK_GUARD_EMIT_FILE%" 2> "%GO_DISK_GUARD_ERR_FILE%"',
+            code = bat(script: '@"%GO_DISK_GUARD_BIN%" check --emit jenkins --emit-file "%GO_DISK_GUARD_EMIT_FILE%" --save-settings "%GO_DISK_GUARD_SETTINGS_FILE%" 2> "%GO_DISK_GUARD_ERR_FILE%"',
                        returnStatus: true)
         }
     }
@@ -194,6 +205,9 @@ static Map summary(Map result, int code) {
         availableBytes: result.availableBytes,
         prunedBytes   : result.prunedBytes,
         prunedFiles   : result.prunedFiles,
+        wouldPruneBytes: result.wouldPruneBytes,
+        wouldPruneFiles: result.wouldPruneFiles,
+        dryRun        : result.dryRun,
         message       : result.message,
         env           : new LinkedHashMap((Map) result.env ?: [:]),
     ]

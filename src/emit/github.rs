@@ -22,6 +22,9 @@ pub const OUTPUTS: &[&str] = &[
     "available-bytes",
     "pruned-bytes",
     "pruned-files",
+    "would-prune-bytes",
+    "would-prune-files",
+    "dry-run",
     "goroot",
     "gopath",
     "gocache",
@@ -85,6 +88,9 @@ pub fn write(files: &Files, injection: &Injection, report: &Report) -> Result<St
                     .into_bytes(),
                 "pruned-bytes" => f.pruned_bytes.to_string().into_bytes(),
                 "pruned-files" => f.pruned_files.to_string().into_bytes(),
+                "would-prune-bytes" => f.would_prune_bytes.to_string().into_bytes(),
+                "would-prune-files" => f.would_prune_files.to_string().into_bytes(),
+                "dry-run" => report.dry_run.to_string().into_bytes(),
                 var => dir(&var.to_ascii_uppercase()),
             };
             (name, value)

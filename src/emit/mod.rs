@@ -88,6 +88,11 @@ impl Injection {
         if let Some(prog) = &report.cacheprog {
             injection.env.push(("GOCACHEPROG", OsString::from(prog)));
         }
+        if let Some(file) = &report.settings_file {
+            injection
+                .env
+                .push((crate::policy::CONFIG_ENV, file.clone().into_os_string()));
+        }
         injection
     }
 
@@ -194,6 +199,10 @@ pub struct JenkinsDocument {
     pub available_bytes: Option<u64>,
     pub pruned_bytes: u64,
     pub pruned_files: u64,
+    /// What a dry run would have pruned (0 when it was no dry run).
+    pub would_prune_bytes: u64,
+    pub would_prune_files: u64,
+    pub dry_run: bool,
     pub message: String,
 }
 
@@ -224,6 +233,9 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
         available_bytes: f.available,
         pruned_bytes: f.pruned_bytes,
         pruned_files: f.pruned_files,
+        would_prune_bytes: f.would_prune_bytes,
+        would_prune_files: f.would_prune_files,
+        dry_run: report.dry_run,
         message: report.verdict.message.clone(),
     };
     let json = serde_json::to_string_pretty(&doc).map_err(|e| EmitError::Unrepresentable {
@@ -236,26 +248,32 @@ pub fn jenkins(injection: &Injection, report: &Report) -> Result<Vec<u8>, EmitEr
     Ok(out)
 }
 
-/// The headline figures of a report.
+/// The headline figures of a report. What was pruned and what a dry run would have pruned
+/// are told apart: a dry run prunes nothing, so its `pruned_*` are 0.
 pub struct Figures {
     /// The least available space on any watched volume, after pruning.
     pub available: Option<u64>,
     pub pruned_bytes: u64,
     pub pruned_files: u64,
+    pub would_prune_bytes: u64,
+    pub would_prune_files: u64,
 }
 
 /// The headline figures of `report`.
 pub fn figures(report: &Report) -> Figures {
+    let sum = |dry_run: bool, of: fn(&crate::prune::Outcome) -> u64| {
+        report
+            .prunes
+            .iter()
+            .filter(|p| p.dry_run == dry_run)
+            .fold(0u64, |sum, p| sum.saturating_add(of(p)))
+    };
     Figures {
         available: report.volumes.iter().map(|v| v.available_bytes_after).min(),
-        pruned_bytes: report
-            .prunes
-            .iter()
-            .fold(0u64, |sum, p| sum.saturating_add(p.removed_bytes)),
-        pruned_files: report
-            .prunes
-            .iter()
-            .fold(0u64, |sum, p| sum.saturating_add(p.removed_files)),
+        pruned_bytes: sum(false, |p| p.removed_bytes),
+        pruned_files: sum(false, |p| p.removed_files),
+        would_prune_bytes: sum(true, |p| p.removed_bytes),
+        would_prune_files: sum(true, |p| p.removed_files),
     }
 }
 

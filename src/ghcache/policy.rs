@@ -348,7 +348,7 @@ mod tests {
             now(),
         );
         assert_eq!(ids(&p), [3, 7]);
-        assert!(p.deletions[0].reason.starts_with("last accessed 9days ago"));
+        assert!(p.deletions[0].reason.starts_with("last accessed 9d ago"));
         let p = plan(
             &fixture(),
             &refs(),

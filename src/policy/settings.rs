@@ -367,6 +367,11 @@ pub const CONFIG_ENV: &str = "GO_DISK_GUARD_CONFIG";
 /// The settings in force: defaults, then the configuration file (`config`, else
 /// `$GO_DISK_GUARD_CONFIG`, else the one found from `cwd`), then the environment, then `flags`.
 pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings, Error> {
+    Settings::from_layers(load_layer(flags, config, cwd)?)
+}
+
+/// What [`load`] fills the defaults in under: every source stacked, before any default.
+pub fn load_layer(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Layer, Error> {
     let from_env = std::env::var_os(CONFIG_ENV)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
@@ -381,7 +386,116 @@ pub fn load(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Settings,
     if layer.emit.is_none() && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         layer.emit = Some(vec![EmitFormat::Github]);
     }
-    Settings::from_layers(layer)
+    Ok(layer)
+}
+
+/// The settings a saved configuration file does not carry to the commands that follow in a job
+/// (`--save-settings`): what one command does once (`relocate`, `migrate`: the check did it and
+/// handed the new directories on) and how it reports (`format`, `emit`, `emit-file`). Every
+/// other setting — the limits, the watched paths, how to prune — is carried.
+pub const NOT_CARRIED_KEYS: &[&str] = &["format", "emit", "emit-file", "relocate", "migrate"];
+
+impl Layer {
+    /// This layer's carried settings (all but [`NOT_CARRIED_KEYS`]) as a configuration file that
+    /// [`Layer::from_yaml`] reads back to the same values. Defaults are not written: a setting
+    /// no source gave stays a default. Every value is a double-quoted YAML scalar, escaped, so
+    /// that no value (a path holding a quote, a line break, a `#`) can end early or add a key.
+    /// A path that is not UTF-8 cannot be written to YAML and is an error naming it.
+    pub fn to_yaml(&self) -> Result<String, Error> {
+        let mut out = String::from(
+            "# The settings go-disk-guard check was run with (--save-settings), for the\n\
+             # go-disk-guard commands that follow in the job (GO_DISK_GUARD_CONFIG names this file).\n",
+        );
+        let mut scalar = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                out.push_str(&format!("{key}: {}\n", yaml_quoted(&value)));
+            }
+        };
+        let size = |s: Option<Size>| s.map(Size::to_arg);
+        let duration = |d: Option<Duration>| d.map(exact_duration);
+        let path = |p: &Path| {
+            p.to_str().map(str::to_string).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--save-settings: the path {} is not UTF-8, so it cannot be written to a \
+                     configuration file",
+                    crate::escape::os(p.as_os_str())
+                ))
+            })
+        };
+        scalar("soft", size(self.soft));
+        scalar("hard", size(self.hard));
+        scalar("target", size(self.target));
+        scalar("cache-max-size", size(self.cache_max_size));
+        scalar("cacheprog-max-size", size(self.cacheprog_max_size));
+        scalar("keep-recent", duration(self.keep_recent));
+        scalar("lock-timeout", duration(self.lock_timeout));
+        scalar("go", self.go.as_deref().map(path).transpose()?);
+        scalar("dry-run", self.dry_run.map(|b| b.to_string()));
+        scalar(
+            "system-volume",
+            self.system_volume.as_deref().map(path).transpose()?,
+        );
+        scalar("tmp-min", size(self.tmp_min));
+        for (key, list) in [
+            ("paths", &self.paths),
+            ("relocate-candidates", &self.relocate_candidates),
+        ] {
+            if let Some(list) = list {
+                out.push_str(key);
+                out.push(':');
+                if list.is_empty() {
+                    out.push_str(" []");
+                }
+                out.push('\n');
+                for p in list {
+                    out.push_str(&format!("  - {}\n", yaml_quoted(&path(p)?)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Only the settings a saved file carries (all but [`NOT_CARRIED_KEYS`]).
+    pub fn carried(self) -> Layer {
+        Layer {
+            format: None,
+            emit: None,
+            emit_file: None,
+            relocate: None,
+            migrate: None,
+            ..self
+        }
+    }
+}
+
+/// A duration as [`parse_duration`] reads it back exactly, nanoseconds included.
+fn exact_duration(d: Duration) -> String {
+    match d.subsec_nanos() {
+        0 => format_duration(d),
+        nanos => format!(
+            "{} {nanos}ns",
+            format_duration(Duration::from_secs(d.as_secs()))
+        ),
+    }
+}
+
+/// `value` as a double-quoted YAML scalar: `\\` and `"` escaped, and every control character,
+/// the line and paragraph separators, NEL and the byte-order mark written as `\\u` escapes.
+fn yaml_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The settings in force, every default filled in.
@@ -666,11 +780,149 @@ mod tests {
         assert!(is_documented_config_error(&err), "{err:?}");
     }
 
+    #[test]
+    fn saved_settings_read_back_as_given_and_defaults_stay_defaults() {
+        let layer = Layer {
+            soft: Some(Size::Percent(15.0)),
+            hard: Some(Size::Bytes(2_000_000_000)),
+            keep_recent: Some(Duration::from_millis(90 * 60_000 + 1)),
+            paths: Some(vec![
+                PathBuf::from("/a b/\"c\"\n::error::x"),
+                PathBuf::from("# no"),
+            ]),
+            go: Some(PathBuf::from("C:\\Go\\bin\\go.exe")),
+            dry_run: Some(true),
+            relocate_candidates: Some(vec![]),
+            // Not carried: what one command does once, and how it reports.
+            relocate: Some(crate::relocate::Relocate::Auto),
+            migrate: Some(true),
+            emit: Some(vec![EmitFormat::Github]),
+            format: Some(Format::Json),
+            ..Layer::default()
+        };
+        let text = layer.to_yaml().unwrap();
+        let back = yaml(&text).unwrap();
+        assert_eq!(back, layer.clone().carried(), "{text}");
+        assert_eq!(back.target, None, "a default was written: {text}");
+        // Every line is a comment, a key, or a list item: no value spilled onto a line.
+        for line in text.lines() {
+            assert!(
+                line.starts_with('#')
+                    || line.starts_with("  - \"")
+                    || line.contains(": ")
+                    || line.ends_with(':'),
+                "{line:?} in {text}"
+            );
+        }
+        let keys: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with([' ', '#']))
+            .filter_map(|l| l.split(':').next())
+            .collect();
+        assert!(
+            keys.iter()
+                .all(|k| SETTING_KEYS.contains(k) && !NOT_CARRIED_KEYS.contains(k)),
+            "{keys:?}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_an_error_naming_it() {
+        use std::os::unix::ffi::OsStrExt;
+        let layer = Layer {
+            paths: Some(vec![PathBuf::from(std::ffi::OsStr::from_bytes(b"/x\xff"))]),
+            ..Layer::default()
+        };
+        let err = layer.to_yaml().unwrap_err().to_string();
+        assert!(err.contains("not UTF-8") && err.contains("\\xff"), "{err}");
+    }
+
+    #[test]
+    fn a_layer_of_every_setting_carries_all_but_the_ones_said_not_to_be() {
+        let mut full = Layer::default();
+        for key in SETTING_KEYS {
+            let value = match *key {
+                "format" => "json",
+                "emit" => "sh",
+                "relocate" => "auto",
+                "migrate" | "dry-run" => "true",
+                "keep-recent" | "lock-timeout" => "1h",
+                "soft" | "hard" | "target" | "cache-max-size" | "cacheprog-max-size"
+                | "tmp-min" => "1GB",
+                _ => "/p",
+            };
+            full.set(key, value, "test").unwrap();
+        }
+        let text = full.to_yaml().unwrap();
+        for key in SETTING_KEYS {
+            let written = text.lines().any(|l| l.starts_with(&format!("{key}:")));
+            assert_eq!(written, !NOT_CARRIED_KEYS.contains(key), "{key} in {text}");
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
 
         use crate::testing::budget as config;
+
+        fn size() -> impl Strategy<Value = Option<Size>> {
+            proptest::option::of(prop_oneof![
+                any::<u64>().prop_map(Size::Bytes),
+                (0.0f64..=100.0).prop_map(Size::Percent),
+            ])
+        }
+
+        fn duration() -> impl Strategy<Value = Option<Duration>> {
+            proptest::option::of(
+                (0u64..(1 << 40), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            )
+        }
+
+        fn paths() -> impl Strategy<Value = Option<Vec<PathBuf>>> {
+            proptest::option::of(proptest::collection::vec(
+                any::<String>().prop_map(PathBuf::from),
+                0..4,
+            ))
+        }
+
+        /// Any layer of carried settings (paths are any text).
+        fn carried_layer() -> impl Strategy<Value = Layer> {
+            (
+                (size(), size(), size(), size(), size(), size()),
+                (duration(), duration()),
+                (paths(), paths()),
+                proptest::option::of(any::<String>().prop_map(PathBuf::from)),
+                proptest::option::of(any::<String>().prop_map(PathBuf::from)),
+                proptest::option::of(any::<bool>()),
+            )
+                .prop_map(
+                    |(
+                        (soft, hard, target, cache_max_size, cacheprog_max_size, tmp_min),
+                        (keep_recent, lock_timeout),
+                        (paths, relocate_candidates),
+                        go,
+                        system_volume,
+                        dry_run,
+                    )| Layer {
+                        soft,
+                        hard,
+                        target,
+                        cache_max_size,
+                        cacheprog_max_size,
+                        tmp_min,
+                        keep_recent,
+                        lock_timeout,
+                        paths,
+                        relocate_candidates,
+                        go,
+                        system_volume,
+                        dry_run,
+                        ..Layer::default()
+                    },
+                )
+        }
 
         /// A YAML-looking document: keys of the file (and others), values of every kind.
         fn document() -> impl Strategy<Value = String> {
@@ -700,6 +952,12 @@ mod tests {
 
         proptest! {
             #![proptest_config(config(600))]
+
+            #[test]
+            fn saved_settings_read_back_exactly(layer in carried_layer()) {
+                let text = layer.to_yaml().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(yaml(&text).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?, layer);
+            }
 
             #[test]
             fn any_text_is_settings_or_a_config_error(text in any::<String>()) {

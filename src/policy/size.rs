@@ -187,14 +187,31 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
     })
 }
 
-/// Formats a duration the way [`parse_duration`] reads it.
+/// Formats a duration for people, in a form [`parse_duration`] reads back exactly: the largest
+/// unit that divides it or of which there are at least two (`1h`, `36h` rather than `1d 12h`,
+/// `90m` rather than `1h 30m`), then what remains in smaller units, spaced (`4d 4h`, `2h 1s`).
+/// Fractions of a second are dropped.
 pub fn format_duration(d: Duration) -> String {
-    if d.is_zero() {
+    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut rest = d.as_secs();
+    if rest == 0 {
         return "0s".into();
     }
-    humantime::format_duration(Duration::from_secs(d.as_secs()))
-        .to_string()
-        .replace(' ', "")
+    let mut parts = Vec::new();
+    for (size, name) in UNITS {
+        // The first unit shown is the largest that divides the rest or of which there are at
+        // least two; after that, every unit with something left in it.
+        let leading = parts.is_empty();
+        if leading && rest < size.saturating_mul(2) && !rest.is_multiple_of(size) {
+            continue;
+        }
+        let count = rest / size;
+        rest %= size;
+        if count > 0 {
+            parts.push(format!("{count}{name}"));
+        }
+    }
+    parts.join(" ")
 }
 
 #[cfg(test)]
@@ -247,7 +264,20 @@ mod tests {
         assert!(parse_duration("7").is_err());
         assert!(parse_duration("soon").is_err());
         assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
-        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+        assert_eq!(format_duration(Duration::from_secs(36 * 3600)), "36h");
+        assert_eq!(format_duration(Duration::from_secs(100 * 3600)), "4d 4h");
+        assert_eq!(
+            format_duration(Duration::from_secs(48 * 3600 + 61)),
+            "2d 1m 1s"
+        );
+        assert_eq!(format_duration(Duration::from_secs(7201)), "2h 1s");
+        assert_eq!(format_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(format_duration(Duration::from_secs(3600 + 1)), "60m 1s");
+        assert_eq!(format_duration(Duration::from_secs(119)), "119s");
+        assert_eq!(format_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "0s");
     }
 
     #[test]

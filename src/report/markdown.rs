@@ -11,6 +11,64 @@ use super::{Report, Status};
 use crate::escape;
 use crate::policy::format_bytes;
 
+/// Cells in a usage bar.
+const BAR_CELLS: u64 = 24;
+
+/// A bar of `BAR_CELLS` cells, `█` for used space and `░` for available, and the share used:
+/// `███████████░░░░░░░░░░░░░ 46%`. `None` for a volume that reports no size.
+fn usage_bar(total: u64, available: u64) -> Option<String> {
+    if total == 0 {
+        return None;
+    }
+    // Figures from the system are evidence: available can exceed total (a quota, a racing
+    // write); the share used is clamped to 0–100 %.
+    let used = total.saturating_sub(available);
+    let share = |scale: u64| -> u64 {
+        let scaled = u128::from(used) * u128::from(scale) + u128::from(total) / 2;
+        u64::try_from(scaled / u128::from(total)).map_or(scale, |n| n.min(scale))
+    };
+    let cells = share(BAR_CELLS);
+    let mut bar = "█".repeat(cells as usize);
+    bar.push_str(&"░".repeat((BAR_CELLS - cells) as usize));
+    Some(format!("{bar} {}%", share(100)))
+}
+
+/// Each watched volume's usage before and after, drawn, with where the soft and hard limits
+/// lie: the picture beside the table.
+fn usage_chart(w: &mut String, report: &Report) {
+    if report.volumes.is_empty() {
+        return;
+    }
+    let _ = writeln!(w, "\n| Volume | Used before | Used after |");
+    let _ = writeln!(w, "|---|---|---|");
+    for v in &report.volumes {
+        let bar = |available| {
+            usage_bar(v.total_bytes, available).map_or("—".to_string(), |b| format!("`{b}`"))
+        };
+        let mut after = bar(v.available_bytes_after);
+        if let Some(l) = v.limits {
+            // Where the limits fall, as the share used at which each is reached.
+            let at = |limit: u64| {
+                usage_bar(v.total_bytes, limit)
+                    .and_then(|b| b.rsplit(' ').next().map(str::to_string))
+                    .unwrap_or_default()
+            };
+            after.push_str(&format!(
+                " soft at {} used, hard at {}",
+                at(l.soft),
+                at(l.hard)
+            ));
+        }
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} |",
+            escape::markdown_code_os(v.mount.mount_point.as_os_str()),
+            bar(v.available_bytes_before),
+            after
+        );
+    }
+}
+
 /// Renders `report` as GitHub-flavoured Markdown.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
@@ -18,6 +76,7 @@ pub fn render(report: &Report) -> String {
     let icon = match report.verdict.status {
         Status::HardLimit | Status::Unhealthy => "❌",
         Status::Pruned => "🧹",
+        Status::WouldPrune => "🔍",
         Status::Ok => "✅",
     };
     let _ = writeln!(w, "### {icon} go-disk-guard {}\n", report.command);
@@ -57,6 +116,8 @@ pub fn render(report: &Report) -> String {
             escape::markdown(&holds.join(", "))
         );
     }
+
+    usage_chart(w, report);
 
     if let Some(r) = &report.relocation {
         let _ = writeln!(w, "\n**Relocation**: {}\n", escape::markdown(&r.reason));
@@ -125,4 +186,54 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(w, "\n</details>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_bars_show_the_share_used() {
+        let bar = |t, a| usage_bar(t, a).unwrap();
+        assert_eq!(bar(100, 100), format!("{} 0%", "░".repeat(24)));
+        assert_eq!(bar(100, 0), format!("{} 100%", "█".repeat(24)));
+        assert_eq!(
+            bar(100, 50),
+            format!("{}{} 50%", "█".repeat(12), "░".repeat(12))
+        );
+        // Figures from the system are evidence: more available than the volume holds is
+        // nothing used; u64::MAX does not overflow.
+        assert_eq!(bar(100, 1000), format!("{} 0%", "░".repeat(24)));
+        assert_eq!(bar(u64::MAX, 0), format!("{} 100%", "█".repeat(24)));
+        assert_eq!(usage_bar(0, 5), None);
+    }
+
+    #[test]
+    fn the_summary_draws_each_volume_before_and_after() {
+        let report = crate::report::sample("v");
+        let text = render(&report);
+        assert!(
+            text.contains("| Volume | Used before | Used after |"),
+            "{text}"
+        );
+        assert!(text.contains("soft at "), "{text}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::testing::budget(2000))]
+
+            #[test]
+            fn a_bar_is_always_whole(total in any::<u64>(), available in any::<u64>()) {
+                if let Some(bar) = usage_bar(total, available) {
+                    prop_assert_eq!(bar.chars().take_while(|c| *c == '█' || *c == '░').count(), 24);
+                    let pct: u64 = bar.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
+                    prop_assert!(pct <= 100);
+                }
+            }
+        }
+    }
 }

@@ -48,6 +48,10 @@ pub struct Report {
     /// The GOCACHEPROG value handed on (`--cacheprog-max-size`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cacheprog: Option<String>,
+    /// The configuration file the settings were saved to (`--save-settings`), handed on as
+    /// GO_DISK_GUARD_CONFIG.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings_file: Option<PathBuf>,
     /// What happened while `run`'s command ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<crate::supervise::RunReport>,
@@ -151,8 +155,11 @@ pub struct Verdict {
 pub enum Status {
     /// Every watched volume is above its limits (or nothing was asked of it).
     Ok,
-    /// Something was pruned (or would be, in a dry run) and every volume ends above hard.
+    /// Something was pruned and every volume ends above hard.
     Pruned,
+    /// A dry run: something would have been pruned, nothing was, and every volume would end
+    /// above hard.
+    WouldPrune,
     /// A volume is below its hard limit after pruning.
     HardLimit,
     /// `doctor` found an error-level problem.
@@ -160,11 +167,13 @@ pub enum Status {
 }
 
 impl Status {
-    /// The name used in JSON and step outputs: `ok`, `pruned`, `hard-limit`.
+    /// The name used in JSON and step outputs: `ok`, `pruned`, `would-prune`, `hard-limit`,
+    /// `unhealthy`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Pruned => "pruned",
+            Status::WouldPrune => "would-prune",
             Status::HardLimit => "hard-limit",
             Status::Unhealthy => "unhealthy",
         }
@@ -176,7 +185,7 @@ impl Verdict {
         let exit = match status {
             Status::HardLimit => ExitCode::HardLimit,
             Status::Unhealthy => ExitCode::Unhealthy,
-            Status::Ok | Status::Pruned => ExitCode::Ok,
+            Status::Ok | Status::Pruned | Status::WouldPrune => ExitCode::Ok,
         };
         Verdict {
             status,
@@ -209,6 +218,7 @@ impl Report {
             relocation: None,
             stale_work: None,
             cacheprog: None,
+            settings_file: None,
             run: None,
             findings,
             verdict,
@@ -228,7 +238,7 @@ impl Report {
         match self.verdict.status {
             Status::HardLimit => ExitCode::HardLimit,
             Status::Unhealthy => ExitCode::Unhealthy,
-            Status::Ok | Status::Pruned => ExitCode::Ok,
+            Status::Ok | Status::Pruned | Status::WouldPrune => ExitCode::Ok,
         }
     }
 

@@ -213,6 +213,33 @@ impl Dir {
     }
 }
 
+/// Writes `bytes` as the file `name` in `dir`, whole or not at all: into a new temporary file
+/// beside it, then renamed over `name`. Whatever `name` was (a link, a FIFO, a hard link to
+/// something else), it is replaced as a name; nothing is written through it. A directory under
+/// the name is refused by the rename.
+pub fn replace_file(dir: &Dir, name: &OsStr, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
+    check_name(name)?;
+    let mut temp = OsString::from(".");
+    temp.push(name);
+    temp.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = dir.open_file(&temp, Open::CreateNew).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    let result = written.and_then(|()| dir.rename(&temp, dir, name));
+    if result.is_err() {
+        let _ = dir.remove_file(&temp);
+    }
+    result
+}
+
 /// Something a walk left alone, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Left {
