@@ -361,7 +361,8 @@ impl Case {
             .collect()
     }
 
-    /// Runs `workflow` (a path under `tests/act/`, or an absolute path) for `event`.
+    /// Runs `workflow` (a path under `tests/act/`, or an absolute path), for push unless
+    /// [`Act::event`] says otherwise.
     fn act(&self, workflow: &str) -> Act<'_> {
         let path = if Path::new(workflow).is_absolute() {
             PathBuf::from(workflow)
@@ -716,8 +717,6 @@ fn outputs_and_the_environment_reach_the_later_steps() {
         "summary: {summary}\n{}",
         run.text
     );
-    // Nothing was installed or written outside the job's directories.
-    assert!(installed.is_file());
 }
 
 /// `status --format json`'s settings, from a file the job left.
