@@ -70,6 +70,16 @@ enum Command {
     Check {
         #[command(flatten)]
         args: CheckArgs,
+        /// `false`: a volume below --hard is reported (status hard-limit, a warning
+        /// annotation) but the check exits 0, so that the job goes on.
+        #[arg(
+            long,
+            value_name = "BOOL",
+            default_value = "true",
+            action = clap::ArgAction::Set,
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        fail_on_hard: bool,
     },
     /// Run a command (a build) under guard: the check first, then the command, pruning while
     /// it runs and stopping it cleanly below --hard. Exits with the command's exit code.
@@ -478,7 +488,7 @@ enum Which {
     Status,
     Doctor,
     Env,
-    Check,
+    Check { fail_on_hard: bool },
     Run(Vec<std::ffi::OsString>, go_disk_guard::supervise::Options),
     Prune(PruneGoals),
 }
@@ -505,10 +515,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             )
         }
         Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
-        Command::Check { args } => {
+        Command::Check { args, fail_on_hard } => {
             let (layer, common, save) = args.into_layer();
             save_settings = save;
-            (layer, common, Which::Check)
+            (layer, common, Which::Check { fail_on_hard })
         }
         Command::Run {
             args,
@@ -548,7 +558,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Which::Status => (commands::status(&settings)?, false),
         Which::Env => (commands::env(&settings)?, true),
         Which::Doctor => (commands::doctor(&settings)?, false),
-        Which::Check => (commands::check(&settings)?, true),
+        Which::Check { fail_on_hard } => {
+            let mut report = commands::check(&settings)?;
+            if !fail_on_hard {
+                report.verdict.tolerate_hard_limit();
+            }
+            (report, true)
+        }
         Which::Run(command, options) => (commands::run(&settings, &command, &options)?, true),
         Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
     };

@@ -822,11 +822,14 @@ fn below_the_hard_limit_the_step_fails_or_with_fail_on_hard_false_warns() {
     assert!(
         warnings
             .iter()
-            .any(|e| e["kvPairs"]["title"] == "go-disk-guard"
-                && e["arg"].as_str().unwrap().contains("fail-on-hard is false")),
+            .any(|e| e["kvPairs"]["title"] == "go-disk-guard: hard limit"
+                && e["arg"].as_str().unwrap().contains("hard limit breached")),
         "no warning: {warnings:?}\n{}",
         run.text
     );
+    // A job that goes on shows no error.
+    let errors: Vec<&Value> = run.commands_named("error").collect();
+    assert!(errors.is_empty(), "{errors:?}\n{}", run.text);
     assert!(case.out.join("after-guard").exists(), "the job stopped");
     assert_eq!(case.outputs("outputs.json")["status"], "hard-limit");
 }

@@ -540,9 +540,21 @@ fn the_check_step_sets_outputs_and_applies_fail_on_hard() {
             .contains("::error title=go-disk-guard%3A hard limit::")
     );
     env.push(("GDG_FAIL_ON_HARD", "false"));
-    let (out, _) = step("guard.sh", h, &env);
+    let (out, outputs) = step("guard.sh", h, &env);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("::warning title=go-disk-guard::"));
+    assert_eq!(outputs["status"], "hard-limit");
+    // A job that goes on shows a warning, and no error.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::warning title=go-disk-guard%3A hard limit::"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("::error"), "{stdout}");
+    // Anything but true or false is refused before the check runs.
+    env.pop();
+    env.push(("GDG_FAIL_ON_HARD", "no way"));
+    let (out, _) = step("guard.sh", h, &env);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// A small stand-in for the Actions runner executing this composite action: `${{ }}`
@@ -963,5 +975,9 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         &env,
     );
     assert!(run.success, "{}", run.log);
-    assert!(run.log.contains("::warning title=go-disk-guard::"));
+    assert!(
+        run.log
+            .contains("::warning title=go-disk-guard%3A hard limit::")
+    );
+    assert!(!run.log.contains("::error"), "{}", run.log);
 }

@@ -611,3 +611,31 @@ fn no_progress_bar_in_ci_even_on_a_terminal() {
         assert!(!drawn(&out), "{ci}: {}", String::from_utf8_lossy(&out));
     }
 }
+
+/// `check --fail-on-hard false`: the breach is still reported, but the check exits 0; the
+/// default, and `true`, exit 3; anything but a boolean is a usage error.
+#[test]
+fn fail_on_hard_false_reports_the_breach_and_exits_0() {
+    let home = tempfile::tempdir().unwrap();
+    let check = |extra: &[&str]| {
+        guard(home.path())
+            .args([
+                "check", "--format", "json", "--soft", "100%", "--hard", "100%",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&["--fail-on-hard", "false"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report = json(&out);
+    assert_eq!(report["verdict"]["status"], "hard-limit");
+    assert_eq!(report["verdict"]["tolerated"], true);
+    assert_eq!(report["verdict"]["exit_code"], 0);
+    for extra in [&[][..], &["--fail-on-hard", "true"]] {
+        let out = check(extra);
+        assert_eq!(out.status.code(), Some(3));
+        assert!(json(&out)["verdict"].get("tolerated").is_none());
+    }
+    assert_eq!(check(&["--fail-on-hard", "maybe"]).status.code(), Some(2));
+}

@@ -216,8 +216,15 @@ pub fn workflow_commands(report: &Report) -> String {
         out.push_str(&command(kind, "go-disk-guard", &escape::line(&f.message)));
     }
     if report.verdict.status == Status::HardLimit {
+        // Gone on past (`--fail-on-hard false`): a warning, so that a job that goes on shows
+        // no error.
+        let kind = if report.verdict.tolerated {
+            "warning"
+        } else {
+            "error"
+        };
         out.push_str(&command(
-            "error",
+            kind,
             "go-disk-guard: hard limit",
             &escape::line(&report.verdict.message),
         ));
@@ -272,6 +279,21 @@ mod tests {
             "::warning title=go-disk-guard::/x\\n::error::owned #\\x23[error]y 50%25\n\
              ::error title=go-disk-guard%3A hard limit::/x\\n::error::owned #\\x23[error]y 50%25\n"
         );
+    }
+
+    #[test]
+    fn a_hard_limit_gone_on_past_is_a_warning_and_exit_0() {
+        let mut report = crate::report::sample("/x");
+        assert_eq!(report.verdict.status, Status::HardLimit);
+        report.verdict.tolerate_hard_limit();
+        let commands = workflow_commands(&report);
+        assert!(
+            commands.contains("::warning title=go-disk-guard%3A hard limit::"),
+            "{commands}"
+        );
+        assert!(!commands.contains("::error"), "{commands}");
+        assert_eq!(report.exit_code(), crate::error::ExitCode::Ok);
+        assert_eq!(report.verdict.exit_code, 0);
     }
 
     /// GitHub's environment-file format, as documented (and as the runner reads it on Linux:

@@ -74,6 +74,7 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
     let icon = match report.verdict.status {
+        Status::HardLimit if report.verdict.tolerated => "⚠️",
         Status::HardLimit | Status::Unhealthy => "❌",
         Status::Pruned => "🧹",
         Status::WouldPrune => "🔍",

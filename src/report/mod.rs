@@ -148,6 +148,10 @@ pub struct Verdict {
     pub exit_code: u8,
     /// One line for people.
     pub message: String,
+    /// A hard-limit breach the caller chose to go on past (`check --fail-on-hard false`): the
+    /// status stays `hard-limit`, the exit code is 0 and the annotation a warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tolerated: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -191,6 +195,15 @@ impl Verdict {
             status,
             exit_code: exit.code(),
             message,
+            tolerated: false,
+        }
+    }
+
+    /// Goes on past a hard-limit breach (`--fail-on-hard false`); any other verdict stays.
+    pub fn tolerate_hard_limit(&mut self) {
+        if self.status == Status::HardLimit {
+            self.tolerated = true;
+            self.exit_code = ExitCode::Ok.code();
         }
     }
 }
@@ -236,6 +249,7 @@ impl Report {
     /// The exit code the run ends with.
     pub fn exit_code(&self) -> ExitCode {
         match self.verdict.status {
+            Status::HardLimit if self.verdict.tolerated => ExitCode::Ok,
             Status::HardLimit => ExitCode::HardLimit,
             Status::Unhealthy => ExitCode::Unhealthy,
             Status::Ok | Status::Pruned | Status::WouldPrune => ExitCode::Ok,
