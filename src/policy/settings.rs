@@ -836,6 +836,27 @@ mod tests {
         assert!(keys.iter().all(|k| CARRIED_KEYS.contains(k)), "{keys:?}");
     }
 
+    /// YAML does not allow every character raw: U+FFFE and U+FFFF are outside its printable
+    /// set, so a saved file holding one raw would be unreadable to every later command.
+    #[test]
+    fn saved_settings_read_back_whatever_the_characters() {
+        for text in [
+            "\u{fffe}",
+            "a\u{ffff}b",
+            "\u{85}",
+            "\u{7f}",
+            "\u{d7ff}\u{e000}",
+        ] {
+            let layer = Layer {
+                paths: Some(vec![PathBuf::from(text)]),
+                go: Some(PathBuf::from(text)),
+                ..Layer::default()
+            };
+            let saved = layer.to_yaml().unwrap();
+            assert_eq!(yaml(&saved).unwrap(), layer, "{text:?}: {saved}");
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_path_that_is_not_utf8_is_an_error_naming_it() {
