@@ -494,7 +494,8 @@ fn exact_duration(d: Duration) -> String {
 }
 
 /// `value` as a double-quoted YAML scalar: `\\` and `"` escaped, and every control character,
-/// the line and paragraph separators, NEL and the byte-order mark written as `\\u` escapes.
+/// the line and paragraph separators, NEL, the byte-order mark and the two characters YAML does
+/// not allow raw (U+FFFE, U+FFFF) written as `\\u` escapes.
 fn yaml_quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -502,7 +503,12 @@ fn yaml_quoted(value: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+            c if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
                 out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
             c => out.push(c),
