@@ -586,6 +586,35 @@ mod tests {
         }
     }
 
+    /// `replace_file` writes through a temporary name of its own: a file already under such a
+    /// name (another process's, in a directory shared with another PID namespace) is neither
+    /// removed nor in the way, and a name as long as the system allows still works.
+    #[cfg(unix)]
+    #[test]
+    fn replacing_a_file_leaves_others_files_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let name = OsStr::new("settings.yml");
+        let theirs: Vec<_> = (0..64)
+            .map(|serial| format!(".settings.yml.{}.{serial}.tmp", std::process::id()))
+            .collect();
+        for other in &theirs {
+            std::fs::write(tmp.path().join(other), "theirs").unwrap();
+        }
+        replace_file(&dir, name, b"mine").unwrap();
+        assert_eq!(std::fs::read(tmp.path().join(name)).unwrap(), b"mine");
+        for other in &theirs {
+            assert_eq!(
+                std::fs::read(tmp.path().join(other)).unwrap(),
+                b"theirs",
+                "{other}"
+            );
+        }
+        let long = "s".repeat(255);
+        replace_file(&dir, OsStr::new(&long), b"long").unwrap();
+        assert_eq!(std::fs::read(tmp.path().join(&long)).unwrap(), b"long");
+    }
+
     #[test]
     fn times_never_overflow() {
         assert_eq!(time_from_unix(0, 0), UNIX_EPOCH);
