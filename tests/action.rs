@@ -402,8 +402,9 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
 
 /// `install: source` keeps a build by a hash of the source a build reads, links followed as
 /// cargo follows them: a change behind a linked `src` is a new build, never the old one from
-/// the tool cache; and a tree it cannot hash fails with an error that says so. cargo is a
-/// stand-in that counts its builds.
+/// the tool cache; a build kept while another job runs it is replaced, not rewritten; and a
+/// tree it cannot hash fails with an error that says so. cargo is a stand-in that counts its
+/// builds.
 #[test]
 fn install_from_source_hashes_what_the_build_reads() {
     let home = tempfile::tempdir().unwrap();
@@ -422,8 +423,7 @@ fn install_from_source_hashes_what_the_build_reads() {
         "#!/bin/sh\n\
          while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
          echo built >> \"$HOME/builds\"\n\
-         mkdir -p \"$root/bin\" && printf '#!/bin/sh\\n' > \"$root/bin/go-disk-guard\" \
-         && chmod +x \"$root/bin/go-disk-guard\"\n",
+         mkdir -p \"$root/bin\" && cp /bin/sleep \"$root/bin/go-disk-guard\"\n",
     )
     .unwrap();
     fs::set_permissions(
@@ -469,6 +469,26 @@ fn install_from_source_hashes_what_the_build_reads() {
     );
     assert_ne!(first["path"], second["path"]);
 
+    // Another job building the same source meanwhile (it found no `.complete` yet) while this
+    // one runs the build: the binary is replaced as a name, never rewritten under a running
+    // program (which Linux refuses: "Text file busy").
+    let mut running = Command::new(&second["path"]).arg("30").spawn().unwrap();
+    let complete = Path::new(&second["path"])
+        .parent()
+        .unwrap()
+        .with_extension("complete");
+    fs::remove_file(&complete).unwrap();
+    let (out, again) = install();
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builds(), 3);
+    assert_eq!(again["path"], second["path"]);
+
     // A tree without a lock file cannot be hashed: an error says so.
     fs::remove_file(tree.join("Cargo.lock")).unwrap();
     let (out, _) = install();
@@ -478,7 +498,7 @@ fn install_from_source_hashes_what_the_build_reads() {
         stdout.contains("::error title=go-disk-guard install::could not hash"),
         "{stdout}"
     );
-    assert_eq!(builds(), 2);
+    assert_eq!(builds(), 3);
 }
 
 #[test]
