@@ -168,7 +168,9 @@ install_source() {
     say "building go-disk-guard from $GITHUB_ACTION_PATH (source ${hash:0:16})"
     cargo install --locked --quiet --force --path "$GITHUB_ACTION_PATH" --root "$source_dir-build"
     mkdir -p "$source_dir"
-    cp "$source_dir-build/bin/$exe" "$source_dir/$exe"
+    # Copied beside it, then renamed into place: another job may be running the one there.
+    cp "$source_dir-build/bin/$exe" "$source_dir/$exe.$$.tmp"
+    mv -f "$source_dir/$exe.$$.tmp" "$source_dir/$exe"
     touch "${source_dir}.complete"
     use "$source_dir" "go-disk-guard built from source ${hash:0:16}"
 }
