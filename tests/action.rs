@@ -400,6 +400,107 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
     assert!(outputs["path"].ends_with("/x64/go-disk-guard"));
 }
 
+/// `install: source` keeps a build by a hash of the source a build reads, links followed as
+/// cargo follows them: a change behind a linked `src` is a new build, never the old one from
+/// the tool cache; a build kept while another job runs it is replaced, not rewritten; and a
+/// tree it cannot hash fails with an error that says so. cargo is a stand-in that counts its
+/// builds.
+#[test]
+fn install_from_source_hashes_what_the_build_reads() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let tree = h.join("action");
+    fs::create_dir_all(tree.join("real")).unwrap();
+    for f in ["Cargo.toml", "Cargo.lock"] {
+        fs::copy(root().join(f), tree.join(f)).unwrap();
+    }
+    fs::write(tree.join("real/main.rs"), "fn main() {}\n").unwrap();
+    std::os::unix::fs::symlink("real", tree.join("src")).unwrap();
+    let bin = h.join("bin");
+    fs::create_dir(&bin).unwrap();
+    fs::write(
+        bin.join("cargo"),
+        "#!/bin/sh\n\
+         while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
+         echo built >> \"$HOME/builds\"\n\
+         mkdir -p \"$root/bin\" && cp /bin/sleep \"$root/bin/go-disk-guard\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(
+        bin.join("cargo"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), test_path());
+    let tools = h.join("toolcache");
+    let install = || {
+        step(
+            "install.sh",
+            h,
+            &[
+                ("GDG_INSTALL", "source"),
+                ("GDG_RUNNER_OS", "Linux"),
+                ("GDG_RUNNER_ARCH", "X64"),
+                ("GDG_TOOL_CACHE", tools.to_str().unwrap()),
+                ("GITHUB_ACTION_PATH", tree.to_str().unwrap()),
+                ("PATH", &path),
+            ],
+        )
+    };
+    let builds = || fs::read_to_string(h.join("builds")).map_or(0, |b| b.lines().count());
+    let (out, first) = install();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builds(), 1);
+    fs::write(tree.join("real/main.rs"), "fn main() { panic!() }\n").unwrap();
+    let (out, second) = install();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        builds(),
+        2,
+        "a changed source was served from the tool cache"
+    );
+    assert_ne!(first["path"], second["path"]);
+
+    // Another job building the same source meanwhile (it found no `.complete` yet) while this
+    // one runs the build: the binary is replaced as a name, never rewritten under a running
+    // program (which Linux refuses: "Text file busy").
+    let mut running = Command::new(&second["path"]).arg("30").spawn().unwrap();
+    let complete = Path::new(&second["path"])
+        .parent()
+        .unwrap()
+        .with_extension("complete");
+    fs::remove_file(&complete).unwrap();
+    let (out, again) = install();
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(builds(), 3);
+    assert_eq!(again["path"], second["path"]);
+
+    // A tree without a lock file cannot be hashed: an error says so.
+    fs::remove_file(tree.join("Cargo.lock")).unwrap();
+    let (out, _) = install();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error title=go-disk-guard install::could not hash"),
+        "{stdout}"
+    );
+    assert_eq!(builds(), 3);
+}
+
 #[test]
 fn install_checks_its_inputs_first_and_shows_them_as_one_escaped_line() {
     let home = tempfile::tempdir().unwrap();

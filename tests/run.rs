@@ -340,3 +340,43 @@ fn an_interval_past_the_end_of_time_neither_panics_nor_waits() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(5), "{stderr}");
 }
+
+/// A dry run removes nothing while the command runs, and its report does not claim it did:
+/// nothing counted as pruned during the run.
+#[test]
+fn a_dry_run_prunes_nothing_during_the_run_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let vol = home.path().join("vol");
+    let Some(_mnt) = Tmpfs::mount(&vol, "64m") else {
+        return;
+    };
+    let cache = vol.join("gocache");
+    synthetic_cache(&cache, 256, 128 * 1024, Duration::from_secs(10 * 3600));
+    let entries = cache_entries(&cache).len();
+    let script = writer(&vol.join("out"), 16, "0.02");
+    let (out, _) = guard_run(
+        home.path(),
+        &cache,
+        &[
+            "--soft",
+            "40MiB",
+            "--target",
+            "48MiB",
+            "--hard",
+            "1MiB",
+            "--dry-run",
+        ],
+        &script,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cache_entries(&cache).len(), entries);
+    let run = &report(&out)["run"];
+    assert_eq!(run["pruned_bytes"], 0, "{run}");
+    assert_eq!(run["pruned_files"], 0, "{run}");
+}

@@ -107,11 +107,12 @@ sha256() {
     fi
 }
 
-# A hash of the source a build reads (the manifest, the lock file and src/), path by path.
+# A hash of the source a build reads (the manifest, the lock file and src/), path by path,
+# links followed as cargo follows them.
 source_hash() {
     (
         cd "$GITHUB_ACTION_PATH" &&
-            find Cargo.toml Cargo.lock src -type f | LC_ALL=C sort |
+            find -L Cargo.toml Cargo.lock src -type f | LC_ALL=C sort |
             while IFS= read -r file; do
                 printf '%s  %s\n' "$(sha256 "$file")" "$file"
             done | sha256
@@ -157,7 +158,7 @@ install_release() {
 
 install_source() {
     local hash source_dir
-    hash=$(source_hash)
+    hash=$(source_hash) || hash=""
     [[ "$hash" =~ ^[0-9a-f]{64}$ ]] || fail "could not hash the action's source in $GITHUB_ACTION_PATH"
     source_dir="$tool_root/go-disk-guard-source/${hash:0:16}/${arch_lower}"
     if [ -f "${source_dir}.complete" ] && [ -x "$source_dir/$exe" ]; then
@@ -167,7 +168,9 @@ install_source() {
     say "building go-disk-guard from $GITHUB_ACTION_PATH (source ${hash:0:16})"
     cargo install --locked --quiet --force --path "$GITHUB_ACTION_PATH" --root "$source_dir-build"
     mkdir -p "$source_dir"
-    cp "$source_dir-build/bin/$exe" "$source_dir/$exe"
+    # Copied beside it, then renamed into place: another job may be running the one there.
+    cp "$source_dir-build/bin/$exe" "$source_dir/$exe.$$.tmp"
+    mv -f "$source_dir/$exe.$$.tmp" "$source_dir/$exe"
     touch "${source_dir}.complete"
     use "$source_dir" "go-disk-guard built from source ${hash:0:16}"
 }

@@ -146,6 +146,17 @@ test('without a body, the step\'s settings carry for the rest of the run, and a 
     assert later.keep_recent == '2h'
 }
 
+test('another use of the step meanwhile (a parallel branch in the same workspace) leaves this body\'s settings alone') {
+    Pipeline p = agent()
+    Map seen = null
+    p.load().call([binary: binary.path, soft: '2GB', hard: '0']) {
+        p.load().call([binary: binary.path, soft: '5GB', hard: '0', keepRecent: '9h']) { }
+        seen = statusSettings(p)
+    }
+    assert seen.soft == 2000000000
+    assert seen.keep_recent == '2h'
+}
+
 test('a dry run says so: nothing pruned, what would have been apart') {
     Pipeline p = agent()
     File cache = new File(p.root, 'gocache')

@@ -62,9 +62,12 @@ def call(Map config = [:], Closure body = null) {
     String exe = locateBinary(config, unix)
     String tmp = pwd(tmp: true)
     String sep = unix ? '/' : '\\'
-    String jsonFile = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}.json"
+    // Files of this use alone: another use meanwhile (a parallel branch in the same workspace)
+    // must neither overwrite the result read here nor the settings this body carries.
+    String stem = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}-${UUID.randomUUID()}"
+    String jsonFile = "${stem}.json"
     String errFile = "${jsonFile}.err"
-    String settingsFile = "${tmp}${sep}go-disk-guard-${env.BUILD_NUMBER ?: '0'}-settings.yml"
+    String settingsFile = "${stem}-settings.yml"
 
     List<String> runEnv = settingsEnvironment(config)
     runEnv.add("GO_DISK_GUARD_BIN=${exe}")

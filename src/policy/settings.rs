@@ -480,7 +480,8 @@ fn exact_duration(d: Duration) -> String {
 }
 
 /// `value` as a double-quoted YAML scalar: `\\` and `"` escaped, and every control character,
-/// the line and paragraph separators, NEL and the byte-order mark written as `\\u` escapes.
+/// the line and paragraph separators, NEL, the byte-order mark and the two characters YAML does
+/// not allow raw (U+FFFE, U+FFFF) written as `\\u` escapes.
 fn yaml_quoted(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -488,7 +489,12 @@ fn yaml_quoted(value: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+            c if c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
                 out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
             c => out.push(c),
@@ -824,6 +830,27 @@ mod tests {
                 .all(|k| SETTING_KEYS.contains(k) && !NOT_CARRIED_KEYS.contains(k)),
             "{keys:?}"
         );
+    }
+
+    /// YAML does not allow every character raw: U+FFFE and U+FFFF are outside its printable
+    /// set, so a saved file holding one raw would be unreadable to every later command.
+    #[test]
+    fn saved_settings_read_back_whatever_the_characters() {
+        for text in [
+            "\u{fffe}",
+            "a\u{ffff}b",
+            "\u{85}",
+            "\u{7f}",
+            "\u{d7ff}\u{e000}",
+        ] {
+            let layer = Layer {
+                paths: Some(vec![PathBuf::from(text)]),
+                go: Some(PathBuf::from(text)),
+                ..Layer::default()
+            };
+            let saved = layer.to_yaml().unwrap();
+            assert_eq!(yaml(&saved).unwrap(), layer, "{text:?}: {saved}");
+        }
     }
 
     #[cfg(unix)]

@@ -216,28 +216,38 @@ impl Dir {
 /// Writes `bytes` as the file `name` in `dir`, whole or not at all: into a new temporary file
 /// beside it, then renamed over `name`. Whatever `name` was (a link, a FIFO, a hard link to
 /// something else), it is replaced as a name; nothing is written through it. A directory under
-/// the name is refused by the rename.
+/// the name is refused by the rename. The temporary name is short, so that any `name` the
+/// system takes works; one that exists already (another process's) is passed over, never
+/// removed: only a temporary file this call created is removed when something fails.
 pub fn replace_file(dir: &Dir, name: &OsStr, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     use std::sync::atomic::{AtomicU64, Ordering};
     static SERIAL: AtomicU64 = AtomicU64::new(0);
     check_name(name)?;
-    let mut temp = OsString::from(".");
-    temp.push(name);
-    temp.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        SERIAL.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = dir.open_file(&temp, Open::CreateNew).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
+    let mut attempts = 0;
+    let (temp, mut file) = loop {
+        let temp = temp_name(std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
+        match dir.open_file(&temp, Open::CreateNew) {
+            Ok(file) => break (temp, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 100 => {
+                attempts += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    // Closed before the rename, which Windows refuses for an open file.
+    drop(file);
     let result = written.and_then(|()| dir.rename(&temp, dir, name));
     if result.is_err() {
         let _ = dir.remove_file(&temp);
     }
     result
+}
+
+/// A temporary name for [`replace_file`]: a process's id and a serial number.
+fn temp_name(pid: u32, serial: u64) -> OsString {
+    OsString::from(format!(".go-disk-guard-{pid}-{serial}.tmp"))
 }
 
 /// Something a walk left alone, and why.
@@ -584,6 +594,35 @@ mod tests {
         for good in ["a", "...", "00", "go-build123", "名前", ".hidden"] {
             assert!(check_name(OsStr::new(good)).is_ok(), "{good:?}");
         }
+    }
+
+    /// `replace_file` writes through a temporary name of its own: a file already under such a
+    /// name (another process's, in a directory shared with another PID namespace) is neither
+    /// removed nor in the way, and a name as long as the system allows still works.
+    #[cfg(unix)]
+    #[test]
+    fn replacing_a_file_leaves_others_files_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let name = OsStr::new("settings.yml");
+        let theirs: Vec<_> = (0..64)
+            .map(|serial| temp_name(std::process::id(), serial))
+            .collect();
+        for other in &theirs {
+            std::fs::write(tmp.path().join(other), "theirs").unwrap();
+        }
+        replace_file(&dir, name, b"mine").unwrap();
+        assert_eq!(std::fs::read(tmp.path().join(name)).unwrap(), b"mine");
+        for other in &theirs {
+            assert_eq!(
+                std::fs::read(tmp.path().join(other)).unwrap(),
+                b"theirs",
+                "{other:?}"
+            );
+        }
+        let long = "s".repeat(255);
+        replace_file(&dir, OsStr::new(&long), b"long").unwrap();
+        assert_eq!(std::fs::read(tmp.path().join(&long)).unwrap(), b"long");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! The command starts with inherited stdio and the Go environment the check decided on. While
 //! it runs, the watched volumes are measured every `interval` (one statvfs each). Below soft,
 //! the build cache on that volume is pruned in the background, at most one prune at a time,
-//! without pausing the command. Below hard, a running prune is awaited (or one is run), and if
+//! without pausing the command (not in a dry run, where pruning could free nothing). Below hard, a running prune is awaited (or one is run), and if
 //! the volume is still below hard the command is stopped: SIGTERM to its process group (a job
 //! object on Windows), SIGKILL after `grace`. Otherwise the guard ends with the command's own
 //! exit code (128 + signal when a signal ended it).
@@ -135,7 +135,9 @@ pub fn supervise(
                 continue;
             };
             note_lowest(&mut report, w, space.available);
-            let prunable = w.holds_cache && !exhausted && cache.is_some();
+            // A dry run frees nothing, so it prunes nothing while the command runs: the check
+            // before it said what would have been pruned.
+            let prunable = w.holds_cache && !exhausted && cache.is_some() && !prune_request.dry_run;
             if space.available < w.limits.soft && prunable && background.is_none() {
                 let c = Arc::clone(cache.as_ref().expect("checked above"));
                 let mut request = prune_request.clone();
