@@ -73,8 +73,8 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
 }
 
 /// `--save-settings`: writes `layer`'s carried settings to `file`, whole or not at all, and
-/// returns the path to hand on as GO_DISK_GUARD_CONFIG. Relative paths (the file's, the
-/// watched paths, a `go` given as a path) are made absolute against `cwd`, the directory the
+/// returns the path to hand on as GO_DISK_GUARD_CONFIG. Relative paths (the file's and the
+/// watched ones) are made absolute against `cwd`, the directory the
 /// check ran in, so that a later command elsewhere means the same directories. The file is
 /// replaced as a name (a link planted there is replaced, never written through).
 pub fn save_settings(layer: &policy::Layer, file: &Path, cwd: &Path) -> anyhow::Result<PathBuf> {
@@ -84,14 +84,6 @@ pub fn save_settings(layer: &policy::Layer, file: &Path, cwd: &Path) -> anyhow::
         paths: list(&layer.paths),
         relocate_candidates: list(&layer.relocate_candidates),
         system_volume: layer.system_volume.as_ref().map(absolute),
-        // A bare name (`go`) is looked up on PATH; only a path is anchored.
-        go: layer.go.as_ref().map(|go| {
-            if go.components().count() > 1 {
-                absolute(go)
-            } else {
-                go.clone()
-            }
-        }),
         ..layer.clone()
     };
     let file = &cwd.join(file);

@@ -229,6 +229,16 @@ impl Layer {
         let Some(file) = file else {
             return Ok(Layer::default());
         };
+        // A configuration file may be a repository's, which a stranger's pull request can
+        // change: it must not choose a program for go-disk-guard to run.
+        if let Some(go) = &file.go {
+            return Err(config_error(format!(
+                "line {} column {}: go: a configuration file cannot name the go command to run \
+                 (a repository's file must not choose a program); set GO_DISK_GUARD_GO or --go",
+                go.referenced.line(),
+                go.referenced.column()
+            )));
+        }
         let mut layer = Layer::default();
         let scalars = [
             ("soft", file.soft),
@@ -238,7 +248,6 @@ impl Layer {
             ("cacheprog-max-size", file.cacheprog_max_size),
             ("keep-recent", file.keep_recent),
             ("lock-timeout", file.lock_timeout),
-            ("go", file.go),
             ("format", file.format),
             ("emit", file.emit),
             ("emit-file", file.emit_file),
@@ -391,9 +400,10 @@ pub fn load_layer(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Lay
 
 /// The settings a saved configuration file does not carry to the commands that follow in a job
 /// (`--save-settings`): what one command does once (`relocate`, `migrate`: the check did it and
-/// handed the new directories on) and how it reports (`format`, `emit`, `emit-file`). Every
-/// other setting — the limits, the watched paths, how to prune — is carried.
-pub const NOT_CARRIED_KEYS: &[&str] = &["format", "emit", "emit-file", "relocate", "migrate"];
+/// handed the new directories on), how it reports (`format`, `emit`, `emit-file`), and `go`,
+/// which no configuration file may set. Every other setting — the limits, the watched paths,
+/// how to prune — is carried.
+pub const NOT_CARRIED_KEYS: &[&str] = &["format", "emit", "emit-file", "relocate", "migrate", "go"];
 
 impl Layer {
     /// This layer's carried settings (all but [`NOT_CARRIED_KEYS`]) as a configuration file that
@@ -429,7 +439,6 @@ impl Layer {
         scalar("cacheprog-max-size", size(self.cacheprog_max_size));
         scalar("keep-recent", duration(self.keep_recent));
         scalar("lock-timeout", duration(self.lock_timeout));
-        scalar("go", self.go.as_deref().map(path).transpose()?);
         scalar("dry-run", self.dry_run.map(|b| b.to_string()));
         scalar(
             "system-volume",
@@ -463,6 +472,7 @@ impl Layer {
             emit_file: None,
             relocate: None,
             migrate: None,
+            go: None,
             ..self
         }
     }
@@ -835,6 +845,18 @@ mod tests {
     /// YAML does not allow every character raw: U+FFFE and U+FFFF are outside its printable
     /// set, so a saved file holding one raw would be unreadable to every later command.
     #[test]
+    fn a_configuration_file_cannot_name_a_program_to_run() {
+        let err = yaml("soft: 1GB\ngo: ./evil.sh\n").unwrap_err().to_string();
+        assert!(
+            err.contains("line 2 column 5") && err.contains("GO_DISK_GUARD_GO"),
+            "{err}"
+        );
+        // The environment and flags still can.
+        let env = Layer::from_env(|n| (n == "GO_DISK_GUARD_GO").then(|| "/opt/go/bin/go".into()));
+        assert_eq!(env.unwrap().go, Some(PathBuf::from("/opt/go/bin/go")));
+    }
+
+    #[test]
     fn saved_settings_read_back_whatever_the_characters() {
         for text in [
             "\u{fffe}",
@@ -845,7 +867,7 @@ mod tests {
         ] {
             let layer = Layer {
                 paths: Some(vec![PathBuf::from(text)]),
-                go: Some(PathBuf::from(text)),
+                system_volume: Some(PathBuf::from(text)),
                 ..Layer::default()
             };
             let saved = layer.to_yaml().unwrap();
@@ -983,7 +1005,7 @@ mod tests {
             #[test]
             fn saved_settings_read_back_exactly(layer in carried_layer()) {
                 let text = layer.to_yaml().map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(yaml(&text).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?, layer);
+                prop_assert_eq!(yaml(&text).map_err(|e| TestCaseError::fail(format!("{e:?}\n{text}")))?, layer.carried());
             }
 
             #[test]
