@@ -431,6 +431,22 @@ fn resolve_and_relocate(
     let Some(how) = &settings.relocate else {
         return Ok((go, None));
     };
+    // GITHUB_PATH takes one directory a line: a root whose GOBIN could not be handed on is
+    // refused before anything is made under it.
+    if let crate::relocate::Relocate::Dir(root) = how
+        && settings.emit.contains(&crate::emit::EmitFormat::Github)
+        && root
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .any(|b| matches!(b, b'\n' | b'\r'))
+    {
+        return Err(Error::Usage(format!(
+            "--relocate: {} holds a line break, which GITHUB_PATH cannot carry; nothing was moved",
+            crate::escape::path(root)
+        ))
+        .into());
+    }
     let options = crate::relocate::Options {
         candidates: settings.relocate_candidates.clone(),
         system_volume: settings.system_volume.clone(),

@@ -639,3 +639,27 @@ fn fail_on_hard_false_reports_the_breach_and_exits_0() {
     }
     assert_eq!(check(&["--fail-on-hard", "maybe"]).status.code(), Some(2));
 }
+
+/// A relocation root holding a line break cannot be handed on through GITHUB_PATH: it is refused
+/// before anything is made under it.
+#[test]
+fn a_relocation_root_with_a_line_break_is_refused_before_anything_is_made() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for name in ["env", "path", "output"] {
+        fs::write(h.join(name), "").unwrap();
+    }
+    let out = guard(h)
+        .args(["check", "--soft", "1KiB", "--hard", "0", "--emit", "github"])
+        .args(["--relocate", "relocated\nX=1"])
+        .env("GITHUB_ENV", h.join("env"))
+        .env("GITHUB_PATH", h.join("path"))
+        .env("GITHUB_OUTPUT", h.join("output"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line break"), "{stderr}");
+    assert!(!h.join("relocated\nX=1").exists());
+    assert_eq!(fs::read_to_string(h.join("env")).unwrap(), "");
+}
