@@ -131,15 +131,24 @@ test('the step\'s settings carry into go-disk-guard commands in the body') {
     assert p.env.GO_DISK_GUARD_CONFIG == null
 }
 
-test('without a body, the step\'s settings carry for the rest of the run, and a second use starts afresh') {
+test('without a body, the step\'s settings carry for the rest of the run, on any agent, and a second use starts afresh') {
     Pipeline p = agent()
-    p.load().call([binary: binary.path, soft: '2GB', hard: '0', keepRecent: '3h'])
-    String saved = p.env.GO_DISK_GUARD_CONFIG
-    assert saved != null && new File(saved).isFile()
+    p.load().call([binary: binary.path, soft: '2GB', hard: '0', keepRecent: '3h', relocate: "${p.root}/elsewhere".toString()])
+    // Variables, which travel with the run to another agent; not a file of this one.
+    assert p.env.GO_DISK_GUARD_SOFT == '2GB'
+    assert p.env.GO_DISK_GUARD_KEEP_RECENT == '3h'
+    assert !p.env.GO_DISK_GUARD_CONFIG
+    // What the check did once is not carried.
+    assert !p.env.GO_DISK_GUARD_RELOCATE
+    // Another agent: this one's temp directory is not there.
+    new File(p.pwd(tmp: true)).deleteDir()
     Map later = statusSettings(p)
     assert later.soft == 2000000000
     assert later.keep_recent == '3h'
-    // A second use takes its own settings, not those the first carried.
+    // A later flag still wins.
+    String json = p.sh(script: 'go-disk-guard status --format json --soft 3GB', returnStdout: true)
+    assert new groovy.json.JsonSlurper().parseText(json).settings.soft == 3000000000
+    // A second use takes its own settings, not those the first left set.
     p.load().call([binary: binary.path, soft: '5GB', hard: '0'])
     later = statusSettings(p)
     assert later.soft == 5000000000

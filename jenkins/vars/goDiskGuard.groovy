@@ -8,10 +8,12 @@
 // PATH), and fails the build when a volume stays below the hard limit. See goDiskGuard.txt
 // for every option.
 //
-// The settings the check ran with travel on: they are saved in the build's temp directory and
-// GO_DISK_GUARD_CONFIG names that file in the body (or, without a body, for the rest of the
-// run), so that `go-disk-guard run`, `status` or `prune` there use the step's settings unless
-// their own flags, GO_DISK_GUARD_* variables or --config say otherwise.
+// The settings the check ran with travel on. In the body, GO_DISK_GUARD_CONFIG names a file in
+// the build's temp directory holding them, so that `go-disk-guard run`, `status` or `prune`
+// there use the step's settings unless their own flags, GO_DISK_GUARD_* variables or --config
+// say otherwise. Without a body, the rest of the run may go on on another agent, where that file
+// is not: the step's settings stay set as GO_DISK_GUARD_* variables instead (a later flag still
+// wins).
 //
 // Settings reach the binary as GO_DISK_GUARD_* environment variables, never spliced into a
 // shell command line, so no configuration value can run a command. Values shown in the step's
@@ -74,10 +76,6 @@ def call(Map config = [:], Closure body = null) {
     runEnv.add("GO_DISK_GUARD_EMIT_FILE=${jsonFile}")
     runEnv.add("GO_DISK_GUARD_ERR_FILE=${errFile}")
     runEnv.add("GO_DISK_GUARD_SETTINGS_FILE=${settingsFile}")
-    // Each use of the step starts from its own settings, not from those an earlier use carried.
-    if (!config.containsKey('config') || config.config == null) {
-        runEnv.add('GO_DISK_GUARD_CONFIG=')
-    }
     int code
     withEnv(runEnv) {
         if (unix) {
@@ -108,10 +106,17 @@ def call(Map config = [:], Closure body = null) {
     // sh 'go-disk-guard run -- go test ./...'
     envEntries.add("PATH+GO_DISK_GUARD=${parentDirectory(exe, unix)}".toString())
     if (body != null) {
+        // The body runs on this agent: the saved settings file (GO_DISK_GUARD_CONFIG, among
+        // the entries) carries the settings to it.
         withEnv(envEntries) {
             body()
         }
     } else {
+        // For the rest of the run, which may go on on another agent, where the saved file is
+        // not: the settings travel as GO_DISK_GUARD_* variables instead (but for what the
+        // check did once), and the file is not named.
+        List<String> carried = carriedEnvironment(config)
+        envEntries = envEntries.findAll { !it.startsWith('GO_DISK_GUARD_CONFIG=') } + carried
         for (int i = 0; i < envEntries.size(); i++) {
             String entry = envEntries[i]
             int eq = entry.indexOf('=')
@@ -160,18 +165,33 @@ static List<String> unknownKeys(Map config) {
     return config.keySet().collect { it.toString() }.findAll { !known.contains(it) }.sort()
 }
 
-/** `NAME=value` entries for the settings given; lists (paths) become one path per line. */
+/**
+ * `NAME=value` entries for every setting: the value given (lists, such as paths, one item per
+ * line), else empty, which the binary reads as unset; so that each use of the step starts from
+ * its own settings, not from those an earlier use left in the environment.
+ */
 @NonCPS
 static List<String> settingsEnvironment(Map config) {
     List<String> out = []
     SETTINGS.each { key, var ->
+        String text = ''
         if (config.containsKey(key) && config[key] != null) {
             def value = config[key]
-            String text = value instanceof Collection ? value.join('\n') : value.toString()
-            out << "${var}=${text}".toString()
+            text = value instanceof Collection ? value.join('\n') : value.toString()
         }
+        out << "${var}=${text}".toString()
     }
     return out
+}
+
+/** What the step leaves set for the rest of a run without a body: the settings, not what the check did once. */
+@NonCPS
+static List<String> carriedEnvironment(Map config) {
+    return settingsEnvironment(config).collect { String entry ->
+        entry.startsWith('GO_DISK_GUARD_RELOCATE=') || entry.startsWith('GO_DISK_GUARD_MIGRATE=')
+            ? entry.substring(0, entry.indexOf('=') + 1)
+            : entry
+    }
 }
 
 /** Parses the JSON document of `--emit jenkins` into plain, serializable maps and lists. */
