@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::directives::{self, Dialect};
 use super::golex::{self, Quote};
 use super::paths::{self, Rule};
-use super::{Context, Finding, Kind, Problem, ScanReport, render, scan_bytes};
+use super::{Build, Context, Finding, Kind, Problem, ScanReport, render, scan_bytes};
 
 /// Cases per property: 256, or `PROPTEST_CASES`.
 fn config(share: u32) -> ProptestConfig {
@@ -758,8 +758,14 @@ fn kind() -> impl Strategy<Value = Kind> {
         Kind::Go,
         Kind::GoMod,
         Kind::GoWork,
-        Kind::Build(Dialect::Yaml),
-        Kind::Build(Dialect::Script),
+        Kind::Build(Build::Workflow),
+        Kind::Build(Build::Action),
+        Kind::Build(Build::Shell),
+        Kind::Build(Build::PowerShell),
+        Kind::Build(Build::Batch),
+        Kind::Build(Build::Makefile),
+        Kind::Build(Build::Dockerfile),
+        Kind::Build(Build::Jenkinsfile),
     ])
 }
 
@@ -809,17 +815,9 @@ fn finding() -> impl Strategy<Value = Finding> {
         tricky_text(10),
         tricky_text(10),
     )
-        .prop_map(
-            |(file, line, column, rule, context, path, source)| Finding {
-                file,
-                line,
-                column,
-                rule,
-                context,
-                path,
-                source,
-            },
-        )
+        .prop_map(|(file, line, column, rule, context, path, source)| {
+            Finding::new(file, (line, column), rule, context, path, source)
+        })
 }
 
 fn report() -> impl Strategy<Value = ScanReport> {
@@ -830,11 +828,41 @@ fn report() -> impl Strategy<Value = ScanReport> {
             (file_name(), tricky_text(8)).prop_map(|(file, message)| Problem { file, message }),
             0..3,
         ),
+        prop::collection::vec(
+            (finding(), tricky_text(8), any::<u32>(), any::<bool>()),
+            0..3,
+        ),
+        any::<bool>(),
     )
-        .prop_map(|(files_scanned, findings, problems)| ScanReport {
-            files_scanned,
-            findings,
-            problems,
+        .prop_map(|(files_scanned, findings, problems, suppressed, notes)| {
+            let suppressed = suppressed
+                .into_iter()
+                .map(|(f, reason, line, inline)| {
+                    let s = if inline {
+                        super::Suppression::Comment { line, reason }
+                    } else {
+                        super::Suppression::Excluded { glob: reason }
+                    };
+                    (f, s)
+                })
+                .collect();
+            let findings = findings
+                .into_iter()
+                .map(|mut f: Finding| {
+                    if notes {
+                        f.place = super::Place::TestData;
+                        f.level = super::Level::Note;
+                        f.paths.push(f.source.clone());
+                    }
+                    f
+                })
+                .collect();
+            ScanReport {
+                files_scanned,
+                findings,
+                suppressed,
+                problems,
+            }
         })
 }
 
@@ -897,8 +925,22 @@ proptest! {
         steers_nothing(&sarif)?;
         let doc: Value = serde_json::from_str(&sarif).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
-        prop_assert_eq!(results.len(), report.findings.len());
-        for (f, r) in report.findings.iter().zip(&results) {
+        // One result per place, suppressed ones included, in order; no two share a
+        // fingerprint.
+        let mut all: Vec<&Finding> = report
+            .findings
+            .iter()
+            .chain(report.suppressed.iter().map(|(f, _)| f))
+            .collect();
+        all.sort();
+        all.dedup_by(|a, b| (&a.file, a.line, a.column, a.rule) == (&b.file, b.line, b.column, b.rule));
+        prop_assert_eq!(results.len(), all.len());
+        let prints: std::collections::BTreeSet<String> = results
+            .iter()
+            .map(|r| r["partialFingerprints"]["goDiskGuardFinding/v2"].to_string())
+            .collect();
+        prop_assert_eq!(prints.len(), results.len());
+        for (f, r) in all.iter().zip(&results) {
             let location = &r["locations"][0]["physicalLocation"];
             let uri = location["artifactLocation"]["uri"].as_str().unwrap_or_default();
             let encoded = uri.strip_prefix("file://").unwrap_or(uri);
@@ -928,7 +970,7 @@ proptest! {
 /// six bytes, and the slice ended inside the second.
 #[test]
 fn regression_two_stray_continuation_bytes_in_a_ci_file() {
-    for kind in [Kind::Build(Dialect::Yaml), Kind::Build(Dialect::Script)] {
+    for kind in [Kind::Build(Build::Workflow), Kind::Build(Build::Shell)] {
         for bytes in [&b"\x80\x80"[..], b"\n\x80\x80"] {
             let mut report = ScanReport::default();
             scan_bytes(Path::new("f"), bytes, kind, b'C', &mut report);
@@ -954,6 +996,7 @@ fn regression_a_problem_file_named_carriage_return() {
     let report = ScanReport {
         files_scanned: 0,
         findings: vec![],
+        suppressed: vec![],
         problems: vec![Problem {
             file: PathBuf::from("\r"),
             message: String::new(),
@@ -973,15 +1016,15 @@ fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
     use std::os::unix::ffi::OsStrExt;
     let report = ScanReport {
         files_scanned: 1,
-        findings: vec![Finding {
-            file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
-            line: 0,
-            column: 0,
-            rule: Rule::SystemDrivePath,
-            context: Context::GoString,
-            path: String::new(),
-            source: String::new(),
-        }],
+        findings: vec![Finding::new(
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
+            (0, 0),
+            Rule::SystemDrivePath,
+            Context::GoString,
+            String::new(),
+            String::new(),
+        )],
+        suppressed: vec![],
         problems: vec![Problem {
             file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xfe")),
             message: String::new(),
