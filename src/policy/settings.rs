@@ -799,6 +799,26 @@ mod tests {
                 }
             }
 
+            /// The scan section: any text is a section or a one-line error naming the file.
+            #[test]
+            fn scan_sections_are_settings_or_a_config_error(
+                body in prop_oneof![
+                    "[a-z: \n\t\\[\\]{},#&*!|>'\"%@`?/-]{0,60}",
+                    any::<String>(),
+                ],
+                key in proptest::sample::select(vec!["exclude", "disable", "include-tests", "other"]),
+            ) {
+                for text in [format!("scan:\n  {key}: {body}\n"), body.clone()] {
+                    match scan_section(&text, Path::new("c.yml")) {
+                        Ok(_) => {}
+                        Err(e) => {
+                            prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                            prop_assert!(!e.to_string().contains('\n'), "{}", e);
+                        }
+                    }
+                }
+            }
+
             #[test]
             fn environment_values_are_settings_or_an_error_naming_the_variable(
                 key in proptest::sample::select(SETTING_KEYS.to_vec()),

@@ -96,7 +96,7 @@ pub fn plan(report: &ScanReport, system_drive: u8) -> Vec<FilePlan> {
 }
 
 /// The edits for one file's findings, checked.
-fn plan_file(
+pub(super) fn plan_file(
     file: &Path,
     text: String,
     kind: Kind,

@@ -1039,3 +1039,137 @@ fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
         "%FF"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Suppression comments, exclusion globs and the fixer: readers of what a repository wrote.
+
+/// Lines that look like assignments and suppression comments of every dialect, with tricky
+/// text between them: what the fixer and the comment reader are given.
+fn ci_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => select(vec![
+            "export GOCACHE=/home/ci/.cache/go-build\n",
+            "GOPATH=/home/ci/go\n",
+            "export PATH=/usr/local/go/bin:$PATH\n",
+            "GOPATH := /home/ci/go\n",
+            "$env:GOPATH = \"C:\\Users\\b\\go\"\n",
+            "set GOMODCACHE=C:\\Users\\b\\go\\pkg\\mod\n",
+            "ENV GOCACHE=/home/b/.cache/go-build\n",
+            "env:\n  GOCACHE: /home/runner/.cache/go-build\n",
+            "      - run: echo \"C:\\Users\\runneradmin\\.local\\bin\" >> $env:GITHUB_PATH\n",
+            "      - run: echo /home/runner/bin >> \"$GITHUB_PATH\"\n",
+            "echo $GOPATH\n",
+            "cat <<EOF\n",
+            "x \\\n",
+            "# go-disk-guard:ignore GDG004 why\n",
+            "//go-disk-guard:ignore-file\n",
+            "REM go-disk-guard:ignore GDG001,GDG003\n",
+            "  GOROOT: /usr/local/go # go-disk-guard:ignore\n",
+        ])
+        .prop_map(str::to_string),
+        1 => tricky_text(6),
+    ];
+    prop::collection::vec(piece, 0..10).prop_map(|p| p.concat())
+}
+
+fn build_kind() -> impl Strategy<Value = Build> {
+    select(vec![
+        Build::Workflow,
+        Build::Action,
+        Build::Shell,
+        Build::PowerShell,
+        Build::Batch,
+        Build::Makefile,
+        Build::Dockerfile,
+        Build::Jenkinsfile,
+    ])
+}
+
+proptest! {
+    #![proptest_config(config(1))]
+
+    /// Any text: the comments found are on lines the text has, and name rules that exist.
+    #[test]
+    fn suppression_comments_in_any_text(text in prop_oneof![ci_text(), tricky_text(40)]) {
+        let lines = text.lines().count();
+        for c in super::suppress::comments(&text) {
+            prop_assert!(c.line >= 1 && (c.line as usize) <= lines.max(1));
+        }
+    }
+
+    /// A comment planted in noise is found with its rules and reason.
+    #[test]
+    fn a_planted_suppression_comment_is_read(
+        before in tricky_text(6).prop_filter("one line", |t| !t.contains(['\n', '\r']) && !t.contains("go-disk-guard")),
+        rules in prop::collection::vec(select(Rule::ALL.to_vec()), 1..3),
+        reason in "[a-z ]{0,20}",
+        marker in select(vec!["#", "//", "REM", "::"]),
+    ) {
+        let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
+        let text = format!("{before}\n{marker} go-disk-guard:ignore {} {reason}\nnext\n", ids.join(","));
+        let found = super::suppress::comments(&text);
+        let c = found.iter().find(|c| c.line == 2);
+        prop_assert!(c.is_some(), "{:?}", found);
+        let c = c.unwrap_or_else(|| unreachable!());
+        prop_assert_eq!(&c.rules, &rules);
+        prop_assert_eq!(c.reason.as_str(), reason.trim());
+        prop_assert!(c.covers(3, rules[0]));
+    }
+
+    /// Any pattern against any path: an answer, no panic, in time; a path matches itself
+    /// and its directories match what is under them.
+    #[test]
+    fn globs_take_any_pattern_and_path(
+        pattern in prop_oneof![tricky_text(12), "[a-z*?/.]{0,16}"],
+        path in prop_oneof![tricky_text(12), "[a-z/.]{0,24}"],
+    ) {
+        let _ = super::suppress::glob_matches(&pattern, &path);
+        let clean: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != "." && *p != ".." && !p.contains(['*', '?'])).collect();
+        if !clean.is_empty() {
+            let joined = clean.join("/");
+            prop_assert!(super::suppress::glob_matches(&joined, &joined), "{}", joined);
+            let dir = format!("{joined}/");
+            let under = format!("{joined}/x");
+            prop_assert!(super::suppress::glob_matches(&dir, &under), "{}", dir);
+        }
+    }
+
+    /// Any text as any CI or build file: planning its fixes does not panic, every applied
+    /// edit was checked (the edited text holds fewer findings), and edits touch only the
+    /// lines of findings (and an `env:` line above one).
+    #[test]
+    fn the_fixer_takes_any_text(text in prop_oneof![ci_text(), tricky_text(30)], build in build_kind()) {
+        let kind = Kind::Build(build);
+        let path = Path::new("f");
+        let mut problems = Vec::new();
+        let mut found = super::find_in(path, &text, kind, b'C', &mut problems);
+        let found = super::merge_places(&mut found);
+        let refs: Vec<&Finding> = found.iter().collect();
+        let plan = super::fix::plan_file(path, text.clone(), kind, &refs, b'C');
+        let lines: Vec<u32> = found.iter().map(|f| f.line).collect();
+        for e in plan.applied.iter().chain(&plan.suggested) {
+            prop_assert!(lines.contains(&e.line), "edit of line {} not reported", e.line);
+        }
+        if !plan.applied.is_empty() {
+            let edited = plan.edited(&plan.applied);
+            let mut after = super::find_in(path, &edited, kind, b'C', &mut problems);
+            let after = super::merge_places(&mut after);
+            prop_assert!(after.len() < found.len(), "{:?} -> {:?}", text, edited);
+        }
+        let _ = super::fix::diff(&plan, &plan.applied);
+        let _ = super::fix::diff(&plan, &plan.suggested);
+    }
+
+    /// Any Go text: suggestions only, never an applied edit.
+    #[test]
+    fn go_code_is_never_edited(text in tricky_text(40)) {
+        let text = format!("package p\nconst c = \"/home/u/go/bin\"\nvar v = {text}\n");
+        let path = Path::new("f.go");
+        let mut problems = Vec::new();
+        let mut found = super::find_in(path, &text, Kind::Go, b'C', &mut problems);
+        let found = super::merge_places(&mut found);
+        let refs: Vec<&Finding> = found.iter().collect();
+        let plan = super::fix::plan_file(path, text, Kind::Go, &refs, b'C');
+        prop_assert!(plan.applied.is_empty());
+    }
+}
