@@ -648,7 +648,7 @@ fn where_a_string_lives_decides_its_level_and_suppressions_are_counted() {
     let report = json(&out);
     assert_eq!(place_lines(&report), expected("scan-places.expected"));
     assert_eq!(report["problems"], serde_json::json!([]));
-    assert_eq!(report["notes"], 6);
+    assert_eq!(report["notes"], 7);
     let go_const = report["findings"]
         .as_array()
         .unwrap()
@@ -671,7 +671,7 @@ fn where_a_string_lives_decides_its_level_and_suppressions_are_counted() {
     );
     assert!(
         text.ends_with(
-            "21 findings (12 errors, 3 warnings, 6 notes) in 17 files scanned; 6 suppressed \
+            "26 findings (12 errors, 7 warnings, 7 notes) in 18 files scanned; 6 suppressed \
              (4 by go-disk-guard:ignore comments, 2 by the configuration file)\n"
         ),
         "{text}"
@@ -691,7 +691,7 @@ fn where_a_string_lives_decides_its_level_and_suppressions_are_counted() {
     assert_eq!(level_of("pkg/store/store_test.go"), "error");
     assert_eq!(level_of("testdata/mod/go.mod"), "error");
     assert_eq!(level_of("internal/itest/helpers.go"), "error");
-    assert_eq!(report["notes"], 1);
+    assert_eq!(report["notes"], 2);
 
     // --fail-on warning does not fail on notes alone.
     let out = scan(
@@ -815,7 +815,7 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("fix: 8 edit(s) made; 3 suggested, not applied\n"),
+        stdout.contains("fix: 8 edit(s) made; 4 suggested, not applied\n"),
         "{stdout}"
     );
     let after_tree = tree(&repo);
@@ -935,8 +935,8 @@ fn sarif_has_fixes_suppressions_and_stable_unique_fingerprints() {
     let sarif = |repo: &Path| json(&scan(repo, &["--format", "sarif"]));
     let doc = sarif(&repo);
     let results = doc["runs"][0]["results"].as_array().unwrap().clone();
-    // 21 findings and 6 suppressed, each once.
-    assert_eq!(results.len(), 27);
+    // 26 findings and 6 suppressed, each once.
+    assert_eq!(results.len(), 32);
     let prints = |results: &[serde_json::Value]| {
         results
             .iter()

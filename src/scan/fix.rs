@@ -140,12 +140,13 @@ pub(super) fn plan_file(
                     }
                 }
             }
-            Kind::Go => {
+            // Go code at error level only: a path compared with needs no other value.
+            Kind::Go if f.level() == super::Level::Error => {
                 if let Some(edit) = go_suggestion(line, &on_line, fixes) {
                     suggested.push(edit);
                 }
             }
-            Kind::GoMod | Kind::GoWork => {}
+            Kind::Go | Kind::GoMod | Kind::GoWork => {}
         }
     }
     let mut plan = FilePlan {
@@ -497,8 +498,8 @@ fn only_entry_of_env(lines: &[&str], index: usize) -> Option<u32> {
         .rev()
         .find(|&i| lines.get(i).is_some_and(|l| !blank(l) && indent(l) < this))?;
     let parent_line = lines.get(parent)?;
-    let key = parent_line.trim().trim_start_matches("- ");
-    if key.trim_end_matches('\r') != "env:" {
+    // `env:` alone on its line; not `- env:`, which starts a list item that would go too.
+    if parent_line.trim() != "env:" {
         return None;
     }
     let siblings = lines

@@ -563,6 +563,11 @@ fn scan_text(path: &Path, bytes: &[u8], kind: Kind, setup: &Setup, out: &mut Sca
         .iter()
         .find(|g| suppress::glob_matches(g, &shown_file));
     for mut f in found {
+        // A path that says it does not exist (`C:\nonexistent`) is a sentinel, read by
+        // nothing.
+        if f.paths.iter().all(|p| place::says_it_does_not_exist(p)) {
+            f.level = f.level.min(Level::Warning);
+        }
         if test_data {
             f.place = Place::TestData;
             f.level = if setup.include_tests {
@@ -588,6 +593,25 @@ fn scan_text(path: &Path, bytes: &[u8], kind: Kind, setup: &Setup, out: &mut Sca
             None => out.findings.push(f),
         }
     }
+}
+
+/// The text of line `line` (1-based) before code-point column `column`, from the offsets
+/// where lines start.
+fn line_before<'t>(text: &'t str, line_starts: &[usize], line: u32, column: u32) -> &'t str {
+    let start = usize::try_from(line)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| line_starts.get(i))
+        .copied()
+        .unwrap_or(0);
+    let rest = text.get(start..).unwrap_or_default();
+    let wanted = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let end = rest
+        .char_indices()
+        .nth(wanted)
+        .map_or(rest.len(), |(i, _)| i);
+    let before = rest.get(..end).unwrap_or_default();
+    before.rsplit('\n').next().unwrap_or_default()
 }
 
 /// One finding per place (line, column, rule), holding every path found there, in order.
@@ -622,11 +646,18 @@ fn find_in(
     match kind {
         Kind::Go => {
             let (literals, error) = golex::string_literals(text);
+            let mut line_starts: Vec<usize> = Vec::new();
             for lit in literals {
                 let hits = paths::find(&lit.value, system_drive);
                 if hits.is_empty() {
                     continue;
                 }
+                if line_starts.is_empty() {
+                    line_starts.push(0);
+                    line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+                }
+                let before = line_before(text, &line_starts, lit.line, lit.column);
+                let compared = place::is_comparison(before);
                 let prose = place::is_prose(&lit.value, &hits);
                 for hit in hits {
                     let mut f = Finding::new(
@@ -640,8 +671,10 @@ fn find_in(
                     if prose || place::in_code_span(&lit.value, hit.start) {
                         f.place = Place::Text;
                         f.level = Level::Note;
-                    } else if hit.rule == Rule::SystemDrivePath && !place::go_or_user_dir(&f.path) {
-                        f.level = Level::Warning;
+                    } else if compared
+                        || (hit.rule == Rule::SystemDrivePath && !place::go_or_user_dir(&f.path))
+                    {
+                        f.level = f.level.min(Level::Warning);
                     }
                     found.push(f);
                 }
@@ -692,14 +725,22 @@ fn find_in(
                 if (in_golang && place::golang_image_owns(&h.path)) || runners.owns(&h.path) {
                     continue;
                 }
-                found.push(Finding::new(
+                // An image's PATH holds what the Dockerfile put there; only Go's directories
+                // on it are errors.
+                let image_path =
+                    build == Build::Dockerfile && h.context == "PATH" && !place::go_dir(&h.path);
+                let mut f = Finding::new(
                     file.to_path_buf(),
                     (h.line, h.column),
                     h.rule,
                     Context::Assignment,
                     h.path,
                     h.context,
-                ));
+                );
+                if image_path {
+                    f.level = f.level.min(Level::Warning);
+                }
+                found.push(f);
             }
         }
     }

@@ -470,8 +470,12 @@ fn user_home(trimmed: &str) -> bool {
         && name != "Shared"
 }
 
-/// A path with a `pkg/mod` or a `go-build` component.
+/// A path with a `pkg/mod` or a `go-build` component, outside the temporary directory (which
+/// pins nothing: `/tmp/go-build` is the go command's own name for its work directories).
 fn cache_path(trimmed: &str) -> bool {
+    if trimmed.starts_with("tmp/") || trimmed.starts_with("var/tmp/") {
+        return false;
+    }
     let mut previous = "";
     trimmed.split('/').any(|part| {
         let found = part == "go-build" || (previous == "pkg" && part == "mod");
@@ -527,6 +531,8 @@ mod tests {
             "C:",
             "/usr/bin/env",
             "/tmp/go-build123/b001",
+            "/tmp/go-build",
+            "=/var/tmp/go-build/x",
             "/home",
             "/Users/Shared/x",
             "~/gopher",

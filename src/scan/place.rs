@@ -242,15 +242,20 @@ pub fn in_code_span(value: &str, start: usize) -> bool {
         .is_some_and(|&b| b == b'`')
 }
 
-/// Whether a drive path is one of Go's directories (a `go`, `golang`, `gopath`, `go-build`
-/// component, a module cache, a tool cache) or in a user's profile (`C:\Users\<name>`):
-/// what the drive rules are for. Other drive paths in Go code (`C:\`, a product's own
-/// `C:\ProgramData\…`) are a program's business, not a build's.
-pub fn go_or_user_dir(path: &str) -> bool {
+/// Whether a Go string is compared with rather than used: the code before it on its line
+/// ends with `==` or `!=`, or the line is a `case` (`case "/usr/local/go":`). A path a
+/// program recognises pins nothing.
+pub fn is_comparison(before: &str) -> bool {
+    let t = before.trim();
+    t.ends_with("==") || t.ends_with("!=") || t == "case" || t.starts_with("case ")
+}
+
+/// Whether a path has one of Go's directories in it: a `go`, `golang`, `gopath`,
+/// `go-build` component, a module cache, a tool cache.
+pub fn go_dir(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    let parts: Vec<&str> = lower.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
     let mut previous = "";
-    let go = parts.iter().any(|&p| {
+    lower.split(['\\', '/']).any(|p| {
         let found = matches!(
             p,
             "go" | "golang"
@@ -264,9 +269,38 @@ pub fn go_or_user_dir(path: &str) -> bool {
         ) || (previous == "pkg" && p == "mod");
         previous = p;
         found
-    });
+    })
+}
+
+/// Whether a path says it does not exist (`/nonexistent`, `C:\does-not-exist\go`): a
+/// sentinel that a test or a script sets so that nothing is found there.
+pub fn says_it_does_not_exist(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [
+        "nonexist",
+        "non-exist",
+        "non_exist",
+        "not-exist",
+        "notexist",
+        "not_exist",
+        "doesnotexist",
+        "no-such",
+        "nosuch",
+        "no_such",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
+}
+
+/// Whether a drive path is one of Go's directories (a `go`, `golang`, `gopath`, `go-build`
+/// component, a module cache, a tool cache) or in a user's profile (`C:\Users\<name>`):
+/// what the drive rules are for. Other drive paths in Go code (`C:\`, a product's own
+/// `C:\ProgramData\…`) are a program's business, not a build's.
+pub fn go_or_user_dir(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    let parts: Vec<&str> = lower.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
     let user = parts.get(1).is_some_and(|&p| p == "users") && parts.len() >= 3;
-    go || user
+    go_dir(path) || user
 }
 
 #[cfg(test)]
@@ -356,6 +390,14 @@ mod tests {
         assert!(!go_or_user_dir("C:\\"));
         assert!(!go_or_user_dir("C:\\ProgramData\\Docker\\secrets"));
         assert!(!go_or_user_dir("C:\\Users"));
+        assert!(go_dir("/home/ci/go/bin"));
+        assert!(!go_dir("/home/coq/tools/bin"));
+        assert!(is_comparison("\tcase "));
+        assert!(is_comparison("if goroot == "));
+        assert!(!is_comparison("x := "));
+        assert!(says_it_does_not_exist("c:\\nonexist-gopath"));
+        assert!(says_it_does_not_exist("/home/x/does-not-exist"));
+        assert!(!says_it_does_not_exist("/home/x/go"));
     }
 
     #[test]
