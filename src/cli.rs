@@ -242,6 +242,7 @@ Examples:
   go-disk-guard scan
   go-disk-guard scan --format sarif --output go-paths.sarif --fail-on never
   go-disk-guard scan --system-drive D: --include-vendor src/ build/
+  go-disk-guard scan --fix --dry-run
 
 Rules (stable ids; errors unless marked):
   GDG001 system-drive-path     a path on the system drive (C:\\…, C:/…, \\\\?\\C:\\…)
@@ -253,6 +254,12 @@ Rules (stable ids; errors unless marked):
   GDG007 go-cache-path         an absolute path into pkg/mod or go-build
   GDG008 absolute-replace      a go.mod/go.work replace with an absolute path
   GDG009 absolute-use          a go.work use with an absolute path
+
+Test data (_test.go files, testdata/, examples, fixtures, test-only build tags) and prose in Go
+strings are notes; --include-tests reports test data at the rules' levels. The golang image's
+and the hosted runners' own paths are not findings. Suppress with a comment
+`go-disk-guard:ignore GDG004 reason` (after //, # or REM; -file for the whole file) or the
+configuration file's `scan:` section (exclude: globs, disable: rules).
 
 Exit codes: 0 nothing at or above --fail-on; 4 something was; 1 a runtime error (a path that
 cannot be read); 2 a usage error.";

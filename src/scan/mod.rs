@@ -548,12 +548,13 @@ fn scan_text(path: &Path, bytes: &[u8], kind: Kind, setup: &Setup, out: &mut Sca
     };
     let file = path.strip_prefix("./").unwrap_or(path).to_path_buf();
     let mut found = find_in(&file, &text, kind, setup.system_drive, &mut out.problems);
-    let test_data =
-        place::is_test_path(&file) || (kind == Kind::Go && place::builds_only_for_tests(&text));
-    let found = merge_places(&mut found);
+    // Most files hold nothing: what follows is done only for those that do.
     if found.is_empty() {
         return;
     }
+    let found = merge_places(&mut found);
+    let test_data =
+        place::is_test_path(&file) || (kind == Kind::Go && place::builds_only_for_tests(&text));
     let comments = suppress::comments(&text);
     let shown_file = file
         .to_string_lossy()
