@@ -300,8 +300,13 @@ enum Match {
 /// The path starting at `i` (whose byte is `first`), if any, and where it ends.
 fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8) -> Match {
     let t = text.as_bytes();
-    // Every path below starts with one of these bytes.
-    if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') && !first.is_ascii_alphabetic() {
+    // Every path below starts with one of these bytes, or with a drive letter and its colon:
+    // most words of a text start nothing, and are passed over here.
+    if first.is_ascii_alphabetic() {
+        if t.get(i + 1) != Some(&b':') {
+            return Match::None;
+        }
+    } else if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') {
         return Match::None;
     }
     let rest = t.get(i..).unwrap_or_default();
