@@ -671,7 +671,7 @@ fn where_a_string_lives_decides_its_level_and_suppressions_are_counted() {
     );
     assert!(
         text.ends_with(
-            "26 findings (12 errors, 7 warnings, 7 notes) in 18 files scanned; 6 suppressed \
+            "27 findings (13 errors, 7 warnings, 7 notes) in 18 files scanned; 6 suppressed \
              (4 by go-disk-guard:ignore comments, 2 by the configuration file)\n"
         ),
         "{text}"
@@ -801,9 +801,11 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("+export PATH=$(go env GOROOT)/bin:$PATH\n"),
+        stdout.contains("+export PATH=$PATH:$(go env GOPATH)/bin\n"),
         "{stdout}"
     );
+    // Go's own bin on PATH is how go is found: it is not asked of go.
+    assert!(!stdout.contains("$(go env GOROOT)"), "{stdout}");
     assert_eq!(tree(&repo), before_tree);
 
     let out = scan(&repo, &["--fix", "--diff"]);
@@ -872,8 +874,15 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         .into_iter()
         .filter(|l| !l.starts_with("suppressed "))
         .collect();
+    // scripts/ci.sh keeps only the warning it could not fix.
+    assert_eq!(
+        still
+            .iter()
+            .filter(|l| l.starts_with("scripts/ci.sh:"))
+            .collect::<Vec<_>>(),
+        ["scripts/ci.sh:4:13 warning GDG006 /usr/local/go/bin"]
+    );
     for fixed in [
-        "scripts/ci.sh",
         "scripts/keep.sh",
         "scripts/setup.ps1",
         "Makefile",
@@ -935,8 +944,8 @@ fn sarif_has_fixes_suppressions_and_stable_unique_fingerprints() {
     let sarif = |repo: &Path| json(&scan(repo, &["--format", "sarif"]));
     let doc = sarif(&repo);
     let results = doc["runs"][0]["results"].as_array().unwrap().clone();
-    // 26 findings and 6 suppressed, each once.
-    assert_eq!(results.len(), 32);
+    // 27 findings and 6 suppressed, each once.
+    assert_eq!(results.len(), 33);
     let prints = |results: &[serde_json::Value]| {
         results
             .iter()
@@ -962,14 +971,15 @@ fn sarif_has_fixes_suppressions_and_stable_unique_fingerprints() {
             l["artifactLocation"]["uri"] == uri && l["region"]["startLine"] == line
         })
     };
-    let ci = with_fix("scripts/ci.sh", 4).unwrap();
+    let ci = with_fix("scripts/ci.sh", 6).unwrap();
     let replacement = &ci["fixes"][0]["artifactChanges"][0]["replacements"][0];
     assert_eq!(
         replacement["insertedContent"]["text"],
-        "$(go env GOROOT)/bin"
+        "$(go env GOPATH)/bin"
     );
-    assert_eq!(replacement["deletedRegion"]["startColumn"], 13);
-    assert_eq!(replacement["deletedRegion"]["endColumn"], 30);
+    assert_eq!(replacement["deletedRegion"]["startColumn"], 19);
+    assert_eq!(replacement["deletedRegion"]["endColumn"], 34);
+    assert!(with_fix("scripts/ci.sh", 5).unwrap()["fixes"].is_null());
     assert!(with_fix("cmd/tool/main.go", 6).unwrap()["fixes"].is_array());
     if let (Some(python), Some(schema)) = (
         std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),

@@ -228,6 +228,17 @@ fn home_prefix(lower: &str) -> Option<usize> {
     None
 }
 
+/// Whether `$(go env VAR)` plus `rest` means the path it replaces: VAR itself or its `bin`,
+/// and never GOROOT, whose `bin` is what puts `go` on PATH in the first place (asking `go`
+/// for it before then fails), and whose other subdirectories name other installations
+/// (`/usr/local/go/go-tip`).
+fn asks_go_safely(var: &str, rest: &str) -> bool {
+    var != "GOROOT"
+        && (rest.is_empty()
+            || rest.eq_ignore_ascii_case("/bin")
+            || rest.eq_ignore_ascii_case("\\bin"))
+}
+
 /// What asks Go for `var` at run time in a file of kind `build`, if anything does.
 fn expression(build: Build, var: &str) -> Option<String> {
     match build {
@@ -283,6 +294,7 @@ fn build_edit(
         for p in &f.paths {
             let start = nth_free(line, p, &spans)?;
             let new = match runtime_form(p)
+                .filter(|(var, rest)| asks_go_safely(var, rest))
                 .and_then(|(var, rest)| Some((expression(build, var)?, rest)))
             {
                 Some((expr, rest)) => format!("{expr}{rest}"),
