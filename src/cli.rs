@@ -252,6 +252,7 @@ Examples:
   go-disk-guard scan
   go-disk-guard scan --format sarif --output go-paths.sarif --fail-on never
   go-disk-guard scan --system-drive D: --include-vendor src/ build/
+  go-disk-guard scan --fix --dry-run
 
 Rules (stable ids; errors unless marked):
   GDG001 system-drive-path     a path on the system drive (C:\\…, C:/…, \\\\?\\C:\\…)
@@ -263,6 +264,12 @@ Rules (stable ids; errors unless marked):
   GDG007 go-cache-path         an absolute path into pkg/mod or go-build
   GDG008 absolute-replace      a go.mod/go.work replace with an absolute path
   GDG009 absolute-use          a go.work use with an absolute path
+
+Test data (_test.go files, testdata/, examples, fixtures, test-only build tags) and prose in Go
+strings are notes; --include-tests reports test data at the rules' levels. The golang image's
+and the hosted runners' own paths are not findings. Suppress with a comment
+`go-disk-guard:ignore GDG004 reason` (after //, # or REM; -file for the whole file) or the
+configuration file's `scan:` section (exclude: globs, disable: rules).
 
 Exit codes: 0 nothing at or above --fail-on; 4 something was; 1 a runtime error (a path that
 cannot be read); 2 a usage error.";
@@ -289,6 +296,26 @@ struct ScanArgs {
     /// Look inside vendor/ directories too.
     #[arg(long)]
     include_vendor: bool,
+    /// Report paths in test data (_test.go files, testdata/, examples, fixtures, test-only
+    /// build tags) at their rules' levels instead of as notes.
+    #[arg(long)]
+    include_tests: bool,
+    /// The configuration file whose `scan:` section applies [default: .go-disk-guard.yml in
+    /// the working directory or the git root].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Rewrite, in place, the hard-coded assignments it understands in CI and build files
+    /// (shell, PowerShell, Makefile, workflow env) so that the value is taken at run time;
+    /// each edited file is scanned again before it is written.
+    #[arg(long)]
+    fix: bool,
+    /// With --fix: also show, as a unified diff, the edits it does not make (Go code,
+    /// Dockerfiles, batch files: suggestions only).
+    #[arg(long, requires = "fix")]
+    diff: bool,
+    /// With --fix: show every edit as a unified diff and write nothing.
+    #[arg(long, requires = "fix")]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -469,6 +496,8 @@ pub struct Scanned {
     pub summary: String,
     /// Whether the document is JSON (SARIF included), for guarding it on its way out.
     pub json: bool,
+    /// What to print on stderr after the document (what `scan --fix` did).
+    pub log: String,
     /// An error to print on stderr after the document.
     pub error: Option<String>,
     pub exit: go_disk_guard::ExitCode,
@@ -597,20 +626,57 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
             .and_then(|d| parse_drive(&d).ok())
             .unwrap_or(b'C')
     });
-    let report = scan::scan(&scan::Options {
+    let config = policy::find_config_file(args.config.as_deref(), cwd)
+        .map(|path| policy::load_scan_section(&path))
+        .transpose()?
+        .unwrap_or_default();
+    let disabled = config
+        .disable
+        .iter()
+        .map(|(word, origin)| {
+            scan::Rule::parse(word).ok_or_else(|| {
+                go_disk_guard::Error::Usage(format!(
+                    "{origin}: {} is no rule (GDG001…GDG009 or a rule's name)",
+                    go_disk_guard::escape::line(word)
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = scan::Options {
         paths: args.paths,
         include_vendor: args.include_vendor,
         system_drive,
         threads: 0,
-    })?;
-    let document = match args.format {
+        include_tests: args.include_tests || config.include_tests.unwrap_or(false),
+        exclude: config.exclude,
+        disabled,
+    };
+    let mut report = scan::scan(&options)?;
+    let mut log = String::new();
+    if args.fix {
+        let plans = scan::fix::plan(&report, system_drive);
+        log = scan::fix::run(&plans, args.dry_run, args.diff);
+        if !args.dry_run {
+            report = scan::scan(&options)?;
+        }
+    }
+    let plans = if args.format == ScanFormat::Sarif {
+        scan::fix::plan(&report, system_drive)
+    } else {
+        Vec::new()
+    };
+    let mut document = match args.format {
         ScanFormat::Text => render::text(&report),
         ScanFormat::Json => render::json(&report),
-        ScanFormat::Sarif => render::sarif(&report, cwd),
+        ScanFormat::Sarif => render::sarif_with_fixes(&report, cwd, &plans),
     };
+    if args.format == ScanFormat::Text && args.output.is_none() {
+        document.insert_str(0, &log);
+        log.clear();
+    }
     let failing = match args.fail_on {
         FailOn::Error => report.count(Level::Error),
-        FailOn::Warning => report.findings.len(),
+        FailOn::Warning => report.count(Level::Error) + report.count(Level::Warning),
         FailOn::Never => 0,
     };
     let exit = if failing > 0 {
@@ -624,18 +690,22 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
             format!("writing the findings to {shown}")
         })?;
     }
+    let (inline, configured) = report.suppressed_counts();
     let summary = format!(
-        "scan: {} finding(s), {} error(s), {} warning(s) in {} file(s)",
+        "scan: {} finding(s), {} error(s), {} warning(s), {} note(s) in {} file(s); {} suppressed ({inline} inline, {configured} by the configuration file)",
         report.findings.len(),
         report.count(Level::Error),
         report.count(Level::Warning),
-        report.files_scanned
+        report.count(Level::Note),
+        report.files_scanned,
+        report.suppressed.len(),
     );
     Ok(Scanned {
         document,
         written_to: args.output,
         summary,
         json: !matches!(args.format, ScanFormat::Text),
+        log,
         error: None,
         exit,
     })
@@ -761,6 +831,7 @@ fn gh_cache(command: GhCacheCommand) -> anyhow::Result<Scanned> {
         written_to: None,
         summary: String::new(),
         json: matches!(args.format, Format::Json),
+        log: String::new(),
         error: report.error,
         exit,
     })

@@ -49,6 +49,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
                 }
             }
+            if !scanned.log.is_empty() {
+                eprint!("{}", escape::guard(&scanned.log));
+            }
             if let Some(error) = &scanned.error {
                 print_error(error);
             }

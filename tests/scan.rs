@@ -586,3 +586,423 @@ fn a_file_exchanged_for_a_fifo_after_the_walk_listed_it_is_not_waited_on() {
     });
     assert!(!hung, "scan waited on a FIFO for 20s");
 }
+
+// ------------------------------------------------------------------------------------------
+// Where a string lives, the platform's own paths, suppression, deduplication, and --fix:
+// `tests/fixtures/scan-places`.
+
+fn places() -> PathBuf {
+    fixtures().join("scan-places")
+}
+
+/// `file:line:column level rule paths` for findings, `suppressed file:line:column rule paths
+/// by how` for the suppressed ones, as `scan-places.expected` lists them.
+fn place_lines(report: &serde_json::Value) -> Vec<String> {
+    let paths = |f: &serde_json::Value| {
+        f["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {} {}",
+                f["file"].as_str().unwrap(),
+                f["line"],
+                f["column"],
+                f["level"].as_str().unwrap(),
+                f["rule"].as_str().unwrap(),
+                paths(f)
+            )
+        })
+        .collect();
+    out.extend(report["suppressed"].as_array().unwrap().iter().map(|f| {
+        format!(
+            "suppressed {}:{}:{} {} {} by {}",
+            f["file"].as_str().unwrap(),
+            f["line"],
+            f["column"],
+            f["rule"].as_str().unwrap(),
+            paths(f),
+            f["suppression"]["by"].as_str().unwrap()
+        )
+    }));
+    out
+}
+
+/// Test files, testdata, examples and test-only build tags are notes; prose in a Go string
+/// too; the golang image's and the runners' own paths are not findings; a real pin in each
+/// kind of file is an error; two paths in one literal are one finding; inline comments and
+/// the configuration file suppress, and are counted.
+#[test]
+fn where_a_string_lives_decides_its_level_and_suppressions_are_counted() {
+    let out = scan(&places(), &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let report = json(&out);
+    assert_eq!(place_lines(&report), expected("scan-places.expected"));
+    assert_eq!(report["problems"], serde_json::json!([]));
+    assert_eq!(report["notes"], 7);
+    let go_const = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "cmd/tool/main.go" && f["line"] == 9)
+        .unwrap();
+    assert_eq!(
+        go_const["paths"],
+        serde_json::json!(["/home/a/go/bin", "/home/b/go/bin"])
+    );
+    assert_eq!(go_const["place"], "code");
+
+    // Text says where each note lives and counts what was suppressed.
+    let text = String::from_utf8(scan(&places(), &[]).stdout).unwrap();
+    assert!(
+        text.contains("pkg/store/store_test.go:7:18: note GDG004 user-home-path: ")
+            && text.contains("(test data)")
+            && text.contains("(documentation text)"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "27 findings (13 errors, 7 warnings, 7 notes) in 18 files scanned; 6 suppressed \
+             (4 by go-disk-guard:ignore comments, 2 by the configuration file)\n"
+        ),
+        "{text}"
+    );
+
+    // --include-tests: test data at the rules' own levels (documentation text stays a note).
+    let report = json(&scan(&places(), &["--format", "json", "--include-tests"]));
+    let level_of = |file: &str| {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file"] == file)
+            .unwrap()["level"]
+            .clone()
+    };
+    assert_eq!(level_of("pkg/store/store_test.go"), "error");
+    assert_eq!(level_of("testdata/mod/go.mod"), "error");
+    assert_eq!(level_of("internal/itest/helpers.go"), "error");
+    assert_eq!(report["notes"], 2);
+
+    // --fail-on warning does not fail on notes alone.
+    let out = scan(
+        &places(),
+        &["--fail-on", "warning", "pkg/store", "testdata", "examples"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn a_bad_scan_section_is_a_one_line_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (config, what) in [
+        ("scan:\n  excludes: [x]\n", "excludes"),
+        ("scan:\n  disable: [GDG010]\n", "GDG010"),
+        ("scan:\n  include-tests: maybe\n", "maybe"),
+    ] {
+        std::fs::write(dir.path().join(".go-disk-guard.yml"), config).unwrap();
+        let out = scan(dir.path(), &[]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{config}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(what), "{config}: {stderr}");
+    }
+    // Other commands read past a valid scan section.
+    std::fs::write(
+        dir.path().join(".go-disk-guard.yml"),
+        "soft: 1GiB\nscan:\n  exclude: [x/]\n  disable: [GDG004]\n  include-tests: true\n",
+    )
+    .unwrap();
+    assert_eq!(scan(dir.path(), &[]).status.code(), Some(0));
+}
+
+/// A copy of `from` at `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file under `root`, relative, with its bytes.
+fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() {
+                let rel = entry.path().strip_prefix(root).unwrap().to_path_buf();
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// `scan --fix` on a copy: only lines it reported change, Go code, Dockerfiles, batch files
+/// and go.mod stay as they were, workflows stay YAML, permissions stay, and the fixed files
+/// scan clean; `--dry-run` writes nothing, `--diff` shows the suggestions.
+#[test]
+fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&places(), &repo);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            repo.join("scripts/ci.sh"),
+            std::fs::Permissions::from_mode(0o754),
+        )
+        .unwrap();
+    }
+    let before_tree = tree(&repo);
+    let before = json(&scan(&repo, &["--format", "json"]));
+    let reported: std::collections::BTreeSet<(String, u64)> = before["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+
+    // --dry-run: a diff, nothing written.
+    let out = scan(&repo, &["--fix", "--dry-run"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("--- a/scripts/ci.sh\n+++ b/scripts/ci.sh\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+export PATH=$PATH:$(go env GOPATH)/bin\n"),
+        "{stdout}"
+    );
+    // Go's own bin on PATH is how go is found: it is not asked of go.
+    assert!(!stdout.contains("$(go env GOROOT)"), "{stdout}");
+    assert_eq!(tree(&repo), before_tree);
+
+    let out = scan(&repo, &["--fix", "--diff"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("fixed: scripts/ci.sh:3: "), "{stdout}");
+    // Go code is shown, never edited.
+    assert!(
+        stdout.contains("+const cacheDir = filepath.Join(must(os.UserCacheDir()), \"go-build\")"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fix: 8 edit(s) made; 4 suggested, not applied\n"),
+        "{stdout}"
+    );
+    let after_tree = tree(&repo);
+    for (file, old) in &before_tree {
+        let new = after_tree.get(file).unwrap();
+        if old == new {
+            continue;
+        }
+        assert!(
+            !(file.ends_with(".go")
+                || file.ends_with("go.mod")
+                || file.ends_with("Dockerfile")
+                || file.ends_with(".bat")),
+            "{file} was edited"
+        );
+        // Every line that changed or went was reported.
+        let old = String::from_utf8(old.clone()).unwrap();
+        let new = String::from_utf8(new.clone()).unwrap();
+        let new_lines: Vec<&str> = new.lines().collect();
+        for (i, line) in old.lines().enumerate() {
+            if !new_lines.contains(&line) {
+                let n = i as u64 + 1;
+                // The `env:` line above a removed only entry goes with it.
+                let parent = line.trim() == "env:" && reported.contains(&(file.clone(), n + 1));
+                assert!(
+                    reported.contains(&(file.clone(), n)) || parent,
+                    "{file}:{n} changed but was not reported: {line:?}"
+                );
+            }
+        }
+        if file.ends_with(".yml") {
+            serde_saphyr::from_str::<serde_json::Value>(&new)
+                .unwrap_or_else(|e| panic!("{file} is no longer YAML: {e}\n{new}"));
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(repo.join("scripts/ci.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o754);
+    }
+    // No temporary file is left behind.
+    assert!(
+        !after_tree.keys().any(|f| f.contains("go-disk-guard-")),
+        "{:?}",
+        after_tree.keys()
+    );
+    // The fixed files scan clean.
+    let after = json(&scan(&repo, &["--format", "json"]));
+    let still: Vec<String> = place_lines(&after)
+        .into_iter()
+        .filter(|l| !l.starts_with("suppressed "))
+        .collect();
+    // scripts/ci.sh keeps only the warning it could not fix.
+    assert_eq!(
+        still
+            .iter()
+            .filter(|l| l.starts_with("scripts/ci.sh:"))
+            .collect::<Vec<_>>(),
+        ["scripts/ci.sh:4:13 warning GDG006 /usr/local/go/bin"]
+    );
+    for fixed in [
+        "scripts/keep.sh",
+        "scripts/setup.ps1",
+        "Makefile",
+        ".github/workflows/linux.yml",
+        ".github/workflows/windows.yml",
+    ] {
+        assert!(
+            !still.iter().any(|l| l.starts_with(&format!("{fixed}:"))),
+            "{fixed} still has findings: {still:#?}"
+        );
+    }
+    // What it could not fix is still reported.
+    for left in [
+        "Dockerfile:7:13 error",
+        "scripts/env.bat:2:16 error",
+        "go.mod:5:28",
+    ] {
+        assert!(
+            still.iter().any(|l| l.starts_with(left)),
+            "{left}: {still:#?}"
+        );
+    }
+    // A second run has nothing left to make.
+    let out = scan(&repo, &["--fix"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("fix: 0 edit(s) made"), "{stdout}");
+}
+
+/// A file given through a symbolic link is read (as every path given to scan is) but never
+/// edited: the link is not followed for writing.
+#[cfg(unix)]
+#[test]
+fn fix_does_not_edit_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("real.sh");
+    std::fs::write(&target, "export GOCACHE=/home/ci/.cache/go-build\n").unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("link.sh")).unwrap();
+    let out = scan(dir.path(), &["--fix", "link.sh"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "export GOCACHE=/home/ci/.cache/go-build\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.sh"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+/// SARIF: one result per place, suppressed ones marked so, fixes where an edit is known,
+/// fingerprints unique and unchanged when lines move.
+#[test]
+fn sarif_has_fixes_suppressions_and_stable_unique_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&places(), &repo);
+    let sarif = |repo: &Path| json(&scan(repo, &["--format", "sarif"]));
+    let doc = sarif(&repo);
+    let results = doc["runs"][0]["results"].as_array().unwrap().clone();
+    // 27 findings and 6 suppressed, each once.
+    assert_eq!(results.len(), 33);
+    let prints = |results: &[serde_json::Value]| {
+        results
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["goDiskGuardFinding/v2"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    assert_eq!(prints(&results).len(), results.len());
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r["suppressions"].is_array())
+            .count(),
+        6
+    );
+    let with_fix = |uri: &str, line: u64| {
+        results.iter().find(|r| {
+            let l = &r["locations"][0]["physicalLocation"];
+            l["artifactLocation"]["uri"] == uri && l["region"]["startLine"] == line
+        })
+    };
+    let ci = with_fix("scripts/ci.sh", 6).unwrap();
+    let replacement = &ci["fixes"][0]["artifactChanges"][0]["replacements"][0];
+    assert_eq!(
+        replacement["insertedContent"]["text"],
+        "$(go env GOPATH)/bin"
+    );
+    assert_eq!(replacement["deletedRegion"]["startColumn"], 19);
+    assert_eq!(replacement["deletedRegion"]["endColumn"], 34);
+    assert!(with_fix("scripts/ci.sh", 5).unwrap()["fixes"].is_null());
+    assert!(with_fix("cmd/tool/main.go", 6).unwrap()["fixes"].is_array());
+    if let (Some(python), Some(schema)) = (
+        std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),
+        std::env::var_os("GO_DISK_GUARD_TEST_SARIF_SCHEMA"),
+    ) {
+        let path = dir.path().join("places.sarif");
+        std::fs::write(&path, doc.to_string()).unwrap();
+        validates(&python, &schema, &path);
+    } else {
+        skip("GO_DISK_GUARD_TEST_PYTHON and GO_DISK_GUARD_TEST_SARIF_SCHEMA are unset");
+    }
+    // Lines inserted above every finding: the same fingerprints.
+    for file in [
+        "cmd/tool/main.go",
+        "scripts/ci.sh",
+        ".github/workflows/linux.yml",
+    ] {
+        let path = repo.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (first, rest) = text.split_once('\n').unwrap();
+        std::fs::write(&path, format!("{first}\n\n\n{rest}")).unwrap();
+    }
+    let moved = sarif(&repo);
+    let moved = moved["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(prints(moved), prints(&results));
+}

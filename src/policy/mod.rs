@@ -9,8 +9,8 @@ mod size;
 pub use settings::{
     CONFIG_ENV, CONFIG_FILE_NAME, DEFAULT_HARD, DEFAULT_KEEP_RECENT, DEFAULT_LOCK_TIMEOUT,
     DEFAULT_SOFT, DEFAULT_TARGET_FACTOR, DEFAULT_TMP_MIN, ENV_PREFIX, Format, Layer, Limits,
-    NOT_CARRIED_KEYS, SETTING_KEYS, Settings, env_var_name, find_config_file, load,
-    load_config_file, load_layer, serialize_duration,
+    NOT_CARRIED_KEYS, SETTING_KEYS, ScanSettings, Settings, env_var_name, find_config_file, load,
+    load_config_file, load_layer, load_scan_section, scan_section, serialize_duration,
 };
 pub use size::{Size, format_bytes, format_bytes_pair, format_duration, parse_duration};
 

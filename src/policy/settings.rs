@@ -215,29 +215,22 @@ impl Layer {
 
     /// Parses the YAML text of a configuration file read from `path`.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Layer, Error> {
-        let config_error = |message: String| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        };
-        let file: Option<ConfigFile> = serde_saphyr::from_str(text).map_err(|e| {
-            // The library renders a multi-line snippet; the first line carries the position
-            // and the reason.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("syntax error");
-            config_error(first.trim_start_matches("error: ").to_string())
-        })?;
+        let file = parse_config(text, path)?;
         let Some(file) = file else {
             return Ok(Layer::default());
         };
         // A configuration file may be a repository's, which a stranger's pull request can
         // change: it must not choose a program for go-disk-guard to run.
         if let Some(go) = &file.go {
-            return Err(config_error(format!(
-                "line {} column {}: go: a configuration file cannot name the go command to run \
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "line {} column {}: go: a configuration file cannot name the go command to run \
                  (a repository's file must not choose a program); set GO_DISK_GUARD_GO or --go",
-                go.referenced.line(),
-                go.referenced.column()
-            )));
+                    go.referenced.line(),
+                    go.referenced.column()
+                ),
+            });
         }
         let mut layer = Layer::default();
         let scalars = [
@@ -345,6 +338,91 @@ struct ConfigFile {
     relocate_candidates: Option<Vec<String>>,
     dry_run: Option<Spanned<String>>,
     paths: Option<Vec<String>>,
+    /// `scan`'s own section; the other commands read past it.
+    #[serde(rename = "scan")]
+    _scan: Option<ScanSection>,
+}
+
+/// The `scan:` section as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ScanSection {
+    exclude: Option<Vec<String>>,
+    disable: Option<Vec<Spanned<String>>>,
+    include_tests: Option<Spanned<String>>,
+}
+
+/// What the `scan:` section of a configuration file says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanSettings {
+    /// Path globs whose findings are suppressed.
+    pub exclude: Vec<String>,
+    /// Rules turned off, as written, each with where it was written (for an error message).
+    pub disable: Vec<(String, String)>,
+    /// Test data at the rules' own levels.
+    pub include_tests: Option<bool>,
+}
+
+/// Parses the whole configuration file (so that a mistake anywhere is reported as for every
+/// other command) and returns its `scan:` section.
+pub fn scan_section(text: &str, path: &Path) -> Result<ScanSettings, Error> {
+    let file = parse_config(text, path)?;
+    let Some(section) = file.and_then(|f| f._scan) else {
+        return Ok(ScanSettings::default());
+    };
+    let at = |key: &str, span: &serde_saphyr::Location| {
+        format!(
+            "configuration file {}: line {} column {}: scan.{key}",
+            crate::escape::path(path),
+            span.line(),
+            span.column()
+        )
+    };
+    let include_tests = match section.include_tests {
+        Some(v) => Some(parse_bool(&v.value).ok_or_else(|| Error::InvalidValue {
+            origin: at("include-tests", &v.referenced),
+            what: "boolean",
+            value: v.value.clone(),
+            reason: "expected true or false".into(),
+        })?),
+        None => None,
+    };
+    Ok(ScanSettings {
+        exclude: section.exclude.unwrap_or_default(),
+        disable: section
+            .disable
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                let origin = at("disable", &v.referenced);
+                (v.value, origin)
+            })
+            .collect(),
+        include_tests,
+    })
+}
+
+/// Reads the configuration file at `path` and returns its `scan:` section.
+pub fn load_scan_section(path: &Path) -> Result<ScanSettings, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    scan_section(&text, path)
+}
+
+/// The configuration file's structure, or a one-line error naming the file.
+fn parse_config(text: &str, path: &Path) -> Result<Option<ConfigFile>, Error> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        // The library renders a multi-line snippet; the first line carries the position
+        // and the reason.
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or("syntax error");
+        Error::Config {
+            path: path.to_path_buf(),
+            message: first.trim_start_matches("error: ").to_string(),
+        }
+    })
 }
 
 /// Where the configuration file is: `explicit` (from `--config` or `GO_DISK_GUARD_CONFIG`),
@@ -1028,6 +1106,26 @@ mod tests {
             fn documents_are_settings_or_a_config_error(text in document()) {
                 if let Err(e) = yaml(&text) {
                     prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                }
+            }
+
+            /// The scan section: any text is a section or a one-line error naming the file.
+            #[test]
+            fn scan_sections_are_settings_or_a_config_error(
+                body in prop_oneof![
+                    "[a-z: \n\t\\[\\]{},#&*!|>'\"%@`?/-]{0,60}",
+                    any::<String>(),
+                ],
+                key in proptest::sample::select(vec!["exclude", "disable", "include-tests", "other"]),
+            ) {
+                for text in [format!("scan:\n  {key}: {body}\n"), body.clone()] {
+                    match scan_section(&text, Path::new("c.yml")) {
+                        Ok(_) => {}
+                        Err(e) => {
+                            prop_assert!(is_documented_config_error(&e), "{:?}", e);
+                            prop_assert!(!e.to_string().contains('\n'), "{}", e);
+                        }
+                    }
                 }
             }
 

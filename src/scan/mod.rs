@@ -31,9 +31,12 @@
 )]
 
 pub mod directives;
+pub mod fix;
 pub mod golex;
 pub mod paths;
+pub mod place;
 pub mod render;
+pub mod suppress;
 
 #[cfg(test)]
 mod props;
@@ -45,6 +48,7 @@ use serde::Serialize;
 
 use directives::Dialect;
 pub use paths::{Level, Rule};
+pub use suppress::Suppression;
 
 /// What to scan.
 #[derive(Clone, Debug)]
@@ -57,6 +61,27 @@ pub struct Options {
     pub system_drive: u8,
     /// Worker threads; 0 chooses by the number of cores.
     pub threads: usize,
+    /// Report test data (test files, testdata, examples, fixtures) at the rules' own levels
+    /// instead of `note`.
+    pub include_tests: bool,
+    /// Path globs whose findings are suppressed (the configuration's `scan.exclude`).
+    pub exclude: Vec<String>,
+    /// Rules turned off (the configuration's `scan.disable`).
+    pub disabled: Vec<Rule>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            paths: Vec::new(),
+            include_vendor: false,
+            system_drive: b'C',
+            threads: 0,
+            include_tests: false,
+            exclude: Vec::new(),
+            disabled: Vec::new(),
+        }
+    }
 }
 
 /// Where a finding was made.
@@ -73,7 +98,7 @@ pub enum Context {
     Assignment,
 }
 
-/// One hard-coded path.
+/// One place (file, line, column, rule) holding hard-coded paths.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
     /// As the walk found it, bytes and all; shown with [`shown`].
@@ -85,10 +110,29 @@ pub struct Finding {
     #[serde(serialize_with = "serialize_rule_id")]
     pub rule: Rule,
     pub context: Context,
-    /// The path as found (decoded, for a Go string).
+    /// The path as found (decoded, for a Go string); the first of `paths`.
     pub path: String,
     /// The literal as written (Go), the directive's verb, or the variable assigned.
     pub source: String,
+    /// Every path found at this place, in order (a literal or a line may hold several).
+    pub paths: Vec<String>,
+    /// Where the string lives: code, test data, or documentation text.
+    pub place: Place,
+    /// The level reported: the rule's; `note` for test data and documentation text; `warning`
+    /// for a drive path in Go code that is none of Go's directories nor a user's.
+    pub level: Level,
+}
+
+/// Where a string lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Place {
+    /// What a build or job runs.
+    Code,
+    /// A test file, testdata, an example or a fixture, Go code built only for tests.
+    TestData,
+    /// Prose in a Go string (a help text, a message) or a Markdown code span in one.
+    Text,
 }
 
 fn serialize_rule_id<S: serde::Serializer>(rule: &Rule, s: S) -> Result<S::Ok, S::Error> {
@@ -109,17 +153,56 @@ pub fn shown(file: &Path) -> std::borrow::Cow<'_, str> {
 
 impl Finding {
     pub fn level(&self) -> Level {
-        self.rule.level()
+        self.level
+    }
+
+    /// A finding of `rule` at one place, its level the rule's.
+    pub fn new(
+        file: PathBuf,
+        (line, column): (u32, u32),
+        rule: Rule,
+        context: Context,
+        path: String,
+        source: String,
+    ) -> Finding {
+        Finding {
+            file,
+            line,
+            column,
+            rule,
+            context,
+            paths: vec![path.clone()],
+            path,
+            source,
+            place: Place::Code,
+            level: rule.level(),
+        }
+    }
+
+    /// The paths, joined for a message.
+    pub fn paths_shown(&self) -> String {
+        self.paths.join(", ")
     }
 
     /// One sentence: what was found where.
     pub fn message(&self) -> String {
         let what = self.rule.description();
-        match self.context {
-            Context::GoString => format!("{what} in a Go string literal: {}", self.path),
-            Context::GoMod => format!("{what} in go.mod: {}", self.path),
-            Context::GoWork => format!("{what} in go.work: {}", self.path),
-            Context::Assignment => format!("{what}, assigned to {}: {}", self.source, self.path),
+        let message = match self.context {
+            Context::GoString => format!("{what} in a Go string literal: {}", self.paths_shown()),
+            Context::GoMod => format!("{what} in go.mod: {}", self.paths_shown()),
+            Context::GoWork => format!("{what} in go.work: {}", self.paths_shown()),
+            Context::Assignment => {
+                format!(
+                    "{what}, assigned to {}: {}",
+                    self.source,
+                    self.paths_shown()
+                )
+            }
+        };
+        match (self.place, self.level) {
+            (Place::TestData, Level::Note) => format!("{message} (test data)"),
+            (Place::Text, Level::Note) => format!("{message} (documentation text)"),
+            _ => message,
         }
     }
 }
@@ -139,6 +222,8 @@ pub struct ScanReport {
     pub files_scanned: u64,
     /// Sorted by file, line and column.
     pub findings: Vec<Finding>,
+    /// Findings the repository suppressed (inline comments, the configuration file), sorted.
+    pub suppressed: Vec<(Finding, Suppression)>,
     pub problems: Vec<Problem>,
 }
 
@@ -146,6 +231,17 @@ impl ScanReport {
     /// How many findings have each level.
     pub fn count(&self, level: Level) -> usize {
         self.findings.iter().filter(|f| f.level() == level).count()
+    }
+
+    /// How many suppressed findings were suppressed by inline comments and by the
+    /// configuration file.
+    pub fn suppressed_counts(&self) -> (usize, usize) {
+        let inline = self
+            .suppressed
+            .iter()
+            .filter(|(_, s)| matches!(s, Suppression::Comment { .. }))
+            .count();
+        (inline, self.suppressed.len() - inline)
     }
 }
 
@@ -172,22 +268,34 @@ fn kind_of(path: &Path) -> Option<Kind> {
             .parent()
             .is_some_and(|p| p.ends_with(".github/workflows"));
         let is_action = lower == b"action.yml" || lower == b"action.yaml";
-        return (in_workflows || is_action).then_some(Kind::Build(Dialect::Yaml));
+        return if in_workflows {
+            Some(Kind::Build(Build::Workflow))
+        } else {
+            is_action.then_some(Kind::Build(Build::Action))
+        };
     }
-    let build = lower == b"jenkinsfile"
+    let build = if lower == b"jenkinsfile"
         || lower.starts_with(b"jenkinsfile.")
         || lower.ends_with(b".jenkinsfile")
-        || lower == b"dockerfile"
+    {
+        Build::Jenkinsfile
+    } else if lower == b"dockerfile"
         || lower.starts_with(b"dockerfile.")
         || lower.ends_with(b".dockerfile")
         || lower == b"containerfile"
-        || lower == b"makefile"
-        || lower == b"gnumakefile"
-        || matches!(
-            ext,
-            Some(b"mk" | b"sh" | b"bash" | b"ps1" | b"psm1" | b"bat" | b"cmd")
-        );
-    build.then_some(Kind::Build(Dialect::Script))
+    {
+        Build::Dockerfile
+    } else if lower == b"makefile" || lower == b"gnumakefile" || ext == Some(b"mk") {
+        Build::Makefile
+    } else {
+        match ext {
+            Some(b"sh" | b"bash") => Build::Shell,
+            Some(b"ps1" | b"psm1") => Build::PowerShell,
+            Some(b"bat" | b"cmd") => Build::Batch,
+            _ => return None,
+        }
+    };
+    Some(Kind::Build(build))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +303,42 @@ enum Kind {
     Go,
     GoMod,
     GoWork,
-    Build(Dialect),
+    Build(Build),
+}
+
+/// The kinds of CI and build files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// `.github/workflows/*.yml`.
+    Workflow,
+    /// `action.yml`.
+    Action,
+    Shell,
+    PowerShell,
+    /// `.bat`, `.cmd`.
+    Batch,
+    /// Makefile, `*.mk`.
+    Makefile,
+    Dockerfile,
+    Jenkinsfile,
+}
+
+impl Build {
+    fn dialect(self) -> Dialect {
+        match self {
+            Build::Workflow | Build::Action => Dialect::Yaml,
+            _ => Dialect::Script,
+        }
+    }
+}
+
+/// What every file's scan needs to know.
+#[derive(Clone, Debug)]
+struct Setup {
+    system_drive: u8,
+    include_tests: bool,
+    exclude: Vec<String>,
+    disabled: Vec<Rule>,
 }
 
 /// Scans the files under `options.paths`.
@@ -226,7 +369,13 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
         });
 
     let collected = Mutex::new(ScanReport::default());
-    let system_drive = options.system_drive;
+    let setup = Setup {
+        system_drive: options.system_drive,
+        include_tests: options.include_tests,
+        exclude: options.exclude.clone(),
+        disabled: options.disabled.clone(),
+    };
+    let setup = &setup;
     builder.build_parallel().run(|| {
         let mut worker = Worker {
             local: ScanReport::default(),
@@ -241,7 +390,7 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
                         // A path given to scan is followed if it is a link; what the walk
                         // finds under it never is.
                         let follow = entry.depth() == 0;
-                        scan_file(entry.path(), follow, kind, system_drive, &mut worker.local);
+                        scan_file(entry.path(), follow, kind, setup, &mut worker.local);
                     }
                 }
                 Err(e) => worker.local.problems.push(walk_problem(&e)),
@@ -254,6 +403,7 @@ pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     report.findings.sort();
+    report.suppressed.sort();
     report.problems.sort();
     Ok(report)
 }
@@ -298,6 +448,7 @@ fn merge(into: &Mutex<ScanReport>, local: &mut ScanReport) {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     all.files_scanned += std::mem::take(&mut local.files_scanned);
     all.findings.append(&mut local.findings);
+    all.suppressed.append(&mut local.suppressed);
     all.problems.append(&mut local.problems);
 }
 
@@ -323,7 +474,7 @@ fn position_in(lit: &golex::Literal<'_>, start: usize) -> (u32, u32) {
 }
 
 /// Scans one file into `out`.
-fn scan_file(path: &Path, follow: bool, kind: Kind, system_drive: u8, out: &mut ScanReport) {
+fn scan_file(path: &Path, follow: bool, kind: Kind, setup: &Setup, out: &mut ScanReport) {
     let bytes = match read_regular(path, follow) {
         Ok(b) => b,
         Err(e) => {
@@ -335,7 +486,7 @@ fn scan_file(path: &Path, follow: bool, kind: Kind, system_drive: u8, out: &mut 
         }
     };
     out.files_scanned += 1;
-    scan_bytes(path, &bytes, kind, system_drive, out);
+    scan_text(path, &bytes, kind, setup, out);
 }
 
 /// The contents of the regular file at `path`, through a link only when `follow`. The walk
@@ -376,69 +527,225 @@ fn read_regular(path: &Path, follow: bool) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Scans the contents of one file into `out`.
+/// Scans the contents of one file into `out`, with the default setup (tests).
+#[cfg(test)]
 fn scan_bytes(path: &Path, bytes: &[u8], kind: Kind, system_drive: u8, out: &mut ScanReport) {
+    let setup = Setup {
+        system_drive,
+        include_tests: false,
+        exclude: Vec::new(),
+        disabled: Vec::new(),
+    };
+    scan_text(path, bytes, kind, &setup, out);
+}
+
+/// Scans the contents of one file into `out`: its findings, one per place, at the level
+/// where they stand, those the repository suppressed set apart.
+fn scan_text(path: &Path, bytes: &[u8], kind: Kind, setup: &Setup, out: &mut ScanReport) {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     };
     let file = path.strip_prefix("./").unwrap_or(path).to_path_buf();
+    let mut found = find_in(&file, &text, kind, setup.system_drive, &mut out.problems);
+    // Most files hold nothing: what follows is done only for those that do.
+    if found.is_empty() {
+        return;
+    }
+    let found = merge_places(&mut found);
+    let test_data =
+        place::is_test_path(&file) || (kind == Kind::Go && place::builds_only_for_tests(&text));
+    let comments = suppress::comments(&text);
+    let shown_file = file
+        .to_string_lossy()
+        .replace(std::path::MAIN_SEPARATOR, "/");
+    let excluded = setup
+        .exclude
+        .iter()
+        .find(|g| suppress::glob_matches(g, &shown_file));
+    for mut f in found {
+        // A path that says it does not exist (`C:\nonexistent`) is a sentinel, read by
+        // nothing.
+        if f.paths.iter().all(|p| place::says_it_does_not_exist(p)) {
+            f.level = f.level.min(Level::Warning);
+        }
+        if test_data {
+            f.place = Place::TestData;
+            f.level = if setup.include_tests {
+                f.rule.level()
+            } else {
+                Level::Note
+            };
+        }
+        let suppression = if let Some(c) = comments.iter().find(|c| c.covers(f.line, f.rule)) {
+            Some(Suppression::Comment {
+                line: c.line,
+                reason: c.reason.clone(),
+            })
+        } else if let Some(glob) = excluded {
+            Some(Suppression::Excluded { glob: glob.clone() })
+        } else if setup.disabled.contains(&f.rule) {
+            Some(Suppression::Disabled)
+        } else {
+            None
+        };
+        match suppression {
+            Some(s) => out.suppressed.push((f, s)),
+            None => out.findings.push(f),
+        }
+    }
+}
+
+/// The text of line `line` (1-based) before code-point column `column`, from the offsets
+/// where lines start.
+fn line_before<'t>(text: &'t str, line_starts: &[usize], line: u32, column: u32) -> &'t str {
+    let start = usize::try_from(line)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| line_starts.get(i))
+        .copied()
+        .unwrap_or(0);
+    let rest = text.get(start..).unwrap_or_default();
+    let wanted = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let end = rest
+        .char_indices()
+        .nth(wanted)
+        .map_or(rest.len(), |(i, _)| i);
+    let before = rest.get(..end).unwrap_or_default();
+    before.rsplit('\n').next().unwrap_or_default()
+}
+
+/// One finding per place (line, column, rule), holding every path found there, in order.
+fn merge_places(found: &mut Vec<Finding>) -> Vec<Finding> {
+    found.sort_by_key(|f| (f.line, f.column, f.rule));
+    let mut merged: Vec<Finding> = Vec::with_capacity(found.len());
+    for f in found.drain(..) {
+        match merged.last_mut() {
+            Some(last) if (last.line, last.column, last.rule) == (f.line, f.column, f.rule) => {
+                for p in f.paths {
+                    if !last.paths.contains(&p) {
+                        last.paths.push(p);
+                    }
+                }
+            }
+            _ => merged.push(f),
+        }
+    }
+    merged
+}
+
+/// The hard-coded paths in one file's text, one finding per path, less those the platform
+/// the file runs on brings along.
+fn find_in(
+    file: &Path,
+    text: &str,
+    kind: Kind,
+    system_drive: u8,
+    problems: &mut Vec<Problem>,
+) -> Vec<Finding> {
+    let mut found = Vec::new();
     match kind {
         Kind::Go => {
-            let (literals, error) = golex::string_literals(&text);
+            let (literals, error) = golex::string_literals(text);
+            let mut line_starts: Vec<usize> = Vec::new();
             for lit in literals {
-                for hit in paths::find(&lit.value, system_drive) {
-                    let (line, column) = position_in(&lit, hit.start);
-                    out.findings.push(Finding {
-                        file: file.clone(),
-                        line,
-                        column,
-                        rule: hit.rule,
-                        context: Context::GoString,
-                        path: hit.path,
-                        source: lit.source.to_string(),
-                    });
+                let hits = paths::find(&lit.value, system_drive);
+                if hits.is_empty() {
+                    continue;
+                }
+                if line_starts.is_empty() {
+                    line_starts.push(0);
+                    line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+                }
+                let before = line_before(text, &line_starts, lit.line, lit.column);
+                let compared = place::is_comparison(before);
+                let prose = place::is_prose(&lit.value, &hits);
+                for hit in hits {
+                    let mut f = Finding::new(
+                        file.to_path_buf(),
+                        position_in(&lit, hit.start),
+                        hit.rule,
+                        Context::GoString,
+                        hit.path,
+                        lit.source.to_string(),
+                    );
+                    if prose || place::in_code_span(&lit.value, hit.start) {
+                        f.place = Place::Text;
+                        f.level = Level::Note;
+                    } else if compared
+                        || (hit.rule == Rule::SystemDrivePath && !place::go_or_user_dir(&f.path))
+                    {
+                        f.level = f.level.min(Level::Warning);
+                    }
+                    found.push(f);
                 }
             }
             if let Some(e) = error {
-                out.problems.push(Problem {
-                    file: file.clone(),
+                problems.push(Problem {
+                    file: file.to_path_buf(),
                     message: format!("not valid Go at {e}; literals after it were not read"),
                 });
             }
         }
         Kind::GoMod | Kind::GoWork => {
             let work = kind == Kind::GoWork;
-            for h in directives::go_mod(&text, work) {
-                out.findings.push(Finding {
-                    file: file.clone(),
-                    line: h.line,
-                    column: h.column,
-                    rule: h.rule,
-                    context: if work {
-                        Context::GoWork
-                    } else {
-                        Context::GoMod
-                    },
-                    path: h.path,
-                    source: h.context,
-                });
+            for h in directives::go_mod(text, work) {
+                let context = if work {
+                    Context::GoWork
+                } else {
+                    Context::GoMod
+                };
+                found.push(Finding::new(
+                    file.to_path_buf(),
+                    (h.line, h.column),
+                    h.rule,
+                    context,
+                    h.path,
+                    h.context,
+                ));
             }
         }
-        Kind::Build(dialect) => {
-            for h in directives::assignments(&text, dialect, system_drive) {
-                out.findings.push(Finding {
-                    file: file.clone(),
-                    line: h.line,
-                    column: h.column,
-                    rule: h.rule,
-                    context: Context::Assignment,
-                    path: h.path,
-                    source: h.context,
-                });
+        Kind::Build(build) => {
+            let golang = if build == Build::Dockerfile {
+                place::golang_stages(text)
+            } else {
+                Vec::new()
+            };
+            let runners = match build {
+                Build::Workflow => place::Runners::of_workflow(text),
+                Build::Action => place::Runners::ALL,
+                _ => place::Runners::default(),
+            };
+            for h in directives::assignments(text, build.dialect(), system_drive) {
+                let in_golang = usize::try_from(h.line)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| golang.get(i))
+                    .copied()
+                    .unwrap_or(false);
+                if (in_golang && place::golang_image_owns(&h.path)) || runners.owns(&h.path) {
+                    continue;
+                }
+                // An image's PATH holds what the Dockerfile put there; only Go's directories
+                // on it are errors.
+                let image_path =
+                    build == Build::Dockerfile && h.context == "PATH" && !place::go_dir(&h.path);
+                let mut f = Finding::new(
+                    file.to_path_buf(),
+                    (h.line, h.column),
+                    h.rule,
+                    Context::Assignment,
+                    h.path,
+                    h.context,
+                );
+                if image_path {
+                    f.level = f.level.min(Level::Warning);
+                }
+                found.push(f);
             }
         }
     }
+    found
 }
 
 #[cfg(test)]
@@ -486,22 +793,22 @@ mod tests {
         assert_eq!(kind("x/go.work"), Some(Kind::GoWork));
         assert_eq!(
             kind(".github/workflows/ci.yml"),
-            Some(Kind::Build(Dialect::Yaml))
+            Some(Kind::Build(Build::Workflow))
         );
-        assert_eq!(kind("action.yml"), Some(Kind::Build(Dialect::Yaml)));
+        assert_eq!(kind("action.yml"), Some(Kind::Build(Build::Action)));
         assert_eq!(kind("config/app.yml"), None);
-        for build in [
-            "Jenkinsfile",
-            "Dockerfile",
-            "build/Dockerfile.windows",
-            "Makefile",
-            "rules.mk",
-            "ci.sh",
-            "setup.ps1",
-            "env.bat",
-            "env.CMD",
+        for (name, build) in [
+            ("Jenkinsfile", Build::Jenkinsfile),
+            ("Dockerfile", Build::Dockerfile),
+            ("build/Dockerfile.windows", Build::Dockerfile),
+            ("Makefile", Build::Makefile),
+            ("rules.mk", Build::Makefile),
+            ("ci.sh", Build::Shell),
+            ("setup.ps1", Build::PowerShell),
+            ("env.bat", Build::Batch),
+            ("env.CMD", Build::Batch),
         ] {
-            assert_eq!(kind(build), Some(Kind::Build(Dialect::Script)), "{build}");
+            assert_eq!(kind(name), Some(Kind::Build(build)), "{name}");
         }
         assert_eq!(kind("README.md"), None);
         assert_eq!(kind("main.rs"), None);
@@ -510,10 +817,10 @@ mod tests {
             use std::os::unix::ffi::OsStrExt;
             let kind = |p: &[u8]| kind_of(Path::new(std::ffi::OsStr::from_bytes(p)));
             assert_eq!(kind(b"caf\xe9.go"), Some(Kind::Go));
-            assert_eq!(kind(b"x/\xff\xfe.SH"), Some(Kind::Build(Dialect::Script)));
+            assert_eq!(kind(b"x/\xff\xfe.SH"), Some(Kind::Build(Build::Shell)));
             assert_eq!(
                 kind(b".github/workflows/\xe9.yml"),
-                Some(Kind::Build(Dialect::Yaml))
+                Some(Kind::Build(Build::Workflow))
             );
             assert_eq!(kind(b"\xe9.txt"), None);
         }

@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Test data: a path in a test, a fixture or an example, which pins no build.
+    Note,
     Warning,
     Error,
 }
@@ -14,6 +16,7 @@ pub enum Level {
 impl Level {
     pub fn as_str(self) -> &'static str {
         match self {
+            Level::Note => "note",
             Level::Warning => "warning",
             Level::Error => "error",
         }
@@ -46,6 +49,13 @@ impl Rule {
         Rule::AbsoluteReplace,
         Rule::AbsoluteUse,
     ];
+
+    /// The rule an id (`GDG004`) or a name (`user-home-path`) stands for, in any case.
+    pub fn parse(word: &str) -> Option<Rule> {
+        Rule::ALL
+            .into_iter()
+            .find(|r| word.eq_ignore_ascii_case(r.id()) || word.eq_ignore_ascii_case(r.name()))
+    }
 
     /// The rule's place in [`Rule::ALL`] (SARIF's `ruleIndex`).
     pub fn index(self) -> usize {
@@ -290,8 +300,13 @@ enum Match {
 /// The path starting at `i` (whose byte is `first`), if any, and where it ends.
 fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8) -> Match {
     let t = text.as_bytes();
-    // Every path below starts with one of these bytes.
-    if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') && !first.is_ascii_alphabetic() {
+    // Every path below starts with one of these bytes, or with a drive letter and its colon:
+    // most words of a text start nothing, and are passed over here.
+    if first.is_ascii_alphabetic() {
+        if t.get(i + 1) != Some(&b':') {
+            return Match::None;
+        }
+    } else if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') {
         return Match::None;
     }
     let rest = t.get(i..).unwrap_or_default();
@@ -310,7 +325,7 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
     if let Some([b'\\', b'\\', b'?', b'\\', letter, ..]) = rest.get(..5)
         && drive_at(t, i + 4)
     {
-        let end = token_end(t, i + 4, ends_windows);
+        let end = trim_spaces(t, i + 7, token_end(t, i + 4, ends_windows));
         return hit(drive_rule(*letter, system_drive), i, end);
     }
     // C:\… and C:/…; not a format verb ("%s:/"), not a component of another path
@@ -320,7 +335,7 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
         && !matches!(prev, Some(b'%'))
         && (!matches!(prev, Some(b'/' | b'\\')) || after_file_scheme(t, i))
     {
-        let end = token_end(t, i, ends_windows);
+        let end = trim_spaces(t, i + 3, token_end(t, i, ends_windows));
         let after_root = t.get(i + 3..end).unwrap_or_default();
         let first_component = after_root
             .split(|&b| matches!(b, b'\\' | b'/'))
@@ -388,6 +403,15 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
     Match::None
 }
 
+/// `end` moved back over the spaces that end a Windows path (a trailing blank in
+/// `ENV GOPATH C:\gopath `), but not before `floor`.
+fn trim_spaces(t: &[u8], floor: usize, mut end: usize) -> usize {
+    while end > floor && end.checked_sub(1).and_then(|e| t.get(e)) == Some(&b' ') {
+        end -= 1;
+    }
+    end
+}
+
 /// Whether the slashes before `at` follow `file:` (`file:///C:/…`, `file://C:/…`).
 fn after_file_scheme(t: &[u8], at: usize) -> bool {
     let before = t.get(..at).unwrap_or_default();
@@ -451,8 +475,12 @@ fn user_home(trimmed: &str) -> bool {
         && name != "Shared"
 }
 
-/// A path with a `pkg/mod` or a `go-build` component.
+/// A path with a `pkg/mod` or a `go-build` component, outside the temporary directory (which
+/// pins nothing: `/tmp/go-build` is the go command's own name for its work directories).
 fn cache_path(trimmed: &str) -> bool {
+    if trimmed.starts_with("tmp/") || trimmed.starts_with("var/tmp/") {
+        return false;
+    }
     let mut previous = "";
     trimmed.split('/').any(|part| {
         let found = part == "go-build" || (previous == "pkg" && part == "mod");
@@ -508,6 +536,8 @@ mod tests {
             "C:",
             "/usr/bin/env",
             "/tmp/go-build123/b001",
+            "/tmp/go-build",
+            "=/var/tmp/go-build/x",
             "/home",
             "/Users/Shared/x",
             "~/gopher",

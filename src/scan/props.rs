@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::directives::{self, Dialect};
 use super::golex::{self, Quote};
 use super::paths::{self, Rule};
-use super::{Context, Finding, Kind, Problem, ScanReport, render, scan_bytes};
+use super::{Build, Context, Finding, Kind, Problem, ScanReport, render, scan_bytes};
 
 /// Cases per property: 256, or `PROPTEST_CASES`.
 fn config(share: u32) -> ProptestConfig {
@@ -758,8 +758,14 @@ fn kind() -> impl Strategy<Value = Kind> {
         Kind::Go,
         Kind::GoMod,
         Kind::GoWork,
-        Kind::Build(Dialect::Yaml),
-        Kind::Build(Dialect::Script),
+        Kind::Build(Build::Workflow),
+        Kind::Build(Build::Action),
+        Kind::Build(Build::Shell),
+        Kind::Build(Build::PowerShell),
+        Kind::Build(Build::Batch),
+        Kind::Build(Build::Makefile),
+        Kind::Build(Build::Dockerfile),
+        Kind::Build(Build::Jenkinsfile),
     ])
 }
 
@@ -809,17 +815,9 @@ fn finding() -> impl Strategy<Value = Finding> {
         tricky_text(10),
         tricky_text(10),
     )
-        .prop_map(
-            |(file, line, column, rule, context, path, source)| Finding {
-                file,
-                line,
-                column,
-                rule,
-                context,
-                path,
-                source,
-            },
-        )
+        .prop_map(|(file, line, column, rule, context, path, source)| {
+            Finding::new(file, (line, column), rule, context, path, source)
+        })
 }
 
 fn report() -> impl Strategy<Value = ScanReport> {
@@ -830,11 +828,41 @@ fn report() -> impl Strategy<Value = ScanReport> {
             (file_name(), tricky_text(8)).prop_map(|(file, message)| Problem { file, message }),
             0..3,
         ),
+        prop::collection::vec(
+            (finding(), tricky_text(8), any::<u32>(), any::<bool>()),
+            0..3,
+        ),
+        any::<bool>(),
     )
-        .prop_map(|(files_scanned, findings, problems)| ScanReport {
-            files_scanned,
-            findings,
-            problems,
+        .prop_map(|(files_scanned, findings, problems, suppressed, notes)| {
+            let suppressed = suppressed
+                .into_iter()
+                .map(|(f, reason, line, inline)| {
+                    let s = if inline {
+                        super::Suppression::Comment { line, reason }
+                    } else {
+                        super::Suppression::Excluded { glob: reason }
+                    };
+                    (f, s)
+                })
+                .collect();
+            let findings = findings
+                .into_iter()
+                .map(|mut f: Finding| {
+                    if notes {
+                        f.place = super::Place::TestData;
+                        f.level = super::Level::Note;
+                        f.paths.push(f.source.clone());
+                    }
+                    f
+                })
+                .collect();
+            ScanReport {
+                files_scanned,
+                findings,
+                suppressed,
+                problems,
+            }
         })
 }
 
@@ -897,8 +925,22 @@ proptest! {
         steers_nothing(&sarif)?;
         let doc: Value = serde_json::from_str(&sarif).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
-        prop_assert_eq!(results.len(), report.findings.len());
-        for (f, r) in report.findings.iter().zip(&results) {
+        // One result per place, suppressed ones included, in order; no two share a
+        // fingerprint.
+        let mut all: Vec<&Finding> = report
+            .findings
+            .iter()
+            .chain(report.suppressed.iter().map(|(f, _)| f))
+            .collect();
+        all.sort();
+        all.dedup_by(|a, b| (&a.file, a.line, a.column, a.rule) == (&b.file, b.line, b.column, b.rule));
+        prop_assert_eq!(results.len(), all.len());
+        let prints: std::collections::BTreeSet<String> = results
+            .iter()
+            .map(|r| r["partialFingerprints"]["goDiskGuardFinding/v2"].to_string())
+            .collect();
+        prop_assert_eq!(prints.len(), results.len());
+        for (f, r) in all.iter().zip(&results) {
             let location = &r["locations"][0]["physicalLocation"];
             let uri = location["artifactLocation"]["uri"].as_str().unwrap_or_default();
             let encoded = uri.strip_prefix("file://").unwrap_or(uri);
@@ -928,7 +970,7 @@ proptest! {
 /// six bytes, and the slice ended inside the second.
 #[test]
 fn regression_two_stray_continuation_bytes_in_a_ci_file() {
-    for kind in [Kind::Build(Dialect::Yaml), Kind::Build(Dialect::Script)] {
+    for kind in [Kind::Build(Build::Workflow), Kind::Build(Build::Shell)] {
         for bytes in [&b"\x80\x80"[..], b"\n\x80\x80"] {
             let mut report = ScanReport::default();
             scan_bytes(Path::new("f"), bytes, kind, b'C', &mut report);
@@ -954,6 +996,7 @@ fn regression_a_problem_file_named_carriage_return() {
     let report = ScanReport {
         files_scanned: 0,
         findings: vec![],
+        suppressed: vec![],
         problems: vec![Problem {
             file: PathBuf::from("\r"),
             message: String::new(),
@@ -973,15 +1016,15 @@ fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
     use std::os::unix::ffi::OsStrExt;
     let report = ScanReport {
         files_scanned: 1,
-        findings: vec![Finding {
-            file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
-            line: 0,
-            column: 0,
-            rule: Rule::SystemDrivePath,
-            context: Context::GoString,
-            path: String::new(),
-            source: String::new(),
-        }],
+        findings: vec![Finding::new(
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
+            (0, 0),
+            Rule::SystemDrivePath,
+            Context::GoString,
+            String::new(),
+            String::new(),
+        )],
+        suppressed: vec![],
         problems: vec![Problem {
             file: PathBuf::from(std::ffi::OsStr::from_bytes(b"\xfe")),
             message: String::new(),
@@ -995,4 +1038,138 @@ fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
         sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "%FF"
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// Suppression comments, exclusion globs and the fixer: readers of what a repository wrote.
+
+/// Lines that look like assignments and suppression comments of every dialect, with tricky
+/// text between them: what the fixer and the comment reader are given.
+fn ci_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => select(vec![
+            "export GOCACHE=/home/ci/.cache/go-build\n",
+            "GOPATH=/home/ci/go\n",
+            "export PATH=/usr/local/go/bin:$PATH\n",
+            "GOPATH := /home/ci/go\n",
+            "$env:GOPATH = \"C:\\Users\\b\\go\"\n",
+            "set GOMODCACHE=C:\\Users\\b\\go\\pkg\\mod\n",
+            "ENV GOCACHE=/home/b/.cache/go-build\n",
+            "env:\n  GOCACHE: /home/runner/.cache/go-build\n",
+            "      - run: echo \"C:\\Users\\runneradmin\\.local\\bin\" >> $env:GITHUB_PATH\n",
+            "      - run: echo /home/runner/bin >> \"$GITHUB_PATH\"\n",
+            "echo $GOPATH\n",
+            "cat <<EOF\n",
+            "x \\\n",
+            "# go-disk-guard:ignore GDG004 why\n",
+            "//go-disk-guard:ignore-file\n",
+            "REM go-disk-guard:ignore GDG001,GDG003\n",
+            "  GOROOT: /usr/local/go # go-disk-guard:ignore\n",
+        ])
+        .prop_map(str::to_string),
+        1 => tricky_text(6),
+    ];
+    prop::collection::vec(piece, 0..10).prop_map(|p| p.concat())
+}
+
+fn build_kind() -> impl Strategy<Value = Build> {
+    select(vec![
+        Build::Workflow,
+        Build::Action,
+        Build::Shell,
+        Build::PowerShell,
+        Build::Batch,
+        Build::Makefile,
+        Build::Dockerfile,
+        Build::Jenkinsfile,
+    ])
+}
+
+proptest! {
+    #![proptest_config(config(1))]
+
+    /// Any text: the comments found are on lines the text has, and name rules that exist.
+    #[test]
+    fn suppression_comments_in_any_text(text in prop_oneof![ci_text(), tricky_text(40)]) {
+        let lines = text.lines().count();
+        for c in super::suppress::comments(&text) {
+            prop_assert!(c.line >= 1 && (c.line as usize) <= lines.max(1));
+        }
+    }
+
+    /// A comment planted in noise is found with its rules and reason.
+    #[test]
+    fn a_planted_suppression_comment_is_read(
+        before in tricky_text(6).prop_filter("one line", |t| !t.contains(['\n', '\r']) && !t.contains("go-disk-guard")),
+        rules in prop::collection::vec(select(Rule::ALL.to_vec()), 1..3),
+        reason in "[a-z ]{0,20}",
+        marker in select(vec!["#", "//", "REM", "::"]),
+    ) {
+        let ids: Vec<&str> = rules.iter().map(|r| r.id()).collect();
+        let text = format!("{before}\n{marker} go-disk-guard:ignore {} {reason}\nnext\n", ids.join(","));
+        let found = super::suppress::comments(&text);
+        let c = found.iter().find(|c| c.line == 2);
+        prop_assert!(c.is_some(), "{:?}", found);
+        let c = c.unwrap_or_else(|| unreachable!());
+        prop_assert_eq!(&c.rules, &rules);
+        prop_assert_eq!(c.reason.as_str(), reason.trim());
+        prop_assert!(c.covers(3, rules[0]));
+    }
+
+    /// Any pattern against any path: an answer, no panic, in time; a path matches itself
+    /// and its directories match what is under them.
+    #[test]
+    fn globs_take_any_pattern_and_path(
+        pattern in prop_oneof![tricky_text(12), "[a-z*?/.]{0,16}"],
+        path in prop_oneof![tricky_text(12), "[a-z/.]{0,24}"],
+    ) {
+        let _ = super::suppress::glob_matches(&pattern, &path);
+        let clean: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != "." && *p != ".." && !p.contains(['*', '?'])).collect();
+        if !clean.is_empty() {
+            let joined = clean.join("/");
+            prop_assert!(super::suppress::glob_matches(&joined, &joined), "{}", joined);
+            let dir = format!("{joined}/");
+            let under = format!("{joined}/x");
+            prop_assert!(super::suppress::glob_matches(&dir, &under), "{}", dir);
+        }
+    }
+
+    /// Any text as any CI or build file: planning its fixes does not panic, every applied
+    /// edit was checked (the edited text holds fewer findings), and edits touch only the
+    /// lines of findings (and an `env:` line above one).
+    #[test]
+    fn the_fixer_takes_any_text(text in prop_oneof![ci_text(), tricky_text(30)], build in build_kind()) {
+        let kind = Kind::Build(build);
+        let path = Path::new("f");
+        let mut problems = Vec::new();
+        let mut found = super::find_in(path, &text, kind, b'C', &mut problems);
+        let found = super::merge_places(&mut found);
+        let refs: Vec<&Finding> = found.iter().collect();
+        let plan = super::fix::plan_file(path, text.clone(), kind, &refs, b'C');
+        let lines: Vec<u32> = found.iter().map(|f| f.line).collect();
+        for e in plan.applied.iter().chain(&plan.suggested) {
+            prop_assert!(lines.contains(&e.line), "edit of line {} not reported", e.line);
+        }
+        if !plan.applied.is_empty() {
+            let edited = plan.edited(&plan.applied);
+            let mut after = super::find_in(path, &edited, kind, b'C', &mut problems);
+            let after = super::merge_places(&mut after);
+            prop_assert!(after.len() < found.len(), "{:?} -> {:?}", text, edited);
+        }
+        let _ = super::fix::diff(&plan, &plan.applied);
+        let _ = super::fix::diff(&plan, &plan.suggested);
+    }
+
+    /// Any Go text: suggestions only, never an applied edit.
+    #[test]
+    fn go_code_is_never_edited(text in tricky_text(40)) {
+        let text = format!("package p\nconst c = \"/home/u/go/bin\"\nvar v = {text}\n");
+        let path = Path::new("f.go");
+        let mut problems = Vec::new();
+        let mut found = super::find_in(path, &text, Kind::Go, b'C', &mut problems);
+        let found = super::merge_places(&mut found);
+        let refs: Vec<&Finding> = found.iter().collect();
+        let plan = super::fix::plan_file(path, text, Kind::Go, &refs, b'C');
+        prop_assert!(plan.applied.is_empty());
+    }
 }

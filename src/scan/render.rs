@@ -5,8 +5,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::fix::{Change, FilePlan};
 use super::paths::{Level, Rule};
-use super::{Finding, ScanReport, shown};
+use super::{Finding, ScanReport, Suppression, shown};
 use crate::escape;
 
 /// The version of the JSON document's shape.
@@ -23,6 +24,19 @@ const INFORMATION_URI: &str = "https://github.com/go-disk-guard/go-disk-guard#sc
 pub fn text(report: &ScanReport) -> String {
     let mut out = String::new();
     for f in &report.findings {
+        if f.level() == Level::Note {
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: note {} {}: {}",
+                shown(&f.file),
+                f.line,
+                f.column,
+                f.rule.id(),
+                f.rule.name(),
+                escape::line(&f.message())
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "{}:{}:{}: {} {} {}: {}",
@@ -41,18 +55,7 @@ pub fn text(report: &ScanReport) -> String {
         }
         let _ = writeln!(out, "    fix: {}", f.rule.fix());
     }
-    let _ = writeln!(
-        out,
-        "{} finding{} ({} error{}, {} warning{}) in {} file{} scanned",
-        report.findings.len(),
-        plural(report.findings.len()),
-        report.count(Level::Error),
-        plural(report.count(Level::Error)),
-        report.count(Level::Warning),
-        plural(report.count(Level::Warning)),
-        report.files_scanned,
-        plural(report.files_scanned)
-    );
+    let _ = writeln!(out, "{}", summary(report));
     if !report.problems.is_empty() {
         let _ = writeln!(out, "{} file(s) not read in full:", report.problems.len());
         for p in &report.problems {
@@ -66,6 +69,37 @@ pub fn text(report: &ScanReport) -> String {
     }
     // A file named `::error::x.go` at the top would still start its finding's line.
     escape::guard(&out).into_owned()
+}
+
+/// `N findings (E errors, W warnings[, K notes]) in F files scanned[; S suppressed (…)]`.
+pub fn summary(report: &ScanReport) -> String {
+    let notes = report.count(Level::Note);
+    let notes = if notes > 0 {
+        format!(", {notes} note{}", plural(notes))
+    } else {
+        String::new()
+    };
+    let mut line = format!(
+        "{} finding{} ({} error{}, {} warning{}{notes}) in {} file{} scanned",
+        report.findings.len(),
+        plural(report.findings.len()),
+        report.count(Level::Error),
+        plural(report.count(Level::Error)),
+        report.count(Level::Warning),
+        plural(report.count(Level::Warning)),
+        report.files_scanned,
+        plural(report.files_scanned)
+    );
+    if !report.suppressed.is_empty() {
+        let (inline, config) = report.suppressed_counts();
+        let _ = write!(
+            line,
+            "; {} suppressed ({inline} by go-disk-guard:ignore comments, {config} by the \
+             configuration file)",
+            report.suppressed.len()
+        );
+    }
+    line
 }
 
 fn plural<N: PartialEq + From<u8>>(n: N) -> &'static str {
@@ -87,6 +121,8 @@ pub fn json(report: &ScanReport) -> String {
                 "level": f.level(),
                 "context": f.context,
                 "path": f.path,
+                "paths": f.paths,
+                "place": f.place,
                 "source": f.source,
                 "message": f.message(),
                 "fix": f.rule.fix(),
@@ -100,7 +136,16 @@ pub fn json(report: &ScanReport) -> String {
         "files_scanned": report.files_scanned,
         "errors": report.count(Level::Error),
         "warnings": report.count(Level::Warning),
+        "notes": report.count(Level::Note),
         "findings": findings,
+        "suppressed": report.suppressed.iter().map(|(f, s)| json!({
+            "file": shown(&f.file),
+            "line": f.line,
+            "column": f.column,
+            "rule": f.rule.id(),
+            "paths": f.paths,
+            "suppression": s,
+        })).collect::<Vec<_>>(),
         "problems": report.problems,
     });
     crate::escape::guard_json(&format!("{doc:#}\n")).into_owned()
@@ -109,6 +154,11 @@ pub fn json(report: &ScanReport) -> String {
 /// A SARIF 2.1.0 log with one run. Relative paths are given relative to `%SRCROOT%`, the
 /// directory `base` (the working directory), as GitHub code scanning expects.
 pub fn sarif(report: &ScanReport, base: &Path) -> String {
+    sarif_with_fixes(report, base, &[])
+}
+
+/// [`sarif`], each result that an edit of `plans` fixes carrying it as a SARIF `fix`.
+pub fn sarif_with_fixes(report: &ScanReport, base: &Path, plans: &[FilePlan]) -> String {
     let rules: Vec<Value> = Rule::ALL
         .iter()
         .map(|r| {
@@ -127,7 +177,33 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
             })
         })
         .collect();
-    let results: Vec<Value> = report.findings.iter().map(result).collect();
+    // Every place once, suppressed ones included (marked so, as code scanning expects),
+    // each with a fingerprint that no other result of the run shares.
+    let mut all: Vec<(&Finding, Option<&Suppression>)> = report
+        .findings
+        .iter()
+        .map(|f| (f, None))
+        .chain(report.suppressed.iter().map(|(f, s)| (f, Some(s))))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.dedup_by(|a, b| {
+        (&a.0.file, a.0.line, a.0.column, a.0.rule) == (&b.0.file, b.0.line, b.0.column, b.0.rule)
+    });
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let results: Vec<Value> = all
+        .into_iter()
+        .map(|(f, suppression)| {
+            let base = fingerprint(f);
+            let n = seen.entry(base.clone()).or_insert(0);
+            let print = format!("{base}:{n}");
+            *n = n.saturating_add(1);
+            let mut r = result(f, suppression, &print);
+            if let (Some(fix), Some(object)) = (sarif_fix(f, plans), r.as_object_mut()) {
+                object.insert("fixes".into(), json!([fix]));
+            }
+            r
+        })
+        .collect();
     let notifications: Vec<Value> = report
         .problems
         .iter()
@@ -174,7 +250,62 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
     crate::escape::guard_json(&format!("{doc:#}\n")).into_owned()
 }
 
-fn result(f: &Finding) -> Value {
+/// The edit of `plans` that fixes `f`, as a SARIF fix: a replacement of a region of the
+/// file (columns in code points, as the run's `columnKind` says).
+fn sarif_fix(f: &Finding, plans: &[FilePlan]) -> Option<Value> {
+    let plan = plans.iter().find(|p| p.file == f.file)?;
+    let edit = plan
+        .applied
+        .iter()
+        .chain(&plan.suggested)
+        .find(|e| e.fixes.contains(&(f.line, f.column, f.rule.id())))?;
+    let line_text = plan
+        .original
+        .split('\n')
+        .nth(usize::try_from(edit.line).ok()?.checked_sub(1)?)?;
+    let column_of = |byte: usize| {
+        super::golex::code_points(line_text.as_bytes().get(..byte).unwrap_or_default())
+            .saturating_add(1)
+    };
+    let mut replacements = Vec::new();
+    match &edit.change {
+        Change::Remove { with_parent } => {
+            for line in with_parent.iter().chain([&edit.line]) {
+                replacements.push(json!({
+                    "deletedRegion": {
+                        "startLine": line,
+                        "startColumn": 1,
+                        "endLine": line.saturating_add(1),
+                        "endColumn": 1,
+                    },
+                    "insertedContent": { "text": "" },
+                }));
+            }
+        }
+        Change::Replace(spans) => {
+            for (start, end, new) in spans {
+                replacements.push(json!({
+                    "deletedRegion": {
+                        "startLine": edit.line,
+                        "startColumn": column_of(*start),
+                        "endLine": edit.line,
+                        "endColumn": column_of(*end),
+                    },
+                    "insertedContent": { "text": new },
+                }));
+            }
+        }
+    }
+    Some(json!({
+        "description": { "text": edit.description },
+        "artifactChanges": [{
+            "artifactLocation": location(&f.file),
+            "replacements": replacements,
+        }],
+    }))
+}
+
+fn result(f: &Finding, suppression: Option<&Suppression>, print: &str) -> Value {
     let mut region = serde_json::Map::new();
     region.insert("startLine".into(), f.line.into());
     region.insert("startColumn".into(), f.column.into());
@@ -188,7 +319,7 @@ fn result(f: &Finding) -> Value {
         region.insert("endColumn".into(), f.column.saturating_add(width).into());
         region.insert("snippet".into(), json!({ "text": span }));
     }
-    json!({
+    let mut result = json!({
         "ruleId": f.rule.id(),
         "ruleIndex": f.rule.index(),
         "level": f.level().as_str(),
@@ -200,9 +331,16 @@ fn result(f: &Finding) -> Value {
             }
         }],
         "partialFingerprints": {
-            "goDiskGuardFinding/v1": fingerprint(f),
+            "goDiskGuardFinding/v2": print,
         },
-    })
+    });
+    if let (Some(s), Some(object)) = (suppression, result.as_object_mut()) {
+        object.insert(
+            "suppressions".into(),
+            json!([{ "kind": s.sarif_kind(), "justification": s.justification() }]),
+        );
+    }
+    result
 }
 
 /// A relative file against `%SRCROOT%`, or an absolute `file:` URI.
@@ -214,12 +352,14 @@ fn location(file: &Path) -> Value {
     }
 }
 
-/// Stable across runs and line moves: the rule, the file (its bytes) and the text found.
+/// Stable across runs and line moves: the rule, the file (its bytes), the paths found and
+/// the text they were found in (the run adds which occurrence of these it is, in order).
 fn fingerprint(f: &Finding) -> String {
+    let paths = f.paths.join("\0");
     let key = [
         f.rule.id().as_bytes(),
         f.file.as_os_str().as_encoded_bytes(),
-        f.path.as_bytes(),
+        paths.as_bytes(),
         f.source.as_bytes(),
     ]
     .join(&0u8);
@@ -289,15 +429,14 @@ mod tests {
     use super::super::Context;
 
     fn finding(file: &Path, path: &str, source: &str) -> Finding {
-        Finding {
-            file: file.to_path_buf(),
-            line: 3,
-            column: 9,
-            rule: Rule::SystemDrivePath,
-            context: Context::GoString,
-            path: path.into(),
-            source: source.into(),
-        }
+        Finding::new(
+            file.to_path_buf(),
+            (3, 9),
+            Rule::SystemDrivePath,
+            Context::GoString,
+            path.into(),
+            source.into(),
+        )
     }
 
     #[test]
@@ -312,6 +451,7 @@ mod tests {
                 ),
                 finding(Path::new("a\n::error::b.go"), "C:\\x", "\"C:\\\\x\""),
             ],
+            suppressed: vec![],
             problems: vec![super::super::Problem {
                 file: std::path::PathBuf::from("c\r::warning::d.go"),
                 message: "cannot read: ##[error]\n::error::e".into(),
@@ -344,6 +484,7 @@ mod tests {
                 "C:\\##[warning]y",
                 "\"C:\\\\##[warning]y\"",
             )],
+            suppressed: vec![],
             problems: vec![],
         };
         for doc in [json(&report), sarif(&report, Path::new("/w"))] {
@@ -363,6 +504,7 @@ mod tests {
         let report = ScanReport {
             files_scanned: 1,
             findings: vec![finding(file, "C:\\x", "\"C:\\\\x\"")],
+            suppressed: vec![],
             problems: vec![],
         };
         assert!(text(&report).starts_with("d/caf\\xe9\\.go:3:9: "));
