@@ -934,6 +934,26 @@ fn fix_does_not_edit_through_a_link() {
     );
 }
 
+/// A path in single quotes is never replaced by `$(go env …)`: neither a shell nor PowerShell
+/// expands it there, and the variable would name a directory called `$(go env GOMODCACHE)`.
+#[test]
+fn fix_never_puts_a_go_env_expression_inside_single_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = "export PATH='/home/ci/go/bin':$PATH\nexport GOMODCACHE='/home/ci/go/pkg/mod'\necho \"$GOMODCACHE\"\n";
+    let ps1 = "$env:GOMODCACHE = 'C:\\Users\\ci\\go\\pkg\\mod'\nWrite-Host $env:GOMODCACHE\n";
+    std::fs::write(dir.path().join("ci.sh"), sh).unwrap();
+    std::fs::write(dir.path().join("env.ps1"), ps1).unwrap();
+    let out = scan(dir.path(), &["--fix", "--dry-run"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("'$(go env"), "{stdout}");
+    scan(dir.path(), &["--fix"]);
+    for (name, was) in [("ci.sh", sh), ("env.ps1", ps1)] {
+        let now = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(!now.contains("'$(go env"), "{name}: {now}");
+        assert_eq!(now, was, "{name}");
+    }
+}
+
 /// SARIF: one result per place, suppressed ones marked so, fixes where an edit is known,
 /// fingerprints unique and unchanged when lines move.
 #[test]
