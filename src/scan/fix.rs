@@ -293,6 +293,12 @@ fn build_edit(
     for f in on_line {
         for p in &f.paths {
             let start = nth_free(line, p, &spans)?;
+            // Inside single quotes a shell and PowerShell expand nothing: no edit is known.
+            if matches!(build, Build::Shell | Build::PowerShell)
+                && line.get(..start)?.matches('\'').count() % 2 == 1
+            {
+                return None;
+            }
             let new = match runtime_form(p)
                 .filter(|(var, rest)| asks_go_safely(var, rest))
                 .and_then(|(var, rest)| Some((expression(build, var)?, rest)))
