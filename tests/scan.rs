@@ -954,6 +954,24 @@ fn fix_never_puts_a_go_env_expression_inside_single_quotes() {
     }
 }
 
+/// Nor inside a quoted here-document or a PowerShell literal here-string, whose lines are
+/// taken as they are written.
+#[test]
+fn fix_never_puts_a_go_env_expression_inside_a_literal_here_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let sh = "cat > tools.env <<'EOF'\nexport PATH=/home/ci/go/bin:$PATH\nEOF\ncat <<-\"END\"\n\tPATH=/home/ci/go/bin:$PATH\n\tEND\n";
+    let ps1 = "$text = @'\n$env:GOMODCACHE = \"C:\\Users\\ci\\go\\pkg\\mod\"\nWrite-Host $env:GOMODCACHE\n'@\n";
+    std::fs::write(dir.path().join("ci.sh"), sh).unwrap();
+    std::fs::write(dir.path().join("env.ps1"), ps1).unwrap();
+    let out = scan(dir.path(), &["--fix"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("fix: 0 edit(s) made"), "{stdout}");
+    for (name, was) in [("ci.sh", sh), ("env.ps1", ps1)] {
+        let now = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(now, was, "{name}");
+    }
+}
+
 /// SARIF: one result per place, suppressed ones marked so, fixes where an edit is known,
 /// fingerprints unique and unchanged when lines move.
 #[test]
