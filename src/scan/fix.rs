@@ -262,6 +262,9 @@ fn build_edit(
     if first.context != Context::Assignment {
         return None;
     }
+    if in_literal_block(build, lines, index) {
+        return None;
+    }
     let key = first.source.as_str();
     let same_key = on_line.iter().all(|f| f.source == key);
     let n = first.line;
@@ -326,6 +329,77 @@ fn build_edit(
             "ask Go for the directory at run time instead of naming it".into()
         },
     })
+}
+
+/// Whether line `index` is in the body of a quoted here-document (`<<'EOF'`, `<<"EOF"`,
+/// `<<\EOF`, with or without `-`) or of a PowerShell literal here-string (`@'` … `'@`):
+/// text taken as it is written, where nothing asks Go anything.
+fn in_literal_block(build: Build, lines: &[&str], index: usize) -> bool {
+    let powershell = build == Build::PowerShell;
+    let yaml = matches!(build, Build::Workflow | Build::Action);
+    if !powershell && !yaml && build != Build::Shell {
+        return false;
+    }
+    // The open block's closing line, whether leading tabs may precede it, and whether its
+    // body is literal.
+    let mut open: Option<(String, bool, bool)> = None;
+    for (i, raw) in lines.iter().enumerate() {
+        let l = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some((end, tabs, literal)) = &open {
+            let closing = if powershell {
+                l.starts_with(end.as_str())
+            } else if yaml {
+                l.trim() == end
+            } else if *tabs {
+                l.trim_start_matches('\t') == end
+            } else {
+                l == end
+            };
+            if closing {
+                open = None;
+            } else if i == index {
+                return *literal;
+            }
+            continue;
+        }
+        if i >= index {
+            return false;
+        }
+        if powershell {
+            let t = l.trim_end();
+            if t.ends_with("@'") {
+                open = Some(("'@".into(), false, true));
+            } else if t.ends_with("@\"") {
+                open = Some(("\"@".into(), false, false));
+            }
+            continue;
+        }
+        let mut rest = l;
+        while let Some(at) = rest.find("<<") {
+            let after = rest.get(at + 2..).unwrap_or_default();
+            if let Some(more) = after.strip_prefix('<') {
+                // A here-string (`<<<`): no body.
+                rest = more.trim_start_matches('<');
+                continue;
+            }
+            let (tabs, after) = match after.strip_prefix('-') {
+                Some(a) => (true, a),
+                None => (false, after),
+            };
+            let word: String = after
+                .trim_start_matches([' ', '\t'])
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !";|&<>()".contains(*c))
+                .collect();
+            let delimiter: String = word.chars().filter(|c| !"'\"\\".contains(*c)).collect();
+            if !delimiter.is_empty() {
+                let literal = word.len() != delimiter.len();
+                open = Some((delimiter, tabs, literal));
+            }
+            break;
+        }
+    }
+    false
 }
 
 /// A path in a user's home (`C:\Users\<name>\…`, `/home/<name>/…`, `/Users/<name>/…`)
