@@ -937,7 +937,12 @@ fn write_inner(plan: &FilePlan) -> std::io::Result<()> {
         return Err(std::io::Error::other("no temporary name free"));
     };
     let result = (|| {
+        // The old file's permissions before its text, which they may keep from other users
+        // (on Unix, where an open file stays writable whatever its mode says).
+        #[cfg(unix)]
+        file.set_permissions(meta.permissions())?;
         file.write_all(edited.as_bytes())?;
+        #[cfg(not(unix))]
         file.set_permissions(meta.permissions())?;
         file.sync_all()?;
         drop(file);
