@@ -107,6 +107,10 @@ pub(super) fn plan_file(
     let mut applied = Vec::new();
     let mut suggested = Vec::new();
     let mut done_lines: Vec<u32> = Vec::new();
+    let literal = match kind {
+        Kind::Build(build) => literal_lines(build, &lines),
+        _ => Vec::new(),
+    };
     for f in findings {
         if done_lines.contains(&f.line) {
             continue;
@@ -128,6 +132,8 @@ pub(super) fn plan_file(
             .map(|g| (g.line, g.column, g.rule.id()))
             .collect();
         match kind {
+            // Nothing is edited in a literal here-document, where nothing asks Go anything.
+            Kind::Build(_) if literal.get(index).copied().unwrap_or(false) => {}
             Kind::Build(build) => {
                 if let Some(edit) = build_edit(build, &text, &lines, index, line, &on_line, fixes) {
                     let safe = build != Build::Dockerfile
@@ -262,9 +268,6 @@ fn build_edit(
     if first.context != Context::Assignment {
         return None;
     }
-    if in_literal_block(build, lines, index) {
-        return None;
-    }
     let key = first.source.as_str();
     let same_key = on_line.iter().all(|f| f.source == key);
     let n = first.line;
@@ -331,14 +334,15 @@ fn build_edit(
     })
 }
 
-/// Whether line `index` is in the body of a quoted here-document (`<<'EOF'`, `<<"EOF"`,
+/// For each line, whether it is in the body of a quoted here-document (`<<'EOF'`, `<<"EOF"`,
 /// `<<\EOF`, with or without `-`) or of a PowerShell literal here-string (`@'` … `'@`):
 /// text taken as it is written, where nothing asks Go anything.
-fn in_literal_block(build: Build, lines: &[&str], index: usize) -> bool {
+fn literal_lines(build: Build, lines: &[&str]) -> Vec<bool> {
     let powershell = build == Build::PowerShell;
     let yaml = matches!(build, Build::Workflow | Build::Action);
+    let mut out = vec![false; lines.len()];
     if !powershell && !yaml && build != Build::Shell {
-        return false;
+        return out;
     }
     // The open block's closing line, whether leading tabs may precede it, and whether its
     // body is literal.
@@ -357,13 +361,10 @@ fn in_literal_block(build: Build, lines: &[&str], index: usize) -> bool {
             };
             if closing {
                 open = None;
-            } else if i == index {
-                return *literal;
+            } else if let Some(slot) = out.get_mut(i) {
+                *slot = *literal;
             }
             continue;
-        }
-        if i >= index {
-            return false;
         }
         if powershell {
             let t = l.trim_end();
@@ -399,7 +400,7 @@ fn in_literal_block(build: Build, lines: &[&str], index: usize) -> bool {
             break;
         }
     }
-    false
+    out
 }
 
 /// A path in a user's home (`C:\Users\<name>\…`, `/home/<name>/…`, `/Users/<name>/…`)
