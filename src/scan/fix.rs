@@ -106,7 +106,13 @@ pub(super) fn plan_file(
     let lines: Vec<&str> = text.split('\n').collect();
     let mut applied = Vec::new();
     let mut suggested = Vec::new();
-    let mut done_lines: Vec<u32> = Vec::new();
+    let mut done_lines: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    // The findings of each line, in order.
+    let mut by_line: std::collections::HashMap<u32, Vec<&Finding>> =
+        std::collections::HashMap::new();
+    for g in findings {
+        by_line.entry(g.line).or_default().push(g);
+    }
     let literal = match kind {
         Kind::Build(build) => literal_lines(build, &lines),
         _ => Vec::new(),
@@ -115,18 +121,14 @@ pub(super) fn plan_file(
         if done_lines.contains(&f.line) {
             continue;
         }
-        let on_line: Vec<&Finding> = findings
-            .iter()
-            .copied()
-            .filter(|g| g.line == f.line)
-            .collect();
+        let on_line: Vec<&Finding> = by_line.get(&f.line).cloned().unwrap_or_default();
         let Some(index) = usize::try_from(f.line).ok().and_then(|n| n.checked_sub(1)) else {
             continue;
         };
         let Some(line) = lines.get(index) else {
             continue;
         };
-        done_lines.push(f.line);
+        done_lines.insert(f.line);
         let fixes = on_line
             .iter()
             .map(|g| (g.line, g.column, g.rule.id()))
@@ -658,19 +660,22 @@ fn go_suggestion(
 /// `text` with `edits` made (each on its own line).
 pub fn apply(text: &str, edits: &[Edit]) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut removed: Vec<u32> = Vec::new();
+    let mut removed: std::collections::HashSet<u32> = std::collections::HashSet::new();
+    // Each line's first edit.
+    let mut by_line: std::collections::HashMap<u32, &Change> = std::collections::HashMap::new();
     for e in edits {
         if let Change::Remove { with_parent } = &e.change {
-            removed.push(e.line);
+            removed.insert(e.line);
             removed.extend(with_parent);
         }
+        by_line.entry(e.line).or_insert(&e.change);
     }
     for (i, line) in text.split_inclusive('\n').enumerate() {
         let n = super::golex::saturating_u32(i).saturating_add(1);
         if removed.contains(&n) {
             continue;
         }
-        match edits.iter().find(|e| e.line == n).map(|e| &e.change) {
+        match by_line.get(&n) {
             Some(Change::Replace(spans)) => {
                 let mut at = 0;
                 for (s, e, new) in spans {
@@ -728,15 +733,13 @@ fn verify(plan: &FilePlan, kind: Kind, system_drive: u8) -> Result<(), String> {
             return Err("the edited workflow would not be valid YAML".into());
         }
     }
+    let old_lines: Vec<&str> = plan.original.split('\n').collect();
+    let new_lines: Vec<&str> = edited.split('\n').collect();
     for e in &plan.applied {
         if let Change::Replace(_) = e.change {
             let n = usize::try_from(e.line).unwrap_or(usize::MAX);
-            let old = plan
-                .original
-                .split('\n')
-                .nth(n.saturating_sub(1))
-                .unwrap_or("");
-            let new = edited.split('\n').nth(n.saturating_sub(1)).unwrap_or("");
+            let old = old_lines.get(n.saturating_sub(1)).copied().unwrap_or("");
+            let new = new_lines.get(n.saturating_sub(1)).copied().unwrap_or("");
             for q in ['"', '\''] {
                 if old.matches(q).count() % 2 != new.matches(q).count() % 2 {
                     return Err("an edited line would not keep its quotes balanced".into());
@@ -788,7 +791,7 @@ pub fn diff(plan: &FilePlan, edits: &[Edit]) -> String {
     // Map old line index → new line index (removed lines map to none).
     let mut old_to_new: Vec<Option<usize>> = Vec::with_capacity(old.len());
     let mut k = 0usize;
-    let removed: Vec<usize> = edits
+    let removed: std::collections::HashSet<usize> = edits
         .iter()
         .flat_map(|e| match e.change {
             Change::Remove { with_parent } => {
