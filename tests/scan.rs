@@ -775,7 +775,9 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(
             repo.join("scripts/ci.sh"),
-            std::fs::Permissions::from_mode(0o754),
+            // Set-ID bits too: a fixed file is new, owned by whoever ran --fix, and must not
+            // carry them.
+            std::fs::Permissions::from_mode(0o6754),
         )
         .unwrap();
     }
@@ -860,7 +862,7 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o754);
+        assert_eq!(mode & 0o7777, 0o754);
     }
     // No temporary file is left behind.
     assert!(
