@@ -942,9 +942,15 @@ fn write_inner(plan: &FilePlan) -> std::io::Result<()> {
     };
     let result = (|| {
         // The old file's permissions before its text, which they may keep from other users
-        // (on Unix, where an open file stays writable whatever its mode says).
+        // (on Unix, where an open file stays writable whatever its mode says). Not its set-ID
+        // and sticky bits: the new file belongs to whoever runs --fix, root perhaps.
         #[cfg(unix)]
-        file.set_permissions(meta.permissions())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(
+                meta.permissions().mode() & 0o777,
+            ))?;
+        }
         file.write_all(edited.as_bytes())?;
         #[cfg(not(unix))]
         file.set_permissions(meta.permissions())?;
