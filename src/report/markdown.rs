@@ -14,23 +14,26 @@ use crate::policy::format_bytes;
 /// Cells in a usage bar.
 const BAR_CELLS: u64 = 24;
 
-/// A bar of `BAR_CELLS` cells, `█` for used space and `░` for available, and the share used:
-/// `███████████░░░░░░░░░░░░░ 46%`. `None` for a volume that reports no size.
-fn usage_bar(total: u64, available: u64) -> Option<String> {
+/// The share of `total` used when `available` is left, in `scale` parts, rounded; `None` for a
+/// volume that reports no size. Figures from the system are evidence: available can exceed
+/// total (a quota, a racing write), so the share is clamped to 0..=scale.
+fn used_share(total: u64, available: u64, scale: u64) -> Option<u64> {
     if total == 0 {
         return None;
     }
-    // Figures from the system are evidence: available can exceed total (a quota, a racing
-    // write); the share used is clamped to 0–100 %.
     let used = total.saturating_sub(available);
-    let share = |scale: u64| -> u64 {
-        let scaled = u128::from(used) * u128::from(scale) + u128::from(total) / 2;
-        u64::try_from(scaled / u128::from(total)).map_or(scale, |n| n.min(scale))
-    };
-    let cells = share(BAR_CELLS);
+    let scaled = u128::from(used) * u128::from(scale) + u128::from(total) / 2;
+    Some(u64::try_from(scaled / u128::from(total)).map_or(scale, |n| n.min(scale)))
+}
+
+/// A bar of `BAR_CELLS` cells, `█` for used space and `░` for available, and the share used:
+/// `███████████░░░░░░░░░░░░░ 46%`. `None` for a volume that reports no size.
+fn usage_bar(total: u64, available: u64) -> Option<String> {
+    let cells = used_share(total, available, BAR_CELLS)?;
+    let percent = used_share(total, available, 100)?;
     let mut bar = "█".repeat(cells as usize);
     bar.push_str(&"░".repeat((BAR_CELLS - cells) as usize));
-    Some(format!("{bar} {}%", share(100)))
+    Some(format!("{bar} {percent}%"))
 }
 
 /// Each watched volume's usage before and after, drawn, with where the soft and hard limits
@@ -49,9 +52,7 @@ fn usage_chart(w: &mut String, report: &Report) {
         if let Some(l) = v.limits {
             // Where the limits fall, as the share used at which each is reached.
             let at = |limit: u64| {
-                usage_bar(v.total_bytes, limit)
-                    .and_then(|b| b.rsplit(' ').next().map(str::to_string))
-                    .unwrap_or_default()
+                used_share(v.total_bytes, limit, 100).map_or(String::new(), |p| format!("{p}%"))
             };
             after.push_str(&format!(
                 " soft at {} used, hard at {}",
