@@ -266,19 +266,9 @@ pub fn update_state(state: &Dir, f: impl FnOnce(&mut State)) -> io::Result<State
     f(&mut current);
     if current != before || fresh {
         let json = serde_json::to_string_pretty(&current).map_err(io::Error::other)? + "\n";
-        let temp = format!("state.json.{}.tmp", std::process::id());
-        // A temporary file of a dead process that had this number: ours to replace.
-        match state.remove_file(OsStr::new(&temp)) {
-            Err(e) if !safefs::is_gone(&e) => return Err(e),
-            _ => {}
-        }
-        let written = open_state(state, &temp, Open::CreateNew)
-            .and_then(|mut file| file.write_all(json.as_bytes()))
-            .and_then(|()| state.rename(OsStr::new(&temp), state, OsStr::new("state.json")));
-        if let Err(e) = written {
-            let _ = state.remove_file(OsStr::new(&temp));
-            return Err(e);
-        }
+        // Whole or not at all, through a temporary file of its own renamed over the old one.
+        safefs::replace_file(state, OsStr::new("state.json"), json.as_bytes())
+            .map_err(|e| io::Error::new(e.kind(), format!("state.json: {e}")))?;
     }
     Ok(current)
 }
