@@ -145,13 +145,13 @@ pub struct CacheStats {
     pub files: u64,
     pub bytes: u64,
     /// The least recent use among the entries.
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub oldest: Option<SystemTime>,
     /// The most recent use among the entries.
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub newest: Option<SystemTime>,
     /// When Go last trimmed the cache itself (from `trim.txt`).
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub last_go_trim: Option<SystemTime>,
 }
 

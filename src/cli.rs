@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 use go_disk_guard::commands::{self, PruneGoals};
 use go_disk_guard::emit::{self, EmitFormat};
-use go_disk_guard::policy::{self, Format, Layer, Size};
+
 use go_disk_guard::relocate::Relocate;
 use go_disk_guard::report::Report;
+use go_disk_guard::settings::{Format, Layer};
+use go_disk_guard::units::Size;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -477,7 +479,7 @@ fn parse_relocate(s: &str) -> Result<Relocate, String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    policy::parse_duration(s)
+    go_disk_guard::units::parse_duration(s)
 }
 
 /// What a command left to print.
@@ -580,8 +582,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     layer.format = common.format;
     layer.go = common.go;
-    let layer = policy::load_layer(layer, common.config.as_deref(), &cwd)?;
-    let settings = policy::Settings::from_layers(layer.clone())?;
+    let layer = go_disk_guard::settings::load_layer(layer, common.config.as_deref(), &cwd)?;
+    let settings = go_disk_guard::settings::Settings::from_layers(layer.clone())?;
     let is_env = matches!(which, Which::Env);
     let (mut report, emits) = match which {
         Which::Status => (commands::status(&settings)?, false),
@@ -626,8 +628,8 @@ fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
             .and_then(|d| parse_drive(&d).ok())
             .unwrap_or(b'C')
     });
-    let config = policy::find_config_file(args.config.as_deref(), cwd)
-        .map(|path| policy::load_scan_section(&path))
+    let config = go_disk_guard::settings::find_config_file(args.config.as_deref(), cwd)
+        .map(|path| go_disk_guard::settings::load_scan_section(&path))
         .transpose()?
         .unwrap_or_default();
     let disabled = config

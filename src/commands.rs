@@ -9,11 +9,13 @@ use crate::buildcache::{self, BuildCache};
 use crate::disk::{self, Probe, VolumeId};
 use crate::error::Error;
 use crate::goenv::{self, GoEnv};
-use crate::policy::{self, Format, Level, PlannedPrune, Settings, Size, VolumeState, format_bytes};
+use crate::policy::{self, Level, PlannedPrune, VolumeState};
 use crate::prune::{self, Outcome};
 use crate::report::{
     CacheReport, Finding, FindingLevel, Report, Status, Verdict, VolumeReport, WatchedPath,
 };
+use crate::settings::{Format, Settings};
+use crate::units::{Size, format_bytes};
 
 /// The goals of an explicit `prune`.
 #[derive(Clone, Debug, Default)]
@@ -77,10 +79,14 @@ pub fn status(settings: &Settings) -> anyhow::Result<Report> {
 /// watched ones) are made absolute against `cwd`, the directory the
 /// check ran in, so that a later command elsewhere means the same directories. The file is
 /// replaced as a name (a link planted there is replaced, never written through).
-pub fn save_settings(layer: &policy::Layer, file: &Path, cwd: &Path) -> anyhow::Result<PathBuf> {
+pub fn save_settings(
+    layer: &crate::settings::Layer,
+    file: &Path,
+    cwd: &Path,
+) -> anyhow::Result<PathBuf> {
     let absolute = |p: &PathBuf| cwd.join(p);
     let list = |l: &Option<Vec<PathBuf>>| l.as_ref().map(|l| l.iter().map(absolute).collect());
-    let layer = policy::Layer {
+    let layer = crate::settings::Layer {
         paths: list(&layer.paths),
         relocate_candidates: list(&layer.relocate_candidates),
         system_volume: layer.system_volume.as_ref().map(absolute),
@@ -489,7 +495,7 @@ fn unmet_goal(outcome: &Outcome, settings: &Settings) -> Option<Finding> {
         outcome.cache.display(),
         format_bytes(outcome.kept_recent_bytes),
         outcome.kept_recent_entries,
-        policy::format_duration(settings.keep_recent)
+        crate::units::format_duration(settings.keep_recent)
     )))
 }
 
@@ -653,7 +659,7 @@ fn verdict(volumes: &[VolumeReport], prunes: &[Outcome], dry_run: bool) -> Verdi
                 ),
                 None => "there was no Go build cache on it to prune".into(),
             };
-            let (avail, hard) = policy::format_bytes_pair(v.available_bytes_after, limits.hard);
+            let (avail, hard) = crate::units::format_bytes_pair(v.available_bytes_after, limits.hard);
             format!(
                 "hard limit breached on {}{fs}: {avail} available of {}, below the hard limit of {hard}; {pruned}",
                 v.mount.mount_point.display(),

@@ -9,9 +9,10 @@ use std::time::Duration;
 use crate::disk;
 use crate::escape;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
-use crate::policy::{DEFAULT_TMP_MIN, Size, format_bytes};
 use crate::prune::work::{self, Fate};
 use crate::report::{Finding, FindingLevel};
+use crate::settings::DEFAULT_TMP_MIN;
+use crate::units::{Size, format_bytes};
 
 /// The directory variables checked for location problems: all but GOENV, which names a file.
 fn dir_vars() -> impl Iterator<Item = &'static str> {
@@ -332,7 +333,7 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
                 "{count} work director{} of killed builds ({}) idle for over {} in {}",
                 if count == 1 { "y" } else { "ies" },
                 format_bytes(bytes),
-                crate::policy::format_duration(ctx.stale_age),
+                crate::units::format_duration(ctx.stale_age),
                 dirs.join(" and ")
             ),
             "`go-disk-guard prune --stale-work` removes them (`check` does when space runs low)"

@@ -27,8 +27,10 @@ pub mod relocate;
 pub mod report;
 pub mod safefs;
 pub mod scan;
+pub mod settings;
 pub mod supervise;
 #[cfg(test)]
 mod testing;
+pub mod units;
 
 pub use error::{Error, ExitCode};

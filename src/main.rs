@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         Ok(cli::Outcome::Report(run)) => {
             let rendered = run.report.render(run.format);
             let rendered = match run.format {
-                go_disk_guard::policy::Format::Json => escape::guard_json(&rendered),
+                go_disk_guard::settings::Format::Json => escape::guard_json(&rendered),
                 _ => escape::guard(&rendered),
             };
             let mut stdout = std::io::stdout().lock();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::escape;
-use crate::policy::format_bytes;
+use crate::units::format_bytes;
 
 /// How often the plain-line mode reports.
 const LINE_INTERVAL: Duration = Duration::from_secs(5);

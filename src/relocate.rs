@@ -19,7 +19,6 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use serde::Serialize;
 
@@ -30,25 +29,7 @@ use crate::safefs::{self, Dir, FileId, Kind, Open};
 /// The directory created under the chosen root.
 pub const LAYOUT_DIR: &str = "go-disk-guard";
 
-/// What `--relocate` asks for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Relocate {
-    /// Choose the roomiest volume.
-    Auto,
-    /// Use this root.
-    Dir(PathBuf),
-}
-
-impl FromStr for Relocate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Relocate, String> {
-        match s.trim() {
-            "" => Err("expected auto or a directory".into()),
-            "auto" => Ok(Relocate::Auto),
-            dir => Ok(Relocate::Dir(PathBuf::from(dir))),
-        }
-    }
-}
+pub use crate::settings::Relocate;
 
 /// A candidate volume, as measured.
 #[derive(Clone, Debug, Serialize)]
@@ -91,7 +72,7 @@ pub struct Options {
     pub system_volume: Option<PathBuf>,
     pub migrate: bool,
     /// GOTMPDIR moves when the temp dir is RAM-backed or has less than this available.
-    pub tmp_min: crate::policy::Size,
+    pub tmp_min: crate::units::Size,
 }
 
 /// Chooses where to move and, unless it is where the directories already are, moves them:
@@ -243,7 +224,7 @@ fn move_tmpdir(
     go: &mut GoEnv,
     root: &Path,
     base: &Path,
-    tmp_min: crate::policy::Size,
+    tmp_min: crate::units::Size,
 ) -> anyhow::Result<Option<Move>> {
     let from = go.effective_tmpdir();
     let (Ok(tmp), Ok(chosen)) = (disk::probe(&from), disk::probe(root)) else {
@@ -263,8 +244,8 @@ fn move_tmpdir(
         format!(
             "the temp dir {} has {} available, less than --tmp-min {}",
             from.display(),
-            crate::policy::format_bytes(tmp.space.available),
-            crate::policy::format_bytes(min)
+            crate::units::format_bytes(tmp.space.available),
+            crate::units::format_bytes(min)
         )
     } else {
         return Ok(None);
@@ -369,7 +350,7 @@ fn choose(
         .get("GOCACHE")
         .and_then(|c| disk::probe(Path::new(c)).ok())
         .map(|p| p.volume);
-    let human = crate::policy::format_bytes;
+    let human = crate::units::format_bytes;
     if gocache_volume.as_ref() == Some(best_id) {
         return Ok((
             None,

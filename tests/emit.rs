@@ -299,7 +299,7 @@ fn github_files_carry_hostile_values_without_injection() {
 
 /// A small real report for the writers that need one.
 fn report_of(home: &Path) -> go_disk_guard::report::Report {
-    let settings = go_disk_guard::policy::Settings::from_layers(go_disk_guard::policy::Layer {
+    let settings = go_disk_guard::settings::Settings::from_layers(go_disk_guard::settings::Layer {
         go: Some("/nonexistent/go".into()),
         paths: Some(vec![home.to_path_buf()]),
         ..Default::default()

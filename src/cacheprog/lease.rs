@@ -46,7 +46,7 @@ pub struct LiveLease {
 }
 
 fn rfc3339_seconds<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    crate::report::serialize_time(&Some(*t), s)
+    crate::units::serialize_time(&Some(*t), s)
 }
 
 fn lock_name(name: &OsStr) -> OsString {

@@ -46,8 +46,8 @@ use self::store::{PendingPut, Store};
 use crate::buildcache::BuildCache;
 use crate::disk;
 use crate::error::Error;
-use crate::policy::Size;
 use crate::prune;
+use crate::units::Size;
 
 /// Eviction brings the entries down to this share of `--max-size`, so that it does not run
 /// again at the very next put.
@@ -662,7 +662,7 @@ pub struct Managed {
     pub budget: Budget,
     pub leases: Vec<lease::LiveLease>,
     pub counts: Counts,
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub counts_since: Option<SystemTime>,
     /// The size ledger's figure, if it has one.
     pub ledger_bytes: Option<u64>,

@@ -108,7 +108,7 @@ pub fn write(files: &Files, injection: &Injection, report: &Report) -> Result<St
         append(
             summary,
             "GITHUB_STEP_SUMMARY",
-            report.render(crate::policy::Format::Markdown).as_bytes(),
+            report.render(crate::settings::Format::Markdown).as_bytes(),
         )?;
     }
     Ok(workflow_commands(report))

@@ -31,25 +31,7 @@ const _: () = assert!(matches!(
     b"GOENV"
 ));
 
-/// Where the emitted environment goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmitFormat {
-    /// GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and workflow commands.
-    Github,
-    /// A JSON document for the Jenkins step.
-    Jenkins,
-    /// `export NAME='value'` lines for sh, bash, dash, zsh.
-    Sh,
-    /// `set -gx NAME 'value'` lines for fish.
-    Fish,
-    /// `$env:NAME = 'value'` lines for PowerShell.
-    Pwsh,
-    /// `set "NAME=value"` lines for a cmd.exe batch file.
-    Cmd,
-    /// `NAME='value'` lines for a dotenv file.
-    Dotenv,
-}
+pub use crate::settings::EmitFormat;
 
 /// Why something could not be emitted.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +73,7 @@ impl Injection {
         if let Some(file) = &report.settings_file {
             injection
                 .env
-                .push((crate::policy::CONFIG_ENV, file.clone().into_os_string()));
+                .push((crate::settings::CONFIG_ENV, file.clone().into_os_string()));
         }
         injection
     }

@@ -160,7 +160,7 @@ impl Client {
                     "{}/repos/{}/git/ref/{}",
                     self.base,
                     self.repo,
-                    crate::scan::render::percent_encode(short)
+                    crate::units::percent_encode(short)
                 );
                 match self.call(Method::Get, &url).await {
                     Ok(_) => RefState::Live,
@@ -392,7 +392,7 @@ mod tests {
         );
         assert!(parse_time("yesterday").is_none());
         assert_eq!(
-            crate::scan::render::percent_encode("heads/feat/ü x"),
+            crate::units::percent_encode("heads/feat/ü x"),
             "heads/feat/%C3%BC%20x"
         );
     }

@@ -19,8 +19,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::escape;
-use crate::policy::format_bytes;
-use crate::report::ago;
+use crate::units::ago;
+use crate::units::format_bytes;
 use policy::{Cache, Plan, Policy};
 
 /// Where and as whom.

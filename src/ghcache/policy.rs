@@ -14,9 +14,9 @@ pub struct Cache {
     pub git_ref: String,
     pub key: String,
     pub size_in_bytes: u64,
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub last_accessed_at: Option<SystemTime>,
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub created_at: Option<SystemTime>,
 }
 
@@ -161,8 +161,8 @@ pub fn plan(
             (last < cutoff).then(|| {
                 format!(
                     "last accessed {} ago, longer than --older-than {}",
-                    crate::policy::format_duration(round(now, last)),
-                    crate::policy::format_duration(age)
+                    crate::units::format_duration(round(now, last)),
+                    crate::units::format_duration(age)
                 )
             })
         });
@@ -190,7 +190,7 @@ pub fn plan(
                         reason: format!(
                             "least recently accessed while the selected caches exceeded \
                              --max-total {}",
-                            crate::policy::format_bytes(max)
+                            crate::units::format_bytes(max)
                         ),
                         cache: c,
                     });

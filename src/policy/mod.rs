@@ -3,20 +3,11 @@
 //! The plan is pure: it looks at measured volumes and settings and says which build caches to
 //! prune and how far, without touching anything.
 
-mod settings;
-mod size;
-
-pub use settings::{
-    CONFIG_ENV, CONFIG_FILE_NAME, DEFAULT_HARD, DEFAULT_KEEP_RECENT, DEFAULT_LOCK_TIMEOUT,
-    DEFAULT_SOFT, DEFAULT_TARGET_FACTOR, DEFAULT_TMP_MIN, ENV_PREFIX, Format, Layer, Limits,
-    NOT_CARRIED_KEYS, SETTING_KEYS, ScanSettings, Settings, env_var_name, find_config_file, load,
-    load_config_file, load_layer, load_scan_section, scan_section, serialize_duration,
-};
-pub use size::{Size, format_bytes, format_bytes_pair, format_duration, parse_duration};
-
 use serde::Serialize;
 
 use crate::disk::{Space, VolumeId};
+use crate::settings::{Limits, Settings};
+use crate::units::format_bytes;
 
 /// Where a volume stands against its limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -96,6 +87,8 @@ pub fn plan_cache_prune(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Layer;
+    use crate::units::Size;
 
     fn settings(soft: u64, hard: u64, target: u64) -> Settings {
         Settings::from_layers(Layer {

@@ -72,7 +72,7 @@ pub struct Outcome {
     pub removed_files: u64,
     pub removed_bytes: u64,
     /// The most recent last-use among the removed entries.
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub newest_removed: Option<SystemTime>,
     /// Entries chosen but kept because a build used them after the scan.
     pub spared_in_use: u64,

@@ -29,7 +29,7 @@ pub const DEFAULT_AGE: &str = if cfg!(target_os = "linux") {
 
 /// [`DEFAULT_AGE`] as a duration.
 pub fn default_age() -> Duration {
-    crate::policy::parse_duration(DEFAULT_AGE).expect("DEFAULT_AGE parses")
+    crate::units::parse_duration(DEFAULT_AGE).expect("DEFAULT_AGE parses")
 }
 
 /// Where the go command leaves work directories: GOTMPDIR when set, and the OS temp dir
@@ -66,7 +66,7 @@ pub struct WorkDir {
     pub path: PathBuf,
     pub files: u64,
     pub bytes: u64,
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub modified: Option<SystemTime>,
     pub fate: Fate,
     /// The process using it, when in use.
@@ -78,7 +78,7 @@ pub struct WorkDir {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StaleWork {
     pub temp_dirs: Vec<PathBuf>,
-    #[serde(serialize_with = "crate::policy::serialize_duration")]
+    #[serde(serialize_with = "crate::settings::serialize_duration")]
     pub older_than: Duration,
     pub dry_run: bool,
     /// `proc` (live processes checked) or `age` (age alone).

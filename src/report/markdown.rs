@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::text::{cacheprog_line, prune_line, serde_plain, stale_work_line};
 use super::{Report, Status};
 use crate::escape;
-use crate::policy::format_bytes;
+use crate::units::format_bytes;
 
 /// Cells in a usage bar.
 const BAR_CELLS: u64 = 24;

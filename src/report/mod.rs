@@ -8,16 +8,16 @@ mod markdown;
 mod text;
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::buildcache::CacheStats;
 use crate::disk::{Mount, VolumeId};
 use crate::error::ExitCode;
 use crate::goenv::GoEnv;
-use crate::policy::{Format, Level, Limits, Settings};
+use crate::policy::Level;
 use crate::prune::Outcome;
+use crate::settings::{Format, Limits, Settings};
 
 pub use markdown::render as render_markdown;
 pub use text::render as render_text;
@@ -271,43 +271,6 @@ impl Report {
     }
 }
 
-/// Serialises an optional time as RFC 3339 (UTC, seconds), or `null`: also for a time RFC 3339
-/// cannot write (see [`rfc3339_seconds`]).
-pub fn serialize_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    match t.and_then(rfc3339_seconds) {
-        Some(text) => s.serialize_str(&text),
-        None => s.serialize_none(),
-    }
-}
-
-/// `t` as RFC 3339 (UTC, seconds), when it can be written so: from 1970 (where the formatter
-/// starts) to the end of the year 9999. A file can carry any time, before or after.
-pub fn rfc3339_seconds(t: SystemTime) -> Option<String> {
-    /// 10000-01-01T00:00:00Z.
-    const YEAR_10000: u64 = 253_402_300_800;
-    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    (secs < YEAR_10000).then(|| humantime::format_rfc3339_seconds(t).to_string())
-}
-
-/// "3h ago", "2d ago", "just now", "in the future" for a past time.
-pub fn ago(t: SystemTime) -> String {
-    match SystemTime::now().duration_since(t) {
-        Ok(d) if d.as_secs() < 60 => "just now".into(),
-        Ok(d) => {
-            let secs = d.as_secs();
-            let (n, unit) = if secs < 3600 {
-                (secs / 60, "min")
-            } else if secs < 2 * 86400 {
-                (secs / 3600, "h")
-            } else {
-                (secs / 86400, "d")
-            };
-            format!("{n}{unit} ago")
-        }
-        Err(_) => "in the future".into(),
-    }
-}
-
 /// A report whose every text that a machine, a repository or a server chooses holds `value`,
 /// for tests of the renderers.
 #[cfg(test)]
@@ -316,7 +279,7 @@ pub(crate) fn sample(value: &str) -> Report {
 
     use crate::disk::{Link, Mount, Reparse, VolumeId};
     use crate::goenv::{GoVar, Origin, Resolver};
-    use crate::policy::{Layer, Limits};
+    use crate::settings::{Layer, Limits};
 
     let path = Path::new("/v").join(value);
     let settings = Settings::from_layers(Layer::default()).expect("default settings");

@@ -6,11 +6,12 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status, ago};
+use super::{Report, Status};
 use crate::escape;
 use crate::goenv::Resolver;
-use crate::policy::format_bytes;
 use crate::prune::Outcome;
+use crate::units::ago;
+use crate::units::format_bytes;
 
 /// Renders `report` as plain text, one section per stage.
 pub fn render(report: &Report) -> String {
@@ -275,7 +276,7 @@ pub(crate) fn stale_work_line(s: &crate::prune::work::StaleWork) -> String {
         if s.removed_dirs == 1 { "y" } else { "ies" },
         format_bytes(s.removed_bytes),
         dirs.join(", "),
-        crate::policy::format_duration(s.older_than),
+        crate::units::format_duration(s.older_than),
         if s.in_use_check == "proc" {
             " and used by no live process"
         } else {

@@ -9,6 +9,7 @@ use super::fix::{Change, FilePlan};
 use super::paths::{Level, Rule};
 use super::{Finding, ScanReport, Suppression, shown};
 use crate::escape;
+use crate::units::percent_encode_bytes;
 
 /// The version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -383,24 +384,6 @@ fn encode_path(path: &Path) -> String {
     } else {
         percent_encode_bytes(bytes)
     }
-}
-
-/// `text` with every byte but unreserved ones and `/` percent-encoded, for a URI path.
-pub fn percent_encode(text: &str) -> String {
-    percent_encode_bytes(text.as_bytes())
-}
-
-/// Bytes, UTF-8 or not, with every one but unreserved ones and `/` percent-encoded.
-pub fn percent_encode_bytes(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// `file:///abs/path` (`file:///C:/abs/path` on Windows).

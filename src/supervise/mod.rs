@@ -28,8 +28,9 @@ use serde::Serialize;
 use crate::buildcache::BuildCache;
 use crate::disk;
 use crate::escape;
-use crate::policy::{Limits, format_bytes, format_bytes_pair};
 use crate::prune::{self, Outcome};
+use crate::settings::Limits;
+use crate::units::{format_bytes, format_bytes_pair};
 
 /// A volume to watch while the command runs.
 #[derive(Clone, Debug)]
@@ -61,7 +62,7 @@ pub struct RunReport {
     /// The least available space seen on any watched volume, where and when.
     pub lowest_available_bytes: Option<u64>,
     pub lowest_volume: Option<PathBuf>,
-    #[serde(serialize_with = "crate::report::serialize_time")]
+    #[serde(serialize_with = "crate::units::serialize_time")]
     pub lowest_at: Option<SystemTime>,
     /// Pruning while the command ran.
     pub prunes: u32,

@@ -11,10 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::size::{Size, format_duration, parse_duration};
-use crate::emit::EmitFormat;
 use crate::error::Error;
-use crate::relocate::Relocate;
+use crate::units::{Size, format_duration, parse_duration};
 
 /// The name of the configuration file looked for in the working directory and the git root.
 pub const CONFIG_FILE_NAME: &str = ".go-disk-guard.yml";
@@ -49,6 +47,46 @@ pub enum Format {
     Json,
     /// A Markdown report, as for a CI job summary.
     Markdown,
+}
+
+/// Where the emitted environment goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmitFormat {
+    /// GITHUB_ENV, GITHUB_PATH, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and workflow commands.
+    Github,
+    /// A JSON document for the Jenkins step.
+    Jenkins,
+    /// `export NAME='value'` lines for sh, bash, dash, zsh.
+    Sh,
+    /// `set -gx NAME 'value'` lines for fish.
+    Fish,
+    /// `$env:NAME = 'value'` lines for PowerShell.
+    Pwsh,
+    /// `set "NAME=value"` lines for a cmd.exe batch file.
+    Cmd,
+    /// `NAME='value'` lines for a dotenv file.
+    Dotenv,
+}
+
+/// What `--relocate` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relocate {
+    /// Choose the roomiest volume.
+    Auto,
+    /// Use this root.
+    Dir(PathBuf),
+}
+
+impl std::str::FromStr for Relocate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Relocate, String> {
+        match s.trim() {
+            "" => Err("expected auto or a directory".into()),
+            "auto" => Ok(Relocate::Auto),
+            dir => Ok(Relocate::Dir(PathBuf::from(dir))),
+        }
+    }
 }
 
 /// One source's settings; `None` means "this source does not say".

@@ -1,8 +1,11 @@
-//! Sizes (`500MB`, `10GiB`, `1073741824`, `15%`) and durations (`90m`, `36h`, `7d`).
+//! Units: sizes (`500MB`, `10GiB`, `1073741824`, `15%`), durations (`90m`, `36h`, `7d`), byte
+//! counts for people (`1.5 GiB`), RFC 3339 times, `3h ago`, and percent-encoding.
+//!
+//! A leaf: it imports nothing of the crate.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// An amount of space: absolute, or a share of the volume it applies to.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -212,6 +215,64 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     parts.join(" ")
+}
+
+/// Serialises an optional time as RFC 3339 (UTC, seconds), or `null`: also for a time RFC 3339
+/// cannot write (see [`rfc3339_seconds`]).
+pub fn serialize_time<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t.and_then(rfc3339_seconds) {
+        Some(text) => s.serialize_str(&text),
+        None => s.serialize_none(),
+    }
+}
+
+/// `t` as RFC 3339 (UTC, seconds), when it can be written so: from 1970 (where the formatter
+/// starts) to the end of the year 9999. A file can carry any time, before or after.
+pub fn rfc3339_seconds(t: SystemTime) -> Option<String> {
+    /// 10000-01-01T00:00:00Z.
+    const YEAR_10000: u64 = 253_402_300_800;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    (secs < YEAR_10000).then(|| humantime::format_rfc3339_seconds(t).to_string())
+}
+
+/// "3h ago", "2d ago", "just now", "in the future" for a past time.
+pub fn ago(t: SystemTime) -> String {
+    match SystemTime::now().duration_since(t) {
+        Ok(d) if d.as_secs() < 60 => "just now".into(),
+        Ok(d) => {
+            let secs = d.as_secs();
+            let (n, unit) = if secs < 3600 {
+                (secs / 60, "min")
+            } else if secs < 2 * 86400 {
+                (secs / 3600, "h")
+            } else {
+                (secs / 86400, "d")
+            };
+            format!("{n}{unit} ago")
+        }
+        Err(_) => "in the future".into(),
+    }
+}
+
+/// `text` with every byte but unreserved ones and `/` percent-encoded, for a URI path.
+pub fn percent_encode(text: &str) -> String {
+    percent_encode_bytes(text.as_bytes())
+}
+
+/// Bytes, UTF-8 or not, with every one but unreserved ones and `/` percent-encoded.
+pub fn percent_encode_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
