@@ -3,27 +3,32 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use go_disk_guard::commands::{self, PruneGoals};
-use go_disk_guard::emit::{self, EmitFormat};
+use go_disk_guard::commands::gh_cache::{GhCachePrune, GhCacheRequest};
+use go_disk_guard::commands::prune::PruneGoals;
+use go_disk_guard::commands::scan::{FailOn, ScanFormat, ScanRequest, parse_drive};
+use go_disk_guard::commands::{self, Invocation, Outcome};
+use go_disk_guard::emit::EmitFormat;
 
+use go_disk_guard::exit_codes;
 use go_disk_guard::relocate::Relocate;
-use go_disk_guard::report::Report;
 use go_disk_guard::settings::{Format, Layer};
 use go_disk_guard::units::Size;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  every watched volume is above its hard limit (after pruning, if any)
-  1  runtime error (I/O, an unreadable directory, …)
-  2  usage or configuration error (bad flag, value, YAML file, or a directory that is not a Go build cache)
-  3  a watched volume is below its hard limit after pruning
-  4  doctor found an error-level problem; scan found a path at or above --fail-on
-
-Settings come from, lowest precedence first: defaults, .go-disk-guard.yml (working directory
-or git root, or --config), GO_DISK_GUARD_<SETTING> environment variables, flags.";
+/// The exit codes (from [`exit_codes::MEANINGS`], their one definition) and where settings
+/// come from, after every command's help.
+fn exit_codes_help() -> String {
+    let mut help = String::from("Exit codes:\n");
+    for (code, meaning) in exit_codes::MEANINGS {
+        help.push_str(&format!("  {}  {meaning}\n", code.code()));
+    }
+    help.push_str(
+        "\nSettings come from, lowest precedence first: defaults, .go-disk-guard.yml (working directory\n\
+         or git root, or --config), GO_DISK_GUARD_<SETTING> environment variables, flags.",
+    );
+    help
+}
 
 const CHECK_EXAMPLES: &str = "\
 Examples:
@@ -38,7 +43,7 @@ Examples:
 
 /// Keeps Go builds in CI from dying of a full disk.
 #[derive(Debug, Parser)]
-#[command(name = "go-disk-guard", version, about, after_help = EXIT_CODES, args_override_self = true)]
+#[command(name = "go-disk-guard", version, about, after_help = exit_codes_help(), args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +62,7 @@ enum Command {
     /// Resolve Go's directories and hand them to the job (--emit); no pruning.
     #[command(after_help = format!(
         "Examples:\n  eval \"$(go-disk-guard env --emit sh)\"\n  go-disk-guard env --emit fish | source\n  \
-         go-disk-guard env --emit jenkins --emit-file go-env.json\n\n{EXIT_CODES}"
+         go-disk-guard env --emit jenkins --emit-file go-env.json\n\n{}", exit_codes_help()
     ))]
     Env {
         #[command(flatten)]
@@ -68,7 +73,7 @@ enum Command {
         common: CommonArgs,
     },
     /// The CI step: prune the build cache where space is below --soft, fail below --hard.
-    #[command(after_help = format!("{CHECK_EXAMPLES}\n\n{EXIT_CODES}"))]
+    #[command(after_help = format!("{CHECK_EXAMPLES}\n\n{}", exit_codes_help()))]
     Check {
         #[command(flatten)]
         args: CheckArgs,
@@ -115,7 +120,7 @@ enum Command {
     #[command(after_help = format!(
         "Examples:\n  go-disk-guard prune --max-size 5GiB\n  go-disk-guard prune --older-than 7d\n  \
          go-disk-guard prune --free-at-least 20% --dry-run\n  \
-         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n\n{EXIT_CODES}"
+         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n\n{}", exit_codes_help()
     ))]
     Prune {
         /// Trim the cache to at most SIZE, least recently used entries first.
@@ -320,30 +325,6 @@ struct ScanArgs {
     dry_run: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ScanFormat {
-    Text,
-    Json,
-    Sarif,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum FailOn {
-    Error,
-    Warning,
-    Never,
-}
-
-/// `C`, `c:`, `C:\` → `C`.
-fn parse_drive(s: &str) -> Result<u8, String> {
-    let t = s.trim().trim_end_matches(['\\', '/']);
-    let t = t.strip_suffix(':').unwrap_or(t);
-    match t.as_bytes() {
-        [letter] if letter.is_ascii_alphabetic() => Ok(letter.to_ascii_uppercase()),
-        _ => Err("expected a drive letter such as C:".into()),
-    }
-}
-
 /// Everything `check` takes (and `run`, which starts with a check).
 #[derive(Debug, Args)]
 struct CheckArgs {
@@ -360,6 +341,12 @@ struct CheckArgs {
 }
 
 impl CheckArgs {
+    /// The invocation these flags give.
+    fn into_invocation(self) -> Invocation {
+        let (layer, common, save) = self.into_layer();
+        common.invocation(layer, save)
+    }
+
     /// The settings layer these flags give, and the options every command takes.
     fn into_layer(mut self) -> (Layer, CommonArgs, Option<PathBuf>) {
         let save = self.emit.save_settings.take();
@@ -482,74 +469,32 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     go_disk_guard::units::parse_duration(s)
 }
 
-/// What a command left to print.
-pub enum Outcome {
-    Report(Box<Rendered>),
-    Scanned(Scanned),
-    /// `cacheprog` answered the go command until it closed the cache.
-    Served,
-}
-
-/// A document (`scan`, `gh-cache`), where it goes, and the exit code.
-pub struct Scanned {
-    pub document: String,
-    /// `--output`: the document was written there; `summary` goes to stderr.
-    pub written_to: Option<PathBuf>,
-    pub summary: String,
-    /// Whether the document is JSON (SARIF included), for guarding it on its way out.
-    pub json: bool,
-    /// What to print on stderr after the document (what `scan --fix` did).
-    pub log: String,
-    /// An error to print on stderr after the document.
-    pub error: Option<String>,
-    pub exit: go_disk_guard::ExitCode,
-}
-
-/// A report, how to print it, and what emitting left for stdout.
-pub struct Rendered {
-    pub report: Report,
-    pub format: Format,
-    pub emitted: emit::Delivered,
-    /// `env` prints only what it emits.
-    pub print_report: bool,
-}
-
-/// What to run once the settings are known.
-enum Which {
-    Status,
-    Doctor,
-    Env,
-    Check { fail_on_hard: bool },
-    Run(Vec<std::ffi::OsString>, go_disk_guard::supervise::Options),
-    Prune(PruneGoals),
-}
-
-/// Runs the command `cli` names.
+/// What to run, with the settings and requests the arguments give. Reads nothing: the
+/// commands load the configuration file and the environment.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let cwd = std::env::current_dir()?;
-    let mut save_settings = None;
-    let (mut layer, common, which) = match cli.command {
-        Command::Scan(args) => return scan(args, &cwd).map(Outcome::Scanned),
-        Command::GhCache(command) => return gh_cache(command).map(Outcome::Scanned),
-        Command::Cacheprog(args) => return cacheprog(args),
-        Command::Status { limits, common } => (limit_layer(limits), common, Which::Status),
+    match cli.command {
+        Command::Scan(args) => commands::scan::run(args.into_request()),
+        Command::GhCache(command) => commands::gh_cache::run(command.into_request()),
+        Command::Cacheprog(args) => {
+            commands::cacheprog::run(args.dir, args.max_size, args.min_free)
+        }
+        Command::Status { limits, common } => {
+            commands::status::run(common.invocation(limit_layer(limits), None))
+        }
         Command::Env {
             mut emit,
             relocate,
             common,
         } => {
-            save_settings = emit.save_settings.take();
-            (
-                emit_layer(emit).overlay(relocate_layer(relocate)),
-                common,
-                Which::Env,
-            )
+            let save = emit.save_settings.take();
+            let layer = emit_layer(emit).overlay(relocate_layer(relocate));
+            commands::env::run(common.invocation(layer, save))
         }
-        Command::Doctor { common } => (Layer::default(), common, Which::Doctor),
+        Command::Doctor { common } => {
+            commands::doctor::run(common.invocation(Layer::default(), None))
+        }
         Command::Check { args, fail_on_hard } => {
-            let (layer, common, save) = args.into_layer();
-            save_settings = save;
-            (layer, common, Which::Check { fail_on_hard })
+            commands::check::run(args.into_invocation(), fail_on_hard)
         }
         Command::Run {
             args,
@@ -557,10 +502,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             grace,
             command,
         } => {
-            let (layer, common, save) = args.into_layer();
-            save_settings = save;
             let options = go_disk_guard::supervise::Options { interval, grace };
-            (layer, common, Which::Run(command, options))
+            commands::run::run(args.into_invocation(), &command, &options)
         }
         Command::Prune {
             max_size,
@@ -569,274 +512,81 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             stale_work,
             prune,
             common,
-        } => (
-            prune_layer(prune),
-            common,
-            Which::Prune(PruneGoals {
+        } => {
+            let goals = PruneGoals {
                 max_size,
                 older_than,
                 free_at_least,
                 stale_work,
-            }),
-        ),
-    };
-    layer.format = common.format;
-    layer.go = common.go;
-    let layer = go_disk_guard::settings::load_layer(layer, common.config.as_deref(), &cwd)?;
-    let settings = go_disk_guard::settings::Settings::from_layers(layer.clone())?;
-    let is_env = matches!(which, Which::Env);
-    let (mut report, emits) = match which {
-        Which::Status => (commands::status(&settings)?, false),
-        Which::Env => (commands::env(&settings)?, true),
-        Which::Doctor => (commands::doctor(&settings)?, false),
-        Which::Check { fail_on_hard } => {
-            let mut report = commands::check(&settings)?;
-            if !fail_on_hard {
-                report.verdict.tolerate_hard_limit();
-            }
-            (report, true)
-        }
-        Which::Run(command, options) => (commands::run(&settings, &command, &options)?, true),
-        Which::Prune(goals) => (commands::prune(&settings, &goals)?, false),
-    };
-    if let Some(file) = save_settings {
-        report.settings_file = Some(commands::save_settings(&layer, &file, &cwd)?);
-    }
-    let mut formats = settings.emit.clone();
-    if is_env && formats.is_empty() {
-        formats.push(EmitFormat::Sh);
-    }
-    let emitted = if emits {
-        emit::deliver(&formats, settings.emit_file.as_deref(), &report)?
-    } else {
-        emit::Delivered::default()
-    };
-    Ok(Outcome::Report(Box::new(Rendered {
-        format: settings.format,
-        report,
-        emitted,
-        print_report: !is_env,
-    })))
-}
-
-fn scan(args: ScanArgs, cwd: &std::path::Path) -> anyhow::Result<Scanned> {
-    use go_disk_guard::scan::{self, Level, render};
-    let system_drive = args.system_drive.unwrap_or_else(|| {
-        std::env::var("SystemDrive")
-            .ok()
-            .filter(|_| cfg!(windows))
-            .and_then(|d| parse_drive(&d).ok())
-            .unwrap_or(b'C')
-    });
-    let config = go_disk_guard::settings::find_config_file(args.config.as_deref(), cwd)
-        .map(|path| go_disk_guard::settings::load_scan_section(&path))
-        .transpose()?
-        .unwrap_or_default();
-    let disabled = config
-        .disable
-        .iter()
-        .map(|(word, origin)| {
-            scan::Rule::parse(word).ok_or_else(|| {
-                go_disk_guard::Error::Usage(format!(
-                    "{origin}: {} is no rule (GDG001…GDG009 or a rule's name)",
-                    go_disk_guard::escape::line(word)
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let options = scan::Options {
-        paths: args.paths,
-        include_vendor: args.include_vendor,
-        system_drive,
-        threads: 0,
-        include_tests: args.include_tests || config.include_tests.unwrap_or(false),
-        exclude: config.exclude,
-        disabled,
-    };
-    let mut report = scan::scan(&options)?;
-    let mut log = String::new();
-    if args.fix {
-        let plans = scan::fix::plan(&report, system_drive);
-        log = scan::fix::run(&plans, args.dry_run, args.diff);
-        if !args.dry_run {
-            report = scan::scan(&options)?;
-        }
-    }
-    let plans = if args.format == ScanFormat::Sarif {
-        scan::fix::plan(&report, system_drive)
-    } else {
-        Vec::new()
-    };
-    let mut document = match args.format {
-        ScanFormat::Text => render::text(&report),
-        ScanFormat::Json => render::json(&report),
-        ScanFormat::Sarif => render::sarif_with_fixes(&report, cwd, &plans),
-    };
-    if args.format == ScanFormat::Text && args.output.is_none() {
-        document.insert_str(0, &log);
-        log.clear();
-    }
-    let failing = match args.fail_on {
-        FailOn::Error => report.count(Level::Error),
-        FailOn::Warning => report.count(Level::Error) + report.count(Level::Warning),
-        FailOn::Never => 0,
-    };
-    let exit = if failing > 0 {
-        go_disk_guard::ExitCode::Unhealthy
-    } else {
-        go_disk_guard::ExitCode::Ok
-    };
-    if let Some(path) = &args.output {
-        std::fs::write(path, &document).with_context(|| {
-            let shown = go_disk_guard::escape::path(path);
-            format!("writing the findings to {shown}")
-        })?;
-    }
-    let (inline, configured) = report.suppressed_counts();
-    let summary = format!(
-        "scan: {} finding(s), {} error(s), {} warning(s), {} note(s) in {} file(s); {} suppressed ({inline} inline, {configured} by the configuration file)",
-        report.findings.len(),
-        report.count(Level::Error),
-        report.count(Level::Warning),
-        report.count(Level::Note),
-        report.files_scanned,
-        report.suppressed.len(),
-    );
-    Ok(Scanned {
-        document,
-        written_to: args.output,
-        summary,
-        json: !matches!(args.format, ScanFormat::Text),
-        log,
-        error: None,
-        exit,
-    })
-}
-
-#[cfg(not(feature = "gh-cache"))]
-fn gh_cache(_: GhCacheCommand) -> anyhow::Result<Scanned> {
-    Err(go_disk_guard::Error::Usage(
-        "gh-cache: this go-disk-guard was built without the gh-cache feature".into(),
-    )
-    .into())
-}
-
-#[cfg(feature = "gh-cache")]
-fn gh_cache(command: GhCacheCommand) -> anyhow::Result<Scanned> {
-    use go_disk_guard::Error;
-    use go_disk_guard::ghcache::{self, Target, policy::Policy};
-    let (args, prune) = match command {
-        GhCacheCommand::List(args) => (args, None),
-        GhCacheCommand::Prune {
-            args,
-            closed_prs,
-            keep_per_ref,
-            older_than,
-            max_total,
-            dry_run,
-        } => {
-            let max_total = match max_total {
-                None => None,
-                Some(Size::Bytes(b)) => Some(b),
-                Some(Size::Percent(_)) => {
-                    return Err(Error::Usage(
-                        "--max-total: a size such as 5GB, not a percentage".into(),
-                    )
-                    .into());
-                }
             };
-            (
-                args,
-                Some((closed_prs, keep_per_ref, older_than, max_total, dry_run)),
-            )
+            commands::prune::run(common.invocation(prune_layer(prune), None), &goals)
         }
-    };
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let repo = args
-        .repo
-        .or_else(|| env("GITHUB_REPOSITORY"))
-        .ok_or_else(|| {
-            Error::Usage(
-                "gh-cache: no repository: give --repo OWNER/NAME or set GITHUB_REPOSITORY".into(),
-            )
-        })?;
-    if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
-        return Err(Error::Usage(format!("--repo: expected OWNER/NAME, got {repo:?}")).into());
     }
-    let token = args
-        .token
-        .or_else(|| env("GITHUB_TOKEN"))
-        .or_else(|| env("GH_TOKEN"))
-        .ok_or_else(|| {
-            Error::Usage("gh-cache: no token: give --token or set GITHUB_TOKEN or GH_TOKEN".into())
-        })?;
-    let target = Target {
-        api_url: args
-            .api_url
-            .or_else(|| env("GITHUB_API_URL"))
-            .unwrap_or_else(|| "https://api.github.com".into()),
-        repo,
-        token,
-    };
-    let mut prefixes = args.key_prefix;
-    let report = match prune {
-        None => ghcache::list(&target, &prefixes)?,
-        Some((closed_prs, keep_per_ref, older_than, max_total, dry_run)) => {
-            if prefixes.is_empty() {
-                prefixes.push("setup-go-".into());
-            }
-            if !closed_prs && keep_per_ref.is_none() && older_than.is_none() && max_total.is_none()
-            {
-                return Err(Error::Usage(
-                    "gh-cache prune: nothing to do: give --closed-prs, --keep-per-ref, \
-                     --older-than or --max-total"
-                        .into(),
-                )
-                .into());
-            }
-            let policy = Policy {
-                key_prefixes: prefixes,
+}
+
+impl CommonArgs {
+    /// The invocation of a command that takes settings: `layer` with the report format and
+    /// the go command these options give.
+    fn invocation(self, mut layer: Layer, save_settings: Option<PathBuf>) -> Invocation {
+        layer.format = self.format;
+        layer.go = self.go;
+        Invocation {
+            flags: layer,
+            config: self.config,
+            save_settings,
+        }
+    }
+}
+
+impl ScanArgs {
+    fn into_request(self) -> ScanRequest {
+        ScanRequest {
+            paths: self.paths,
+            format: self.format,
+            output: self.output,
+            fail_on: self.fail_on,
+            system_drive: self.system_drive,
+            include_vendor: self.include_vendor,
+            include_tests: self.include_tests,
+            config: self.config,
+            fix: self.fix,
+            diff: self.diff,
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+impl GhCacheCommand {
+    fn into_request(self) -> GhCacheRequest {
+        let (args, prune) = match self {
+            GhCacheCommand::List(args) => (args, None),
+            GhCacheCommand::Prune {
+                args,
                 closed_prs,
                 keep_per_ref,
                 older_than,
                 max_total,
-            };
-            ghcache::prune(&target, &policy, dry_run)?
+                dry_run,
+            } => (
+                args,
+                Some(GhCachePrune {
+                    closed_prs,
+                    keep_per_ref,
+                    older_than,
+                    max_total,
+                    dry_run,
+                }),
+            ),
+        };
+        GhCacheRequest {
+            repo: args.repo,
+            token: args.token,
+            api_url: args.api_url,
+            key_prefixes: args.key_prefix,
+            format: args.format,
+            prune,
         }
-    };
-    let markdown = ghcache::markdown(&report);
-    if let Some(summary) = env("GITHUB_STEP_SUMMARY") {
-        use std::io::Write as _;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&summary)
-            .and_then(|mut f| f.write_all(markdown.as_bytes()))
-            .with_context(|| format!("writing the job summary {summary}"))?;
     }
-    let document = match args.format {
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
-        }
-        Format::Markdown => markdown,
-        Format::Text => ghcache::text(&report),
-    };
-    let exit = if report.error.is_some() {
-        go_disk_guard::ExitCode::Runtime
-    } else {
-        go_disk_guard::ExitCode::Ok
-    };
-    Ok(Scanned {
-        document,
-        written_to: None,
-        summary: String::new(),
-        json: matches!(args.format, Format::Json),
-        log: String::new(),
-        error: report.error,
-        exit,
-    })
 }
 
 fn limit_layer(a: LimitArgs) -> Layer {
@@ -877,24 +627,4 @@ fn prune_layer(a: PruneArgs) -> Layer {
         dry_run: a.dry_run.then_some(true),
         ..Layer::default()
     }
-}
-
-/// `cacheprog`: serves stdin/stdout until the go command closes the cache.
-fn cacheprog(args: CacheprogArgs) -> anyhow::Result<Outcome> {
-    if args.max_size.is_none() && args.min_free.is_none() {
-        return Err(go_disk_guard::Error::Usage(
-            "cacheprog needs a budget: --max-size SIZE, --min-free SIZE|PCT, or both".into(),
-        )
-        .into());
-    }
-    let options = go_disk_guard::cacheprog::Options {
-        dir: args.dir,
-        max_size: args.max_size,
-        min_free: args.min_free,
-        workers: std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(2, 8),
-    };
-    go_disk_guard::cacheprog::serve(&options, std::io::stdin(), std::io::stdout())?;
-    Ok(Outcome::Served)
 }

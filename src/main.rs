@@ -14,85 +14,102 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use go_disk_guard::error::exit_code_of;
-use go_disk_guard::escape;
+use go_disk_guard::commands::{Document, Outcome, Rendered};
+use go_disk_guard::settings::Format;
+use go_disk_guard::{escape, exit_codes};
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    match cli::run(cli) {
-        Ok(cli::Outcome::Scanned(scanned)) => {
-            if let Some(path) = &scanned.written_to {
-                eprint!(
-                    "{}",
-                    escape::guard(&format!(
-                        "go-disk-guard: {}; written to {}\n",
-                        escape::line(&scanned.summary),
-                        escape::path(path)
-                    ))
-                );
-            } else {
-                let document = if scanned.json {
-                    escape::guard_json(&scanned.document)
-                } else {
-                    escape::guard(&scanned.document)
-                };
-                let mut stdout = std::io::stdout().lock();
-                if let Err(e) = stdout
-                    .write_all(document.as_bytes())
-                    .and_then(|()| stdout.flush())
-                    && e.kind() != std::io::ErrorKind::BrokenPipe
-                {
-                    print_error(&format!("writing to stdout: {e}"));
-                    return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
-                }
-            }
-            if !scanned.log.is_empty() {
-                eprint!("{}", escape::guard(&scanned.log));
-            }
-            if let Some(error) = &scanned.error {
-                print_error(error);
-            }
-            ExitCode::from(scanned.exit.code())
+    let code = match cli::run(cli) {
+        Ok(outcome) => match &outcome {
+            Outcome::Document(document) => print_document(document),
+            Outcome::Report(rendered) => print_report(rendered),
+            Outcome::Served => Ok(()),
         }
-        Ok(cli::Outcome::Served) => ExitCode::SUCCESS,
-        Ok(cli::Outcome::Report(run)) => {
-            let rendered = run.report.render(run.format);
-            let rendered = match run.format {
-                go_disk_guard::settings::Format::Json => escape::guard_json(&rendered),
-                _ => escape::guard(&rendered),
-            };
-            let mut stdout = std::io::stdout().lock();
-            // The workflow commands are ours (their text escaped inside them); a payload is
-            // quoted so that none of its lines can be read as one.
-            let mut written = stdout
-                .write_all(run.emitted.commands.as_bytes())
-                .and_then(|()| stdout.write_all(&run.emitted.payload));
-            if run.print_report {
-                if run.emitted.stdout_is_payload {
-                    // stdout carries what the caller evaluates: the report goes to stderr.
-                    eprint!("{rendered}");
-                } else {
-                    written = written.and_then(|()| stdout.write_all(rendered.as_bytes()));
-                }
-            }
-            if let Err(e) = written.and_then(|()| stdout.flush())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                print_error(&format!("writing to stdout: {e}"));
-                return ExitCode::from(go_disk_guard::ExitCode::Runtime.code());
-            }
-            if run.report.exit_code() == go_disk_guard::ExitCode::HardLimit {
-                print_error(&run.report.verdict.message);
-            }
-            ExitCode::from(run.report.process_exit_code())
-        }
+        .map_or(exit_codes::ExitCode::Runtime.code(), |()| {
+            outcome.process_exit_code()
+        }),
         Err(err) => {
             print_error(&format!("{err:#}"));
-            ExitCode::from(exit_code_of(&err).code())
+            exit_codes::of_error(&err).code()
         }
+    };
+    ExitCode::from(code)
+}
+
+/// Prints a document (`scan`, `gh-cache`): to stdout, or only a summary when it was written
+/// to a file; then what it logged and its error, on stderr. `Err` when stdout failed.
+fn print_document(document: &Document) -> Result<(), ()> {
+    if let Some(path) = &document.written_to {
+        eprint!(
+            "{}",
+            escape::guard(&format!(
+                "go-disk-guard: {}; written to {}\n",
+                escape::line(&document.summary),
+                escape::path(path)
+            ))
+        );
+    } else {
+        let text = if document.json {
+            escape::guard_json(&document.text)
+        } else {
+            escape::guard(&document.text)
+        };
+        write_stdout(&[text.as_bytes()])?;
+    }
+    if !document.log.is_empty() {
+        eprint!("{}", escape::guard(&document.log));
+    }
+    if let Some(error) = &document.error {
+        print_error(error);
+    }
+    Ok(())
+}
+
+/// Prints a report: what emitting left for stdout (workflow commands, a payload), then the
+/// report (on stderr when stdout carries a payload); the verdict of a hard-limit breach once
+/// more, as an error line. `Err` when stdout failed.
+fn print_report(run: &Rendered) -> Result<(), ()> {
+    let rendered = run.report.render(run.format);
+    let rendered = match run.format {
+        Format::Json => escape::guard_json(&rendered),
+        _ => escape::guard(&rendered),
+    };
+    // The workflow commands are ours (their text escaped inside them); a payload is quoted so
+    // that none of its lines can be read as one.
+    let mut parts = vec![run.emitted.commands.as_bytes(), &run.emitted.payload[..]];
+    if run.print_report {
+        if run.emitted.stdout_is_payload {
+            // stdout carries what the caller evaluates: the report goes to stderr.
+            eprint!("{rendered}");
+        } else {
+            parts.push(rendered.as_bytes());
+        }
+    }
+    write_stdout(&parts)?;
+    if run.report.exit_code() == exit_codes::ExitCode::HardLimit {
+        print_error(&run.report.verdict.message);
+    }
+    Ok(())
+}
+
+/// Writes `parts` to stdout and flushes it. A closed pipe is no error (`| head`); any other
+/// failure is printed, and is `Err`.
+fn write_stdout(parts: &[&[u8]]) -> Result<(), ()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = parts
+        .iter()
+        .try_for_each(|part| stdout.write_all(part))
+        .and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            print_error(&format!("writing to stdout: {e}"));
+            Err(())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -117,5 +134,10 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         print!("{safe}");
         let _ = std::io::stdout().flush();
     }
-    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+    let code = if e.use_stderr() {
+        exit_codes::ExitCode::Usage
+    } else {
+        exit_codes::ExitCode::Ok
+    };
+    ExitCode::from(code.code())
 }

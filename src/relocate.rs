@@ -55,7 +55,7 @@ pub struct Move {
 
 /// What relocation decided and did.
 #[derive(Clone, Debug, Serialize)]
-pub struct Outcome {
+pub struct Relocation {
     /// The root the Go directories now live under; `None` when they stayed.
     pub root: Option<PathBuf>,
     pub reason: String,
@@ -77,7 +77,7 @@ pub struct Options {
 
 /// Chooses where to move and, unless it is where the directories already are, moves them:
 /// updates `go` in place and returns what was done.
-pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Result<Outcome> {
+pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Result<Relocation> {
     let (root, reason, candidates) = match how {
         Relocate::Dir(dir) => (
             Some(std::path::absolute(dir)?),
@@ -86,7 +86,7 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ),
         Relocate::Auto => choose(go, options)?,
     };
-    let mut outcome = Outcome {
+    let mut outcome = Relocation {
         root: root.clone(),
         reason,
         candidates,

@@ -305,7 +305,7 @@ fn report_of(home: &Path) -> go_disk_guard::report::Report {
         ..Default::default()
     })
     .unwrap();
-    go_disk_guard::commands::env(&settings).unwrap()
+    go_disk_guard::commands::env::report(&settings).unwrap()
 }
 
 #[test]

@@ -184,14 +184,7 @@ fn write_tally(file: &mut File, t: Tally) -> io::Result<()> {
     file.set_len(text.len() as u64)
 }
 
-/// The budget a cache program runs with, in bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Budget {
-    /// Evict when the entries take more than this.
-    pub max_size: Option<u64>,
-    /// Evict when the volume has less than this available.
-    pub min_free: Option<u64>,
-}
+pub use crate::policy::Budget;
 
 /// What the cache programs did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,8 @@
 //! up since the oldest of them started, and by entries still linked from a live lease. The
 //! directory itself (256 shard directories, README, this program's state) is not counted.
 //! Eviction runs in a background thread when a put crosses a bound, down to a low-water mark
-//! ([`LOW_WATER`] of `--max-size`; `--min-free` plus [`FREE_MARGIN`] of the volume), and once
+//! (decided by [`crate::policy::Budget`]: [`crate::policy::LOW_WATER`] of `--max-size`;
+//! `--min-free` plus [`crate::policy::FREE_MARGIN`] of the volume), and once
 //! more at `close`, before the answer, so that a finished build leaves the cache within bounds.
 
 pub mod lease;
@@ -48,13 +49,6 @@ use crate::disk;
 use crate::error::Error;
 use crate::prune;
 use crate::units::Size;
-
-/// Eviction brings the entries down to this share of `--max-size`, so that it does not run
-/// again at the very next put.
-pub const LOW_WATER: f64 = 0.9;
-
-/// Eviction for `--min-free` goes on until this share of the volume is available beyond it.
-pub const FREE_MARGIN: f64 = 0.01;
 
 /// Between two background evictions that could not reach their goal (everything left is held
 /// by live builds), at least this long passes.
@@ -470,7 +464,7 @@ impl<W: Write> Server<W> {
     /// Counts stored bytes and wakes eviction when a bound is crossed.
     fn account(&self, added: i64) {
         match self.ledger.add(added) {
-            Ok(Some(total)) if self.budget.max_size.is_some_and(|max| total > max) => {
+            Ok(Some(total)) if self.budget.crossed_by(total) => {
                 self.evict.raise();
             }
             Ok(Some(_)) => {}
@@ -507,15 +501,13 @@ impl<W: Write> Server<W> {
     }
 
     fn over_budget(&self) -> bool {
-        let over_max = self
-            .budget
-            .max_size
-            .is_some_and(|max| self.trusted_tally().is_none_or(|t| t.bytes > max));
-        let under_free = self
+        let stored = self.trusted_tally().map(|t| t.bytes);
+        // Measured only when it matters.
+        let available = self
             .budget
             .min_free
-            .is_some_and(|min| disk::space(&self.root).is_ok_and(|s| s.available < min));
-        over_max || under_free
+            .and_then(|_| disk::space(&self.root).ok().map(|s| s.available));
+        self.budget.exceeded(stored, available)
     }
 
     fn evict_in_background(&self) {
@@ -548,24 +540,14 @@ impl<W: Write> Server<W> {
             .context("reading the leases")?
             .first()
             .map(|l| l.start);
-        // Spare what the oldest live program may use; the second covers the moments between
-        // this reading of the clock and prune's. (Safety does not rest on this: what a go
-        // command was handed is a link of its own.)
-        let keep_recent = oldest_lease.map_or(Duration::ZERO, |start| {
-            now.duration_since(start).unwrap_or_default() + Duration::from_secs(1)
-        });
+        let keep_recent = crate::policy::spared_window(oldest_lease, now);
         let cache = BuildCache::from_handle(self.root.clone(), self.cache_root.try_clone()?)?;
         let seen = self.trusted_tally().map(|t| t.bytes);
+        let (max_size, free_at_least) = self.budget.eviction_goal(self.volume_total);
         let request = prune::Request {
             keep_recent,
-            max_size: self
-                .budget
-                .max_size
-                .map(|max| (max as f64 * LOW_WATER) as u64),
-            free_at_least: self
-                .budget
-                .min_free
-                .map(|min| min.saturating_add((self.volume_total as f64 * FREE_MARGIN) as u64)),
+            max_size,
+            free_at_least,
             lock_timeout: wait,
             ..prune::Request::default()
         };

@@ -292,7 +292,7 @@ mod tests {
             "{commands}"
         );
         assert!(!commands.contains("::error"), "{commands}");
-        assert_eq!(report.exit_code(), crate::error::ExitCode::Ok);
+        assert_eq!(report.exit_code(), crate::exit_codes::ExitCode::Ok);
         assert_eq!(report.verdict.exit_code, 0);
     }
 

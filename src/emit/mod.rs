@@ -243,7 +243,7 @@ pub struct Figures {
 
 /// The headline figures of `report`.
 pub fn figures(report: &Report) -> Figures {
-    let sum = |dry_run: bool, of: fn(&crate::prune::Outcome) -> u64| {
+    let sum = |dry_run: bool, of: fn(&crate::prune::PruneOutcome) -> u64| {
         report
             .prunes
             .iter()

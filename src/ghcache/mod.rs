@@ -49,7 +49,7 @@ pub enum Fate {
 
 /// One planned deletion and its outcome.
 #[derive(Clone, Debug, Serialize)]
-pub struct Outcome {
+pub struct Deletion {
     #[serde(flatten)]
     pub cache: Cache,
     pub reason: String,
@@ -71,7 +71,7 @@ pub struct GhCacheReport {
     pub selected_caches: usize,
     pub selected_bytes: u64,
     pub kept_bytes: u64,
-    pub deletions: Vec<Outcome>,
+    pub deletions: Vec<Deletion>,
     /// `list`: the selected caches.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub caches: Vec<Cache>,
@@ -174,7 +174,7 @@ pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<
                     }
                 }
             };
-            report.deletions.push(Outcome {
+            report.deletions.push(Deletion {
                 cache: d.cache,
                 reason: d.reason,
                 fate,
@@ -338,7 +338,7 @@ mod tests {
             selected_caches: 1,
             selected_bytes: 1000,
             kept_bytes: 0,
-            deletions: vec![Outcome {
+            deletions: vec![Deletion {
                 cache: cache.clone(),
                 reason: value.to_string(),
                 fate: Fate::Failed,

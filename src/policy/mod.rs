@@ -3,6 +3,15 @@
 //! The plan is pure: it looks at measured volumes and settings and says which build caches to
 //! prune and how far, without touching anything.
 
+mod budget;
+mod verdict;
+
+pub use budget::{Budget, FREE_MARGIN, LOW_WATER, spared_window};
+pub use verdict::{
+    Finding, FindingLevel, PruneTally, Status, Verdict, VolumeReport, WatchedPath, doctor_verdict,
+    judge,
+};
+
 use serde::Serialize;
 
 use crate::disk::{Space, VolumeId};
@@ -84,6 +93,45 @@ pub fn plan_cache_prune(
     (!planned.reasons.is_empty()).then_some(planned)
 }
 
+/// Whether the go command of `version` (`go1.23.4`, as `go env GOVERSION` says) ignores
+/// GOCACHEPROG: before 1.24 it does (1.21–1.23 read it only with GOEXPERIMENT=cacheprog).
+/// `false` for a version that does not read as `go1.N`: a development build, say.
+pub fn ignores_gocacheprog(version: &str) -> bool {
+    let minor = version
+        .strip_prefix("go1.")
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u32>().ok());
+    minor.is_some_and(|minor| minor < 24)
+}
+
+/// Whether `check` cleans the work directories of killed builds on the volume `volume`: when
+/// that volume is one of the watched ones and is below its soft limit.
+pub fn cleans_work_dirs_on(volume: &VolumeId, volumes: &[VolumeReport]) -> bool {
+    volumes
+        .iter()
+        .any(|v| &v.id == volume && v.level.is_some_and(|l| l != Level::Ok))
+}
+
+/// What `run` does about one watched volume at one measurement, while the command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WhileRunning {
+    /// Prune the build cache until this much is available (the target): the volume is below
+    /// its soft limit and pruning can help it.
+    pub prune_to: Option<u64>,
+    /// The volume is below its hard limit: once pruning has had its go, stop the command.
+    pub below_hard: bool,
+}
+
+/// What `run` does about a volume with `available` bytes against `limits`; `can_prune` when
+/// the volume holds the build cache and pruning can still free something (not a dry run,
+/// not exhausted, none running).
+pub fn while_running(available: u64, limits: &Limits, can_prune: bool) -> WhileRunning {
+    WhileRunning {
+        prune_to: (can_prune && available < limits.soft).then_some(limits.target),
+        below_hard: available < limits.hard,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +157,32 @@ mod tests {
                 ..Space::default()
             },
         }]
+    }
+
+    #[test]
+    fn go_before_1_24_ignores_gocacheprog() {
+        assert!(ignores_gocacheprog("go1.23.4"));
+        assert!(ignores_gocacheprog("go1.9"));
+        assert!(!ignores_gocacheprog("go1.24"));
+        assert!(!ignores_gocacheprog("go1.27.3"));
+        assert!(!ignores_gocacheprog("devel go1.28-abcdef"));
+        assert!(!ignores_gocacheprog("go1."));
+        assert!(!ignores_gocacheprog(""));
+    }
+
+    #[test]
+    fn while_running_prunes_below_soft_and_stops_below_hard() {
+        let limits = Limits {
+            hard: 10,
+            soft: 20,
+            target: 30,
+        };
+        let at = |available, can_prune| while_running(available, &limits, can_prune);
+        assert_eq!(at(20, true).prune_to, None);
+        assert_eq!(at(19, true).prune_to, Some(30));
+        assert_eq!(at(19, false).prune_to, None);
+        assert!(!at(10, true).below_hard);
+        assert!(at(9, false).below_hard);
     }
 
     #[test]

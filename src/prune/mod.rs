@@ -28,6 +28,7 @@ pub use lock::LOCK_FILE_NAME;
 
 use crate::buildcache::{BuildCache, CacheStats, Entry};
 use crate::disk;
+use crate::policy::PruneTally;
 use crate::progress::Progress;
 use crate::safefs::{self, Dir, Kind};
 
@@ -60,7 +61,7 @@ pub struct Request {
 
 /// What a prune did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Outcome {
+pub struct PruneOutcome {
     pub cache: PathBuf,
     pub dry_run: bool,
     /// Whether the lock was had; when false nothing was pruned.
@@ -91,13 +92,27 @@ pub struct Outcome {
     pub elapsed_ms: u64,
 }
 
+impl PruneOutcome {
+    /// What the verdict weighs of this prune.
+    pub fn tally(&self) -> PruneTally {
+        PruneTally {
+            cache: self.cache.clone(),
+            locked: self.locked,
+            removed_entries: self.removed_entries,
+            removed_files: self.removed_files,
+            removed_bytes: self.removed_bytes,
+            kept_recent_entries: self.kept_recent_entries,
+        }
+    }
+}
+
 /// Prunes `cache` as `request` asks.
-pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<Outcome> {
+pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> {
     let started = Instant::now();
-    let mut outcome = Outcome {
+    let mut outcome = PruneOutcome {
         cache: cache.root().to_path_buf(),
         dry_run: request.dry_run,
-        ..Outcome::default()
+        ..PruneOutcome::default()
     };
     // A dry run writes nothing, not even the lock file.
     let _lock = if request.dry_run {

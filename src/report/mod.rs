@@ -12,13 +12,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::buildcache::CacheStats;
-use crate::disk::{Mount, VolumeId};
-use crate::error::ExitCode;
+use crate::exit_codes::ExitCode;
 use crate::goenv::GoEnv;
-use crate::policy::Level;
-use crate::prune::Outcome;
-use crate::settings::{Format, Limits, Settings};
+use crate::prune::PruneOutcome;
+use crate::settings::{Format, Settings};
 
+pub use crate::policy::{Finding, FindingLevel, Status, Verdict, VolumeReport, WatchedPath};
 pub use markdown::render as render_markdown;
 pub use text::render as render_text;
 
@@ -38,10 +37,10 @@ pub struct Report {
     pub volumes: Vec<VolumeReport>,
     /// The build cache as found (status), when it could be read.
     pub cache: Option<CacheReport>,
-    pub prunes: Vec<Outcome>,
+    pub prunes: Vec<PruneOutcome>,
     /// What `--relocate` decided and moved.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub relocation: Option<crate::relocate::Outcome>,
+    pub relocation: Option<crate::relocate::Relocation>,
     /// Work directories of killed builds (`prune --stale-work`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_work: Option<crate::prune::work::StaleWork>,
@@ -59,44 +58,6 @@ pub struct Report {
     pub verdict: Verdict,
 }
 
-/// One volume and the watched paths on it.
-#[derive(Clone, Debug, Serialize)]
-pub struct VolumeReport {
-    pub id: VolumeId,
-    #[serde(flatten)]
-    pub mount: Mount,
-    pub total_bytes: u64,
-    pub available_bytes_before: u64,
-    /// After pruning (a dry run projects it from what would be removed).
-    pub available_bytes_after: u64,
-    pub used_percent_after: f64,
-    /// Whether the volume keeps its files in memory (tmpfs, ramfs): space there competes with
-    /// the build for RAM.
-    pub ram_backed: bool,
-    /// What binds the available space: the volume's free space, or the user's quota.
-    pub limited_by: crate::disk::quota::Binding,
-    /// What the user's quota leaves on this volume, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quota_remaining_bytes: Option<u64>,
-    /// Limits in bytes for this volume (check only).
-    pub limits: Option<Limits>,
-    pub level: Option<Level>,
-    pub paths: Vec<WatchedPath>,
-}
-
-/// A watched path: a Go directory or an extra `--path`.
-#[derive(Clone, Debug, Serialize)]
-pub struct WatchedPath {
-    /// `GOCACHE`, `GOPATH`, …, or `path` for an extra path.
-    pub label: String,
-    #[serde(serialize_with = "crate::goenv::serialize_path_text")]
-    pub path: PathBuf,
-    pub exists: bool,
-    /// The symbolic links, junctions and volume mount points on the way to it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<crate::disk::Link>,
-}
-
 /// The build cache's size and age.
 #[derive(Clone, Debug, Serialize)]
 pub struct CacheReport {
@@ -106,106 +67,6 @@ pub struct CacheReport {
     /// When `go-disk-guard cacheprog` manages the cache: its budget, live leases and counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cacheprog: Option<crate::cacheprog::Managed>,
-}
-
-/// Something worth a reader's attention.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub level: FindingLevel,
-    /// A stable identifier for the kind of finding (doctor's checks), e.g. `gobin-not-on-path`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    pub message: String,
-    /// What to do about it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-}
-
-impl Finding {
-    /// A finding without a code or a fix.
-    pub fn new(level: FindingLevel, message: String) -> Finding {
-        Finding {
-            level,
-            code: None,
-            message,
-            fix: None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FindingLevel {
-    Notice,
-    Warning,
-    Error,
-}
-
-/// How the run ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct Verdict {
-    pub status: Status,
-    pub exit_code: u8,
-    /// One line for people.
-    pub message: String,
-    /// A hard-limit breach the caller chose to go on past (`check --fail-on-hard false`): the
-    /// status stays `hard-limit`, the exit code is 0 and the annotation a warning.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub tolerated: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// Every watched volume is above its limits (or nothing was asked of it).
-    Ok,
-    /// Something was pruned and every volume ends above hard.
-    Pruned,
-    /// A dry run: something would have been pruned, nothing was, and every volume would end
-    /// above hard.
-    WouldPrune,
-    /// A volume is below its hard limit after pruning.
-    HardLimit,
-    /// `doctor` found an error-level problem.
-    Unhealthy,
-}
-
-impl Status {
-    /// The name used in JSON and step outputs: `ok`, `pruned`, `would-prune`, `hard-limit`,
-    /// `unhealthy`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Pruned => "pruned",
-            Status::WouldPrune => "would-prune",
-            Status::HardLimit => "hard-limit",
-            Status::Unhealthy => "unhealthy",
-        }
-    }
-}
-
-impl Verdict {
-    pub fn new(status: Status, message: String) -> Verdict {
-        let exit = match status {
-            Status::HardLimit => ExitCode::HardLimit,
-            Status::Unhealthy => ExitCode::Unhealthy,
-            Status::Ok | Status::Pruned | Status::WouldPrune => ExitCode::Ok,
-        };
-        Verdict {
-            status,
-            exit_code: exit.code(),
-            message,
-            tolerated: false,
-        }
-    }
-
-    /// Goes on past a hard-limit breach (`--fail-on-hard false`); any other verdict stays.
-    pub fn tolerate_hard_limit(&mut self) {
-        if self.status == Status::HardLimit {
-            self.tolerated = true;
-            self.exit_code = ExitCode::Ok.code();
-        }
-    }
 }
 
 impl Report {
@@ -248,12 +109,7 @@ impl Report {
 
     /// The exit code the run ends with.
     pub fn exit_code(&self) -> ExitCode {
-        match self.verdict.status {
-            Status::HardLimit if self.verdict.tolerated => ExitCode::Ok,
-            Status::HardLimit => ExitCode::HardLimit,
-            Status::Unhealthy => ExitCode::Unhealthy,
-            Status::Ok | Status::Pruned | Status::WouldPrune => ExitCode::Ok,
-        }
+        self.verdict.exit()
     }
 
     /// Renders the report in `format`.
@@ -353,13 +209,13 @@ pub(crate) fn sample(value: &str) -> Report {
         stats: CacheStats::default(),
         cacheprog: None,
     });
-    report.prunes = vec![Outcome {
+    report.prunes = vec![PruneOutcome {
         cache: path.clone(),
         locked: true,
         notes: vec![value.to_string()],
-        ..Outcome::default()
+        ..PruneOutcome::default()
     }];
-    report.relocation = Some(crate::relocate::Outcome {
+    report.relocation = Some(crate::relocate::Relocation {
         root: Some(path.clone()),
         reason: value.to_string(),
         candidates: Vec::new(),

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::{Report, Status};
 use crate::escape;
 use crate::goenv::Resolver;
-use crate::prune::Outcome;
+use crate::prune::PruneOutcome;
 use crate::units::ago;
 use crate::units::format_bytes;
 
@@ -286,7 +286,7 @@ pub(crate) fn stale_work_line(s: &crate::prune::work::StaleWork) -> String {
 }
 
 /// One line saying what a prune did.
-pub(crate) fn prune_line(p: &Outcome) -> String {
+pub(crate) fn prune_line(p: &PruneOutcome) -> String {
     let verb = if p.dry_run { "Would prune" } else { "Pruned" };
     if !p.locked {
         return format!(

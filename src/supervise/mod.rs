@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::buildcache::BuildCache;
 use crate::disk;
 use crate::escape;
-use crate::prune::{self, Outcome};
+use crate::prune::{self, PruneOutcome};
 use crate::settings::Limits;
 use crate::units::{format_bytes, format_bytes_pair};
 
@@ -105,7 +105,7 @@ pub fn supervise(
         .context("starting the waiting thread")?;
 
     let cache = cache.map(Arc::new);
-    let mut background: Option<JoinHandle<std::io::Result<Outcome>>> = None;
+    let mut background: Option<JoinHandle<std::io::Result<PruneOutcome>>> = None;
     // Set once a prune removed nothing: pruning cannot help any more.
     let mut exhausted = false;
     // `None`: an interval longer than the clock can count from now, which is waiting for the
@@ -202,7 +202,7 @@ fn stop(
 }
 
 /// Adds a finished background prune to the report; true when it removed nothing.
-fn absorb(handle: JoinHandle<std::io::Result<Outcome>>, report: &mut RunReport) -> bool {
+fn absorb(handle: JoinHandle<std::io::Result<PruneOutcome>>, report: &mut RunReport) -> bool {
     match handle.join() {
         Ok(Ok(outcome)) => {
             report.prunes += 1;
