@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::buildcache::BuildCache;
 use crate::disk;
 use crate::escape;
+use crate::policy;
 use crate::prune::{self, PruneOutcome};
 use crate::settings::Limits;
 use crate::units::{format_bytes, format_bytes_pair};
@@ -138,15 +139,17 @@ pub fn supervise(
             note_lowest(&mut report, w, space.available);
             // A dry run frees nothing, so it prunes nothing while the command runs: the check
             // before it said what would have been pruned.
-            let prunable = w.holds_cache && !exhausted && cache.is_some() && !prune_request.dry_run;
-            if space.available < w.limits.soft && prunable && background.is_none() {
-                let c = Arc::clone(cache.as_ref().expect("checked above"));
+            let prunable = w.holds_cache && !exhausted && !prune_request.dry_run;
+            let decided =
+                policy::while_running(space.available, &w.limits, prunable && background.is_none());
+            if let (Some(target), Some(c)) = (decided.prune_to, cache.as_ref()) {
+                let c = Arc::clone(c);
                 let mut request = prune_request.clone();
-                request.free_at_least = Some(w.limits.target);
+                request.free_at_least = Some(target);
                 request.progress = false;
                 background = Some(std::thread::spawn(move || prune::prune(&c, &request)));
             }
-            if space.available < w.limits.hard && breach.is_none() {
+            if decided.below_hard && breach.is_none() {
                 breach = Some((w.clone(), space.available));
             }
         }
@@ -157,7 +160,7 @@ pub fn supervise(
         }
         let available = disk::space(&w.resolved).map(|s| s.available).unwrap_or(0);
         note_lowest(&mut report, &w, available);
-        if available >= w.limits.hard {
+        if !policy::while_running(available, &w.limits, false).below_hard {
             continue;
         }
         let (avail, hard) = format_bytes_pair(available, w.limits.hard);
