@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::buildcache::BuildCache;
-use crate::disk;
-use crate::policy::{self, Level, PlannedPrune, VolumeReport, VolumeState};
+use crate::disk::{self, VolumeId};
+use crate::goenv::GoEnv;
+use crate::policy::{self, Finding, Level, PlannedPrune, VolumeReport, VolumeState};
 use crate::prune::{self, PruneOutcome};
 use crate::report::Report;
 use crate::settings::Settings;
@@ -41,17 +42,6 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
         .into_iter()
         .map(|v| with_limits(v, settings))
         .collect();
-    let states: Vec<VolumeState> = volumes
-        .iter()
-        .map(|v| VolumeState {
-            id: v.id.clone(),
-            space: disk::Space {
-                total: v.total_bytes,
-                available: v.available_bytes_before,
-                ..disk::Space::default()
-            },
-        })
-        .collect();
 
     // Decide.
     let gocache = go.get("GOCACHE").unwrap_or_default().to_os_string();
@@ -61,7 +51,7 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
         .map(|(_, p)| p.volume.clone());
     let planned = cache_volume
         .as_ref()
-        .and_then(|id| policy::plan_cache_prune(settings, &states, id));
+        .and_then(|id| policy::plan_cache_prune(settings, &states(&volumes), id));
 
     // Act.
     let mut prunes = Vec::new();
@@ -79,25 +69,8 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
             Err(e) => findings.push(warning(e.to_string())),
         }
     }
-    // Work directories of killed builds, on temp volumes below soft.
-    let low_temp_dirs: Vec<PathBuf> = prune::work::temp_dirs(&go)
-        .into_iter()
-        .filter(|dir| {
-            disk::probe(dir).is_ok_and(|p| policy::cleans_work_dirs_on(&p.volume, &volumes))
-        })
-        .collect();
-    let stale_work = (!low_temp_dirs.is_empty())
-        .then(|| prune::work::clean(&low_temp_dirs, prune::work::default_age(), settings.dry_run));
-    for v in &volumes {
-        let below = v.level.is_some_and(|l| l != Level::Ok);
-        if below && cache_volume.as_ref() != Some(&v.id) {
-            findings.push(warning(format!(
-                "{} is below its soft limit ({} available) but holds no Go build cache to prune",
-                v.mount.mount_point.display(),
-                format_bytes(v.available_bytes_before)
-            )));
-        }
-    }
+    let stale_work = clean_stale_work(&go, &volumes, settings);
+    findings.extend(nothing_to_prune(&volumes, cache_volume.as_ref()));
 
     // Measure again.
     remeasure(&mut volumes, &probes, &prunes, settings);
@@ -119,6 +92,53 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
         },
         settings,
     )
+}
+
+/// The volumes as the planner sees them: their size and what they had available.
+fn states(volumes: &[VolumeReport]) -> Vec<VolumeState> {
+    volumes
+        .iter()
+        .map(|v| VolumeState {
+            id: v.id.clone(),
+            space: disk::Space {
+                total: v.total_bytes,
+                available: v.available_bytes_before,
+                ..disk::Space::default()
+            },
+        })
+        .collect()
+}
+
+/// Removes the work directories of killed builds in the temp directories whose volumes
+/// policy says to clean (those below soft); `None` when there are none.
+fn clean_stale_work(
+    go: &GoEnv,
+    volumes: &[VolumeReport],
+    settings: &Settings,
+) -> Option<prune::work::StaleWork> {
+    let low_temp_dirs: Vec<PathBuf> = prune::work::temp_dirs(go)
+        .into_iter()
+        .filter(|dir| {
+            disk::probe(dir).is_ok_and(|p| policy::cleans_work_dirs_on(&p.volume, volumes))
+        })
+        .collect();
+    (!low_temp_dirs.is_empty())
+        .then(|| prune::work::clean(&low_temp_dirs, prune::work::default_age(), settings.dry_run))
+}
+
+/// A warning for each volume below soft that holds no build cache: pruning cannot help it.
+fn nothing_to_prune(volumes: &[VolumeReport], cache_volume: Option<&VolumeId>) -> Vec<Finding> {
+    volumes
+        .iter()
+        .filter(|v| v.level.is_some_and(|l| l != Level::Ok) && cache_volume != Some(&v.id))
+        .map(|v| {
+            warning(format!(
+                "{} is below its soft limit ({} available) but holds no Go build cache to prune",
+                v.mount.mount_point.display(),
+                format_bytes(v.available_bytes_before)
+            ))
+        })
+        .collect()
 }
 
 /// Prunes `cache` as planned.

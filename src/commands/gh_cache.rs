@@ -6,6 +6,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 #[cfg(feature = "gh-cache")]
+use crate::Error;
+#[cfg(feature = "gh-cache")]
+use crate::exit_codes::ExitCode;
+
+#[cfg(feature = "gh-cache")]
 use super::Document;
 use super::Outcome;
 use crate::settings::Format;
@@ -40,76 +45,19 @@ pub struct GhCachePrune {
 /// Lists or prunes the caches; the report goes to the job summary too inside GitHub Actions.
 #[cfg(feature = "gh-cache")]
 pub fn run(args: GhCacheRequest) -> anyhow::Result<Outcome> {
-    use crate::Error;
-    use crate::ghcache::{self, Target, policy::Policy};
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let repo = args
-        .repo
-        .or_else(|| env("GITHUB_REPOSITORY"))
-        .ok_or_else(|| {
-            Error::Usage(
-                "gh-cache: no repository: give --repo OWNER/NAME or set GITHUB_REPOSITORY".into(),
-            )
-        })?;
-    if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
-        return Err(Error::Usage(format!("--repo: expected OWNER/NAME, got {repo:?}")).into());
-    }
-    let token = args
-        .token
-        .or_else(|| env("GITHUB_TOKEN"))
-        .or_else(|| env("GH_TOKEN"))
-        .ok_or_else(|| {
-            Error::Usage("gh-cache: no token: give --token or set GITHUB_TOKEN or GH_TOKEN".into())
-        })?;
-    let target = Target {
-        api_url: args
-            .api_url
-            .or_else(|| env("GITHUB_API_URL"))
-            .unwrap_or_else(|| "https://api.github.com".into()),
-        repo,
-        token,
-    };
-    let mut prefixes = args.key_prefixes;
-    let report = match args.prune {
-        None => ghcache::list(&target, &prefixes)?,
-        Some(GhCachePrune {
-            closed_prs,
-            keep_per_ref,
-            older_than,
-            max_total,
-            dry_run,
-        }) => {
-            let max_total = match max_total {
-                None => None,
-                Some(Size::Bytes(b)) => Some(b),
-                Some(Size::Percent(_)) => {
-                    return Err(Error::Usage(
-                        "--max-total: a size such as 5GB, not a percentage".into(),
-                    )
-                    .into());
-                }
-            };
-            if prefixes.is_empty() {
-                prefixes.push("setup-go-".into());
-            }
-            if !closed_prs && keep_per_ref.is_none() && older_than.is_none() && max_total.is_none()
-            {
-                return Err(Error::Usage(
-                    "gh-cache prune: nothing to do: give --closed-prs, --keep-per-ref, \
-                     --older-than or --max-total"
-                        .into(),
-                )
-                .into());
-            }
-            let policy = Policy {
-                key_prefixes: prefixes,
-                closed_prs,
-                keep_per_ref,
-                older_than,
-                max_total,
-            };
-            ghcache::prune(&target, &policy, dry_run)?
+    use crate::ghcache;
+    // The flags are checked before the environment is read.
+    let prune = match args.prune {
+        None => None,
+        Some(prune) => {
+            let dry_run = prune.dry_run;
+            Some((prune_policy(args.key_prefixes.clone(), prune)?, dry_run))
         }
+    };
+    let target = target(args.repo, args.token, args.api_url)?;
+    let report = match prune {
+        None => ghcache::list(&target, &args.key_prefixes)?,
+        Some((policy, dry_run)) => ghcache::prune(&target, &policy, dry_run)?,
     };
     let markdown = ghcache::markdown(&report);
     if let Some(summary) = env("GITHUB_STEP_SUMMARY") {
@@ -121,7 +69,7 @@ pub fn run(args: GhCacheRequest) -> anyhow::Result<Outcome> {
             .and_then(|mut f| f.write_all(markdown.as_bytes()))
             .with_context(|| format!("writing the job summary {summary}"))?;
     }
-    let document = match args.format {
+    let text = match args.format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&report)?;
             s.push('\n');
@@ -131,12 +79,12 @@ pub fn run(args: GhCacheRequest) -> anyhow::Result<Outcome> {
         Format::Text => ghcache::text(&report),
     };
     let exit = if report.error.is_some() {
-        crate::ExitCode::Runtime
+        ExitCode::Runtime
     } else {
-        crate::ExitCode::Ok
+        ExitCode::Ok
     };
     Ok(Outcome::Document(Document {
-        text: document,
+        text,
         written_to: None,
         summary: String::new(),
         json: matches!(args.format, Format::Json),
@@ -144,6 +92,82 @@ pub fn run(args: GhCacheRequest) -> anyhow::Result<Outcome> {
         error: report.error,
         exit,
     }))
+}
+
+/// An environment variable's value; unset when empty, as GitHub Actions passes unset inputs.
+#[cfg(feature = "gh-cache")]
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The repository and API to talk to: the flags, else GitHub Actions' variables.
+#[cfg(feature = "gh-cache")]
+fn target(
+    repo: Option<String>,
+    token: Option<String>,
+    api_url: Option<String>,
+) -> anyhow::Result<crate::ghcache::Target> {
+    let repo = repo.or_else(|| env("GITHUB_REPOSITORY")).ok_or_else(|| {
+        Error::Usage(
+            "gh-cache: no repository: give --repo OWNER/NAME or set GITHUB_REPOSITORY".into(),
+        )
+    })?;
+    if repo.split('/').filter(|p| !p.is_empty()).count() != 2 {
+        return Err(Error::Usage(format!("--repo: expected OWNER/NAME, got {repo:?}")).into());
+    }
+    let token = token
+        .or_else(|| env("GITHUB_TOKEN"))
+        .or_else(|| env("GH_TOKEN"))
+        .ok_or_else(|| {
+            Error::Usage("gh-cache: no token: give --token or set GITHUB_TOKEN or GH_TOKEN".into())
+        })?;
+    Ok(crate::ghcache::Target {
+        api_url: api_url
+            .or_else(|| env("GITHUB_API_URL"))
+            .unwrap_or_else(|| "https://api.github.com".into()),
+        repo,
+        token,
+    })
+}
+
+/// What `gh-cache prune` deletes: caches whose key starts with one of `prefixes` (`setup-go-`
+/// when none is given), by the goals of `prune`, of which there must be one.
+#[cfg(feature = "gh-cache")]
+fn prune_policy(
+    mut prefixes: Vec<String>,
+    prune: GhCachePrune,
+) -> anyhow::Result<crate::ghcache::policy::Policy> {
+    let max_total = match prune.max_total {
+        None => None,
+        Some(Size::Bytes(b)) => Some(b),
+        Some(Size::Percent(_)) => {
+            return Err(
+                Error::Usage("--max-total: a size such as 5GB, not a percentage".into()).into(),
+            );
+        }
+    };
+    if prefixes.is_empty() {
+        prefixes.push("setup-go-".into());
+    }
+    if !prune.closed_prs
+        && prune.keep_per_ref.is_none()
+        && prune.older_than.is_none()
+        && max_total.is_none()
+    {
+        return Err(Error::Usage(
+            "gh-cache prune: nothing to do: give --closed-prs, --keep-per-ref, --older-than or \
+             --max-total"
+                .into(),
+        )
+        .into());
+    }
+    Ok(crate::ghcache::policy::Policy {
+        key_prefixes: prefixes,
+        closed_prs: prune.closed_prs,
+        keep_per_ref: prune.keep_per_ref,
+        older_than: prune.older_than,
+        max_total,
+    })
 }
 
 #[cfg(not(feature = "gh-cache"))]

@@ -1,10 +1,11 @@
 //! `scan`: hard-coded paths that pin Go or its caches to a drive or a user.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use super::{Document, Outcome};
+use crate::exit_codes::ExitCode;
 use crate::scan::{self, Level, render};
 
 /// What `scan` is asked to do.
@@ -66,6 +67,8 @@ pub fn parse_drive(s: &str) -> Result<u8, String> {
     }
 }
 
+/// Scans (fixing first, with `--fix`), renders the findings and says whether they fail the
+/// scan.
 pub fn run(args: ScanRequest) -> anyhow::Result<Outcome> {
     let cwd = &std::env::current_dir().context("reading the working directory")?;
     let system_drive = args.system_drive.unwrap_or_else(|| {
@@ -75,6 +78,49 @@ pub fn run(args: ScanRequest) -> anyhow::Result<Outcome> {
             .and_then(|d| parse_drive(&d).ok())
             .unwrap_or(b'C')
     });
+    let options = options(&args, system_drive, cwd)?;
+    let mut report = scan::scan(&options)?;
+    let mut log = String::new();
+    if args.fix {
+        let plans = scan::fix::plan(&report, system_drive);
+        log = scan::fix::run(&plans, args.dry_run, args.diff);
+        if !args.dry_run {
+            report = scan::scan(&options)?;
+        }
+    }
+    let plans = if args.format == ScanFormat::Sarif {
+        scan::fix::plan(&report, system_drive)
+    } else {
+        Vec::new()
+    };
+    let mut text = match args.format {
+        ScanFormat::Text => render::text(&report),
+        ScanFormat::Json => render::json(&report),
+        ScanFormat::Sarif => render::sarif_with_fixes(&report, cwd, &plans),
+    };
+    if args.format == ScanFormat::Text && args.output.is_none() {
+        text.insert_str(0, &log);
+        log.clear();
+    }
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text).with_context(|| {
+            let shown = crate::escape::path(path);
+            format!("writing the findings to {shown}")
+        })?;
+    }
+    Ok(Outcome::Document(Document {
+        text,
+        written_to: args.output,
+        summary: summary(&report),
+        json: !matches!(args.format, ScanFormat::Text),
+        log,
+        error: None,
+        exit: exit_code(&report, args.fail_on),
+    }))
+}
+
+/// What to scan and how: the request, with the configuration file's `scan:` section.
+fn options(args: &ScanRequest, system_drive: u8, cwd: &Path) -> anyhow::Result<scan::Options> {
     let config = crate::settings::find_config_file(args.config.as_deref(), cwd)
         .map(|path| crate::settings::load_scan_section(&path))
         .transpose()?
@@ -91,56 +137,35 @@ pub fn run(args: ScanRequest) -> anyhow::Result<Outcome> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let options = scan::Options {
-        paths: args.paths,
+    Ok(scan::Options {
+        paths: args.paths.clone(),
         include_vendor: args.include_vendor,
         system_drive,
         threads: 0,
         include_tests: args.include_tests || config.include_tests.unwrap_or(false),
         exclude: config.exclude,
         disabled,
-    };
-    let mut report = scan::scan(&options)?;
-    let mut log = String::new();
-    if args.fix {
-        let plans = scan::fix::plan(&report, system_drive);
-        log = scan::fix::run(&plans, args.dry_run, args.diff);
-        if !args.dry_run {
-            report = scan::scan(&options)?;
-        }
-    }
-    let plans = if args.format == ScanFormat::Sarif {
-        scan::fix::plan(&report, system_drive)
-    } else {
-        Vec::new()
-    };
-    let mut document = match args.format {
-        ScanFormat::Text => render::text(&report),
-        ScanFormat::Json => render::json(&report),
-        ScanFormat::Sarif => render::sarif_with_fixes(&report, cwd, &plans),
-    };
-    if args.format == ScanFormat::Text && args.output.is_none() {
-        document.insert_str(0, &log);
-        log.clear();
-    }
-    let failing = match args.fail_on {
+    })
+}
+
+/// [`ExitCode::Unhealthy`] when a finding is at least as serious as `fail_on`.
+fn exit_code(report: &scan::ScanReport, fail_on: FailOn) -> ExitCode {
+    let failing = match fail_on {
         FailOn::Error => report.count(Level::Error),
         FailOn::Warning => report.count(Level::Error) + report.count(Level::Warning),
         FailOn::Never => 0,
     };
-    let exit = if failing > 0 {
-        crate::ExitCode::Unhealthy
+    if failing > 0 {
+        ExitCode::Unhealthy
     } else {
-        crate::ExitCode::Ok
-    };
-    if let Some(path) = &args.output {
-        std::fs::write(path, &document).with_context(|| {
-            let shown = crate::escape::path(path);
-            format!("writing the findings to {shown}")
-        })?;
+        ExitCode::Ok
     }
+}
+
+/// One line: how many findings of each level in how many files, and how many suppressed.
+fn summary(report: &scan::ScanReport) -> String {
     let (inline, configured) = report.suppressed_counts();
-    let summary = format!(
+    format!(
         "scan: {} finding(s), {} error(s), {} warning(s), {} note(s) in {} file(s); {} suppressed ({inline} inline, {configured} by the configuration file)",
         report.findings.len(),
         report.count(Level::Error),
@@ -148,14 +173,5 @@ pub fn run(args: ScanRequest) -> anyhow::Result<Outcome> {
         report.count(Level::Note),
         report.files_scanned,
         report.suppressed.len(),
-    );
-    Ok(Outcome::Document(Document {
-        text: document,
-        written_to: args.output,
-        summary,
-        json: !matches!(args.format, ScanFormat::Text),
-        log,
-        error: None,
-        exit,
-    }))
+    )
 }

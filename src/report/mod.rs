@@ -32,7 +32,7 @@ pub struct Report {
     /// `status`, `check` or `prune`.
     pub command: &'static str,
     pub dry_run: bool,
-    pub settings: Option<Settings>,
+    pub settings: Settings,
     pub go: GoEnv,
     pub volumes: Vec<VolumeReport>,
     /// The build cache as found (status), when it could be read.
@@ -84,7 +84,7 @@ impl Report {
             tool_version: env!("CARGO_PKG_VERSION"),
             command,
             dry_run: false,
-            settings: Some(settings.clone()),
+            settings: settings.clone(),
             go,
             volumes,
             cache: None,
