@@ -73,9 +73,19 @@ fn finding(level: FindingLevel, code: &'static str, message: String, fix: String
 /// Every finding for `go` in `ctx`.
 pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    goenv_file_findings(go, &mut out);
+    gocache_findings(go, &mut out);
+    gopath_findings(go, &mut out);
+    gobin_findings(go, ctx, &mut out);
+    tmpdir_findings(go, ctx, &mut out);
+    workspace_cache_findings(go, ctx, &mut out);
+    location_findings_of_all(go, &mut out);
+    out
+}
 
-    // The GOENV file setting a directory the environment overrides.
+/// The GOENV file setting a directory the environment overrides.
+fn goenv_file_findings(go: &GoEnv, out: &mut Vec<Finding>) {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(file) = &go.sources.goenv_file {
         for name in dir_vars() {
             let (Some(in_file), Some(in_env)) = (
@@ -104,9 +114,11 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             }
         }
     }
+}
 
-    // `go env GOCACHE` says `off` for a relative GOCACHE and for none at all: the go command's
-    // own reason tells them apart.
+/// A GOCACHE that is off or relative. `go env GOCACHE` says `off` for a relative GOCACHE and
+/// for none at all: the go command's own reason tells them apart.
+fn gocache_findings(go: &GoEnv, out: &mut Vec<Finding>) {
     let gocache_error = go.var("GOCACHE").and_then(|v| v.error.clone());
     match (go.get("GOCACHE"), gocache_error) {
         (_, Some(error)) if error == crate::goenv::GOCACHE_RELATIVE => out.push(finding(
@@ -149,7 +161,10 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
         )),
         _ => {}
     }
+}
 
+/// A GOPATH entry that is GOROOT.
+fn gopath_findings(go: &GoEnv, out: &mut Vec<Finding>) {
     let goroot = go.get("GOROOT").map(PathBuf::from);
     for entry in go
         .get("GOPATH")
@@ -169,7 +184,10 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             ));
         }
     }
+}
 
+/// A relative GOBIN, or one that is not on PATH.
+fn gobin_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
     if let Some(error) = go.var("GOBIN").and_then(|v| v.error.as_deref()) {
         out.push(finding(
             FindingLevel::Warning,
@@ -195,9 +213,10 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             "add it to PATH (`go-disk-guard env --emit github` or `--emit sh` does)".into(),
         ));
     }
+}
 
-    tmpdir_findings(go, ctx, &mut out);
-
+/// GOCACHE or GOMODCACHE inside the workspace.
+fn workspace_cache_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
     if let Some(ws) = &ctx.workspace {
         for name in ["GOCACHE", "GOMODCACHE"] {
             let Some(dir) = go.get(name).map(PathBuf::from) else {
@@ -221,7 +240,10 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             }
         }
     }
+}
 
+/// [`location_findings`] for every directory Go uses, GOPATH's entries each on its own.
+fn location_findings_of_all(go: &GoEnv, out: &mut Vec<Finding>) {
     for name in dir_vars() {
         let dirs: Vec<PathBuf> = match go.get(name) {
             Some(v) if name == "GOPATH" => std::env::split_paths(v).collect(),
@@ -231,10 +253,9 @@ pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
             _ => continue,
         };
         for dir in dirs {
-            location_findings(name, &dir, &mut out);
+            location_findings(name, &dir, out);
         }
     }
-    out
 }
 
 /// Findings about the go command's scratch space: GOTMPDIR, or the temp dir when it is empty.
@@ -245,9 +266,15 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
     } else {
         format!("the temp dir {} (GOTMPDIR is empty)", escape::path(&tmpdir))
     };
+    tmpdir_in_workspace(&what, &tmpdir, ctx, out);
+    tmpdir_space_findings(&what, &tmpdir, ctx, out);
+    stale_work_findings(go, ctx, out);
+}
 
+/// The scratch space `what` (at `tmpdir`) inside the workspace.
+fn tmpdir_in_workspace(what: &str, tmpdir: &Path, ctx: &Context, out: &mut Vec<Finding>) {
     if let Some(ws) = &ctx.workspace
-        && is_within(&tmpdir, ws)
+        && is_within(tmpdir, ws)
     {
         out.push(finding(
             FindingLevel::Warning,
@@ -262,58 +289,78 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
                 .into(),
         ));
     }
+}
 
-    if let Ok(probe) = disk::probe(&tmpdir) {
-        let min = ctx.tmp_min.resolve(probe.space.total);
-        let small = probe.space.available < min;
-        let ram = probe.mount.ram_backed();
-        if ram || small {
-            let roomier = disk::local_disks()
-                .into_iter()
-                .filter(|m| !m.ram_backed() && m.mount_point != probe.mount.mount_point)
-                .filter_map(|m| Some((disk::space(&m.mount_point).ok()?.available, m)))
-                .filter(|(available, _)| *available > probe.space.available && *available >= min)
-                .max_by_key(|(available, _)| *available);
-            if let Some((available, disk)) = roomier {
-                let why = match (ram, small) {
-                    (true, true) => format!(
-                        "RAM-backed ({}) and has {} available, less than tmp-min {}",
-                        escape::line(&probe.mount.fs_type),
-                        format_bytes(probe.space.available),
-                        format_bytes(min)
-                    ),
-                    (true, false) => format!(
-                        "RAM-backed ({}): what builds write there takes memory",
-                        escape::line(&probe.mount.fs_type)
-                    ),
-                    _ => format!(
-                        "has {} available, less than tmp-min {}",
-                        format_bytes(probe.space.available),
-                        format_bytes(min)
-                    ),
-                };
-                out.push(finding(
-                    FindingLevel::Warning,
-                    "tmpdir-small",
-                    format!(
-                        "{what} is on {}, which is {why}, while {} ({}) has {} available: large \
-                         builds fail there with \"no space left on device\" or \"disk quota \
-                         exceeded\"",
-                        escape::path(&probe.mount.mount_point),
-                        escape::path(&disk.mount_point),
-                        escape::line(&disk.fs_type),
-                        format_bytes(available)
-                    ),
-                    format!(
-                        "`go-disk-guard check --relocate auto --emit …` moves GOTMPDIR there, or \
-                         set GOTMPDIR to a directory on {}",
-                        escape::path(&disk.mount_point)
-                    ),
-                ));
-            }
-        }
+/// The scratch space `what` (at `tmpdir`) on a RAM-backed or small volume, while a local disk
+/// has more room.
+fn tmpdir_space_findings(what: &str, tmpdir: &Path, ctx: &Context, out: &mut Vec<Finding>) {
+    let Ok(probe) = disk::probe(tmpdir) else {
+        return;
+    };
+    let min = ctx.tmp_min.resolve(probe.space.total);
+    let small = probe.space.available < min;
+    let ram = probe.mount.ram_backed();
+    if !ram && !small {
+        return;
     }
+    let Some((available, disk)) = roomier_disk(&probe, min) else {
+        return;
+    };
+    let why = tmpdir_shortfall(&probe, ram, small, min);
+    out.push(finding(
+        FindingLevel::Warning,
+        "tmpdir-small",
+        format!(
+            "{what} is on {}, which is {why}, while {} ({}) has {} available: large \
+             builds fail there with \"no space left on device\" or \"disk quota \
+             exceeded\"",
+            escape::path(&probe.mount.mount_point),
+            escape::path(&disk.mount_point),
+            escape::line(&disk.fs_type),
+            format_bytes(available)
+        ),
+        format!(
+            "`go-disk-guard check --relocate auto --emit …` moves GOTMPDIR there, or \
+             set GOTMPDIR to a directory on {}",
+            escape::path(&disk.mount_point)
+        ),
+    ));
+}
 
+/// The local, disk-backed volume with the most available, if it has more than `probe`'s and
+/// at least `min`.
+fn roomier_disk(probe: &disk::Probe, min: u64) -> Option<(u64, disk::Mount)> {
+    disk::local_disks()
+        .into_iter()
+        .filter(|m| !m.ram_backed() && m.mount_point != probe.mount.mount_point)
+        .filter_map(|m| Some((disk::space(&m.mount_point).ok()?.available, m)))
+        .filter(|(available, _)| *available > probe.space.available && *available >= min)
+        .max_by_key(|(available, _)| *available)
+}
+
+/// What is wrong with the scratch space's volume: RAM-backed, small, or both.
+fn tmpdir_shortfall(probe: &disk::Probe, ram: bool, small: bool, min: u64) -> String {
+    match (ram, small) {
+        (true, true) => format!(
+            "RAM-backed ({}) and has {} available, less than tmp-min {}",
+            escape::line(&probe.mount.fs_type),
+            format_bytes(probe.space.available),
+            format_bytes(min)
+        ),
+        (true, false) => format!(
+            "RAM-backed ({}): what builds write there takes memory",
+            escape::line(&probe.mount.fs_type)
+        ),
+        _ => format!(
+            "has {} available, less than tmp-min {}",
+            format_bytes(probe.space.available),
+            format_bytes(min)
+        ),
+    }
+}
+
+/// Work directories of killed builds, idle for longer than the stale age, in the temp dirs.
+fn stale_work_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
     let stale = work::clean(&work::temp_dirs(go), ctx.stale_age, true);
     let (count, bytes) = stale
         .dirs

@@ -101,11 +101,33 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
         ("GOMODCACHE", base.join("modcache")),
         ("GOPATH", base.join("path")),
     ];
-    // Every source is checked before anything moves: a refusal leaves all in place. The
-    // directory checked is the directory migrated: its handle, never its path opened again.
+    let mut sources = migration_sources(go, &targets, options.migrate)?;
+    for (var, to) in targets {
+        if let Some(m) = move_var(go, var, to, &root, &mut sources)? {
+            outcome.moves.push(m);
+        }
+    }
+    if let Some(m) = move_gobin(go, &base) {
+        outcome.moves.push(m);
+    }
+    if let Some(m) = move_tmpdir(go, &root, &base, options.tmp_min)? {
+        outcome.moves.push(m);
+    }
+    Ok(outcome)
+}
+
+/// The directory to migrate each of `targets`' variables from, when `migrate`: those set to an
+/// existing absolute directory. Every source is checked before anything moves: a refusal
+/// leaves all in place. The directory checked is the directory migrated: its handle, never its
+/// path opened again.
+fn migration_sources(
+    go: &GoEnv,
+    targets: &[(&'static str, PathBuf)],
+    migrate: bool,
+) -> anyhow::Result<HashMap<&'static str, Dir>> {
     let mut sources: HashMap<&str, Dir> = HashMap::new();
-    if options.migrate {
-        for (var, _) in &targets {
+    if migrate {
+        for (var, _) in targets {
             if let Some(from) = go.get(var).map(Path::new)
                 && from.is_absolute()
                 && from.is_dir()
@@ -114,59 +136,71 @@ pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Re
             }
         }
     }
-    for (var, to) in targets {
-        let from = go.get(var).map(PathBuf::from).unwrap_or_default();
-        let from_path = from.clone();
-        if !from.as_os_str().is_empty() && overlaps(&from_path, &to) {
-            if same(&from_path, &to) {
-                continue;
-            }
-            anyhow::bail!(
-                "cannot relocate {var} from {} to {}: one lies inside the other",
-                crate::escape::path(&from),
-                to.display()
-            );
+    Ok(sources)
+}
+
+/// Moves `var` to `to` under `root`, migrating what it holds from `sources` if there: `go`
+/// updated, and the move; `None` when it is there already.
+fn move_var(
+    go: &mut GoEnv,
+    var: &'static str,
+    to: PathBuf,
+    root: &Path,
+    sources: &mut HashMap<&'static str, Dir>,
+) -> anyhow::Result<Option<Move>> {
+    let from = go.get(var).map(PathBuf::from).unwrap_or_default();
+    let from_path = from.clone();
+    if !from.as_os_str().is_empty() && overlaps(&from_path, &to) {
+        if same(&from_path, &to) {
+            return Ok(None);
         }
-        // The layout checked is the layout used: its handle, never its path again, which a
-        // link swapped in meanwhile could redirect.
-        let to_dir = create_layout(&root, &to)
-            .map_err(|e| anyhow::anyhow!("creating {} for {var}: {e}", to.display()))?;
-        if !to_dir.writable() {
-            anyhow::bail!("{} (for {var}) is not writable", to.display());
-        }
-        let (files, bytes) = match sources.remove(var) {
-            Some(src) => migrate(src, &from_path, to_dir, &to).map_err(|e| {
-                anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
-            })?,
-            None => (0, 0),
-        };
-        set(go, var, to.clone().into_os_string());
-        outcome.moves.push(Move {
-            var,
-            from,
-            to,
-            migrated_files: files,
-            migrated_bytes: bytes,
-            why: None,
-        });
+        anyhow::bail!(
+            "cannot relocate {var} from {} to {}: one lies inside the other",
+            crate::escape::path(&from),
+            to.display()
+        );
     }
+    // The layout checked is the layout used: its handle, never its path again, which a
+    // link swapped in meanwhile could redirect.
+    let to_dir = create_layout(root, &to)
+        .map_err(|e| anyhow::anyhow!("creating {} for {var}: {e}", to.display()))?;
+    if !to_dir.writable() {
+        anyhow::bail!("{} (for {var}) is not writable", to.display());
+    }
+    let (files, bytes) = match sources.remove(var) {
+        Some(src) => migrate(src, &from_path, to_dir, &to).map_err(|e| {
+            anyhow::anyhow!("migrating {var} from {}: {e}", crate::escape::path(&from))
+        })?,
+        None => (0, 0),
+    };
+    set(go, var, to.clone().into_os_string());
+    Ok(Some(Move {
+        var,
+        from,
+        to,
+        migrated_files: files,
+        migrated_bytes: bytes,
+        why: None,
+    }))
+}
+
+/// Points GOBIN at the bin directory of the relocated GOPATH under `base`: `go` updated, and
+/// the move; `None` when it points there already.
+fn move_gobin(go: &mut GoEnv, base: &Path) -> Option<Move> {
     let gobin = base.join("path").join("bin");
-    if go.get("GOBIN") != Some(gobin.as_os_str()) {
-        let from = go.get("GOBIN").map(PathBuf::from).unwrap_or_default();
-        set(go, "GOBIN", gobin.clone().into_os_string());
-        outcome.moves.push(Move {
-            var: "GOBIN",
-            from,
-            to: gobin,
-            migrated_files: 0,
-            migrated_bytes: 0,
-            why: None,
-        });
+    if go.get("GOBIN") == Some(gobin.as_os_str()) {
+        return None;
     }
-    if let Some(m) = move_tmpdir(go, &root, &base, options.tmp_min)? {
-        outcome.moves.push(m);
-    }
-    Ok(outcome)
+    let from = go.get("GOBIN").map(PathBuf::from).unwrap_or_default();
+    set(go, "GOBIN", gobin.clone().into_os_string());
+    Some(Move {
+        var: "GOBIN",
+        from,
+        to: gobin,
+        migrated_files: 0,
+        migrated_bytes: 0,
+        why: None,
+    })
 }
 
 /// Refuses to migrate (and so empty) `from`, the value of `var`, when it is the root of a
@@ -304,6 +338,39 @@ fn choose(
     let system = disk::probe(&system_path).map_err(|e| {
         anyhow::anyhow!("measuring the system volume {}: {e}", system_path.display())
     })?;
+    let candidates = candidate_volumes(options, &system);
+    let list: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
+    let Some((best, best_id)) = candidates.first() else {
+        return Ok((
+            None,
+            "no writable candidate volume was found; nothing moved".into(),
+            list,
+        ));
+    };
+    let gocache_volume = go
+        .get("GOCACHE")
+        .and_then(|c| disk::probe(Path::new(c)).ok())
+        .map(|p| p.volume);
+    let human = crate::units::format_bytes;
+    if gocache_volume.as_ref() == Some(best_id) {
+        return Ok((
+            None,
+            format!(
+                "GOCACHE is already on the roomiest volume ({}, {} available); nothing moved",
+                best.root.display(),
+                human(best.available_bytes)
+            ),
+            list,
+        ));
+    }
+    let reason = choice_reason(best, &system, &system_path);
+    Ok((Some(best.root.clone()), reason, list))
+}
+
+/// The volumes to choose from, each once, with its volume, in order of preference: the
+/// candidates of `options`, or else every local disk, that exist and are writable; `system` is
+/// the system volume.
+fn candidate_volumes(options: &Options, system: &disk::Probe) -> Vec<(Candidate, disk::VolumeId)> {
     let roots: Vec<PathBuf> = if options.candidates.is_empty() {
         disk::local_disks()
             .into_iter()
@@ -338,31 +405,14 @@ fn choose(
             .then(a.system.cmp(&b.system))
             .then(a.root.cmp(&b.root))
     });
-    let list: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
-    let Some((best, best_id)) = candidates.first() else {
-        return Ok((
-            None,
-            "no writable candidate volume was found; nothing moved".into(),
-            list,
-        ));
-    };
-    let gocache_volume = go
-        .get("GOCACHE")
-        .and_then(|c| disk::probe(Path::new(c)).ok())
-        .map(|p| p.volume);
+    candidates
+}
+
+/// Why `best` was chosen: it has the most room, and how much the system volume (`system`,
+/// at `system_path`) has.
+fn choice_reason(best: &Candidate, system: &disk::Probe, system_path: &Path) -> String {
     let human = crate::units::format_bytes;
-    if gocache_volume.as_ref() == Some(best_id) {
-        return Ok((
-            None,
-            format!(
-                "GOCACHE is already on the roomiest volume ({}, {} available); nothing moved",
-                best.root.display(),
-                human(best.available_bytes)
-            ),
-            list,
-        ));
-    }
-    let reason = if best.system {
+    if best.system {
         format!(
             "the system volume {} has the most room ({} available)",
             best.root.display(),
@@ -376,8 +426,7 @@ fn choose(
             human(best.available_bytes),
             system_path.display()
         )
-    };
-    Ok((Some(best.root.clone()), reason, list))
+    }
 }
 
 fn default_system_volume() -> PathBuf {
@@ -527,36 +576,11 @@ fn copy_tree(src: Dir, dst: Dir, from: &Path, to: &Path) -> io::Result<HashMap<F
                         shown()
                     )));
                 }
-                let sub = frame.src.open_dir(&name)?;
-                match frame.dst.create_dir(&name) {
-                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-                    _ => {}
-                }
-                let sub_dst = frame.dst.open_dir(&name)?;
-                // Writable while it is filled; its own mode is set when it is done.
-                sub_dst.set_mode(0o700)?;
-                let mode = frame.src.mode_of(&name)?;
-                stack.push(CopyFrame {
-                    pending: sub.names()?,
-                    src: sub,
-                    dst: sub_dst,
-                    rel,
-                    mode,
-                });
+                let sub = enter_dir(frame, &name, rel)?;
+                stack.push(sub);
             }
             Kind::Link => {
-                let target = frame.src.read_link(&name)?;
-                match frame.dst.read_link(&name) {
-                    Ok(existing) if existing == target => {}
-                    Ok(_) => {
-                        return Err(io::Error::other(format!(
-                            "{} already exists with another target; nothing was removed",
-                            crate::escape::path(&to.join(&rel))
-                        )));
-                    }
-                    Err(e) if safefs::is_gone(&e) => frame.dst.symlink(&target, &name)?,
-                    Err(e) => return Err(e),
-                }
+                copy_link(frame, &name, to, &rel)?;
                 copied.insert(
                     meta.id,
                     Copied {
@@ -581,6 +605,42 @@ fn copy_tree(src: Dir, dst: Dir, from: &Path, to: &Path) -> io::Result<HashMap<F
         }
     }
     Ok(copied)
+}
+
+/// The frame of the directory `name` in `frame`'s, at `rel`: opened in the source, and made
+/// (or, if there, opened) in the destination, writable while it is filled.
+fn enter_dir(frame: &CopyFrame, name: &OsStr, rel: PathBuf) -> io::Result<CopyFrame> {
+    let sub = frame.src.open_dir(name)?;
+    match frame.dst.create_dir(name) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    let sub_dst = frame.dst.open_dir(name)?;
+    // Writable while it is filled; its own mode is set when it is done.
+    sub_dst.set_mode(0o700)?;
+    let mode = frame.src.mode_of(name)?;
+    Ok(CopyFrame {
+        pending: sub.names()?,
+        src: sub,
+        dst: sub_dst,
+        rel,
+        mode,
+    })
+}
+
+/// Recreates the link `name` of `frame`'s directory (at `rel` under `to`) in the destination,
+/// unless a link to the same target is there already.
+fn copy_link(frame: &CopyFrame, name: &OsStr, to: &Path, rel: &Path) -> io::Result<()> {
+    let target = frame.src.read_link(name)?;
+    match frame.dst.read_link(name) {
+        Ok(existing) if existing == target => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} already exists with another target; nothing was removed",
+            crate::escape::path(&to.join(rel))
+        ))),
+        Err(e) if safefs::is_gone(&e) => frame.dst.symlink(&target, name),
+        Err(e) => Err(e),
+    }
 }
 
 /// Copies the file `name` from `src` to `dst` (or accepts a copy already there with the same

@@ -90,13 +90,37 @@ pub fn serve(
     input: impl Read,
     output: impl Write + Send,
 ) -> anyhow::Result<Summary> {
+    let (server, mut lease) = open(options, output)?;
+    server.respond(&Response::capabilities());
+    if server.trusted_tally().is_none() {
+        server.evict.raise();
+    }
+    let ended = serve_requests(&server, options.workers, input);
+    let counts = close(&server, &mut lease);
+    let budget = server.budget;
+    match ended {
+        Ended::Close(id) => {
+            server.respond(&Response {
+                id,
+                ..Response::default()
+            });
+            Ok(Summary { counts, budget })
+        }
+        Ended::Eof => Ok(Summary { counts, budget }),
+        Ended::Protocol(e) => Err(Error::Protocol(e.to_string()).into()),
+    }
+}
+
+/// Opens the cache directory of `options` to serve the go command on `output`: takes a lease
+/// in it, clears what dead programs left, opens the ledger and records the budget.
+fn open<W: Write>(options: &Options, output: W) -> anyhow::Result<(Server<W>, Lease)> {
     let dir = std::path::absolute(&options.dir)
         .with_context(|| format!("cache directory {}", crate::escape::path(&options.dir)))?;
     let root = disk::real_path(&dir);
     let cache = store::prepare(&root)
         .with_context(|| format!("cache directory {}", crate::escape::path(&dir)))?;
     let leases_path = root.join(store::STATE_DIR).join(store::LEASES_DIR);
-    let mut lease = Lease::take(&cache.leases, &leases_path)
+    let lease = Lease::take(&cache.leases, &leases_path)
         .with_context(|| format!("taking a lease in {}", crate::escape::path(&root)))?;
     // What dead programs left (their temporary files, links they handed out) goes now.
     if let Err(e) = lease::live(&cache.leases, true) {
@@ -136,15 +160,16 @@ pub fn serve(
         evict: Signal::default(),
         free_check: Mutex::new((Instant::now(), 0)),
     };
-    server.respond(&Response::capabilities());
-    if server.trusted_tally().is_none() {
-        server.evict.raise();
-    }
+    Ok((server, lease))
+}
 
-    let workers = options.workers.max(1);
+/// Reads requests from `input` and answers them on `workers` threads, evicting in the
+/// background meanwhile, until the go command closes or its input ends; how reading ended.
+fn serve_requests<W: Write + Send>(server: &Server<W>, workers: usize, input: impl Read) -> Ended {
+    let workers = workers.max(1);
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Mutex::new(queue);
-    let ended = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| s.spawn(|| server.work(&queue)))
             .collect();
@@ -156,10 +181,13 @@ pub fn serve(
         server.evict.stop();
         let _ = evictor.join();
         ended
-    });
+    })
+}
 
-    // This program's entries are no longer in use: its lease goes, and eviction may take
-    // them like any other before the go command is told the cache is closed.
+/// This program's entries are no longer in use: its lease goes, and eviction may take them
+/// like any other before the go command is told the cache is closed. The counts, recorded in
+/// the state.
+fn close<W: Write>(server: &Server<W>, lease: &mut Lease) -> Counts {
     if let Err(e) = lease.release() {
         eprintln!(
             "go-disk-guard cacheprog: releasing lease: {}",
@@ -176,17 +204,7 @@ pub fn serve(
             crate::escape::line(&e.to_string())
         );
     }
-    match ended {
-        Ended::Close(id) => {
-            server.respond(&Response {
-                id,
-                ..Response::default()
-            });
-            Ok(Summary { counts, budget })
-        }
-        Ended::Eof => Ok(Summary { counts, budget }),
-        Ended::Protocol(e) => Err(Error::Protocol(e.to_string()).into()),
-    }
+    counts
 }
 
 /// How reading requests ended.

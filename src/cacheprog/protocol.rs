@@ -189,13 +189,22 @@ pub fn read_body(
     size: u64,
     out: &mut impl Write,
 ) -> Result<(), BodyError> {
-    let bad = |reason: &str| {
-        BodyError::Protocol(ProtocolError::BadBody {
-            id,
-            reason: reason.to_string(),
-        })
-    };
-    // Whitespace (the go command writes an empty line after the request), then the quote.
+    skip_to_quote(input, id, size)?;
+    decode_string(input, id, size, out)?;
+    rest_of_line(input, id)
+}
+
+/// The error for a body of request `id` that is not as the protocol says, and why.
+fn bad_body(id: i64, reason: &str) -> BodyError {
+    BodyError::Protocol(ProtocolError::BadBody {
+        id,
+        reason: reason.to_string(),
+    })
+}
+
+/// Reads past whitespace (the go command writes an empty line after the request), then the
+/// quote that opens the body of request `id`, of `size` bytes.
+fn skip_to_quote(input: &mut impl BufRead, id: i64, size: u64) -> Result<(), BodyError> {
     loop {
         let buf = input.fill_buf().map_err(ProtocolError::Io)?;
         let Some(&first) = buf.first() else {
@@ -207,11 +216,21 @@ pub fn read_body(
         };
         input.consume(1);
         match first {
-            b'"' => break,
+            b'"' => return Ok(()),
             c if c.is_ascii_whitespace() => continue,
-            _ => return Err(bad("does not start with '\"'")),
+            _ => return Err(bad_body(id, "does not start with '\"'")),
         }
     }
+}
+
+/// Decodes the base64 of the body of request `id` into `out`, up to and including its closing
+/// quote, with a bounded buffer. It must decode to exactly `size` bytes.
+fn decode_string(
+    input: &mut impl BufRead,
+    id: i64,
+    size: u64,
+    out: &mut impl Write,
+) -> Result<(), BodyError> {
     let mut text: Vec<u8> = Vec::with_capacity(BODY_CHUNK);
     let mut decoded = vec![0u8; BODY_CHUNK / 4 * 3];
     let mut written = 0u64;
@@ -251,18 +270,7 @@ pub fn read_body(
         };
         if whole > 0 {
             let quads = text.get(..whole).unwrap_or_default();
-            let n = STANDARD
-                .decode_slice(quads, &mut decoded)
-                .map_err(|e| bad(&e.to_string()))?;
-            written = written.saturating_add(n as u64);
-            if written > size {
-                return Err(BodyError::Protocol(ProtocolError::LongBody {
-                    id,
-                    want: size,
-                }));
-            }
-            out.write_all(decoded.get(..n).unwrap_or_default())
-                .map_err(BodyError::Store)?;
+            written = decode_quads(quads, &mut decoded, written, id, size, out)?;
             text.drain(..whole);
         }
     }
@@ -273,7 +281,37 @@ pub fn read_body(
             want: size,
         }));
     }
-    // The rest of the line: only whitespace up to the newline.
+    Ok(())
+}
+
+/// Decodes `quads` through `decoded` into `out`, which had `written` bytes of the body of
+/// request `id` before; how many it has now, which must not be more than `size`.
+fn decode_quads(
+    quads: &[u8],
+    decoded: &mut [u8],
+    written: u64,
+    id: i64,
+    size: u64,
+    out: &mut impl Write,
+) -> Result<u64, BodyError> {
+    let n = STANDARD
+        .decode_slice(quads, decoded)
+        .map_err(|e| bad_body(id, &e.to_string()))?;
+    let written = written.saturating_add(n as u64);
+    if written > size {
+        return Err(BodyError::Protocol(ProtocolError::LongBody {
+            id,
+            want: size,
+        }));
+    }
+    out.write_all(decoded.get(..n).unwrap_or_default())
+        .map_err(BodyError::Store)?;
+    Ok(written)
+}
+
+/// Reads the rest of the line after the body of request `id`: only whitespace up to the
+/// newline.
+fn rest_of_line(input: &mut impl BufRead, id: i64) -> Result<(), BodyError> {
     loop {
         let buf = input.fill_buf().map_err(ProtocolError::Io)?;
         match buf.first() {
@@ -284,7 +322,7 @@ pub fn read_body(
                 return Ok(());
             }
             Some(c) if c.is_ascii_whitespace() => input.consume(1),
-            Some(_) => return Err(bad("has text after its closing quote")),
+            Some(_) => return Err(bad_body(id, "has text after its closing quote")),
         }
     }
 }

@@ -347,7 +347,25 @@ impl Store {
         file.set_modified(now)?;
         let new_output = crate::disk::allocated_bytes(&file.metadata()?);
         drop(file);
+        let (handed_out, added) = self.put_output(temp, output, new_output, size, now)?;
+        let added = self.put_index(action, output, size, now, added)?;
+        Ok(Stored {
+            disk_path: handed_out.unwrap_or_else(|| self.entry_path(&EntryName::new(output, b'd'))),
+            added_bytes: added,
+        })
+    }
 
+    /// Moves the written output `temp` (of `new_output` bytes on disk) into its shard, and hands
+    /// out its path first; the path handed out, if not the entry's own, and the change in
+    /// bytes on disk.
+    fn put_output(
+        &self,
+        temp: &OsStr,
+        output: &[u8; ID_LEN],
+        new_output: u64,
+        size: u64,
+        now: SystemTime,
+    ) -> io::Result<(Option<PathBuf>, i64)> {
         // The path handed out exists before the entry does: an eviction that takes the entry
         // the instant it appears cannot take the go command's file.
         let output_name = EntryName::new(output, b'd');
@@ -373,7 +391,19 @@ impl Store {
                 _ => return Err(e),
             }
         }
+        Ok((handed_out, added))
+    }
 
+    /// Writes the index entry of `action` (naming `output` of `size` bytes) and moves it into
+    /// its shard; the change in bytes on disk so far, `added`, with the index's added to it.
+    fn put_index(
+        &self,
+        action: &[u8; ID_LEN],
+        output: &[u8; ID_LEN],
+        size: u64,
+        now: SystemTime,
+        mut added: i64,
+    ) -> io::Result<i64> {
         let index = format_index(action, output, size, now);
         let index_temp = self.temp_name("index");
         let index_name = EntryName::new(action, b'a');
@@ -413,10 +443,7 @@ impl Store {
             let _ = self.lease.remove_file(&index_temp);
             return Err(e);
         }
-        Ok(Stored {
-            disk_path: handed_out.unwrap_or_else(|| self.entry_path(&output_name)),
-            added_bytes: added,
-        })
+        Ok(added)
     }
 
     /// The path the go command gets for output `output`, whose file is `source` in `dir`: a

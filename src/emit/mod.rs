@@ -340,22 +340,30 @@ mod tests {
         }
     }
 
+    /// Variables set, in order: each name and value.
+    type Vars = Vec<(String, Vec<u8>)>;
+
     /// Variables set, in order, and directories put in front of PATH.
-    type ReadBack = (Vec<(String, Vec<u8>)>, Vec<Vec<u8>>);
+    type ReadBack = (Vars, Vec<Vec<u8>>);
 
     /// Reads `out` back as `format`'s shell would, in the forms written here: the variables
     /// it sets, in order, and the directories put in front of PATH. `None` when `out` holds
     /// anything else (another statement, a command).
     fn read_back(format: EmitFormat, out: &[u8]) -> Option<ReadBack> {
+        let (vars, rest) = read_vars(format, out)?;
+        // Then PATH, if anything is prepended.
+        let dirs = if rest.is_empty() {
+            Vec::new()
+        } else {
+            read_path(format, rest.strip_suffix(b"\n")?)?
+        };
+        Some((vars, dirs))
+    }
+
+    /// The variables `out` sets, in order, up to the line that sets PATH, and what follows.
+    fn read_vars(format: EmitFormat, out: &[u8]) -> Option<(Vars, &[u8])> {
         let mut vars = Vec::new();
         let mut rest = out;
-        let name_of = |r: &[u8], end: u8| -> Option<(String, usize)> {
-            let n = r.iter().position(|&b| b == end)?;
-            let name = std::str::from_utf8(r.get(..n)?).ok()?;
-            name.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                .then(|| (name.to_string(), n + 1))
-        };
         loop {
             let (prefix, end): (&[u8], u8) = match format {
                 EmitFormat::Sh => (b"export ", b'='),
@@ -371,94 +379,109 @@ mod tests {
             let Some(r) = rest.strip_prefix(prefix) else {
                 break;
             };
-            let (name, skip) = name_of(r, end)?;
+            let (name, skip) = var_name(r, end)?;
             if name == "PATH" {
                 break;
             }
-            let r = r.get(skip..)?;
-            let (value, after) = match format {
-                EmitFormat::Sh => quote::read::sh_word(r)?,
-                EmitFormat::Fish => quote::read::fish_word(r)?,
-                EmitFormat::Pwsh => {
-                    let text = std::str::from_utf8(r.strip_prefix(b"= ")?).ok()?;
-                    let (v, after) = quote::read::pwsh_expr(text)?;
-                    (v.into_bytes(), after.as_bytes())
-                }
-                EmitFormat::Cmd => {
-                    let line_end = r.iter().position(|&b| b == b'\n')?;
-                    let inner = r.get(..line_end)?.strip_suffix(b"\"")?;
-                    let text = std::str::from_utf8(inner).ok()?;
-                    if text.contains('"') {
-                        return None;
-                    }
-                    (text.replace("%%", "%").into_bytes(), r.get(line_end..)?)
-                }
-                EmitFormat::Dotenv => {
-                    let line_end = r.iter().position(|&b| b == b'\n')?;
-                    let inner = r.get(..line_end)?.strip_prefix(b"'")?.strip_suffix(b"'")?;
-                    if inner.contains(&b'\'') {
-                        return None;
-                    }
-                    (inner.to_vec(), r.get(line_end..)?)
-                }
-                EmitFormat::Github | EmitFormat::Jenkins => return None,
-            };
+            let (value, after) = read_value(format, r.get(skip..)?)?;
             vars.push((name, value));
             rest = after.strip_prefix(b"\n")?;
         }
-        // Then PATH, if anything is prepended.
-        let mut dirs = Vec::new();
-        if !rest.is_empty() {
-            let line = rest.strip_suffix(b"\n")?;
-            match format {
-                EmitFormat::Sh => {
-                    let mut r = line
-                        .strip_prefix(b"export PATH=")?
-                        .strip_suffix(b"\"$PATH\"")?;
-                    while !r.is_empty() {
-                        let (d, after) = quote::read::sh_word(r)?;
-                        dirs.push(d);
-                        r = after.strip_prefix(b":")?;
-                    }
-                }
-                EmitFormat::Fish => {
-                    let mut r = line
-                        .strip_prefix(b"set -gx PATH")?
-                        .strip_suffix(b" $PATH")?;
-                    while !r.is_empty() {
-                        let (d, after) = quote::read::fish_word(r.strip_prefix(b" ")?)?;
-                        dirs.push(d);
-                        r = after;
-                    }
-                }
-                EmitFormat::Pwsh => {
-                    let mut r = std::str::from_utf8(line)
-                        .ok()?
-                        .strip_prefix("$env:PATH = ")?
-                        .strip_suffix("$env:PATH")?;
-                    while !r.is_empty() {
-                        let (d, after) = quote::read::pwsh_expr(r)?;
-                        dirs.push(d.into_bytes());
-                        r = after.strip_prefix(" + [System.IO.Path]::PathSeparator + ")?;
-                    }
-                }
-                EmitFormat::Cmd => {
-                    let r = std::str::from_utf8(line)
-                        .ok()?
-                        .strip_prefix("set \"PATH=")?
-                        .strip_suffix("%PATH%\"")?;
-                    for d in r.strip_suffix(';')?.split(';') {
-                        dirs.push(d.replace("%%", "%").into_bytes());
-                    }
-                }
-                // A comment: nothing is set.
-                EmitFormat::Dotenv => {
-                    line.strip_prefix(b"# prepend to PATH:")?;
-                }
-                EmitFormat::Github | EmitFormat::Jenkins => return None,
+        Some((vars, rest))
+    }
+
+    /// The name at the start of `r`, up to `end`, and how far past `end` its value starts.
+    fn var_name(r: &[u8], end: u8) -> Option<(String, usize)> {
+        let n = r.iter().position(|&b| b == end)?;
+        let name = std::str::from_utf8(r.get(..n)?).ok()?;
+        name.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .then(|| (name.to_string(), n + 1))
+    }
+
+    /// The value at the start of `r`, written as `format` writes it, and what follows it.
+    fn read_value(format: EmitFormat, r: &[u8]) -> Option<(Vec<u8>, &[u8])> {
+        let read = match format {
+            EmitFormat::Sh => quote::read::sh_word(r)?,
+            EmitFormat::Fish => quote::read::fish_word(r)?,
+            EmitFormat::Pwsh => {
+                let text = std::str::from_utf8(r.strip_prefix(b"= ")?).ok()?;
+                let (v, after) = quote::read::pwsh_expr(text)?;
+                (v.into_bytes(), after.as_bytes())
             }
+            EmitFormat::Cmd => {
+                let line_end = r.iter().position(|&b| b == b'\n')?;
+                let inner = r.get(..line_end)?.strip_suffix(b"\"")?;
+                let text = std::str::from_utf8(inner).ok()?;
+                if text.contains('"') {
+                    return None;
+                }
+                (text.replace("%%", "%").into_bytes(), r.get(line_end..)?)
+            }
+            EmitFormat::Dotenv => {
+                let line_end = r.iter().position(|&b| b == b'\n')?;
+                let inner = r.get(..line_end)?.strip_prefix(b"'")?.strip_suffix(b"'")?;
+                if inner.contains(&b'\'') {
+                    return None;
+                }
+                (inner.to_vec(), r.get(line_end..)?)
+            }
+            EmitFormat::Github | EmitFormat::Jenkins => return None,
+        };
+        Some(read)
+    }
+
+    /// The directories the PATH line `line` puts in front of PATH.
+    fn read_path(format: EmitFormat, line: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let mut dirs = Vec::new();
+        match format {
+            EmitFormat::Sh => {
+                let mut r = line
+                    .strip_prefix(b"export PATH=")?
+                    .strip_suffix(b"\"$PATH\"")?;
+                while !r.is_empty() {
+                    let (d, after) = quote::read::sh_word(r)?;
+                    dirs.push(d);
+                    r = after.strip_prefix(b":")?;
+                }
+            }
+            EmitFormat::Fish => {
+                let mut r = line
+                    .strip_prefix(b"set -gx PATH")?
+                    .strip_suffix(b" $PATH")?;
+                while !r.is_empty() {
+                    let (d, after) = quote::read::fish_word(r.strip_prefix(b" ")?)?;
+                    dirs.push(d);
+                    r = after;
+                }
+            }
+            EmitFormat::Pwsh => {
+                let mut r = std::str::from_utf8(line)
+                    .ok()?
+                    .strip_prefix("$env:PATH = ")?
+                    .strip_suffix("$env:PATH")?;
+                while !r.is_empty() {
+                    let (d, after) = quote::read::pwsh_expr(r)?;
+                    dirs.push(d.into_bytes());
+                    r = after.strip_prefix(" + [System.IO.Path]::PathSeparator + ")?;
+                }
+            }
+            EmitFormat::Cmd => {
+                let r = std::str::from_utf8(line)
+                    .ok()?
+                    .strip_prefix("set \"PATH=")?
+                    .strip_suffix("%PATH%\"")?;
+                for d in r.strip_suffix(';')?.split(';') {
+                    dirs.push(d.replace("%%", "%").into_bytes());
+                }
+            }
+            // A comment: nothing is set.
+            EmitFormat::Dotenv => {
+                line.strip_prefix(b"# prepend to PATH:")?;
+            }
+            EmitFormat::Github | EmitFormat::Jenkins => return None,
         }
-        Some((vars, dirs))
+        Some(dirs)
     }
 
     proptest! {

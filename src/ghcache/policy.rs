@@ -104,104 +104,17 @@ pub fn plan(
     remaining.sort_by(newest_first);
     let selected_bytes = total_bytes(&remaining);
     let mut deletions = Vec::new();
-    let mut take = |remaining: &mut Vec<Cache>, pick: &mut dyn FnMut(&Cache) -> Option<String>| {
-        let mut kept = Vec::with_capacity(remaining.len());
-        for c in remaining.drain(..) {
-            match pick(&c) {
-                Some(reason) => deletions.push(Deletion { cache: c, reason }),
-                None => kept.push(c),
-            }
-        }
-        *remaining = kept;
-    };
-
     if policy.closed_prs {
-        take(&mut remaining, &mut |c| match refs.get(&c.git_ref) {
-            Some(RefState::Gone) => Some(format!("its ref {} no longer exists", c.git_ref)),
-            Some(RefState::ClosedPullRequest) => Some(format!(
-                "its pull request{} is closed",
-                pull_number(&c.git_ref).map_or(String::new(), |n| format!(" #{n}"))
-            )),
-            _ => None,
-        });
+        take(&mut remaining, &mut deletions, |c| closed_ref(c, refs));
     }
     if let Some(n) = policy.keep_per_ref {
-        // `remaining` is newest first: the first N of each (ref, prefix) stay.
-        let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let prefixes = &policy.key_prefixes;
-        let ranks: Vec<usize> = remaining
-            .iter()
-            .map(|c| {
-                let group = (
-                    c.git_ref.clone(),
-                    prefix_of(&c.key, prefixes).unwrap_or("").to_string(),
-                );
-                let rank = seen.entry(group).or_insert(0);
-                *rank += 1;
-                *rank
-            })
-            .collect();
-        let mut i = 0;
-        take(&mut remaining, &mut |c| {
-            let rank = ranks[i];
-            i += 1;
-            (rank > n).then(|| {
-                format!(
-                    "not among the newest {n} for {} with prefix {}",
-                    c.git_ref,
-                    prefix_of(&c.key, prefixes).unwrap_or("")
-                )
-            })
-        });
+        take_beyond_newest_per_ref(&mut remaining, &mut deletions, n, &policy.key_prefixes);
     }
     if let Some(age) = policy.older_than {
-        let cutoff = now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
-        take(&mut remaining, &mut |c| {
-            let last = c.last_accessed_at?;
-            (last < cutoff).then(|| {
-                format!(
-                    "last accessed {} ago, longer than --older-than {}",
-                    crate::units::format_duration(round(now, last)),
-                    crate::units::format_duration(age)
-                )
-            })
-        });
+        take_older_than(&mut remaining, &mut deletions, age, now);
     }
     if let Some(max) = policy.max_total {
-        // Summed exactly: a saturated sum would stop the deletions early.
-        let mut total: u128 = remaining.iter().map(|c| u128::from(c.size_in_bytes)).sum();
-        if total > u128::from(max) {
-            // Least recently accessed first: the end of the newest-first list.
-            let mut order: Vec<usize> = (0..remaining.len()).collect();
-            order.reverse();
-            let mut doomed = vec![false; remaining.len()];
-            for i in order {
-                if total <= u128::from(max) {
-                    break;
-                }
-                total = total.saturating_sub(u128::from(remaining[i].size_in_bytes));
-                doomed[i] = true;
-            }
-            let mut drop_order: Vec<Deletion> = Vec::new();
-            let mut kept = Vec::new();
-            for (c, d) in remaining.drain(..).zip(doomed) {
-                if d {
-                    drop_order.push(Deletion {
-                        reason: format!(
-                            "least recently accessed while the selected caches exceeded \
-                             --max-total {}",
-                            crate::units::format_bytes(max)
-                        ),
-                        cache: c,
-                    });
-                } else {
-                    kept.push(c);
-                }
-            }
-            drop_order.reverse();
-            deletions.extend(drop_order);
-            remaining = kept;
-        }
+        take_beyond_max_total(&mut remaining, &mut deletions, max);
     }
     let kept_bytes = total_bytes(&remaining);
     Plan {
@@ -210,6 +123,129 @@ pub fn plan(
         selected_bytes,
         kept_bytes,
     }
+}
+
+/// Moves each of `remaining` that `pick` gives a reason for to `deletions`, in order.
+fn take(
+    remaining: &mut Vec<Cache>,
+    deletions: &mut Vec<Deletion>,
+    mut pick: impl FnMut(&Cache) -> Option<String>,
+) {
+    let mut kept = Vec::with_capacity(remaining.len());
+    for c in remaining.drain(..) {
+        match pick(&c) {
+            Some(reason) => deletions.push(Deletion { cache: c, reason }),
+            None => kept.push(c),
+        }
+    }
+    *remaining = kept;
+}
+
+/// Why `c` goes with `--closed-prs`: its ref is gone, or its pull request is closed.
+fn closed_ref(c: &Cache, refs: &BTreeMap<String, RefState>) -> Option<String> {
+    match refs.get(&c.git_ref) {
+        Some(RefState::Gone) => Some(format!("its ref {} no longer exists", c.git_ref)),
+        Some(RefState::ClosedPullRequest) => Some(format!(
+            "its pull request{} is closed",
+            pull_number(&c.git_ref).map_or(String::new(), |n| format!(" #{n}"))
+        )),
+        _ => None,
+    }
+}
+
+/// Takes all but the newest `n` of each (ref, prefix).
+fn take_beyond_newest_per_ref(
+    remaining: &mut Vec<Cache>,
+    deletions: &mut Vec<Deletion>,
+    n: usize,
+    prefixes: &[String],
+) {
+    // `remaining` is newest first: the first N of each (ref, prefix) stay.
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let ranks: Vec<usize> = remaining
+        .iter()
+        .map(|c| {
+            let group = (
+                c.git_ref.clone(),
+                prefix_of(&c.key, prefixes).unwrap_or("").to_string(),
+            );
+            let rank = seen.entry(group).or_insert(0);
+            *rank += 1;
+            *rank
+        })
+        .collect();
+    let mut i = 0;
+    take(remaining, deletions, |c| {
+        let rank = ranks[i];
+        i += 1;
+        (rank > n).then(|| {
+            format!(
+                "not among the newest {n} for {} with prefix {}",
+                c.git_ref,
+                prefix_of(&c.key, prefixes).unwrap_or("")
+            )
+        })
+    });
+}
+
+/// Takes the caches last accessed longer than `age` before `now`.
+fn take_older_than(
+    remaining: &mut Vec<Cache>,
+    deletions: &mut Vec<Deletion>,
+    age: Duration,
+    now: SystemTime,
+) {
+    let cutoff = now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
+    take(remaining, deletions, |c| {
+        let last = c.last_accessed_at?;
+        (last < cutoff).then(|| {
+            format!(
+                "last accessed {} ago, longer than --older-than {}",
+                crate::units::format_duration(round(now, last)),
+                crate::units::format_duration(age)
+            )
+        })
+    });
+}
+
+/// Takes the least recently accessed caches until the rest are at most `max` bytes; they are
+/// added to `deletions` least recently accessed last, as `remaining` (newest first) has them.
+fn take_beyond_max_total(remaining: &mut Vec<Cache>, deletions: &mut Vec<Deletion>, max: u64) {
+    // Summed exactly: a saturated sum would stop the deletions early.
+    let mut total: u128 = remaining.iter().map(|c| u128::from(c.size_in_bytes)).sum();
+    if total <= u128::from(max) {
+        return;
+    }
+    // Least recently accessed first: the end of the newest-first list.
+    let mut order: Vec<usize> = (0..remaining.len()).collect();
+    order.reverse();
+    let mut doomed = vec![false; remaining.len()];
+    for i in order {
+        if total <= u128::from(max) {
+            break;
+        }
+        total = total.saturating_sub(u128::from(remaining[i].size_in_bytes));
+        doomed[i] = true;
+    }
+    let mut drop_order: Vec<Deletion> = Vec::new();
+    let mut kept = Vec::new();
+    for (c, d) in remaining.drain(..).zip(doomed) {
+        if d {
+            drop_order.push(Deletion {
+                reason: format!(
+                    "least recently accessed while the selected caches exceeded \
+                     --max-total {}",
+                    crate::units::format_bytes(max)
+                ),
+                cache: c,
+            });
+        } else {
+            kept.push(c);
+        }
+    }
+    drop_order.reverse();
+    deletions.extend(drop_order);
+    *remaining = kept;
 }
 
 /// `now - then`, to the second.

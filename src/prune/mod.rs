@@ -118,17 +118,10 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> 
     let _lock = if request.dry_run {
         None
     } else {
-        match lock::acquire(cache.handle(), request.lock_timeout)? {
-            Some(lock) => Some(lock),
-            None => {
-                outcome.notes.push(format!(
-                    "another go-disk-guard held the lock on this cache for {}s; not pruning",
-                    request.lock_timeout.as_secs()
-                ));
-                outcome.elapsed_ms = started.elapsed().as_millis() as u64;
-                return Ok(outcome);
-            }
-        }
+        let Some(lock) = lock::acquire(cache.handle(), request.lock_timeout)? else {
+            return Ok(not_locked(outcome, request.lock_timeout, started));
+        };
+        Some(lock)
     };
     outcome.locked = true;
 
@@ -143,13 +136,70 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> 
         ..scan.stats()
     };
 
-    // Oldest first, sorted in place: a large cache's list is never held twice.
-    let mut candidates: Vec<Entry> = std::mem::take(&mut scan.entries);
+    let entries = std::mem::take(&mut scan.entries);
     // The exact total: sizes are the filesystem's claims (a sparse file claims up to
     // 2^63 − 1 bytes), so a saturated sum would call a goal met with entries still to go.
-    let total_bytes: u128 = candidates.iter().map(|e| u128::from(e.disk_bytes)).sum();
+    let total_bytes: u128 = entries.iter().map(|e| u128::from(e.disk_bytes)).sum();
+    let (candidates, oldest_recent) = candidates_oldest_first(entries, recent_cutoff, &mut outcome);
+    let wanted = wanted(cache, request, &candidates, now, total_bytes)?;
+
+    let progress = request.progress.then(|| {
+        Progress::new(
+            format!("pruning {}", cache.root().display()),
+            wanted.count as u64,
+        )
+    });
+    let removal = if request.dry_run {
+        count_wanted(&candidates, &wanted)
+    } else {
+        remove_wanted(
+            cache,
+            &scan,
+            &candidates,
+            wanted.count,
+            recent_cutoff,
+            request.free_at_least,
+            progress.as_ref(),
+        )?
+    };
+    if let Some(p) = &progress {
+        p.finish();
+    }
+
+    let oldest_left = candidates
+        .get(removal.done)
+        .map(Entry::modified)
+        .or(oldest_recent);
+    record_removal(
+        &mut outcome,
+        removal.tally,
+        wanted.goal_met && removal.free_goal_met,
+        oldest_left,
+    );
+    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(outcome)
+}
+
+/// `outcome` of a prune that did not get the lock within `timeout`, having started at `started`.
+fn not_locked(mut outcome: PruneOutcome, timeout: Duration, started: Instant) -> PruneOutcome {
+    outcome.notes.push(format!(
+        "another go-disk-guard held the lock on this cache for {}s; not pruning",
+        timeout.as_secs()
+    ));
+    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+    outcome
+}
+
+/// The entries older than `recent_cutoff`, oldest first, and the oldest last-use among the
+/// others, which are counted in `outcome` as kept for being recent. Sorted in place: a large
+/// cache's list is never held twice.
+fn candidates_oldest_first(
+    mut entries: Vec<Entry>,
+    recent_cutoff: SystemTime,
+    outcome: &mut PruneOutcome,
+) -> (Vec<Entry>, Option<SystemTime>) {
     let mut oldest_recent: Option<SystemTime> = None;
-    candidates.retain(|e| {
+    entries.retain(|e| {
         let modified = e.modified();
         if modified < recent_cutoff {
             return true;
@@ -159,79 +209,141 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> 
         oldest_recent = Some(oldest_recent.map_or(modified, |t| t.min(modified)));
         false
     });
-    candidates.sort_unstable_by_key(Entry::lru_key);
+    entries.sort_unstable_by_key(Entry::lru_key);
+    (entries, oldest_recent)
+}
 
-    // Each goal asks for a prefix of the candidates; the longest prefix serves them all.
-    let mut want = 0usize;
-    let mut goal_met = true;
+/// How many of the oldest candidates the goals of a request ask for.
+struct Wanted {
+    /// The length of the prefix: each goal asks for one, and the longest serves them all.
+    count: usize,
+    /// Whether the age and size goals are met by removing them.
+    goal_met: bool,
+    /// Whether the free-space goal would be met by removing them, as far as a dry run can tell.
+    free_goal_estimate: bool,
+}
+
+/// The prefix of `candidates` (oldest first, `total_bytes` in the cache) that `request`'s
+/// goals ask for at `now`.
+fn wanted(
+    cache: &BuildCache,
+    request: &Request,
+    candidates: &[Entry],
+    now: SystemTime,
+    total_bytes: u128,
+) -> io::Result<Wanted> {
+    let mut wanted = Wanted {
+        count: 0,
+        goal_met: true,
+        free_goal_estimate: true,
+    };
     if let Some(age) = request.older_than {
         let cutoff = now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
-        want = want.max(candidates.partition_point(|e| e.modified() < cutoff));
+        let n = candidates.partition_point(|e| e.modified() < cutoff);
+        wanted.count = wanted.count.max(n);
     }
     if let Some(max) = request.max_size {
         let excess = total_bytes.saturating_sub(u128::from(max));
-        let (n, met) = prefix_freeing(&candidates, 0, excess);
-        want = want.max(n);
-        goal_met &= met;
+        let (n, met) = prefix_freeing(candidates, 0, excess);
+        wanted.count = wanted.count.max(n);
+        wanted.goal_met &= met;
     }
-    let volume_path = cache.root().to_path_buf();
-    let shortfall = |target: u64| -> io::Result<u128> {
-        Ok(u128::from(
-            target.saturating_sub(disk::space(&volume_path)?.available),
-        ))
-    };
-    // A dry run can only estimate whether the free-space goal would be met.
-    let mut free_goal_estimate = true;
     if let Some(target) = request.free_at_least {
-        let (n, met) = prefix_freeing(&candidates, 0, shortfall(target)?);
-        want = want.max(n);
-        free_goal_estimate = met;
+        let (n, met) = prefix_freeing(candidates, 0, shortfall(cache, target)?);
+        wanted.count = wanted.count.max(n);
+        wanted.free_goal_estimate = met;
     }
+    Ok(wanted)
+}
 
-    let progress = request
-        .progress
-        .then(|| Progress::new(format!("pruning {}", cache.root().display()), want as u64));
-    let mut done = want;
+/// How far the cache's volume is from having `target` bytes available.
+fn shortfall(cache: &BuildCache, target: u64) -> io::Result<u128> {
+    Ok(u128::from(
+        target.saturating_sub(disk::space(cache.root())?.available),
+    ))
+}
+
+/// What removing (or, in a dry run, counting) the wanted entries came to.
+struct Pass {
+    tally: Tally,
+    /// How many of the candidates, oldest first, were gone through.
+    done: usize,
+    /// Whether the free-space goal, if any, is met (in a dry run: would be).
+    free_goal_met: bool,
+}
+
+/// What removing the wanted candidates would come to, for a dry run.
+fn count_wanted(candidates: &[Entry], wanted: &Wanted) -> Pass {
     let mut tally = Tally::default();
-    if request.dry_run {
-        for e in candidates.get(..want).unwrap_or_default() {
-            tally.removed(e);
-        }
-        goal_met &= free_goal_estimate;
-    } else {
-        tally = remove_entries(
-            cache,
-            &scan,
-            candidates.get(..want).unwrap_or_default(),
-            recent_cutoff,
-            progress.as_ref(),
-        );
-        // Space freed is not exactly the bytes removed (other writers, block rounding,
-        // entries spared or vanished): measure again and go on while the goal is missed.
-        if let Some(target) = request.free_at_least {
-            for _ in 0..MAX_FREE_ROUNDS {
-                let short = shortfall(target)?;
-                if short == 0 || done >= candidates.len() {
-                    break;
-                }
-                let (end, _) = prefix_freeing(&candidates, done, short);
-                let more = remove_entries(
-                    cache,
-                    &scan,
-                    candidates.get(done..end).unwrap_or_default(),
-                    recent_cutoff,
-                    progress.as_ref(),
-                );
-                tally.add(more);
-                done = end;
-            }
-            goal_met &= shortfall(target)? == 0;
-        }
+    for e in candidates.get(..wanted.count).unwrap_or_default() {
+        tally.removed(e);
     }
-    if let Some(p) = &progress {
-        p.finish();
+    Pass {
+        tally,
+        done: wanted.count,
+        free_goal_met: wanted.free_goal_estimate,
     }
+}
 
+/// Removes the first `want` of `candidates`, then, while the volume has less than
+/// `free_at_least` available, measures again and removes further.
+fn remove_wanted(
+    cache: &BuildCache,
+    scan: &crate::buildcache::Scan,
+    candidates: &[Entry],
+    want: usize,
+    recent_cutoff: SystemTime,
+    free_at_least: Option<u64>,
+    progress: Option<&Progress>,
+) -> io::Result<Pass> {
+    let mut tally = remove_entries(
+        cache,
+        scan,
+        candidates.get(..want).unwrap_or_default(),
+        recent_cutoff,
+        progress,
+    );
+    let mut done = want;
+    let Some(target) = free_at_least else {
+        return Ok(Pass {
+            tally,
+            done,
+            free_goal_met: true,
+        });
+    };
+    // Space freed is not exactly the bytes removed (other writers, block rounding,
+    // entries spared or vanished): measure again and go on while the goal is missed.
+    for _ in 0..MAX_FREE_ROUNDS {
+        let short = shortfall(cache, target)?;
+        if short == 0 || done >= candidates.len() {
+            break;
+        }
+        let (end, _) = prefix_freeing(candidates, done, short);
+        let more = remove_entries(
+            cache,
+            scan,
+            candidates.get(done..end).unwrap_or_default(),
+            recent_cutoff,
+            progress,
+        );
+        tally.add(more);
+        done = end;
+    }
+    Ok(Pass {
+        tally,
+        done,
+        free_goal_met: shortfall(cache, target)? == 0,
+    })
+}
+
+/// Puts what a removal came to into `outcome`, whose remaining stats start from its oldest
+/// entry left, `oldest_left`.
+fn record_removal(
+    outcome: &mut PruneOutcome,
+    tally: Tally,
+    goal_met: bool,
+    oldest_left: Option<SystemTime>,
+) {
     outcome.removed_entries = tally.entries;
     outcome.removed_files = tally.files;
     outcome.removed_bytes = tally.bytes;
@@ -240,14 +352,8 @@ pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> 
     outcome.vanished = tally.vanished;
     outcome.held_open = tally.held_open;
     outcome.goal_met = goal_met;
-    outcome.after = remaining_stats(
-        &outcome.before,
-        candidates.get(done).map(Entry::modified).or(oldest_recent),
-        &tally,
-    );
+    outcome.after = remaining_stats(&outcome.before, oldest_left, &tally);
     outcome.notes.extend(tally.errors);
-    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(outcome)
 }
 
 /// The end of the shortest run of candidates from `start` whose bytes reach `bytes`, and

@@ -108,8 +108,22 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
         },
         ..StaleWork::default()
     };
+    let seen = distinct_real_dirs(temp_dirs);
+    let cutoff = SystemTime::now()
+        .checked_sub(older_than)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let users = live_paths(&mut out.notes);
+    for temp in &seen {
+        out.temp_dirs.push(temp.clone());
+        clean_temp_dir(temp, cutoff, &users, dry_run, &mut out);
+    }
+    out
+}
+
+/// The real paths of `dirs` that exist, each once, in the order first met.
+fn distinct_real_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut seen = Vec::new();
-    for dir in temp_dirs {
+    for dir in dirs {
         let Ok(real) = std::fs::canonicalize(dir) else {
             continue;
         };
@@ -117,94 +131,118 @@ pub fn clean(temp_dirs: &[PathBuf], older_than: Duration, dry_run: bool) -> Stal
             seen.push(real);
         }
     }
-    let cutoff = SystemTime::now()
-        .checked_sub(older_than)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let users = live_paths(&mut out.notes);
-    for temp in &seen {
-        out.temp_dirs.push(temp.clone());
-        let handle = match Dir::open(temp) {
-            Ok(h) => h,
-            Err(e) => {
-                out.notes
-                    .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
-                continue;
-            }
+    seen
+}
+
+/// Goes through the work directories directly under `temp`, in name order, into `out`:
+/// removes (or, in a dry run, counts) those last changed before `cutoff` that none of `users`
+/// holds.
+fn clean_temp_dir(
+    temp: &Path,
+    cutoff: SystemTime,
+    users: &[(u32, PathBuf)],
+    dry_run: bool,
+    out: &mut StaleWork,
+) {
+    let handle = match Dir::open(temp) {
+        Ok(h) => h,
+        Err(e) => {
+            out.notes
+                .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
+            return;
+        }
+    };
+    let mut names = match handle.names() {
+        Ok(n) => n,
+        Err(e) => {
+            out.notes
+                .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
+            return;
+        }
+    };
+    names.sort();
+    for name in names.into_iter().filter(|n| is_work_dir_name(n)) {
+        let notes = &mut out.notes;
+        let Some(dir) = clean_work_dir(&handle, temp, &name, cutoff, users, dry_run, notes) else {
+            continue;
         };
-        let mut names = match handle.names() {
-            Ok(n) => n,
-            Err(e) => {
-                out.notes
-                    .push(format!("{}: {e}; left alone", crate::escape::path(temp)));
-                continue;
+        if matches!(dir.fate, Fate::Removed | Fate::WouldRemove) {
+            out.removed_dirs += 1;
+            out.removed_bytes = out.removed_bytes.saturating_add(dir.bytes);
+        }
+        out.dirs.push(dir);
+    }
+}
+
+/// The work directory `name` in `handle` (the temp dir `temp`) and its fate: recent, in use,
+/// removed (or, in a dry run, to be), or failed. `None` when it is no directory of its own
+/// (a link, a file or a mount point) or cannot be looked at.
+fn clean_work_dir(
+    handle: &Dir,
+    temp: &Path,
+    name: &OsStr,
+    cutoff: SystemTime,
+    users: &[(u32, PathBuf)],
+    dry_run: bool,
+    notes: &mut Vec<String>,
+) -> Option<WorkDir> {
+    let path = temp.join(name);
+    let meta = handle.meta(name).ok()?;
+    // A link (even to a directory), a file or a mount point is not a work dir.
+    if meta.kind != Kind::Dir || !meta.same_mount {
+        return None;
+    }
+    let (files, bytes) = safefs::usage(handle, name)
+        .map(|u| (u.files, u.bytes))
+        .unwrap_or((0, 0));
+    let mut dir = WorkDir {
+        path: path.clone(),
+        files,
+        bytes,
+        modified: Some(meta.modified),
+        fate: Fate::Recent,
+        used_by: None,
+    };
+    if meta.modified >= cutoff {
+        return Some(dir);
+    }
+    if let Some(pid) = users
+        .iter()
+        .find(|(_, p)| p.starts_with(&path))
+        .map(|u| u.0)
+    {
+        dir.fate = Fate::InUse;
+        dir.used_by = Some(pid);
+        return Some(dir);
+    }
+    dir.fate = if dry_run {
+        Fate::WouldRemove
+    } else {
+        remove_work_dir(handle, name, &path, notes)
+    };
+    Some(dir)
+}
+
+/// Removes the work directory `name` in `handle` (at `path`), noting in `notes` what was
+/// left and why.
+fn remove_work_dir(handle: &Dir, name: &OsStr, path: &Path, notes: &mut Vec<String>) -> Fate {
+    match safefs::remove_tree(handle, name) {
+        Ok(removed) if removed.complete() => Fate::Removed,
+        Ok(removed) => {
+            for left in &removed.left {
+                notes.push(format!(
+                    "{}: {}; left alone",
+                    crate::escape::path(&path.join(&left.path)),
+                    left.why
+                ));
             }
-        };
-        names.sort();
-        for name in names.into_iter().filter(|n| is_work_dir_name(n)) {
-            let path = temp.join(&name);
-            let meta = match handle.meta(&name) {
-                Ok(m) => m,
-                Err(_) => continue,
-            };
-            // A link (even to a directory), a file or a mount point is not a work dir.
-            if meta.kind != Kind::Dir || !meta.same_mount {
-                continue;
-            }
-            let (files, bytes) = safefs::usage(&handle, &name)
-                .map(|u| (u.files, u.bytes))
-                .unwrap_or((0, 0));
-            let mut dir = WorkDir {
-                path: path.clone(),
-                files,
-                bytes,
-                modified: Some(meta.modified),
-                fate: Fate::Recent,
-                used_by: None,
-            };
-            if meta.modified >= cutoff {
-                out.dirs.push(dir);
-                continue;
-            }
-            if let Some(pid) = users
-                .iter()
-                .find(|(_, p)| p.starts_with(&path))
-                .map(|u| u.0)
-            {
-                dir.fate = Fate::InUse;
-                dir.used_by = Some(pid);
-                out.dirs.push(dir);
-                continue;
-            }
-            dir.fate = if dry_run {
-                Fate::WouldRemove
-            } else {
-                match safefs::remove_tree(&handle, &name) {
-                    Ok(removed) if removed.complete() => Fate::Removed,
-                    Ok(removed) => {
-                        for left in &removed.left {
-                            out.notes.push(format!(
-                                "{}: {}; left alone",
-                                crate::escape::path(&path.join(&left.path)),
-                                left.why
-                            ));
-                        }
-                        Fate::Failed
-                    }
-                    Err(e) => {
-                        out.notes
-                            .push(format!("{}: {e}", crate::escape::path(&path)));
-                        Fate::Failed
-                    }
-                }
-            };
-            if matches!(dir.fate, Fate::Removed | Fate::WouldRemove) {
-                out.removed_dirs += 1;
-                out.removed_bytes = out.removed_bytes.saturating_add(dir.bytes);
-            }
-            out.dirs.push(dir);
+            Fate::Failed
+        }
+        Err(e) => {
+            notes.push(format!("{}: {e}", crate::escape::path(path)));
+            Fate::Failed
         }
     }
-    out
 }
 
 /// Every path a live process holds: working directories, open files and mapped files, with

@@ -7,8 +7,9 @@
 use std::fmt::Write;
 
 use super::text::{cacheprog_line, prune_line, serde_plain, stale_work_line};
-use super::{Report, Status};
+use super::{Finding, Report, Status, VolumeReport};
 use crate::escape;
+use crate::goenv::GoEnv;
 use crate::units::format_bytes;
 
 /// Cells in a usage bar.
@@ -74,6 +75,20 @@ fn usage_chart(w: &mut String, report: &Report) {
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
+    heading(w, report);
+    volume_table(w, &report.volumes);
+    usage_chart(w, report);
+    if let Some(r) = &report.relocation {
+        relocation(w, r);
+    }
+    what_was_done(w, report);
+    findings(w, &report.findings);
+    go_directories(w, &report.go);
+    out
+}
+
+/// The icon for the verdict, the command, and the verdict's message.
+fn heading(w: &mut String, report: &Report) {
     let icon = match report.verdict.status {
         Status::HardLimit if report.verdict.tolerated => "⚠️",
         Status::HardLimit | Status::Unhealthy => "❌",
@@ -83,13 +98,16 @@ pub fn render(report: &Report) -> String {
     };
     let _ = writeln!(w, "### {icon} go-disk-guard {}\n", report.command);
     let _ = writeln!(w, "{}\n", escape::markdown(&report.verdict.message));
+}
 
+/// One row for each watched volume: its type, size, space before and after, limits and contents.
+fn volume_table(w: &mut String, volumes: &[VolumeReport]) {
     let _ = writeln!(
         w,
         "| Volume | Type | Size | Available before | Available after | Limits (hard / soft / target) | Holds |"
     );
     let _ = writeln!(w, "|---|---|--:|--:|--:|---|---|");
-    for v in &report.volumes {
+    for v in volumes {
         let limits = v.limits.map_or("—".to_string(), |l| {
             format!(
                 "{} / {} / {}",
@@ -118,27 +136,29 @@ pub fn render(report: &Report) -> String {
             escape::markdown(&holds.join(", "))
         );
     }
+}
 
-    usage_chart(w, report);
-
-    if let Some(r) = &report.relocation {
-        let _ = writeln!(w, "\n**Relocation**: {}\n", escape::markdown(&r.reason));
-        for m in &r.moves {
-            let _ = writeln!(
-                w,
-                "- `{}`: {} → {}{}",
-                m.var,
-                escape::markdown_code_os(m.from.as_os_str()),
-                escape::markdown_code_os(m.to.as_os_str()),
-                if m.migrated_files > 0 {
-                    format!(" ({} files migrated)", m.migrated_files)
-                } else {
-                    String::new()
-                }
-            );
-        }
+/// Why the Go directories were or were not relocated, and each move.
+fn relocation(w: &mut String, r: &crate::relocate::Relocation) {
+    let _ = writeln!(w, "\n**Relocation**: {}\n", escape::markdown(&r.reason));
+    for m in &r.moves {
+        let _ = writeln!(
+            w,
+            "- `{}`: {} → {}{}",
+            m.var,
+            escape::markdown_code_os(m.from.as_os_str()),
+            escape::markdown_code_os(m.to.as_os_str()),
+            if m.migrated_files > 0 {
+                format!(" ({} files migrated)", m.migrated_files)
+            } else {
+                String::new()
+            }
+        );
     }
+}
 
+/// The prunes, the stale work directories, and the GOCACHEPROG, one line each.
+fn what_was_done(w: &mut String, report: &Report) {
     if !report.prunes.is_empty() {
         let _ = writeln!(w);
         for p in &report.prunes {
@@ -158,22 +178,30 @@ pub fn render(report: &Report) -> String {
             escape::markdown_code(prog)
         );
     }
-    if !report.findings.is_empty() {
-        let _ = writeln!(w);
-        for f in &report.findings {
-            let _ = writeln!(
-                w,
-                "- **{}**: {}",
-                serde_plain(&f.level),
-                escape::markdown(&f.message)
-            );
-        }
-    }
+}
 
+/// Each finding with its level, after a blank line; nothing when there are none.
+fn findings(w: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    for f in findings {
+        let _ = writeln!(
+            w,
+            "- **{}**: {}",
+            serde_plain(&f.level),
+            escape::markdown(&f.message)
+        );
+    }
+}
+
+/// Go's variables and where each came from, folded away.
+fn go_directories(w: &mut String, env: &GoEnv) {
     let _ = writeln!(w, "\n<details><summary>Go directories</summary>\n");
     let _ = writeln!(w, "| Variable | Value | From |");
     let _ = writeln!(w, "|---|---|---|");
-    for var in &report.go.vars {
+    for var in &env.vars {
         let value = if var.value.is_empty() {
             "*unset*".to_string()
         } else {
@@ -187,7 +215,6 @@ pub fn render(report: &Report) -> String {
         );
     }
     let _ = writeln!(w, "\n</details>");
-    out
 }
 
 #[cfg(test)]

@@ -127,21 +127,14 @@ impl Report {
     }
 }
 
-/// A report whose every text that a machine, a repository or a server chooses holds `value`,
-/// for tests of the renderers.
+/// The Go environment of [`sample`]: every variable, version and note holds `value`.
 #[cfg(test)]
-pub(crate) fn sample(value: &str) -> Report {
-    use std::path::Path;
-
-    use crate::disk::{Link, Mount, Reparse, VolumeId};
+fn sample_go(value: &str, path: &std::path::Path) -> GoEnv {
     use crate::goenv::{GoVar, Origin, Resolver};
-    use crate::settings::{Layer, Limits};
 
-    let path = Path::new("/v").join(value);
-    let settings = Settings::from_layers(Layer::default()).expect("default settings");
-    let go = GoEnv {
+    GoEnv {
         resolver: Resolver::GoEnv {
-            go: path.clone(),
+            go: path.to_path_buf(),
             version: value.to_string(),
         },
         vars: ["GOROOT", "GOCACHE"]
@@ -155,11 +148,19 @@ pub(crate) fn sample(value: &str) -> Report {
             .collect(),
         sources: Default::default(),
         notes: vec![value.to_string()],
-    };
-    let volume = VolumeReport {
+    }
+}
+
+/// The one volume of [`sample`], with a link and limits, every text holding `value`.
+#[cfg(test)]
+fn sample_volume(value: &str, path: &std::path::Path) -> VolumeReport {
+    use crate::disk::{Link, Mount, Reparse, VolumeId};
+    use crate::settings::Limits;
+
+    VolumeReport {
         id: VolumeId(value.to_string()),
         mount: Mount {
-            mount_point: path.clone(),
+            mount_point: path.to_path_buf(),
             fs_type: value.to_string(),
             source: value.to_string(),
             network: false,
@@ -179,17 +180,31 @@ pub(crate) fn sample(value: &str) -> Report {
         level: Some(crate::policy::Level::Ok),
         paths: vec![WatchedPath {
             label: value.to_string(),
-            path: path.clone(),
+            path: path.to_path_buf(),
             exists: true,
             links: vec![Link {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reparse: Reparse::Symlink {
                     target: value.to_string(),
                     relative: false,
                 },
             }],
         }],
-    };
+    }
+}
+
+/// A report whose every text that a machine, a repository or a server chooses holds `value`,
+/// for tests of the renderers.
+#[cfg(test)]
+pub(crate) fn sample(value: &str) -> Report {
+    use std::path::Path;
+
+    use crate::settings::Layer;
+
+    let path = Path::new("/v").join(value);
+    let settings = Settings::from_layers(Layer::default()).expect("default settings");
+    let go = sample_go(value, &path);
+    let volume = sample_volume(value, &path);
     let finding = Finding {
         level: FindingLevel::Warning,
         code: Some("code"),

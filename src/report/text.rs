@@ -6,19 +6,44 @@
 
 use std::fmt::Write;
 
-use super::{Report, Status};
+use super::{CacheReport, Finding, Report, Status, Verdict, VolumeReport};
 use crate::escape;
-use crate::goenv::Resolver;
+use crate::goenv::{GoEnv, Resolver};
 use crate::prune::PruneOutcome;
-use crate::units::ago;
-use crate::units::format_bytes;
+use crate::units::{ago, format_bytes};
 
 /// Renders `report` as plain text, one section per stage.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
+    go_section(w, &report.go);
+    volumes_section(w, &report.volumes);
+    if let Some(cache) = &report.cache {
+        cache_section(w, cache);
+    }
+    if let Some(prog) = &report.cacheprog {
+        let _ = writeln!(w, "\nGOCACHEPROG handed on: {}", escape::line(prog));
+    }
+    if let Some(r) = &report.relocation {
+        relocation_section(w, r);
+    }
+    if let Some(run) = &report.run {
+        run_section(w, run);
+    }
+    for p in &report.prunes {
+        prune_section(w, p);
+    }
+    if let Some(s) = &report.stale_work {
+        stale_work_section(w, s);
+    }
+    findings_section(w, &report.findings);
+    verdict_line(w, &report.verdict);
+    out
+}
 
-    match &report.go.resolver {
+/// Where Go's directories came from, and each variable's value and origin.
+fn go_section(w: &mut String, env: &GoEnv) {
+    match &env.resolver {
         Resolver::GoEnv { go, version } => {
             let _ = writeln!(
                 w,
@@ -35,7 +60,7 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
-    for var in &report.go.vars {
+    for var in &env.vars {
         let value = if var.value.is_empty() {
             "(unset)".into()
         } else {
@@ -43,208 +68,225 @@ pub fn render(report: &Report) -> String {
         };
         let _ = writeln!(w, "  {:<11} {value}  [{}]", var.name, var.origin.describe());
     }
+}
 
+/// Each watched volume: its space, what lies on it, and where it stands against the limits.
+fn volumes_section(w: &mut String, volumes: &[VolumeReport]) {
     let _ = writeln!(w, "\nVolumes:");
-    for v in &report.volumes {
-        let ram = if v.ram_backed { ", RAM-backed" } else { "" };
-        let fs = if v.mount.fs_type.is_empty() {
-            String::new()
-        } else {
-            format!(" ({}{ram})", escape::line(&v.mount.fs_type))
-        };
-        let labels: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
+    for v in volumes {
+        volume(w, v);
+    }
+}
+
+/// One volume of [`volumes_section`].
+fn volume(w: &mut String, v: &VolumeReport) {
+    let ram = if v.ram_backed { ", RAM-backed" } else { "" };
+    let fs = if v.mount.fs_type.is_empty() {
+        String::new()
+    } else {
+        format!(" ({}{ram})", escape::line(&v.mount.fs_type))
+    };
+    let labels: Vec<&str> = v.paths.iter().map(|p| p.label.as_str()).collect();
+    let _ = writeln!(
+        w,
+        "  {}{fs}: {} available of {} ({:.0}% used) — {}",
+        escape::path(&v.mount.mount_point),
+        format_bytes(v.available_bytes_after),
+        format_bytes(v.total_bytes),
+        v.used_percent_after,
+        escape::line(&labels.join(", "))
+    );
+    let (before, after) = (
+        format_bytes(v.available_bytes_before),
+        format_bytes(v.available_bytes_after),
+    );
+    if before != after {
+        let _ = writeln!(w, "    was {before} available before pruning");
+    }
+    if v.limited_by == crate::disk::quota::Binding::Quota {
         let _ = writeln!(
             w,
-            "  {}{fs}: {} available of {} ({:.0}% used) — {}",
-            escape::path(&v.mount.mount_point),
-            format_bytes(v.available_bytes_after),
-            format_bytes(v.total_bytes),
-            v.used_percent_after,
-            escape::line(&labels.join(", "))
+            "    your quota binds: it leaves less than the volume has free"
         );
-        let (before, after) = (
-            format_bytes(v.available_bytes_before),
-            format_bytes(v.available_bytes_after),
-        );
-        if before != after {
-            let _ = writeln!(w, "    was {before} available before pruning");
-        }
-        if v.limited_by == crate::disk::quota::Binding::Quota {
+    }
+    for p in &v.paths {
+        for link in &p.links {
             let _ = writeln!(
                 w,
-                "    your quota binds: it leaves less than the volume has free"
-            );
-        }
-        for p in &v.paths {
-            for link in &p.links {
-                let _ = writeln!(
-                    w,
-                    "    {} {}: {} is {}",
-                    escape::line(&p.label),
-                    escape::path(&p.path),
-                    escape::path(&link.path),
-                    describe_link(&link.reparse)
-                );
-            }
-        }
-        if let (Some(limits), Some(level)) = (&v.limits, v.level) {
-            let _ = writeln!(
-                w,
-                "    limits: hard {}, soft {}, target {} — {}",
-                format_bytes(limits.hard),
-                format_bytes(limits.soft),
-                format_bytes(limits.target),
-                serde_plain(&level)
+                "    {} {}: {} is {}",
+                escape::line(&p.label),
+                escape::path(&p.path),
+                escape::path(&link.path),
+                describe_link(&link.reparse)
             );
         }
     }
+    if let (Some(limits), Some(level)) = (&v.limits, v.level) {
+        let _ = writeln!(
+            w,
+            "    limits: hard {}, soft {}, target {} — {}",
+            format_bytes(limits.hard),
+            format_bytes(limits.soft),
+            format_bytes(limits.target),
+            serde_plain(&level)
+        );
+    }
+}
 
-    if let Some(cache) = &report.cache {
-        let s = &cache.stats;
+/// The build cache's size and age, and whether a GOCACHEPROG manages it.
+fn cache_section(w: &mut String, cache: &CacheReport) {
+    let s = &cache.stats;
+    let _ = write!(
+        w,
+        "\nBuild cache {}: {} in {} files ({} entries)",
+        escape::path(&cache.path),
+        format_bytes(s.bytes),
+        s.files,
+        s.entries
+    );
+    if let (Some(old), Some(new)) = (s.oldest, s.newest) {
+        let _ = write!(w, ", last used {} … {}", ago(old), ago(new));
+    }
+    let _ = writeln!(w);
+    if let Some(t) = s.last_go_trim {
+        let _ = writeln!(w, "  Go last trimmed it {}", ago(t));
+    }
+    if let Some(m) = &cache.cacheprog {
+        let _ = writeln!(w, "  {}", cacheprog_line(m));
+    }
+}
+
+/// Where the Go directories were moved to, or why they were not, and each move.
+fn relocation_section(w: &mut String, r: &crate::relocate::Relocation) {
+    match &r.root {
+        Some(root) => {
+            let _ = writeln!(
+                w,
+                "\nRelocated to {}: {}",
+                escape::path(root),
+                escape::line(&r.reason)
+            );
+        }
+        None => {
+            let _ = writeln!(w, "\nNot relocated: {}", escape::line(&r.reason));
+        }
+    }
+    for m in &r.moves {
         let _ = write!(
             w,
-            "\nBuild cache {}: {} in {} files ({} entries)",
-            escape::path(&cache.path),
-            format_bytes(s.bytes),
-            s.files,
-            s.entries
+            "  {:<11} {} -> {}",
+            m.var,
+            escape::path(&m.from),
+            escape::path(&m.to)
         );
-        if let (Some(old), Some(new)) = (s.oldest, s.newest) {
-            let _ = write!(w, ", last used {} … {}", ago(old), ago(new));
-        }
-        let _ = writeln!(w);
-        if let Some(t) = s.last_go_trim {
-            let _ = writeln!(w, "  Go last trimmed it {}", ago(t));
-        }
-        if let Some(m) = &cache.cacheprog {
-            let _ = writeln!(w, "  {}", cacheprog_line(m));
-        }
-    }
-    if let Some(prog) = &report.cacheprog {
-        let _ = writeln!(w, "\nGOCACHEPROG handed on: {}", escape::line(prog));
-    }
-
-    if let Some(r) = &report.relocation {
-        match &r.root {
-            Some(root) => {
-                let _ = writeln!(
-                    w,
-                    "\nRelocated to {}: {}",
-                    escape::path(root),
-                    escape::line(&r.reason)
-                );
-            }
-            None => {
-                let _ = writeln!(w, "\nNot relocated: {}", escape::line(&r.reason));
-            }
-        }
-        for m in &r.moves {
+        if m.migrated_files > 0 {
             let _ = write!(
                 w,
-                "  {:<11} {} -> {}",
-                m.var,
-                escape::path(&m.from),
-                escape::path(&m.to)
+                " (migrated {} files, {})",
+                m.migrated_files,
+                format_bytes(m.migrated_bytes)
             );
-            if m.migrated_files > 0 {
-                let _ = write!(
-                    w,
-                    " (migrated {} files, {})",
-                    m.migrated_files,
-                    format_bytes(m.migrated_bytes)
-                );
-            }
-            let _ = writeln!(w);
         }
+        let _ = writeln!(w);
     }
+}
 
-    if let Some(run) = &report.run {
+/// The supervised command: how it ended, how low space ran, and what was pruned meanwhile.
+fn run_section(w: &mut String, run: &crate::supervise::RunReport) {
+    let _ = write!(
+        w,
+        "\nRan `{}` for {:.1}s: exit code {}",
+        escape::line(&run.command.join(" ")),
+        run.duration_ms as f64 / 1000.0,
+        run.exit_code
+    );
+    if let (Some(low), Some(vol)) = (run.lowest_available_bytes, &run.lowest_volume) {
         let _ = write!(
             w,
-            "\nRan `{}` for {:.1}s: exit code {}",
-            escape::line(&run.command.join(" ")),
-            run.duration_ms as f64 / 1000.0,
-            run.exit_code
+            "; lowest available {} on {}",
+            format_bytes(low),
+            escape::path(vol)
         );
-        if let (Some(low), Some(vol)) = (run.lowest_available_bytes, &run.lowest_volume) {
-            let _ = write!(
-                w,
-                "; lowest available {} on {}",
-                format_bytes(low),
-                escape::path(vol)
-            );
-        }
-        if run.prunes > 0 {
-            let _ = write!(
-                w,
-                "; pruned {} ({} files) in {} prune(s) during the run",
-                format_bytes(run.pruned_bytes),
-                run.pruned_files,
-                run.prunes
-            );
-        }
-        let _ = writeln!(w);
-        if let Some(why) = &run.stopped {
-            let _ = writeln!(w, "  {}", escape::line(why));
-        }
     }
+    if run.prunes > 0 {
+        let _ = write!(
+            w,
+            "; pruned {} ({} files) in {} prune(s) during the run",
+            format_bytes(run.pruned_bytes),
+            run.pruned_files,
+            run.prunes
+        );
+    }
+    let _ = writeln!(w);
+    if let Some(why) = &run.stopped {
+        let _ = writeln!(w, "  {}", escape::line(why));
+    }
+}
 
-    for p in &report.prunes {
-        let _ = writeln!(w, "\n{}", prune_line(p));
-        for note in &p.notes {
-            let _ = writeln!(w, "  note: {}", escape::line(note));
-        }
+/// One prune and its notes.
+fn prune_section(w: &mut String, p: &PruneOutcome) {
+    let _ = writeln!(w, "\n{}", prune_line(p));
+    for note in &p.notes {
+        let _ = writeln!(w, "  note: {}", escape::line(note));
     }
-    if let Some(s) = &report.stale_work {
-        let _ = writeln!(w, "\n{}", stale_work_line(s));
-        for d in &s.dirs {
-            let _ = write!(
-                w,
-                "  {:<13} {} ({}, {} files",
-                serde_plain(&d.fate),
-                escape::path(&d.path),
-                format_bytes(d.bytes),
-                d.files
-            );
-            if let Some(t) = d.modified {
-                let _ = write!(w, ", last changed {}", ago(t));
-            }
-            if let Some(pid) = d.used_by {
-                let _ = write!(w, ", used by process {pid}");
-            }
-            let _ = writeln!(w, ")");
-        }
-        for note in &s.notes {
-            let _ = writeln!(w, "  note: {}", escape::line(note));
-        }
-    }
+}
 
-    if !report.findings.is_empty() {
-        let _ = writeln!(w);
-        for f in &report.findings {
-            let code = f.code.map(|c| format!("[{c}]")).unwrap_or_default();
-            let _ = writeln!(
-                w,
-                "{}{code}: {}",
-                serde_plain(&f.level),
-                escape::line(&f.message)
-            );
-            if let Some(fix) = &f.fix {
-                let _ = writeln!(w, "  fix: {}", escape::line(fix));
-            }
+/// Stale work directories: what became of each, and the notes.
+fn stale_work_section(w: &mut String, s: &crate::prune::work::StaleWork) {
+    let _ = writeln!(w, "\n{}", stale_work_line(s));
+    for d in &s.dirs {
+        let _ = write!(
+            w,
+            "  {:<13} {} ({}, {} files",
+            serde_plain(&d.fate),
+            escape::path(&d.path),
+            format_bytes(d.bytes),
+            d.files
+        );
+        if let Some(t) = d.modified {
+            let _ = write!(w, ", last changed {}", ago(t));
+        }
+        if let Some(pid) = d.used_by {
+            let _ = write!(w, ", used by process {pid}");
+        }
+        let _ = writeln!(w, ")");
+    }
+    for note in &s.notes {
+        let _ = writeln!(w, "  note: {}", escape::line(note));
+    }
+}
+
+/// Each finding with its fix, after a blank line; nothing when there are none.
+fn findings_section(w: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(w);
+    for f in findings {
+        let code = f.code.map(|c| format!("[{c}]")).unwrap_or_default();
+        let _ = writeln!(
+            w,
+            "{}{code}: {}",
+            serde_plain(&f.level),
+            escape::line(&f.message)
+        );
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(w, "  fix: {}", escape::line(fix));
         }
     }
+}
 
+/// The closing line: FAILED or OK, and why.
+fn verdict_line(w: &mut String, verdict: &Verdict) {
     let _ = writeln!(
         w,
         "\n{}: {}",
-        match report.verdict.status {
+        match verdict.status {
             Status::HardLimit | Status::Unhealthy => "FAILED",
             _ => "OK",
         },
-        escape::line(&report.verdict.message)
+        escape::line(&verdict.message)
     );
-    out
 }
 
 /// `a junction to D:\go-build`, `a symbolic link to ../cache`, …

@@ -756,7 +756,22 @@ pub fn diff(plan: &FilePlan, edits: &[Edit]) -> String {
     let old: Vec<&str> = plan.original.split_inclusive('\n').collect();
     let new_text = plan.edited(edits);
     let new: Vec<&str> = new_text.split_inclusive('\n').collect();
-    // Which old lines change: the edited and removed ones.
+    let changed = changed_lines(edits, old.len());
+    if changed.is_empty() {
+        return String::new();
+    }
+    let name = super::shown(&plan.file).replace(['\n', '\r'], " ");
+    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
+    let (old_to_new, kept) = new_indexes(edits, old.len());
+    for (lo, hi) in hunk_ranges(&changed, old.len()) {
+        push_hunk(&mut out, &old, &new, &old_to_new, kept, lo..hi);
+    }
+    out
+}
+
+/// The indexes of the old lines that change, the edited and removed ones, in order, each once:
+/// those of a file of `old_len` lines.
+fn changed_lines(edits: &[Edit], old_len: usize) -> Vec<usize> {
     let mut changed: Vec<usize> = Vec::new();
     for e in edits {
         let i = usize::try_from(e.line)
@@ -772,24 +787,29 @@ pub fn diff(plan: &FilePlan, edits: &[Edit]) -> String {
     }
     changed.sort_unstable();
     changed.dedup();
-    changed.retain(|&i| i < old.len());
-    if changed.is_empty() {
-        return String::new();
-    }
-    let name = super::shown(&plan.file).replace(['\n', '\r'], " ");
-    let mut out = format!("--- a/{name}\n+++ b/{name}\n");
-    // Group changed lines whose contexts overlap into hunks.
+    changed.retain(|&i| i < old_len);
+    changed
+}
+
+/// The old lines each hunk shows: the changed lines with three of context either side, those
+/// whose contexts overlap in one hunk.
+fn hunk_ranges(changed: &[usize], old_len: usize) -> Vec<(usize, usize)> {
     let mut groups: Vec<(usize, usize)> = Vec::new();
-    for &i in &changed {
+    for &i in changed {
         let lo = i.saturating_sub(3);
-        let hi = (i + 4).min(old.len());
+        let hi = (i + 4).min(old_len);
         match groups.last_mut() {
             Some((_, end)) if lo <= *end => *end = hi.max(*end),
             _ => groups.push((lo, hi)),
         }
     }
-    // Map old line index → new line index (removed lines map to none).
-    let mut old_to_new: Vec<Option<usize>> = Vec::with_capacity(old.len());
+    groups
+}
+
+/// Each old line's index among the new lines (removed lines map to none), and how many lines
+/// are kept.
+fn new_indexes(edits: &[Edit], old_len: usize) -> (Vec<Option<usize>>, usize) {
+    let mut old_to_new: Vec<Option<usize>> = Vec::with_capacity(old_len);
     let mut k = 0usize;
     let removed: std::collections::HashSet<usize> = edits
         .iter()
@@ -803,7 +823,7 @@ pub fn diff(plan: &FilePlan, edits: &[Edit]) -> String {
         })
         .filter_map(|n| usize::try_from(n).ok().and_then(|n| n.checked_sub(1)))
         .collect();
-    for i in 0..old.len() {
+    for i in 0..old_len {
         if removed.contains(&i) {
             old_to_new.push(None);
         } else {
@@ -811,52 +831,62 @@ pub fn diff(plan: &FilePlan, edits: &[Edit]) -> String {
             k += 1;
         }
     }
-    for (lo, hi) in groups {
-        let mut body = String::new();
-        let (mut old_count, mut new_count) = (0usize, 0usize);
-        let new_start = (lo..hi)
-            .find_map(|i| old_to_new.get(i).copied().flatten())
-            .unwrap_or(k);
-        for i in lo..hi {
-            let Some(old_line) = old.get(i) else {
-                continue;
-            };
-            let new_line = old_to_new
-                .get(i)
-                .copied()
-                .flatten()
-                .and_then(|j| new.get(j));
-            match new_line {
-                Some(nl) if nl == old_line => {
-                    push_diff_line(&mut body, ' ', old_line);
-                    old_count += 1;
-                    new_count += 1;
-                }
-                Some(nl) => {
-                    push_diff_line(&mut body, '-', old_line);
-                    push_diff_line(&mut body, '+', nl);
-                    old_count += 1;
-                    new_count += 1;
-                }
-                None => {
-                    push_diff_line(&mut body, '-', old_line);
-                    old_count += 1;
-                }
+    (old_to_new, k)
+}
+
+/// Adds the hunk of old lines `lines` to `out`: its header, then each line as it was and is.
+fn push_hunk(
+    out: &mut String,
+    old: &[&str],
+    new: &[&str],
+    old_to_new: &[Option<usize>],
+    kept: usize,
+    lines: std::ops::Range<usize>,
+) {
+    let (lo, hi) = (lines.start, lines.end);
+    let mut body = String::new();
+    let (mut old_count, mut new_count) = (0usize, 0usize);
+    let new_start = (lo..hi)
+        .find_map(|i| old_to_new.get(i).copied().flatten())
+        .unwrap_or(kept);
+    for i in lo..hi {
+        let Some(old_line) = old.get(i) else {
+            continue;
+        };
+        let new_line = old_to_new
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|j| new.get(j));
+        match new_line {
+            Some(nl) if nl == old_line => {
+                push_diff_line(&mut body, ' ', old_line);
+                old_count += 1;
+                new_count += 1;
+            }
+            Some(nl) => {
+                push_diff_line(&mut body, '-', old_line);
+                push_diff_line(&mut body, '+', nl);
+                old_count += 1;
+                new_count += 1;
+            }
+            None => {
+                push_diff_line(&mut body, '-', old_line);
+                old_count += 1;
             }
         }
-        let _ = writeln!(
-            out,
-            "@@ -{},{old_count} +{},{new_count} @@",
-            lo + 1,
-            if new_count == 0 {
-                new_start
-            } else {
-                new_start + 1
-            }
-        );
-        out.push_str(&body);
     }
-    out
+    let _ = writeln!(
+        out,
+        "@@ -{},{old_count} +{},{new_count} @@",
+        lo + 1,
+        if new_count == 0 {
+            new_start
+        } else {
+            new_start + 1
+        }
+    );
+    out.push_str(&body);
 }
 
 fn push_diff_line(out: &mut String, sign: char, line: &str) {

@@ -643,107 +643,126 @@ fn find_in(
     system_drive: u8,
     problems: &mut Vec<Problem>,
 ) -> Vec<Finding> {
-    let mut found = Vec::new();
     match kind {
-        Kind::Go => {
-            let (literals, error) = golex::string_literals(text);
-            let mut line_starts: Vec<usize> = Vec::new();
-            for lit in literals {
-                let hits = paths::find(&lit.value, system_drive);
-                if hits.is_empty() {
-                    continue;
-                }
-                if line_starts.is_empty() {
-                    line_starts.push(0);
-                    line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-                }
-                let before = line_before(text, &line_starts, lit.line, lit.column);
-                let compared = place::is_comparison(before);
-                let prose = place::is_prose(&lit.value, &hits);
-                for hit in hits {
-                    let mut f = Finding::new(
-                        file.to_path_buf(),
-                        position_in(&lit, hit.start),
-                        hit.rule,
-                        Context::GoString,
-                        hit.path,
-                        lit.source.to_string(),
-                    );
-                    if prose || place::in_code_span(&lit.value, hit.start) {
-                        f.place = Place::Text;
-                        f.level = Level::Note;
-                    } else if compared
-                        || (hit.rule == Rule::SystemDrivePath && !place::go_or_user_dir(&f.path))
-                    {
-                        f.level = f.level.min(Level::Warning);
-                    }
-                    found.push(f);
-                }
-            }
-            if let Some(e) = error {
-                problems.push(Problem {
-                    file: file.to_path_buf(),
-                    message: format!("not valid Go at {e}; literals after it were not read"),
-                });
-            }
+        Kind::Go => find_in_go(file, text, system_drive, problems),
+        Kind::GoMod | Kind::GoWork => find_in_go_mod(file, text, kind == Kind::GoWork),
+        Kind::Build(build) => find_in_build(file, text, build, system_drive),
+    }
+}
+
+/// The hard-coded paths in the string literals of a Go file; text that reads as prose is a
+/// note, a comparison a warning. A syntax error is a problem: literals after it are not read.
+fn find_in_go(
+    file: &Path,
+    text: &str,
+    system_drive: u8,
+    problems: &mut Vec<Problem>,
+) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let (literals, error) = golex::string_literals(text);
+    let mut line_starts: Vec<usize> = Vec::new();
+    for lit in literals {
+        let hits = paths::find(&lit.value, system_drive);
+        if hits.is_empty() {
+            continue;
         }
-        Kind::GoMod | Kind::GoWork => {
-            let work = kind == Kind::GoWork;
-            for h in directives::go_mod(text, work) {
-                let context = if work {
-                    Context::GoWork
-                } else {
-                    Context::GoMod
-                };
-                found.push(Finding::new(
-                    file.to_path_buf(),
-                    (h.line, h.column),
-                    h.rule,
-                    context,
-                    h.path,
-                    h.context,
-                ));
-            }
+        if line_starts.is_empty() {
+            line_starts.push(0);
+            line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         }
-        Kind::Build(build) => {
-            let golang = if build == Build::Dockerfile {
-                place::golang_stages(text)
-            } else {
-                Vec::new()
-            };
-            let runners = match build {
-                Build::Workflow => place::Runners::of_workflow(text),
-                Build::Action => place::Runners::ALL,
-                _ => place::Runners::default(),
-            };
-            for h in directives::assignments(text, build.dialect(), system_drive) {
-                let in_golang = usize::try_from(h.line)
-                    .ok()
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| golang.get(i))
-                    .copied()
-                    .unwrap_or(false);
-                if (in_golang && place::golang_image_owns(&h.path)) || runners.owns(&h.path) {
-                    continue;
-                }
-                // An image's PATH holds what the Dockerfile put there; only Go's directories
-                // on it are errors.
-                let image_path =
-                    build == Build::Dockerfile && h.context == "PATH" && !place::go_dir(&h.path);
-                let mut f = Finding::new(
-                    file.to_path_buf(),
-                    (h.line, h.column),
-                    h.rule,
-                    Context::Assignment,
-                    h.path,
-                    h.context,
-                );
-                if image_path {
-                    f.level = f.level.min(Level::Warning);
-                }
-                found.push(f);
+        let before = line_before(text, &line_starts, lit.line, lit.column);
+        let compared = place::is_comparison(before);
+        let prose = place::is_prose(&lit.value, &hits);
+        for hit in hits {
+            let mut f = Finding::new(
+                file.to_path_buf(),
+                position_in(&lit, hit.start),
+                hit.rule,
+                Context::GoString,
+                hit.path,
+                lit.source.to_string(),
+            );
+            if prose || place::in_code_span(&lit.value, hit.start) {
+                f.place = Place::Text;
+                f.level = Level::Note;
+            } else if compared
+                || (hit.rule == Rule::SystemDrivePath && !place::go_or_user_dir(&f.path))
+            {
+                f.level = f.level.min(Level::Warning);
             }
+            found.push(f);
         }
+    }
+    if let Some(e) = error {
+        problems.push(Problem {
+            file: file.to_path_buf(),
+            message: format!("not valid Go at {e}; literals after it were not read"),
+        });
+    }
+    found
+}
+
+/// The hard-coded paths in the directives of a go.mod file, or of a go.work file if `work`.
+fn find_in_go_mod(file: &Path, text: &str, work: bool) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for h in directives::go_mod(text, work) {
+        let context = if work {
+            Context::GoWork
+        } else {
+            Context::GoMod
+        };
+        found.push(Finding::new(
+            file.to_path_buf(),
+            (h.line, h.column),
+            h.rule,
+            context,
+            h.path,
+            h.context,
+        ));
+    }
+    found
+}
+
+/// The hard-coded paths assigned in a build file, less those a golang image (in a Dockerfile)
+/// or the runners (of a workflow or an action) bring along.
+fn find_in_build(file: &Path, text: &str, build: Build, system_drive: u8) -> Vec<Finding> {
+    let mut found = Vec::new();
+    let golang = if build == Build::Dockerfile {
+        place::golang_stages(text)
+    } else {
+        Vec::new()
+    };
+    let runners = match build {
+        Build::Workflow => place::Runners::of_workflow(text),
+        Build::Action => place::Runners::ALL,
+        _ => place::Runners::default(),
+    };
+    for h in directives::assignments(text, build.dialect(), system_drive) {
+        let in_golang = usize::try_from(h.line)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| golang.get(i))
+            .copied()
+            .unwrap_or(false);
+        if (in_golang && place::golang_image_owns(&h.path)) || runners.owns(&h.path) {
+            continue;
+        }
+        // An image's PATH holds what the Dockerfile put there; only Go's directories
+        // on it are errors.
+        let image_path =
+            build == Build::Dockerfile && h.context == "PATH" && !place::go_dir(&h.path);
+        let mut f = Finding::new(
+            file.to_path_buf(),
+            (h.line, h.column),
+            h.rule,
+            Context::Assignment,
+            h.path,
+            h.context,
+        );
+        if image_path {
+            f.level = f.level.min(Level::Warning);
+        }
+        found.push(f);
     }
     found
 }

@@ -309,8 +309,27 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
     } else if !matches!(first, b'\\' | b'%' | b'$' | b'~' | b'/') {
         return Match::None;
     }
-    let rest = t.get(i..).unwrap_or_default();
-    let hit = |rule, start: usize, end: usize| match text.get(start..end) {
+    if let Some(m) = drive_path_at(text, i, first, prev, system_drive) {
+        return m;
+    }
+    if !matches!(first, b'%' | b'$' | b'~' | b'/') {
+        return Match::None;
+    }
+    if let Some(m) = profile_path_at(text, i) {
+        return m;
+    }
+    if let Some(m) = home_go_path_at(text, i) {
+        return m;
+    }
+    if first == b'/' {
+        return unix_path_at(text, i);
+    }
+    Match::None
+}
+
+/// `text[start..end]` as a path of ours found by `rule`, or passed over if that is no slice.
+fn hit(text: &str, rule: Rule, start: usize, end: usize) -> Match {
+    match text.get(start..end) {
         Some(path) => Match::Hit(
             PathHit {
                 rule,
@@ -320,13 +339,26 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
             end,
         ),
         None => Match::Skip(end),
-    };
+    }
+}
+
+/// A Windows drive path starting at `i` (whose byte is `first`, after `prev`): `\\?\C:\…`,
+/// `C:\…` or `C:/…`.
+fn drive_path_at(
+    text: &str,
+    i: usize,
+    first: u8,
+    prev: Option<u8>,
+    system_drive: u8,
+) -> Option<Match> {
+    let t = text.as_bytes();
+    let rest = t.get(i..).unwrap_or_default();
     // \\?\C:\…
     if let Some([b'\\', b'\\', b'?', b'\\', letter, ..]) = rest.get(..5)
         && drive_at(t, i + 4)
     {
         let end = trim_spaces(t, i + 7, token_end(t, i + 4, ends_windows));
-        return hit(drive_rule(*letter, system_drive), i, end);
+        return Some(hit(text, drive_rule(*letter, system_drive), i, end));
     }
     // C:\… and C:/…; not a format verb ("%s:/"), not a component of another path
     // ("a/b:/c", "x\\y:\\z") unless in a file URL ("file:///C:/…"), and not a
@@ -342,13 +374,16 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
             .next()
             .unwrap_or_default();
         if !first_component.contains(&b'=') {
-            return hit(drive_rule(first, system_drive), i, end);
+            return Some(hit(text, drive_rule(first, system_drive), i, end));
         }
     }
-    if !matches!(first, b'%' | b'$' | b'~' | b'/') {
-        return Match::None;
-    }
-    // %USERPROFILE%\go, $env:LOCALAPPDATA\go-build, …
+    None
+}
+
+/// A path under the user profile starting at `i`, through a Go directory:
+/// `%USERPROFILE%\go`, `$env:LOCALAPPDATA\go-build`, …
+fn profile_path_at(text: &str, i: usize) -> Option<Match> {
+    let t = text.as_bytes();
     for var in ["USERPROFILE", "LOCALAPPDATA", "APPDATA"] {
         for (open, close) in [("%", "%"), ("$env:", ""), ("${env:", "}")] {
             let name_at = i + open.len();
@@ -362,45 +397,55 @@ fn match_at(text: &str, i: usize, first: u8, prev: Option<u8>, system_drive: u8)
             // %APPDATA%\go\env: GOENV's default; any go or go-build component counts.
             if matches!(t.get(sep), Some(b'\\' | b'/')) && contains_go_component(t, sep + 1) {
                 let end = token_end(t, sep, ends_profile);
-                return hit(Rule::UserProfilePath, i, end);
+                return Some(hit(text, Rule::UserProfilePath, i, end));
             }
         }
     }
-    // ~/go, $HOME/go, ${HOME}/go, $(HOME)/go
+    None
+}
+
+/// `~/go`, `$HOME/go`, `${HOME}/go` or `$(HOME)/go` starting at `i`.
+fn home_go_path_at(text: &str, i: usize) -> Option<Match> {
+    let t = text.as_bytes();
+    let rest = t.get(i..).unwrap_or_default();
     for home in ["~/", "$HOME/", "${HOME}/", "$(HOME)/"] {
         if rest.starts_with(home.as_bytes()) && go_component_exact(t, i + home.len(), "go") {
             let end = token_end(t, i + home.len(), ends_unix);
-            return hit(Rule::HomeGoPath, i, end);
+            return Some(hit(text, Rule::HomeGoPath, i, end));
         }
     }
-    // Absolute Unix paths; `/C:/…` (a file URL's path) is a drive path.
-    if first == b'/' {
-        let slashes = rest.iter().take_while(|&&b| b == b'/').count();
-        let after = i + slashes;
-        if drive_at(t, after) && after_file_scheme(t, after) {
-            return Match::Skip(after);
-        }
-        // One leading slash is the path; more belong to a URL ("file:///home/…").
-        let start = after.saturating_sub(1).max(i);
-        let end = token_end(t, start, ends_unix);
-        let path = text.get(start..end).unwrap_or_default();
-        let trimmed = path.trim_start_matches('/');
-        let rule = if trimmed == "usr/local/go" || trimmed.starts_with("usr/local/go/") {
-            Some(Rule::GorootPath)
-        } else if user_home(trimmed) {
-            Some(Rule::UserHomePath)
-        } else if cache_path(trimmed) {
-            Some(Rule::GoCachePath)
-        } else {
-            None
-        };
-        return match rule {
-            Some(rule) => hit(rule, start, end),
-            // Not ours: the whole token is passed over, so its inner slashes start nothing.
-            None => Match::Skip(end),
-        };
+    None
+}
+
+/// The absolute Unix path starting with the slash at `i`: ours (GOROOT's default, a user's
+/// home, a Go cache) or passed over whole; `/C:/…` (a file URL's path) is a drive path.
+fn unix_path_at(text: &str, i: usize) -> Match {
+    let t = text.as_bytes();
+    let rest = t.get(i..).unwrap_or_default();
+    let slashes = rest.iter().take_while(|&&b| b == b'/').count();
+    let after = i + slashes;
+    if drive_at(t, after) && after_file_scheme(t, after) {
+        return Match::Skip(after);
     }
-    Match::None
+    // One leading slash is the path; more belong to a URL ("file:///home/…").
+    let start = after.saturating_sub(1).max(i);
+    let end = token_end(t, start, ends_unix);
+    let path = text.get(start..end).unwrap_or_default();
+    let trimmed = path.trim_start_matches('/');
+    let rule = if trimmed == "usr/local/go" || trimmed.starts_with("usr/local/go/") {
+        Some(Rule::GorootPath)
+    } else if user_home(trimmed) {
+        Some(Rule::UserHomePath)
+    } else if cache_path(trimmed) {
+        Some(Rule::GoCachePath)
+    } else {
+        None
+    };
+    match rule {
+        Some(rule) => hit(text, rule, start, end),
+        // Not ours: the whole token is passed over, so its inner slashes start nothing.
+        None => Match::Skip(end),
+    }
 }
 
 /// `end` moved back over the spaces that end a Windows path (a trailing blank in

@@ -160,70 +160,9 @@ pub fn sarif(report: &ScanReport, base: &Path) -> String {
 
 /// [`sarif`], each result that an edit of `plans` fixes carrying it as a SARIF `fix`.
 pub fn sarif_with_fixes(report: &ScanReport, base: &Path, plans: &[FilePlan]) -> String {
-    let rules: Vec<Value> = Rule::ALL
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id(),
-                "name": r.name(),
-                "shortDescription": { "text": r.description() },
-                "fullDescription": { "text": r.help() },
-                "help": {
-                    "text": format!("{}. {}", r.description(), r.help()),
-                    "markdown": format!("**{}.** {}\n\nFix: {}.", r.description(), r.help(), r.fix()),
-                },
-                "helpUri": INFORMATION_URI,
-                "defaultConfiguration": { "level": r.level().as_str() },
-                "properties": { "tags": ["portability", "go"] },
-            })
-        })
-        .collect();
-    // Every place once, suppressed ones included (marked so, as code scanning expects),
-    // each with a fingerprint that no other result of the run shares.
-    let mut all: Vec<(&Finding, Option<&Suppression>)> = report
-        .findings
-        .iter()
-        .map(|f| (f, None))
-        .chain(report.suppressed.iter().map(|(f, s)| (f, Some(s))))
-        .collect();
-    all.sort_by(|a, b| a.0.cmp(b.0));
-    all.dedup_by(|a, b| {
-        (&a.0.file, a.0.line, a.0.column, a.0.rule) == (&b.0.file, b.0.line, b.0.column, b.0.rule)
-    });
-    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-    let results: Vec<Value> = all
-        .into_iter()
-        .map(|(f, suppression)| {
-            let base = fingerprint(f);
-            let n = seen.entry(base.clone()).or_insert(0);
-            let print = format!("{base}:{n}");
-            *n = n.saturating_add(1);
-            let mut r = result(f, suppression, &print);
-            if let (Some(fix), Some(object)) = (sarif_fix(f, plans), r.as_object_mut()) {
-                object.insert("fixes".into(), json!([fix]));
-            }
-            r
-        })
-        .collect();
-    let notifications: Vec<Value> = report
-        .problems
-        .iter()
-        .map(|p| {
-            let mut n = serde_json::Map::new();
-            n.insert("level".into(), "warning".into());
-            n.insert(
-                "message".into(),
-                json!({ "text": format!("{}: {}", shown(&p.file), p.message) }),
-            );
-            if !p.file.as_os_str().is_empty() {
-                n.insert(
-                    "locations".into(),
-                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]),
-                );
-            }
-            Value::Object(n)
-        })
-        .collect();
+    let rules = sarif_rules();
+    let results = sarif_results(report, plans);
+    let notifications = sarif_notifications(report);
     let doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -249,6 +188,81 @@ pub fn sarif_with_fixes(report: &ScanReport, base: &Path, plans: &[FilePlan]) ->
         }],
     });
     crate::escape::guard_json(&format!("{doc:#}\n")).into_owned()
+}
+
+/// Every rule, as the run's driver describes it.
+fn sarif_rules() -> Vec<Value> {
+    Rule::ALL
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id(),
+                "name": r.name(),
+                "shortDescription": { "text": r.description() },
+                "fullDescription": { "text": r.help() },
+                "help": {
+                    "text": format!("{}. {}", r.description(), r.help()),
+                    "markdown": format!("**{}.** {}\n\nFix: {}.", r.description(), r.help(), r.fix()),
+                },
+                "helpUri": INFORMATION_URI,
+                "defaultConfiguration": { "level": r.level().as_str() },
+                "properties": { "tags": ["portability", "go"] },
+            })
+        })
+        .collect()
+}
+
+/// Every place once, suppressed ones included (marked so, as code scanning expects), each
+/// with a fingerprint that no other result of the run shares, and with the edit of `plans`
+/// that fixes it.
+fn sarif_results(report: &ScanReport, plans: &[FilePlan]) -> Vec<Value> {
+    let mut all: Vec<(&Finding, Option<&Suppression>)> = report
+        .findings
+        .iter()
+        .map(|f| (f, None))
+        .chain(report.suppressed.iter().map(|(f, s)| (f, Some(s))))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.dedup_by(|a, b| {
+        (&a.0.file, a.0.line, a.0.column, a.0.rule) == (&b.0.file, b.0.line, b.0.column, b.0.rule)
+    });
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    all.into_iter()
+        .map(|(f, suppression)| {
+            let base = fingerprint(f);
+            let n = seen.entry(base.clone()).or_insert(0);
+            let print = format!("{base}:{n}");
+            *n = n.saturating_add(1);
+            let mut r = result(f, suppression, &print);
+            if let (Some(fix), Some(object)) = (sarif_fix(f, plans), r.as_object_mut()) {
+                object.insert("fixes".into(), json!([fix]));
+            }
+            r
+        })
+        .collect()
+}
+
+/// The problems met scanning, as notifications of the run's invocation.
+fn sarif_notifications(report: &ScanReport) -> Vec<Value> {
+    report
+        .problems
+        .iter()
+        .map(|p| {
+            let mut n = serde_json::Map::new();
+            n.insert("level".into(), "warning".into());
+            n.insert(
+                "message".into(),
+                json!({ "text": format!("{}: {}", shown(&p.file), p.message) }),
+            );
+            if !p.file.as_os_str().is_empty() {
+                n.insert(
+                    "locations".into(),
+                    json!([{ "physicalLocation": { "artifactLocation": location(&p.file) } }]),
+                );
+            }
+            Value::Object(n)
+        })
+        .collect()
 }
 
 /// The edit of `plans` that fixes `f`, as a SARIF fix: a replacement of a region of the

@@ -93,89 +93,15 @@ pub fn supervise(
     let mut cmd = Command::new(program);
     cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     let started = Instant::now();
-    let (mut child, running) =
-        sys::spawn(&mut cmd).with_context(|| format!("starting {}", escape::os(program)))?;
-    // A thread waits for the command, so that the loop below sleeps until the next measurement
-    // or the command's end, whichever comes first: no polling in between.
-    let (exited, exit) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("go-disk-guard-wait".into())
-        .spawn(move || {
-            let _ = exited.send(child.wait());
-        })
-        .context("starting the waiting thread")?;
-
-    let cache = cache.map(Arc::new);
-    let mut background: Option<JoinHandle<std::io::Result<PruneOutcome>>> = None;
-    // Set once a prune removed nothing: pruning cannot help any more.
-    let mut exhausted = false;
-    // `None`: an interval longer than the clock can count from now, which is waiting for the
-    // command to end.
-    let mut next_measure = Some(Instant::now());
-    let status: ExitStatus = loop {
-        let received = match next_measure {
-            Some(at) => exit.recv_timeout(at.saturating_duration_since(Instant::now())),
-            None => exit
-                .recv()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(status) => break status?,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                anyhow::bail!("lost track of the command")
-            }
-        }
-        next_measure = Instant::now().checked_add(options.interval);
-        if let Some(handle) = background.take_if(|h| h.is_finished()) {
-            exhausted |= absorb(handle, &mut report);
-        }
-
-        let mut breach: Option<(Watch, u64)> = None;
-        for w in watches {
-            let Ok(space) = disk::space(&w.resolved) else {
-                continue;
-            };
-            note_lowest(&mut report, w, space.available);
-            // A dry run frees nothing, so it prunes nothing while the command runs: the check
-            // before it said what would have been pruned.
-            let prunable = w.holds_cache && !exhausted && !prune_request.dry_run;
-            let decided =
-                policy::while_running(space.available, &w.limits, prunable && background.is_none());
-            if let (Some(target), Some(c)) = (decided.prune_to, cache.as_ref()) {
-                let c = Arc::clone(c);
-                let mut request = prune_request.clone();
-                request.free_at_least = Some(target);
-                request.progress = false;
-                background = Some(std::thread::spawn(move || prune::prune(&c, &request)));
-            }
-            if decided.below_hard && breach.is_none() {
-                breach = Some((w.clone(), space.available));
-            }
-        }
-        let Some((w, _)) = breach else { continue };
-        // Below hard: let pruning finish first, then look again.
-        if let Some(handle) = background.take() {
-            exhausted |= absorb(handle, &mut report);
-        }
-        let available = disk::space(&w.resolved).map(|s| s.available).unwrap_or(0);
-        note_lowest(&mut report, &w, available);
-        if !policy::while_running(available, &w.limits, false).below_hard {
-            continue;
-        }
-        let (avail, hard) = format_bytes_pair(available, w.limits.hard);
-        report.stopped = Some(format!(
-            "hard limit breached on {} while the command ran: {avail} available, below the hard \
-             limit of {hard}; pruned {} ({} files) during the run; stopped the command",
-            escape::path(&w.mount_point),
-            format_bytes(report.pruned_bytes),
-            report.pruned_files
-        ));
-        break stop(&running, &exit, options.grace)?;
+    let (running, exit) = spawn_waited(&mut cmd, program)?;
+    let mut pruner = Pruner {
+        cache: cache.map(Arc::new),
+        request: prune_request,
+        running: None,
+        exhausted: false,
     };
-    if let Some(handle) = background.take() {
-        absorb(handle, &mut report);
-    }
+    let status = watch_until_exit(&running, &exit, watches, &mut pruner, &mut report, options)?;
+    pruner.wait(&mut report);
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.exit_code = if report.stopped.is_some() {
         crate::ExitCode::HardLimit.code()
@@ -183,6 +109,166 @@ pub fn supervise(
         sys::exit_code(status)
     };
     Ok(report)
+}
+
+/// How the command's exit is told: its status, or why it could not be waited for.
+type Exit = mpsc::Receiver<std::io::Result<ExitStatus>>;
+
+/// Starts `cmd` (running `program`) and a thread that waits for it, so that the watch sleeps
+/// until the next measurement or the command's end, whichever comes first: no polling in
+/// between.
+fn spawn_waited(cmd: &mut Command, program: &OsString) -> anyhow::Result<(sys::Supervised, Exit)> {
+    let (mut child, running) =
+        sys::spawn(cmd).with_context(|| format!("starting {}", escape::os(program)))?;
+    let (exited, exit) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("go-disk-guard-wait".into())
+        .spawn(move || {
+            let _ = exited.send(child.wait());
+        })
+        .context("starting the waiting thread")?;
+    Ok((running, exit))
+}
+
+/// Measures the watched volumes every interval until the command ends, pruning in the
+/// background below a soft limit and stopping the command below a hard one; its exit status.
+fn watch_until_exit(
+    running: &sys::Supervised,
+    exit: &Exit,
+    watches: &[Watch],
+    pruner: &mut Pruner,
+    report: &mut RunReport,
+    options: &Options,
+) -> anyhow::Result<ExitStatus> {
+    // `None`: an interval longer than the clock can count from now, which is waiting for the
+    // command to end.
+    let mut next_measure = Some(Instant::now());
+    loop {
+        if let Some(status) = exit_before(exit, next_measure)? {
+            return Ok(status);
+        }
+        next_measure = Instant::now().checked_add(options.interval);
+        pruner.absorb_finished(report);
+        let Some(w) = measure(watches, pruner, report) else {
+            continue;
+        };
+        // Below hard: let pruning finish first, then look again.
+        pruner.wait(report);
+        let available = disk::space(&w.resolved).map(|s| s.available).unwrap_or(0);
+        note_lowest(report, w, available);
+        if !policy::while_running(available, &w.limits, false).below_hard {
+            continue;
+        }
+        report.stopped = Some(hard_limit_breached(w, available, report));
+        return stop(running, exit, options.grace);
+    }
+}
+
+/// The command's exit status if it ends before `deadline` (`None`: whenever it ends), or
+/// `None` at the deadline.
+fn exit_before(exit: &Exit, deadline: Option<Instant>) -> anyhow::Result<Option<ExitStatus>> {
+    let received = match deadline {
+        Some(at) => exit.recv_timeout(at.saturating_duration_since(Instant::now())),
+        None => exit
+            .recv()
+            .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+    };
+    match received {
+        Ok(status) => Ok(Some(status?)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            anyhow::bail!("lost track of the command")
+        }
+    }
+}
+
+/// Measures each watched volume, noting the lowest and starting a prune for one below its
+/// soft limit; the first below its hard limit.
+fn measure<'w>(
+    watches: &'w [Watch],
+    pruner: &mut Pruner,
+    report: &mut RunReport,
+) -> Option<&'w Watch> {
+    let mut breach: Option<&Watch> = None;
+    for w in watches {
+        let Ok(space) = disk::space(&w.resolved) else {
+            continue;
+        };
+        note_lowest(report, w, space.available);
+        let decided = policy::while_running(space.available, &w.limits, pruner.can_prune(w));
+        if let Some(target) = decided.prune_to {
+            pruner.start(target);
+        }
+        if decided.below_hard && breach.is_none() {
+            breach = Some(w);
+        }
+    }
+    breach
+}
+
+/// Why the command was stopped: `w`'s volume had only `available`, below its hard limit.
+fn hard_limit_breached(w: &Watch, available: u64, report: &RunReport) -> String {
+    let (avail, hard) = format_bytes_pair(available, w.limits.hard);
+    format!(
+        "hard limit breached on {} while the command ran: {avail} available, below the hard \
+         limit of {hard}; pruned {} ({} files) during the run; stopped the command",
+        escape::path(&w.mount_point),
+        format_bytes(report.pruned_bytes),
+        report.pruned_files
+    )
+}
+
+/// Pruning the build cache in the background while the command runs, one prune at a time.
+struct Pruner<'r> {
+    cache: Option<Arc<BuildCache>>,
+    request: &'r prune::Request,
+    running: Option<JoinHandle<std::io::Result<PruneOutcome>>>,
+    /// Set once a prune removed nothing: pruning cannot help any more.
+    exhausted: bool,
+}
+
+impl Pruner<'_> {
+    /// Whether a prune can help `w`'s volume now: it holds the cache, none is running, the
+    /// last one removed something, and this is no dry run (a dry run frees nothing, so it
+    /// prunes nothing while the command runs: the check before it said what would have been
+    /// pruned).
+    fn can_prune(&self, w: &Watch) -> bool {
+        w.holds_cache
+            && self.cache.is_some()
+            && self.running.is_none()
+            && !self.exhausted
+            && !self.request.dry_run
+    }
+
+    /// Starts a prune to bring the cache's volume to `target` bytes available, unless one is
+    /// running.
+    fn start(&mut self, target: u64) {
+        let Some(cache) = self.cache.as_ref() else {
+            return;
+        };
+        if self.running.is_some() {
+            return;
+        }
+        let c = Arc::clone(cache);
+        let mut request = self.request.clone();
+        request.free_at_least = Some(target);
+        request.progress = false;
+        self.running = Some(std::thread::spawn(move || prune::prune(&c, &request)));
+    }
+
+    /// Adds the prune to `report` if it has finished.
+    fn absorb_finished(&mut self, report: &mut RunReport) {
+        if let Some(handle) = self.running.take_if(|h| h.is_finished()) {
+            self.exhausted |= absorb(handle, report);
+        }
+    }
+
+    /// Waits for the prune, if one is running, and adds it to `report`.
+    fn wait(&mut self, report: &mut RunReport) {
+        if let Some(handle) = self.running.take() {
+            self.exhausted |= absorb(handle, report);
+        }
+    }
 }
 
 /// Asks the command's group to stop, and kills it after `grace`.
