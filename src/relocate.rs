@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use crate::disk;
 use crate::goenv::{GoEnv, Origin};
+use crate::policy;
 use crate::safefs::{self, Dir, FileId, Kind, Open};
 
 /// The directory created under the chosen root.
@@ -31,13 +32,7 @@ pub const LAYOUT_DIR: &str = "go-disk-guard";
 
 pub use crate::settings::Relocate;
 
-/// A candidate volume, as measured.
-#[derive(Clone, Debug, Serialize)]
-pub struct Candidate {
-    pub root: PathBuf,
-    pub available_bytes: u64,
-    pub system: bool,
-}
+pub use crate::policy::Candidate;
 
 /// One directory moved.
 #[derive(Clone, Debug, Serialize)]
@@ -264,24 +259,7 @@ fn move_tmpdir(
     let (Ok(tmp), Ok(chosen)) = (disk::probe(&from), disk::probe(root)) else {
         return Ok(None);
     };
-    if tmp.volume == chosen.volume || chosen.mount.ram_backed() {
-        return Ok(None);
-    }
-    let min = tmp_min.resolve(tmp.space.total);
-    let why = if tmp.mount.ram_backed() {
-        format!(
-            "the temp dir {} is RAM-backed ({})",
-            from.display(),
-            tmp.mount.fs_type
-        )
-    } else if tmp.space.available < min {
-        format!(
-            "the temp dir {} has {} available, less than --tmp-min {}",
-            from.display(),
-            crate::units::format_bytes(tmp.space.available),
-            crate::units::format_bytes(min)
-        )
-    } else {
+    let Some(why) = policy::tmpdir_moves(&from, &tmp, &chosen, tmp_min) else {
         return Ok(None);
     };
     let on_chosen =
@@ -339,32 +317,18 @@ fn choose(
         anyhow::anyhow!("measuring the system volume {}: {e}", system_path.display())
     })?;
     let candidates = candidate_volumes(options, &system);
-    let list: Vec<Candidate> = candidates.iter().map(|(c, _)| c.clone()).collect();
-    let Some((best, best_id)) = candidates.first() else {
-        return Ok((
-            None,
-            "no writable candidate volume was found; nothing moved".into(),
-            list,
-        ));
-    };
     let gocache_volume = go
         .get("GOCACHE")
         .and_then(|c| disk::probe(Path::new(c)).ok())
         .map(|p| p.volume);
-    let human = crate::units::format_bytes;
-    if gocache_volume.as_ref() == Some(best_id) {
-        return Ok((
-            None,
-            format!(
-                "GOCACHE is already on the roomiest volume ({}, {} available); nothing moved",
-                best.root.display(),
-                human(best.available_bytes)
-            ),
-            list,
-        ));
-    }
-    let reason = choice_reason(best, &system, &system_path);
-    Ok((Some(best.root.clone()), reason, list))
+    let (root, reason) = policy::choose_root(
+        &candidates,
+        gocache_volume.as_ref(),
+        system.space.available,
+        &system_path,
+    );
+    let list = candidates.into_iter().map(|(c, _)| c).collect();
+    Ok((root, reason, list))
 }
 
 /// The volumes to choose from, each once, with its volume, in order of preference: the
@@ -398,35 +362,8 @@ fn candidate_volumes(options: &Options, system: &disk::Probe) -> Vec<(Candidate,
             p.volume,
         ));
     }
-    // Most room first; the system volume last among equals; then by path, for determinism.
-    candidates.sort_by(|(a, _), (b, _)| {
-        b.available_bytes
-            .cmp(&a.available_bytes)
-            .then(a.system.cmp(&b.system))
-            .then(a.root.cmp(&b.root))
-    });
+    policy::rank(&mut candidates);
     candidates
-}
-
-/// Why `best` was chosen: it has the most room, and how much the system volume (`system`,
-/// at `system_path`) has.
-fn choice_reason(best: &Candidate, system: &disk::Probe, system_path: &Path) -> String {
-    let human = crate::units::format_bytes;
-    if best.system {
-        format!(
-            "the system volume {} has the most room ({} available)",
-            best.root.display(),
-            human(best.available_bytes)
-        )
-    } else {
-        let system_room = human(system.space.available);
-        format!(
-            "{} has the most room ({} available; the system volume {} has {system_room})",
-            best.root.display(),
-            human(best.available_bytes),
-            system_path.display()
-        )
-    }
 }
 
 fn default_system_volume() -> PathBuf {

@@ -4,9 +4,11 @@
 //! prune and how far, without touching anything.
 
 mod budget;
+mod relocation;
 mod verdict;
 
 pub use budget::{Budget, FREE_MARGIN, LOW_WATER, spared_window};
+pub use relocation::{Candidate, choose_root, rank, tmpdir_moves};
 pub use verdict::{
     Finding, FindingLevel, PruneTally, Status, Verdict, VolumeReport, WatchedPath, doctor_verdict,
     judge,
