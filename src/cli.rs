@@ -502,7 +502,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             grace,
             command,
         } => {
-            let options = go_disk_guard::supervise::Options { interval, grace };
+            let options = go_disk_guard::supervise::WatchOptions { interval, grace };
             commands::run::run(args.into_invocation(), &command, &options)
         }
         Command::Prune {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::disk;
 use crate::escape;
 use crate::goenv::{GO_DIR_VARS, GoEnv};
-use crate::prune::work::{self, Fate};
+use crate::prune::work::{self, WorkDirFate};
 use crate::report::{Finding, FindingLevel};
 use crate::settings::DEFAULT_TMP_MIN;
 use crate::units::{Size, format_bytes};
@@ -21,7 +21,7 @@ fn dir_vars() -> impl Iterator<Item = &'static str> {
 
 /// What doctor looks at besides the Go environment.
 #[derive(Clone, Debug)]
-pub struct Context {
+pub struct DoctorContext {
     /// The checked-out workspace: `GITHUB_WORKSPACE`, `WORKSPACE` (Jenkins), or the git work
     /// tree around the working directory.
     pub workspace: Option<PathBuf>,
@@ -33,9 +33,9 @@ pub struct Context {
     pub stale_age: Duration,
 }
 
-impl Context {
+impl DoctorContext {
     /// The context of this process.
-    pub fn current() -> Context {
+    pub fn current() -> DoctorContext {
         let var = |name| {
             std::env::var_os(name)
                 .filter(|v| !v.is_empty())
@@ -52,7 +52,7 @@ impl Context {
         let path = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
             .unwrap_or_default();
-        Context {
+        DoctorContext {
             workspace,
             path,
             tmp_min: DEFAULT_TMP_MIN,
@@ -71,7 +71,7 @@ fn finding(level: FindingLevel, code: &'static str, message: String, fix: String
 }
 
 /// Every finding for `go` in `ctx`.
-pub fn diagnose(go: &GoEnv, ctx: &Context) -> Vec<Finding> {
+pub fn diagnose(go: &GoEnv, ctx: &DoctorContext) -> Vec<Finding> {
     let mut out = Vec::new();
     goenv_file_findings(go, &mut out);
     gocache_findings(go, &mut out);
@@ -187,7 +187,7 @@ fn gopath_findings(go: &GoEnv, out: &mut Vec<Finding>) {
 }
 
 /// A relative GOBIN, or one that is not on PATH.
-fn gobin_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
+fn gobin_findings(go: &GoEnv, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     if let Some(error) = go.var("GOBIN").and_then(|v| v.error.as_deref()) {
         out.push(finding(
             FindingLevel::Warning,
@@ -216,7 +216,7 @@ fn gobin_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
 }
 
 /// GOCACHE or GOMODCACHE inside the workspace.
-fn workspace_cache_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
+fn workspace_cache_findings(go: &GoEnv, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     if let Some(ws) = &ctx.workspace {
         for name in ["GOCACHE", "GOMODCACHE"] {
             let Some(dir) = go.get(name).map(PathBuf::from) else {
@@ -259,7 +259,7 @@ fn location_findings_of_all(go: &GoEnv, out: &mut Vec<Finding>) {
 }
 
 /// Findings about the go command's scratch space: GOTMPDIR, or the temp dir when it is empty.
-fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
+fn tmpdir_findings(go: &GoEnv, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     let tmpdir = go.effective_tmpdir();
     let what = if go.get("GOTMPDIR").is_some() {
         format!("GOTMPDIR {}", escape::path(&tmpdir))
@@ -272,7 +272,7 @@ fn tmpdir_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
 }
 
 /// The scratch space `what` (at `tmpdir`) inside the workspace.
-fn tmpdir_in_workspace(what: &str, tmpdir: &Path, ctx: &Context, out: &mut Vec<Finding>) {
+fn tmpdir_in_workspace(what: &str, tmpdir: &Path, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     if let Some(ws) = &ctx.workspace
         && is_within(tmpdir, ws)
     {
@@ -293,7 +293,7 @@ fn tmpdir_in_workspace(what: &str, tmpdir: &Path, ctx: &Context, out: &mut Vec<F
 
 /// The scratch space `what` (at `tmpdir`) on a RAM-backed or small volume, while a local disk
 /// has more room.
-fn tmpdir_space_findings(what: &str, tmpdir: &Path, ctx: &Context, out: &mut Vec<Finding>) {
+fn tmpdir_space_findings(what: &str, tmpdir: &Path, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     let Ok(probe) = disk::probe(tmpdir) else {
         return;
     };
@@ -360,12 +360,12 @@ fn tmpdir_shortfall(probe: &disk::Probe, ram: bool, small: bool, min: u64) -> St
 }
 
 /// Work directories of killed builds, idle for longer than the stale age, in the temp dirs.
-fn stale_work_findings(go: &GoEnv, ctx: &Context, out: &mut Vec<Finding>) {
+fn stale_work_findings(go: &GoEnv, ctx: &DoctorContext, out: &mut Vec<Finding>) {
     let stale = work::clean(&work::temp_dirs(go), ctx.stale_age, true);
     let (count, bytes) = stale
         .dirs
         .iter()
-        .filter(|d| d.fate == Fate::WouldRemove)
+        .filter(|d| d.fate == WorkDirFate::WouldRemove)
         .fold((0u64, 0u64), |(n, b), d| (n + 1, b.saturating_add(d.bytes)));
     if count > 0 {
         let dirs: Vec<String> = stale

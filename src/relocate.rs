@@ -60,7 +60,7 @@ pub struct Relocation {
 
 /// How to choose.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct RelocateOptions {
     /// Roots to choose among; empty: the local disks.
     pub candidates: Vec<PathBuf>,
     /// A path on the volume that counts as the system volume; `None`: `/` or `%SystemDrive%\`.
@@ -72,7 +72,11 @@ pub struct Options {
 
 /// Chooses where to move and, unless it is where the directories already are, moves them:
 /// updates `go` in place and returns what was done.
-pub fn relocate(go: &mut GoEnv, how: &Relocate, options: &Options) -> anyhow::Result<Relocation> {
+pub fn relocate(
+    go: &mut GoEnv,
+    how: &Relocate,
+    options: &RelocateOptions,
+) -> anyhow::Result<Relocation> {
     let (root, reason, candidates) = match how {
         Relocate::Dir(dir) => (
             Some(std::path::absolute(dir)?),
@@ -307,7 +311,7 @@ fn set(go: &mut GoEnv, name: &str, value: std::ffi::OsString) {
 /// The `auto` choice: the roomiest candidate, the system volume only when strictly roomier.
 fn choose(
     go: &GoEnv,
-    options: &Options,
+    options: &RelocateOptions,
 ) -> anyhow::Result<(Option<PathBuf>, String, Vec<Candidate>)> {
     let system_path = options
         .system_volume
@@ -334,7 +338,10 @@ fn choose(
 /// The volumes to choose from, each once, with its volume, in order of preference: the
 /// candidates of `options`, or else every local disk, that exist and are writable; `system` is
 /// the system volume.
-fn candidate_volumes(options: &Options, system: &disk::Probe) -> Vec<(Candidate, disk::VolumeId)> {
+fn candidate_volumes(
+    options: &RelocateOptions,
+    system: &disk::Probe,
+) -> Vec<(Candidate, disk::VolumeId)> {
     let roots: Vec<PathBuf> = if options.candidates.is_empty() {
         disk::local_disks()
             .into_iter()

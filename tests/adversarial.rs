@@ -211,7 +211,7 @@ fn the_mountinfo_fallback_refuses_bind_mounts_too() {
     set_mtime(&entry, SystemTime::now() - OLD);
 
     let opened = go_disk_guard::buildcache::BuildCache::open(&cache).unwrap();
-    let request = go_disk_guard::prune::Request {
+    let request = go_disk_guard::prune::PruneRequest {
         max_size: Some(0),
         lock_timeout: Duration::from_secs(5),
         ..Default::default()
@@ -798,7 +798,7 @@ fn the_mountinfo_fallback_refuses_a_bind_mount_made_a_moment_ago() {
     assert!(!opened.scan().entries.is_empty());
     // ...and the mount is made right after.
     let _m = BindMount::new(&victim, &entry.join("sub"));
-    let request = go_disk_guard::prune::Request {
+    let request = go_disk_guard::prune::PruneRequest {
         max_size: Some(0),
         lock_timeout: Duration::from_secs(5),
         ..Default::default()

@@ -64,7 +64,7 @@ const CLOSE_EVICT_WAIT: Duration = Duration::from_secs(120);
 
 /// What to serve.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct ServeOptions {
     /// The cache directory (created, with Go's README, if missing).
     pub dir: PathBuf,
     pub max_size: Option<Size>,
@@ -86,7 +86,7 @@ pub struct Summary {
 /// answered); a directory that cannot be used is a runtime error with its path. A failure to
 /// store an entry is not an error of the program: it is that request's `Err`.
 pub fn serve(
-    options: &Options,
+    options: &ServeOptions,
     input: impl Read,
     output: impl Write + Send,
 ) -> anyhow::Result<Summary> {
@@ -113,7 +113,7 @@ pub fn serve(
 
 /// Opens the cache directory of `options` to serve the go command on `output`: takes a lease
 /// in it, clears what dead programs left, opens the ledger and records the budget.
-fn open<W: Write>(options: &Options, output: W) -> anyhow::Result<(Server<W>, Lease)> {
+fn open<W: Write>(options: &ServeOptions, output: W) -> anyhow::Result<(Server<W>, Lease)> {
     let dir = std::path::absolute(&options.dir)
         .with_context(|| format!("cache directory {}", crate::escape::path(&options.dir)))?;
     let root = disk::real_path(&dir);
@@ -562,12 +562,12 @@ impl<W: Write> Server<W> {
         let cache = BuildCache::from_handle(self.root.clone(), self.cache_root.try_clone()?)?;
         let seen = self.trusted_tally().map(|t| t.bytes);
         let (max_size, free_at_least) = self.budget.eviction_goal(self.volume_total);
-        let request = prune::Request {
+        let request = prune::PruneRequest {
             keep_recent,
             max_size,
             free_at_least,
             lock_timeout: wait,
-            ..prune::Request::default()
+            ..prune::PruneRequest::default()
         };
         let outcome = prune::prune(&cache, &request).context("removing entries")?;
         if !outcome.locked {

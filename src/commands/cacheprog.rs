@@ -17,7 +17,7 @@ pub fn run(
         )
         .into());
     }
-    let options = crate::cacheprog::Options {
+    let options = crate::cacheprog::ServeOptions {
         dir,
         max_size,
         min_free,

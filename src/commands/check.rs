@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::buildcache::BuildCache;
 use crate::disk::{self, VolumeId};
 use crate::goenv::GoEnv;
-use crate::policy::{self, Finding, Level, PlannedPrune, VolumeReport, VolumeState};
+use crate::policy::{self, Finding, PlannedPrune, VolumeLevel, VolumeReport, VolumeState};
 use crate::prune::{self, PruneOutcome};
 use crate::report::Report;
 use crate::settings::Settings;
@@ -77,7 +77,7 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
     for v in volumes.iter_mut() {
         v.level = v
             .limits
-            .map(|limits| Level::of(v.available_bytes_after, &limits));
+            .map(|limits| VolumeLevel::of(v.available_bytes_after, &limits));
     }
     let tallies: Vec<_> = prunes.iter().map(PruneOutcome::tally).collect();
     let verdict = policy::judge(&volumes, &tallies, settings.dry_run);
@@ -130,7 +130,7 @@ fn clean_stale_work(
 fn nothing_to_prune(volumes: &[VolumeReport], cache_volume: Option<&VolumeId>) -> Vec<Finding> {
     volumes
         .iter()
-        .filter(|v| v.level.is_some_and(|l| l != Level::Ok) && cache_volume != Some(&v.id))
+        .filter(|v| v.level.is_some_and(|l| l != VolumeLevel::Ok) && cache_volume != Some(&v.id))
         .map(|v| {
             warning(format!(
                 "{} is below its soft limit ({} available) but holds no Go build cache to prune",
@@ -147,7 +147,7 @@ fn run_prune(
     settings: &Settings,
     planned: &PlannedPrune,
 ) -> anyhow::Result<PruneOutcome> {
-    let request = prune::Request {
+    let request = prune::PruneRequest {
         keep_recent: settings.keep_recent,
         older_than: None,
         max_size: planned.max_size,

@@ -27,9 +27,9 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
     let (volumes, _) = measure(&go, settings, &mut findings);
     findings.extend(crate::doctor::diagnose(
         &go,
-        &crate::doctor::Context {
+        &crate::doctor::DoctorContext {
             tmp_min: settings.tmp_min,
-            ..crate::doctor::Context::current()
+            ..crate::doctor::DoctorContext::current()
         },
     ));
     let verdict = policy::doctor_verdict(&findings);

@@ -64,7 +64,7 @@ pub fn report(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report>
             let probe = disk::probe(cache.root())
                 .with_context(|| format!("measuring the volume of {}", cache.root().display()))?;
             let total = probe.space.total;
-            let request = prune::Request {
+            let request = prune::PruneRequest {
                 keep_recent: settings.keep_recent,
                 older_than: goals.older_than,
                 max_size: goals.max_size.map(|s| s.resolve(total)),

@@ -14,7 +14,7 @@ use super::{Hand, Invocation};
 pub fn run(
     invocation: Invocation,
     argv: &[std::ffi::OsString],
-    options: &crate::supervise::Options,
+    options: &crate::supervise::WatchOptions,
 ) -> anyhow::Result<super::Outcome> {
     invocation.run(Hand::Emit, |settings| report(settings, argv, options))
 }
@@ -24,7 +24,7 @@ pub fn run(
 pub fn report(
     settings: &Settings,
     argv: &[std::ffi::OsString],
-    options: &crate::supervise::Options,
+    options: &crate::supervise::WatchOptions,
 ) -> anyhow::Result<Report> {
     if options.interval.is_zero() {
         return Err(Error::Usage("--interval must be longer than 0s".into()).into());
@@ -65,11 +65,11 @@ pub fn report(
         ));
         env.push(("PATH".into(), std::env::join_paths(dirs)?));
     }
-    let request = prune::Request {
+    let request = prune::PruneRequest {
         keep_recent: settings.keep_recent,
         lock_timeout: settings.lock_timeout,
         dry_run: settings.dry_run,
-        ..prune::Request::default()
+        ..prune::PruneRequest::default()
     };
     let run = crate::supervise::supervise(argv, &env, &watches, cache, &request, options)?;
     if let Some(why) = &run.stopped {

@@ -120,7 +120,7 @@ pub fn run(args: ScanRequest) -> anyhow::Result<Outcome> {
 }
 
 /// What to scan and how: the request, with the configuration file's `scan:` section.
-fn options(args: &ScanRequest, system_drive: u8, cwd: &Path) -> anyhow::Result<scan::Options> {
+fn options(args: &ScanRequest, system_drive: u8, cwd: &Path) -> anyhow::Result<scan::ScanOptions> {
     let config = crate::settings::find_config_file(args.config.as_deref(), cwd)
         .map(|path| crate::settings::load_scan_section(&path))
         .transpose()?
@@ -137,7 +137,7 @@ fn options(args: &ScanRequest, system_drive: u8, cwd: &Path) -> anyhow::Result<s
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(scan::Options {
+    Ok(scan::ScanOptions {
         paths: args.paths.clone(),
         include_vendor: args.include_vendor,
         system_drive,

@@ -9,7 +9,7 @@ use crate::buildcache::{self, BuildCache};
 use crate::disk::{self, Probe, VolumeId};
 use crate::error::Error;
 use crate::goenv::{self, GoEnv};
-use crate::policy::{self, Finding, FindingLevel, Level, VolumeReport, WatchedPath};
+use crate::policy::{self, Finding, FindingLevel, VolumeLevel, VolumeReport, WatchedPath};
 use crate::prune::PruneOutcome;
 use crate::report::Report;
 use crate::settings::{Format, Settings};
@@ -77,7 +77,7 @@ pub(crate) fn resolve_and_relocate(
         ))
         .into());
     }
-    let options = crate::relocate::Options {
+    let options = crate::relocate::RelocateOptions {
         candidates: settings.relocate_candidates.clone(),
         system_volume: settings.system_volume.clone(),
         tmp_min: settings.tmp_min,
@@ -164,7 +164,7 @@ pub(crate) fn volume_report(first: &Probe, members: Vec<(String, Probe)>) -> Vol
 
 pub(crate) fn with_limits(mut v: VolumeReport, settings: &Settings) -> VolumeReport {
     let limits = settings.limits_for(v.total_bytes);
-    v.level = Some(Level::of(v.available_bytes_after, &limits));
+    v.level = Some(VolumeLevel::of(v.available_bytes_after, &limits));
     v.limits = Some(limits);
     v
 }

@@ -36,7 +36,7 @@ pub struct Target {
 /// What happened to one planned deletion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Fate {
+pub enum DeletionFate {
     Deleted,
     /// It was gone when asked to delete it.
     AlreadyGone,
@@ -49,11 +49,11 @@ pub enum Fate {
 
 /// One planned deletion and its outcome.
 #[derive(Clone, Debug, Serialize)]
-pub struct Deletion {
+pub struct DeletionRecord {
     #[serde(flatten)]
     pub cache: Cache,
     pub reason: String,
-    pub fate: Fate,
+    pub fate: DeletionFate,
 }
 
 /// What `gh-cache list` or `prune` saw and did.
@@ -71,7 +71,7 @@ pub struct GhCacheReport {
     pub selected_caches: usize,
     pub selected_bytes: u64,
     pub kept_bytes: u64,
-    pub deletions: Vec<Deletion>,
+    pub deletions: Vec<DeletionRecord>,
     /// `list`: the selected caches.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub caches: Vec<Cache>,
@@ -80,7 +80,7 @@ pub struct GhCacheReport {
 }
 
 impl GhCacheReport {
-    pub fn count(&self, fate: Fate) -> usize {
+    pub fn count(&self, fate: DeletionFate) -> usize {
         self.deletions.iter().filter(|d| d.fate == fate).count()
     }
 }
@@ -158,23 +158,23 @@ pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<
         };
         for d in plan.deletions {
             let fate = if dry_run {
-                Fate::WouldDelete
+                DeletionFate::WouldDelete
             } else if report.error.is_some() {
-                Fate::NotAttempted
+                DeletionFate::NotAttempted
             } else {
                 match client.delete(d.cache.id).await {
-                    Ok(true) => Fate::Deleted,
-                    Ok(false) => Fate::AlreadyGone,
+                    Ok(true) => DeletionFate::Deleted,
+                    Ok(false) => DeletionFate::AlreadyGone,
                     Err(e) => {
                         report.error = Some(format!(
                             "deleting cache {} ({}): {e}",
                             d.cache.id, d.cache.key
                         ));
-                        Fate::Failed
+                        DeletionFate::Failed
                     }
                 }
             };
-            report.deletions.push(Deletion {
+            report.deletions.push(DeletionRecord {
                 cache: d.cache,
                 reason: d.reason,
                 fate,
@@ -184,7 +184,7 @@ pub fn prune(target: &Target, policy: &Policy, dry_run: bool) -> anyhow::Result<
         let not_deleted: u64 = report
             .deletions
             .iter()
-            .filter(|d| matches!(d.fate, Fate::Failed | Fate::NotAttempted))
+            .filter(|d| matches!(d.fate, DeletionFate::Failed | DeletionFate::NotAttempted))
             .fold(0u64, |sum, d| sum.saturating_add(d.cache.size_in_bytes));
         report.kept_bytes = report.kept_bytes.saturating_add(not_deleted);
         Ok(report)
@@ -233,13 +233,13 @@ pub fn text(r: &GhCacheReport) -> String {
         );
     }
     if r.command == "gh-cache prune" {
-        let done = r.count(Fate::Deleted) + r.count(Fate::AlreadyGone);
+        let done = r.count(DeletionFate::Deleted) + r.count(DeletionFate::AlreadyGone);
         let _ = writeln!(
             w,
             "{} {} of {} planned; the selected caches now take {}",
             if r.dry_run { "would delete" } else { "deleted" },
             if r.dry_run {
-                r.count(Fate::WouldDelete)
+                r.count(DeletionFate::WouldDelete)
             } else {
                 done
             },
@@ -252,19 +252,19 @@ pub fn text(r: &GhCacheReport) -> String {
             w,
             "stopped: {}; {} not attempted",
             escape::line(e),
-            r.count(Fate::NotAttempted)
+            r.count(DeletionFate::NotAttempted)
         );
     }
     out
 }
 
-fn fate_name(fate: Fate) -> &'static str {
+fn fate_name(fate: DeletionFate) -> &'static str {
     match fate {
-        Fate::Deleted => "deleted",
-        Fate::AlreadyGone => "already gone",
-        Fate::WouldDelete => "would delete",
-        Fate::Failed => "failed",
-        Fate::NotAttempted => "not attempted",
+        DeletionFate::Deleted => "deleted",
+        DeletionFate::AlreadyGone => "already gone",
+        DeletionFate::WouldDelete => "would delete",
+        DeletionFate::Failed => "failed",
+        DeletionFate::NotAttempted => "not attempted",
     }
 }
 
@@ -338,10 +338,10 @@ mod tests {
             selected_caches: 1,
             selected_bytes: 1000,
             kept_bytes: 0,
-            deletions: vec![Deletion {
+            deletions: vec![DeletionRecord {
                 cache: cache.clone(),
                 reason: value.to_string(),
-                fate: Fate::Failed,
+                fate: DeletionFate::Failed,
             }],
             caches: vec![cache],
             error: Some(value.to_string()),

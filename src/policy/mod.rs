@@ -23,21 +23,21 @@ use crate::units::format_bytes;
 /// Where a volume stands against its limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Level {
+pub enum VolumeLevel {
     Ok,
     BelowSoft,
     BelowHard,
 }
 
-impl Level {
+impl VolumeLevel {
     /// The level of `available` bytes against `limits`.
-    pub fn of(available: u64, limits: &Limits) -> Level {
+    pub fn of(available: u64, limits: &Limits) -> VolumeLevel {
         if available < limits.hard {
-            Level::BelowHard
+            VolumeLevel::BelowHard
         } else if available < limits.soft {
-            Level::BelowSoft
+            VolumeLevel::BelowSoft
         } else {
-            Level::Ok
+            VolumeLevel::Ok
         }
     }
 }
@@ -75,7 +75,7 @@ pub fn plan_cache_prune(
     };
     if let Some(volume) = volumes.iter().find(|v| &v.id == cache_volume) {
         let limits = settings.limits_for(volume.space.total);
-        if Level::of(volume.space.available, &limits) != Level::Ok {
+        if VolumeLevel::of(volume.space.available, &limits) != VolumeLevel::Ok {
             planned.free_at_least = Some(limits.target);
             planned.reasons.push(format!(
                 "{} available is below the soft limit of {}; pruning towards the target of {}",
@@ -111,7 +111,7 @@ pub fn ignores_gocacheprog(version: &str) -> bool {
 pub fn cleans_work_dirs_on(volume: &VolumeId, volumes: &[VolumeReport]) -> bool {
     volumes
         .iter()
-        .any(|v| &v.id == volume && v.level.is_some_and(|l| l != Level::Ok))
+        .any(|v| &v.id == volume && v.level.is_some_and(|l| l != VolumeLevel::Ok))
 }
 
 /// What `run` does about one watched volume at one measurement, while the command runs.
@@ -194,9 +194,9 @@ mod tests {
             soft: 20,
             target: 30,
         };
-        assert_eq!(Level::of(9, &limits), Level::BelowHard);
-        assert_eq!(Level::of(10, &limits), Level::BelowSoft);
-        assert_eq!(Level::of(20, &limits), Level::Ok);
+        assert_eq!(VolumeLevel::of(9, &limits), VolumeLevel::BelowHard);
+        assert_eq!(VolumeLevel::of(10, &limits), VolumeLevel::BelowSoft);
+        assert_eq!(VolumeLevel::of(20, &limits), VolumeLevel::Ok);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::Level;
+use super::VolumeLevel;
 use crate::disk::{Mount, VolumeId};
 use crate::exit_codes::ExitCode;
 use crate::settings::Limits;
@@ -32,7 +32,7 @@ pub struct VolumeReport {
     pub quota_remaining_bytes: Option<u64>,
     /// Limits in bytes for this volume (check only).
     pub limits: Option<Limits>,
-    pub level: Option<Level>,
+    pub level: Option<VolumeLevel>,
     pub paths: Vec<WatchedPath>,
 }
 
@@ -181,7 +181,7 @@ pub struct PruneTally {
 pub fn judge(volumes: &[VolumeReport], prunes: &[PruneTally], dry_run: bool) -> Verdict {
     let breaches: Vec<String> = volumes
         .iter()
-        .filter(|v| v.level == Some(Level::BelowHard))
+        .filter(|v| v.level == Some(VolumeLevel::BelowHard))
         .filter_map(|v| breach(v, prunes, dry_run))
         .collect();
     if !breaches.is_empty() {
@@ -207,7 +207,7 @@ pub fn judge(volumes: &[VolumeReport], prunes: &[PruneTally], dry_run: bool) -> 
     }
     let below_soft = volumes
         .iter()
-        .filter(|v| v.level == Some(Level::BelowSoft))
+        .filter(|v| v.level == Some(VolumeLevel::BelowSoft))
         .count();
     let message = if below_soft > 0 {
         format!("{below_soft} volume(s) below the soft limit, none below the hard limit")

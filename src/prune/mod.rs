@@ -41,7 +41,7 @@ const MAX_ERRORS_KEPT: usize = 10;
 
 /// What to prune. The goals combine: an entry goes when any goal asks for it.
 #[derive(Clone, Debug, Default)]
-pub struct Request {
+pub struct PruneRequest {
     /// Entries used (by mtime) within this window are never removed.
     pub keep_recent: Duration,
     /// Remove every entry last used longer ago than this (Go's own trim, on demand).
@@ -107,7 +107,7 @@ impl PruneOutcome {
 }
 
 /// Prunes `cache` as `request` asks.
-pub fn prune(cache: &BuildCache, request: &Request) -> io::Result<PruneOutcome> {
+pub fn prune(cache: &BuildCache, request: &PruneRequest) -> io::Result<PruneOutcome> {
     let started = Instant::now();
     let mut outcome = PruneOutcome {
         cache: cache.root().to_path_buf(),
@@ -227,7 +227,7 @@ struct Wanted {
 /// goals ask for at `now`.
 fn wanted(
     cache: &BuildCache,
-    request: &Request,
+    request: &PruneRequest,
     candidates: &[Entry],
     now: SystemTime,
     total_bytes: u128,
@@ -591,11 +591,11 @@ mod tests {
         (dir, cache)
     }
 
-    fn request() -> Request {
-        Request {
+    fn request() -> PruneRequest {
+        PruneRequest {
             keep_recent: 2 * HOUR,
             lock_timeout: Duration::from_secs(1),
-            ..Request::default()
+            ..PruneRequest::default()
         }
     }
 
@@ -641,7 +641,7 @@ mod tests {
         let per_entry = before.bytes / 10;
         let out = prune(
             &c,
-            &Request {
+            &PruneRequest {
                 max_size: Some(per_entry * 7),
                 ..request()
             },
@@ -661,7 +661,7 @@ mod tests {
         // Entries i ≥ 5 were last used more than 10h + 5min ago.
         let out = prune(
             &c,
-            &Request {
+            &PruneRequest {
                 older_than: Some(10 * HOUR + Duration::from_secs(4 * 60 + 30)),
                 ..request()
             },
@@ -676,7 +676,7 @@ mod tests {
         let (_dir, c) = cache(4);
         let out = prune(
             &c,
-            &Request {
+            &PruneRequest {
                 max_size: Some(0),
                 keep_recent: 24 * HOUR,
                 ..request()
@@ -693,7 +693,7 @@ mod tests {
         let (dir, c) = cache(4);
         let out = prune(
             &c,
-            &Request {
+            &PruneRequest {
                 max_size: Some(0),
                 dry_run: true,
                 ..request()
@@ -711,7 +711,7 @@ mod tests {
         let _held = lock::acquire(c.handle(), Duration::ZERO).unwrap().unwrap();
         let out = prune(
             &c,
-            &Request {
+            &PruneRequest {
                 max_size: Some(0),
                 lock_timeout: Duration::from_millis(100),
                 ..request()

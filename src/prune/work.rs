@@ -49,7 +49,7 @@ pub fn temp_dirs(go: &crate::goenv::GoEnv) -> Vec<PathBuf> {
 /// What happened to one work directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Fate {
+pub enum WorkDirFate {
     Removed,
     WouldRemove,
     /// A live process uses it.
@@ -68,7 +68,7 @@ pub struct WorkDir {
     pub bytes: u64,
     #[serde(serialize_with = "crate::units::serialize_time")]
     pub modified: Option<SystemTime>,
-    pub fate: Fate,
+    pub fate: WorkDirFate,
     /// The process using it, when in use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub used_by: Option<u32>,
@@ -166,7 +166,7 @@ fn clean_temp_dir(
         let Some(dir) = clean_work_dir(&handle, temp, &name, cutoff, users, dry_run, notes) else {
             continue;
         };
-        if matches!(dir.fate, Fate::Removed | Fate::WouldRemove) {
+        if matches!(dir.fate, WorkDirFate::Removed | WorkDirFate::WouldRemove) {
             out.removed_dirs += 1;
             out.removed_bytes = out.removed_bytes.saturating_add(dir.bytes);
         }
@@ -200,7 +200,7 @@ fn clean_work_dir(
         files,
         bytes,
         modified: Some(meta.modified),
-        fate: Fate::Recent,
+        fate: WorkDirFate::Recent,
         used_by: None,
     };
     if meta.modified >= cutoff {
@@ -211,12 +211,12 @@ fn clean_work_dir(
         .find(|(_, p)| p.starts_with(&path))
         .map(|u| u.0)
     {
-        dir.fate = Fate::InUse;
+        dir.fate = WorkDirFate::InUse;
         dir.used_by = Some(pid);
         return Some(dir);
     }
     dir.fate = if dry_run {
-        Fate::WouldRemove
+        WorkDirFate::WouldRemove
     } else {
         remove_work_dir(handle, name, &path, notes)
     };
@@ -225,9 +225,14 @@ fn clean_work_dir(
 
 /// Removes the work directory `name` in `handle` (at `path`), noting in `notes` what was
 /// left and why.
-fn remove_work_dir(handle: &Dir, name: &OsStr, path: &Path, notes: &mut Vec<String>) -> Fate {
+fn remove_work_dir(
+    handle: &Dir,
+    name: &OsStr,
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> WorkDirFate {
     match safefs::remove_tree(handle, name) {
-        Ok(removed) if removed.complete() => Fate::Removed,
+        Ok(removed) if removed.complete() => WorkDirFate::Removed,
         Ok(removed) => {
             for left in &removed.left {
                 notes.push(format!(
@@ -236,11 +241,11 @@ fn remove_work_dir(handle: &Dir, name: &OsStr, path: &Path, notes: &mut Vec<Stri
                     left.why
                 ));
             }
-            Fate::Failed
+            WorkDirFate::Failed
         }
         Err(e) => {
             notes.push(format!("{}: {e}", crate::escape::path(path)));
-            Fate::Failed
+            WorkDirFate::Failed
         }
     }
 }

@@ -177,7 +177,7 @@ fn sample_volume(value: &str, path: &std::path::Path) -> VolumeReport {
             soft: 2,
             target: 3,
         }),
-        level: Some(crate::policy::Level::Ok),
+        level: Some(crate::policy::VolumeLevel::Ok),
         paths: vec![WatchedPath {
             label: value.to_string(),
             path: path.to_path_buf(),
@@ -251,7 +251,7 @@ pub(crate) fn sample(value: &str) -> Report {
             files: 1,
             bytes: 1,
             modified: None,
-            fate: crate::prune::work::Fate::Removed,
+            fate: crate::prune::work::WorkDirFate::Removed,
             used_by: Some(1),
         }],
         notes: vec![value.to_string()],

@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{Build, Context, Finding, Kind, ScanReport};
+use super::{Build, Construct, Kind, ScanFinding, ScanReport};
 
 /// What one edit does to its line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ const REMOVABLE: &[&str] = &["GOPATH", "GOCACHE", "GOMODCACHE", "GOROOT", "GOENV
 /// Plans the edits for the findings of `report` (the files are read again, regular files
 /// only, never through a link).
 pub fn plan(report: &ScanReport, system_drive: u8) -> Vec<FilePlan> {
-    let mut by_file: Vec<(&Path, Vec<&Finding>)> = Vec::new();
+    let mut by_file: Vec<(&Path, Vec<&ScanFinding>)> = Vec::new();
     // Notes (test data, documentation text) are left as they are.
     for f in report
         .findings
@@ -100,7 +100,7 @@ pub(super) fn plan_file(
     file: &Path,
     text: String,
     kind: Kind,
-    findings: &[&Finding],
+    findings: &[&ScanFinding],
     system_drive: u8,
 ) -> FilePlan {
     let lines: Vec<&str> = text.split('\n').collect();
@@ -108,7 +108,7 @@ pub(super) fn plan_file(
     let mut suggested = Vec::new();
     let mut done_lines: std::collections::HashSet<u32> = std::collections::HashSet::new();
     // The findings of each line, in order.
-    let mut by_line: std::collections::HashMap<u32, Vec<&Finding>> =
+    let mut by_line: std::collections::HashMap<u32, Vec<&ScanFinding>> =
         std::collections::HashMap::new();
     for g in findings {
         by_line.entry(g.line).or_default().push(g);
@@ -121,7 +121,7 @@ pub(super) fn plan_file(
         if done_lines.contains(&f.line) {
             continue;
         }
-        let on_line: Vec<&Finding> = by_line.get(&f.line).cloned().unwrap_or_default();
+        let on_line: Vec<&ScanFinding> = by_line.get(&f.line).cloned().unwrap_or_default();
         let Some(index) = usize::try_from(f.line).ok().and_then(|n| n.checked_sub(1)) else {
             continue;
         };
@@ -263,11 +263,11 @@ fn build_edit(
     lines: &[&str],
     index: usize,
     line: &str,
-    on_line: &[&Finding],
+    on_line: &[&ScanFinding],
     fixes: Vec<(u32, u32, &'static str)>,
 ) -> Option<Edit> {
     let first = on_line.first()?;
-    if first.context != Context::Assignment {
+    if first.context != Construct::Assignment {
         return None;
     }
     let key = first.source.as_str();
@@ -610,13 +610,13 @@ fn only_entry_of_env(lines: &[&str], index: usize) -> Option<u32> {
 /// suggestion.
 fn go_suggestion(
     line: &str,
-    on_line: &[&Finding],
+    on_line: &[&ScanFinding],
     fixes: Vec<(u32, u32, &'static str)>,
 ) -> Option<Edit> {
     let [f] = on_line else {
         return None;
     };
-    if f.context != Context::GoString || f.paths.len() != 1 || f.source.contains('\n') {
+    if f.context != Construct::GoString || f.paths.len() != 1 || f.source.contains('\n') {
         return None;
     }
     let quoted_value = f.source.get(1..f.source.len().checked_sub(1)?)?;

@@ -52,7 +52,7 @@ pub use suppress::Suppression;
 
 /// What to scan.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct ScanOptions {
     /// Files or directories; relative ones are reported relative to the working directory.
     pub paths: Vec<PathBuf>,
     /// Also look inside `vendor/` directories.
@@ -70,9 +70,9 @@ pub struct Options {
     pub disabled: Vec<Rule>,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
             paths: Vec::new(),
             include_vendor: false,
             system_drive: b'C',
@@ -87,7 +87,7 @@ impl Default for Options {
 /// Where a finding was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Context {
+pub enum Construct {
     /// A string literal in Go source.
     GoString,
     /// A directive of go.mod.
@@ -100,7 +100,7 @@ pub enum Context {
 
 /// One place (file, line, column, rule) holding hard-coded paths.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Finding {
+pub struct ScanFinding {
     /// As the walk found it, bytes and all; shown with [`shown`].
     #[serde(serialize_with = "serialize_file")]
     pub file: PathBuf,
@@ -109,7 +109,7 @@ pub struct Finding {
     pub column: u32,
     #[serde(serialize_with = "serialize_rule_id")]
     pub rule: Rule,
-    pub context: Context,
+    pub context: Construct,
     /// The path as found (decoded, for a Go string); the first of `paths`.
     pub path: String,
     /// The literal as written (Go), the directive's verb, or the variable assigned.
@@ -151,7 +151,7 @@ pub fn shown(file: &Path) -> std::borrow::Cow<'_, str> {
     crate::escape::path(file)
 }
 
-impl Finding {
+impl ScanFinding {
     pub fn level(&self) -> Level {
         self.level
     }
@@ -161,11 +161,11 @@ impl Finding {
         file: PathBuf,
         (line, column): (u32, u32),
         rule: Rule,
-        context: Context,
+        context: Construct,
         path: String,
         source: String,
-    ) -> Finding {
-        Finding {
+    ) -> ScanFinding {
+        ScanFinding {
             file,
             line,
             column,
@@ -188,10 +188,10 @@ impl Finding {
     pub fn message(&self) -> String {
         let what = self.rule.description();
         let message = match self.context {
-            Context::GoString => format!("{what} in a Go string literal: {}", self.paths_shown()),
-            Context::GoMod => format!("{what} in go.mod: {}", self.paths_shown()),
-            Context::GoWork => format!("{what} in go.work: {}", self.paths_shown()),
-            Context::Assignment => {
+            Construct::GoString => format!("{what} in a Go string literal: {}", self.paths_shown()),
+            Construct::GoMod => format!("{what} in go.mod: {}", self.paths_shown()),
+            Construct::GoWork => format!("{what} in go.work: {}", self.paths_shown()),
+            Construct::Assignment => {
                 format!(
                     "{what}, assigned to {}: {}",
                     self.source,
@@ -221,9 +221,9 @@ pub struct Problem {
 pub struct ScanReport {
     pub files_scanned: u64,
     /// Sorted by file, line and column.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ScanFinding>,
     /// Findings the repository suppressed (inline comments, the configuration file), sorted.
-    pub suppressed: Vec<(Finding, Suppression)>,
+    pub suppressed: Vec<(ScanFinding, Suppression)>,
     pub problems: Vec<Problem>,
 }
 
@@ -342,7 +342,7 @@ struct Setup {
 }
 
 /// Scans the files under `options.paths`.
-pub fn scan(options: &Options) -> anyhow::Result<ScanReport> {
+pub fn scan(options: &ScanOptions) -> anyhow::Result<ScanReport> {
     let mut roots = options.paths.clone();
     if roots.is_empty() {
         roots.push(PathBuf::from("."));
@@ -616,9 +616,9 @@ fn line_before<'t>(text: &'t str, line_starts: &[usize], line: u32, column: u32)
 }
 
 /// One finding per place (line, column, rule), holding every path found there, in order.
-fn merge_places(found: &mut Vec<Finding>) -> Vec<Finding> {
+fn merge_places(found: &mut Vec<ScanFinding>) -> Vec<ScanFinding> {
     found.sort_by_key(|f| (f.line, f.column, f.rule));
-    let mut merged: Vec<Finding> = Vec::with_capacity(found.len());
+    let mut merged: Vec<ScanFinding> = Vec::with_capacity(found.len());
     for f in found.drain(..) {
         match merged.last_mut() {
             Some(last) if (last.line, last.column, last.rule) == (f.line, f.column, f.rule) => {
@@ -642,7 +642,7 @@ fn find_in(
     kind: Kind,
     system_drive: u8,
     problems: &mut Vec<Problem>,
-) -> Vec<Finding> {
+) -> Vec<ScanFinding> {
     match kind {
         Kind::Go => find_in_go(file, text, system_drive, problems),
         Kind::GoMod | Kind::GoWork => find_in_go_mod(file, text, kind == Kind::GoWork),
@@ -657,7 +657,7 @@ fn find_in_go(
     text: &str,
     system_drive: u8,
     problems: &mut Vec<Problem>,
-) -> Vec<Finding> {
+) -> Vec<ScanFinding> {
     let mut found = Vec::new();
     let (literals, error) = golex::string_literals(text);
     let mut line_starts: Vec<usize> = Vec::new();
@@ -674,11 +674,11 @@ fn find_in_go(
         let compared = place::is_comparison(before);
         let prose = place::is_prose(&lit.value, &hits);
         for hit in hits {
-            let mut f = Finding::new(
+            let mut f = ScanFinding::new(
                 file.to_path_buf(),
                 position_in(&lit, hit.start),
                 hit.rule,
-                Context::GoString,
+                Construct::GoString,
                 hit.path,
                 lit.source.to_string(),
             );
@@ -703,15 +703,15 @@ fn find_in_go(
 }
 
 /// The hard-coded paths in the directives of a go.mod file, or of a go.work file if `work`.
-fn find_in_go_mod(file: &Path, text: &str, work: bool) -> Vec<Finding> {
+fn find_in_go_mod(file: &Path, text: &str, work: bool) -> Vec<ScanFinding> {
     let mut found = Vec::new();
     for h in directives::go_mod(text, work) {
         let context = if work {
-            Context::GoWork
+            Construct::GoWork
         } else {
-            Context::GoMod
+            Construct::GoMod
         };
-        found.push(Finding::new(
+        found.push(ScanFinding::new(
             file.to_path_buf(),
             (h.line, h.column),
             h.rule,
@@ -725,7 +725,7 @@ fn find_in_go_mod(file: &Path, text: &str, work: bool) -> Vec<Finding> {
 
 /// The hard-coded paths assigned in a build file, less those a golang image (in a Dockerfile)
 /// or the runners (of a workflow or an action) bring along.
-fn find_in_build(file: &Path, text: &str, build: Build, system_drive: u8) -> Vec<Finding> {
+fn find_in_build(file: &Path, text: &str, build: Build, system_drive: u8) -> Vec<ScanFinding> {
     let mut found = Vec::new();
     let golang = if build == Build::Dockerfile {
         place::golang_stages(text)
@@ -751,11 +751,11 @@ fn find_in_build(file: &Path, text: &str, build: Build, system_drive: u8) -> Vec
         // on it are errors.
         let image_path =
             build == Build::Dockerfile && h.context == "PATH" && !place::go_dir(&h.path);
-        let mut f = Finding::new(
+        let mut f = ScanFinding::new(
             file.to_path_buf(),
             (h.line, h.column),
             h.rule,
-            Context::Assignment,
+            Construct::Assignment,
             h.path,
             h.context,
         );

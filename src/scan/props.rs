@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::directives::{self, Dialect};
 use super::golex::{self, Quote};
 use super::paths::{self, Rule};
-use super::{Build, Context, Finding, Kind, Problem, ScanReport, render, scan_bytes};
+use super::{Build, Construct, Kind, Problem, ScanFinding, ScanReport, render, scan_bytes};
 
 /// Cases per property: 256, or `PROPTEST_CASES`.
 fn config(share: u32) -> ProptestConfig {
@@ -800,23 +800,23 @@ fn file_name() -> impl Strategy<Value = PathBuf> {
     }
 }
 
-fn finding() -> impl Strategy<Value = Finding> {
+fn finding() -> impl Strategy<Value = ScanFinding> {
     (
         file_name(),
         any::<u32>(),
         any::<u32>(),
         select(Rule::ALL.to_vec()),
         select(vec![
-            Context::GoString,
-            Context::GoMod,
-            Context::GoWork,
-            Context::Assignment,
+            Construct::GoString,
+            Construct::GoMod,
+            Construct::GoWork,
+            Construct::Assignment,
         ]),
         tricky_text(10),
         tricky_text(10),
     )
         .prop_map(|(file, line, column, rule, context, path, source)| {
-            Finding::new(file, (line, column), rule, context, path, source)
+            ScanFinding::new(file, (line, column), rule, context, path, source)
         })
 }
 
@@ -848,7 +848,7 @@ fn report() -> impl Strategy<Value = ScanReport> {
                 .collect();
             let findings = findings
                 .into_iter()
-                .map(|mut f: Finding| {
+                .map(|mut f: ScanFinding| {
                     if notes {
                         f.place = super::Place::TestData;
                         f.level = super::Level::Note;
@@ -927,7 +927,7 @@ proptest! {
         let results = doc["runs"][0]["results"].as_array().cloned().unwrap_or_default();
         // One result per place, suppressed ones included, in order; no two share a
         // fingerprint.
-        let mut all: Vec<&Finding> = report
+        let mut all: Vec<&ScanFinding> = report
             .findings
             .iter()
             .chain(report.suppressed.iter().map(|(f, _)| f))
@@ -1016,11 +1016,11 @@ fn regression_a_file_name_that_is_not_utf8_in_json_and_sarif() {
     use std::os::unix::ffi::OsStrExt;
     let report = ScanReport {
         files_scanned: 1,
-        findings: vec![Finding::new(
+        findings: vec![ScanFinding::new(
             PathBuf::from(std::ffi::OsStr::from_bytes(b"\xff")),
             (0, 0),
             Rule::SystemDrivePath,
-            Context::GoString,
+            Construct::GoString,
             String::new(),
             String::new(),
         )],
@@ -1144,7 +1144,7 @@ proptest! {
         let mut problems = Vec::new();
         let mut found = super::find_in(path, &text, kind, b'C', &mut problems);
         let found = super::merge_places(&mut found);
-        let refs: Vec<&Finding> = found.iter().collect();
+        let refs: Vec<&ScanFinding> = found.iter().collect();
         let plan = super::fix::plan_file(path, text.clone(), kind, &refs, b'C');
         let lines: Vec<u32> = found.iter().map(|f| f.line).collect();
         for e in plan.applied.iter().chain(&plan.suggested) {
@@ -1168,7 +1168,7 @@ proptest! {
         let mut problems = Vec::new();
         let mut found = super::find_in(path, &text, Kind::Go, b'C', &mut problems);
         let found = super::merge_places(&mut found);
-        let refs: Vec<&Finding> = found.iter().collect();
+        let refs: Vec<&ScanFinding> = found.iter().collect();
         let plan = super::fix::plan_file(path, text, Kind::Go, &refs, b'C');
         prop_assert!(plan.applied.is_empty());
     }

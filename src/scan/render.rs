@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::fix::{Change, FilePlan};
 use super::paths::{Level, Rule};
-use super::{Finding, ScanReport, Suppression, shown};
+use super::{ScanFinding, ScanReport, Suppression, shown};
 use crate::escape;
 use crate::units::percent_encode_bytes;
 
@@ -49,7 +49,7 @@ pub fn text(report: &ScanReport) -> String {
             f.rule.name(),
             escape::line(&f.message())
         );
-        if f.source != f.path && f.context == super::Context::GoString {
+        if f.source != f.path && f.context == super::Construct::GoString {
             for line in f.source.lines() {
                 let _ = writeln!(out, "    {}", escape::line(line));
             }
@@ -216,7 +216,7 @@ fn sarif_rules() -> Vec<Value> {
 /// with a fingerprint that no other result of the run shares, and with the edit of `plans`
 /// that fixes it.
 fn sarif_results(report: &ScanReport, plans: &[FilePlan]) -> Vec<Value> {
-    let mut all: Vec<(&Finding, Option<&Suppression>)> = report
+    let mut all: Vec<(&ScanFinding, Option<&Suppression>)> = report
         .findings
         .iter()
         .map(|f| (f, None))
@@ -267,7 +267,7 @@ fn sarif_notifications(report: &ScanReport) -> Vec<Value> {
 
 /// The edit of `plans` that fixes `f`, as a SARIF fix: a replacement of a region of the
 /// file (columns in code points, as the run's `columnKind` says).
-fn sarif_fix(f: &Finding, plans: &[FilePlan]) -> Option<Value> {
+fn sarif_fix(f: &ScanFinding, plans: &[FilePlan]) -> Option<Value> {
     let plan = plans.iter().find(|p| p.file == f.file)?;
     let edit = plan
         .applied
@@ -320,11 +320,11 @@ fn sarif_fix(f: &Finding, plans: &[FilePlan]) -> Option<Value> {
     }))
 }
 
-fn result(f: &Finding, suppression: Option<&Suppression>, print: &str) -> Value {
+fn result(f: &ScanFinding, suppression: Option<&Suppression>, print: &str) -> Value {
     let mut region = serde_json::Map::new();
     region.insert("startLine".into(), f.line.into());
     region.insert("startColumn".into(), f.column.into());
-    let span = if f.context == super::Context::GoString {
+    let span = if f.context == super::Construct::GoString {
         &f.source
     } else {
         &f.path
@@ -369,7 +369,7 @@ fn location(file: &Path) -> Value {
 
 /// Stable across runs and line moves: the rule, the file (its bytes), the paths found and
 /// the text they were found in (the run adds which occurrence of these it is, in order).
-fn fingerprint(f: &Finding) -> String {
+fn fingerprint(f: &ScanFinding) -> String {
     let paths = f.paths.join("\0");
     let key = [
         f.rule.id().as_bytes(),
@@ -423,14 +423,14 @@ fn directory_uri(dir: &Path) -> String {
 mod tests {
     use super::*;
 
-    use super::super::Context;
+    use super::super::Construct;
 
-    fn finding(file: &Path, path: &str, source: &str) -> Finding {
-        Finding::new(
+    fn finding(file: &Path, path: &str, source: &str) -> ScanFinding {
+        ScanFinding::new(
             file.to_path_buf(),
             (3, 9),
             Rule::SystemDrivePath,
-            Context::GoString,
+            Construct::GoString,
             path.into(),
             source.into(),
         )

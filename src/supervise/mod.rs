@@ -46,7 +46,7 @@ pub struct Watch {
 
 /// How to supervise.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct WatchOptions {
     pub interval: Duration,
     pub grace: Duration,
 }
@@ -77,8 +77,8 @@ pub fn supervise(
     env: &[(String, OsString)],
     watches: &[Watch],
     cache: Option<BuildCache>,
-    prune_request: &prune::Request,
-    options: &Options,
+    prune_request: &prune::PruneRequest,
+    options: &WatchOptions,
 ) -> anyhow::Result<RunReport> {
     let (program, args) = argv
         .split_first()
@@ -138,7 +138,7 @@ fn watch_until_exit(
     watches: &[Watch],
     pruner: &mut Pruner,
     report: &mut RunReport,
-    options: &Options,
+    options: &WatchOptions,
 ) -> anyhow::Result<ExitStatus> {
     // `None`: an interval longer than the clock can count from now, which is waiting for the
     // command to end.
@@ -221,7 +221,7 @@ fn hard_limit_breached(w: &Watch, available: u64, report: &RunReport) -> String 
 /// Pruning the build cache in the background while the command runs, one prune at a time.
 struct Pruner<'r> {
     cache: Option<Arc<BuildCache>>,
-    request: &'r prune::Request,
+    request: &'r prune::PruneRequest,
     running: Option<JoinHandle<std::io::Result<PruneOutcome>>>,
     /// Set once a prune removed nothing: pruning cannot help any more.
     exhausted: bool,
