@@ -3,10 +3,6 @@
 //! step verifies a release before running it (served from a loopback HTTP server), and its
 //! check step applies fail-on-hard.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +10,7 @@ use std::process::{Child, Command, Output};
 
 use serde::Deserialize;
 
-use common::*;
+use crate::common::*;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,16 +1,12 @@
 //! `run`: a command under guard, on real small volumes. Writers are shell loops appending a
 //! MiB at a time to a tmpfs.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

@@ -2,15 +2,11 @@
 //! onto another (tmpfs) volume, a directory on a read-only mount, and the settings Go itself
 //! rejects.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// Runs doctor with `env` and returns (exit code, findings as (level, code, message, fix)).
 fn doctor(home: &Path, env: &[(&str, &Path)]) -> (i32, Vec<serde_json::Value>) {

@@ -3,16 +3,12 @@
 //! not another volume mounted inside the cache. Outside files are checksummed before and
 //! after.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const OLD: Duration = Duration::from_secs(30 * 24 * 3600);
 

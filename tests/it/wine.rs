@@ -9,16 +9,14 @@
 //! `scripts/test-windows.sh` prepares the prefix, builds the executable and runs these with
 //! `--include-ignored`; they need root for the mounts.
 
-#![cfg(target_os = "linux")]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Tmpfs, fill, json, skip};
+use crate::common::{Tmpfs, fill, json, skip};
 
 const MIB: u64 = 1024 * 1024;
 

@@ -1,16 +1,12 @@
 //! `prune --stale-work`: work directories that killed builds left in the temp dir go; one a
 //! live process still uses, a recent one, a look-alike and a link stay.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
-use common::{checksums, guard, json, set_mtime};
+use crate::common::{checksums, guard, json, set_mtime};
 
 const HOUR: Duration = Duration::from_secs(3600);
 

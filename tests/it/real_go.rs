@@ -5,10 +5,6 @@
 //! The Go toolchain is `$GO_DISK_GUARD_TEST_GO` or `go` on PATH; builds run offline
 //! (GOPROXY=off, GOTOOLCHAIN=local, standard library only).
 
-#![cfg(unix)]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 

@@ -17,10 +17,6 @@
 //! `go-disk-guard/go-disk-guard@v1` are mapped to local directories (`--local-repository`), and
 //! `actions/checkout` is act's own: it copies the source directory (`-C`) into the workspace.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -31,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::*;
+use crate::common::*;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -1203,7 +1199,7 @@ fn install_source_builds_the_checkout_even_with_the_release_in_the_tool_cache() 
         ),
     );
     // The runner has Rust: the cargo running these tests, with its homes, building into one
-    // target directory kept under target/ (shared with tests/action.rs), so that only this
+    // target directory kept under target/ (shared with action.rs), so that only this
     // crate is compiled again.
     let home = std::env::var("HOME").unwrap();
     let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));

@@ -2,9 +2,7 @@
 //! documented JSON shapes: the Actions cache list (paginated with `Link`), delete by id, pull
 //! requests and git refs, rate-limit and error responses. The real binary runs against it.
 
-#![cfg(feature = "gh-cache")]
-
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};

@@ -5,10 +5,6 @@
 //! relative GOBIN never reaches PATH and is reported; what a real `go env -w` writes is read
 //! as the go command reads it.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -16,7 +12,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 /// The two ways of resolving: asking the test Go (when there is one), and computing without
 /// a go binary.

@@ -2,9 +2,7 @@
 //! GOCACHEPROG, concurrent builds under a budget smaller than one build, a program killed
 //! mid-put, and input that breaks the protocol.
 
-#![cfg(unix)]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
@@ -12,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
-use common::{go_binary, go_cmd, is_root, skip};
+use crate::common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
+use crate::common::{go_binary, go_cmd, is_root, skip};
 
 /// The GOCACHEPROG value serving `dir`.
 fn cacheprog(dir: &Path, budget: &str) -> String {

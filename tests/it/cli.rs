@@ -2,11 +2,11 @@
 //! input must end with the documented exit code and one line naming the culprit, never a
 //! panic.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
-use common::{guard, json, synthetic_cache};
+use crate::common::{guard, json, synthetic_cache};
 
 #[test]
 fn help_documents_commands_examples_and_exit_codes() {

@@ -5,11 +5,9 @@
 //! development machine lacks, so it is ignored by default; the `quota` job of the CI workflow
 //! runs it on GitHub's Ubuntu runners with `--include-ignored`.
 
-#![cfg(target_os = "linux")]
+use crate::common;
 
-mod common;
-
-use common::{Tmpfs, guard, is_root, json};
+use crate::common::{Tmpfs, guard, is_root, json};
 
 #[test]
 #[ignore = "needs root and a kernel with tmpfs quotas (run by the CI workflow's quota job)"]

@@ -6,11 +6,7 @@
 //!
 //! PowerShell and cmd cannot run here: their quoting is covered by unit tests only.
 
-#![cfg(unix)]
-
-mod common;
-#[path = "../src/hostile.rs"]
-mod hostile;
+use crate::hostile;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -22,7 +18,7 @@ use std::process::Command;
 use go_disk_guard::emit::{self, EmitFormat, Injection};
 use proptest::strategy::Strategy;
 
-use common::*;
+use crate::common::*;
 
 /// Values meant to break out of their quoting or entry.
 fn hostile() -> Vec<Vec<u8>> {

@@ -3,17 +3,13 @@
 //! a real `go build` (modules from a local file:// proxy), after which `go build` works
 //! offline from the new locations and every file arrived intact.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// A module proxy directory serving `example.com/lib v1.0.0`, in GOPROXY's file layout.
 fn module_proxy(dir: &Path) -> PathBuf {

@@ -6,9 +6,7 @@
 //! symbolic link (`CreateSymbolicLinkW` reports success and creates nothing;
 //! `FSCTL_SET_REPARSE_POINT` is not supported).
 
-#![cfg(windows)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -18,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use common::{
+use crate::common::{
     cache_entries, checksums, json, set_mtime, skip, synthetic_cache,
     without_go_or_github_env as clean_env,
 };

@@ -2,15 +2,13 @@
 //! dir fails there, and succeeds with the environment `check --relocate auto --emit sh`
 //! hands on, which points GOTMPDIR at a larger disk-backed volume.
 
-#![cfg(target_os = "linux")]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Tmpfs, go_binary, guard, is_root, json, skip, test_path, write_module};
+use crate::common::{Tmpfs, go_binary, guard, is_root, json, skip, test_path, write_module};
 
 /// An ext4 filesystem in a file, loop-mounted at `dir`; unmounted on drop.
 struct Ext4 {

@@ -2,12 +2,10 @@
 //! in it, on the real `$(go env GOROOT)/src`, and with its SARIF checked against the SARIF
 //! 2.1.0 JSON schema.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{go_binary, json, skip};
+use crate::common::{go_binary, json, skip};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
