@@ -1,5 +1,10 @@
 //! The integration tests, in one binary (one link, one run), as modules by subject. Shared
 //! helpers live in `common`.
+//!
+//! A test that needs what a plain `cargo test` cannot count on — root for a mount, a Go
+//! toolchain, nektos/act, Wine, Python with jsonschema, dash, fish, rclone — is `#[ignore]`d,
+//! saying what it needs. Run with `-- --include-ignored` (as `.ci/run` does), it fails when
+//! that is missing: none returns early and passes.
 
 mod common;
 #[cfg(unix)]

@@ -160,6 +160,7 @@ fn links_in_the_cache_are_never_followed() {
 }
 
 #[test]
+#[ignore = "needs root: mounts tmpfs volumes"]
 fn another_volume_mounted_inside_the_cache_is_not_entered() {
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
@@ -173,12 +174,8 @@ fn another_volume_mounted_inside_the_cache_is_not_entered() {
         .clone();
     fs::remove_file(&exe_entry).unwrap();
     fs::create_dir(&exe_entry).unwrap();
-    let Some(_shard_mount) = Tmpfs::mount(&shard, "4m") else {
-        return;
-    };
-    let Some(_exe_mount) = Tmpfs::mount(&exe_entry, "4m") else {
-        return;
-    };
+    let _shard_mount = Tmpfs::mount(&shard, "4m");
+    let _exe_mount = Tmpfs::mount(&exe_entry, "4m");
     synthetic_cache(&shard, 10, 64, OLD);
     fs::write(exe_entry.join("tool"), "#!/bin/sh\n").unwrap();
     set_mtime(&exe_entry, SystemTime::now() - OLD);
