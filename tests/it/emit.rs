@@ -345,11 +345,7 @@ fn check_emit_github_hands_go_env_the_injected_directories() {
         .env("GITHUB_STEP_SUMMARY", files.step_summary.as_ref().unwrap())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 
     // What the next step of the job would see.
     let env = parse_github_file(&fs::read(files.env.as_ref().unwrap()).unwrap());
@@ -429,11 +425,7 @@ fn jenkins_document_carries_values_as_json_to_stdout_or_a_file() {
             cmd.arg("--emit-file").arg(&file);
         }
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let doc: serde_json::Value = if to_file {
             assert!(out.stdout.is_empty());
             serde_json::from_slice(&fs::read(&file).unwrap()).unwrap()
@@ -459,11 +451,7 @@ fn check_with_a_stdout_payload_sends_the_report_to_stderr() {
         .env("GOCACHE", home.path().join("c"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.lines().all(|l| l.starts_with("export ")), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("Volumes:"));

@@ -33,10 +33,6 @@ fn run(home: &Path, go: Option<&str>, args: &[&str], env: &[(&str, &OsStr)]) -> 
     cmd.output().unwrap()
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// The exact bytes of `name` in a JSON report's `go.vars`: `value_bytes` when given, else the
 /// text of `value`.
 fn reported_bytes(report: &serde_json::Value, name: &str) -> Vec<u8> {

@@ -8,7 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Tmpfs, guard, json, require_go, require_root, test_path, write_module};
+use crate::common::{
+    Tmpfs, assert_success, guard, json, require_go, require_root, test_path, write_module,
+};
 
 /// An ext4 filesystem in a file, loop-mounted at `dir`; unmounted on drop.
 struct Ext4 {
@@ -118,11 +120,7 @@ fn a_build_that_does_not_fit_the_ram_backed_temp_dir_succeeds_with_gotmpdir_relo
         .env("GOCACHE", h.join("gocache"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let moves = report["relocation"]["moves"].as_array().unwrap();
     let tmp_move = moves
@@ -148,11 +146,7 @@ fn a_build_that_does_not_fit_the_ram_backed_temp_dir_succeeds_with_gotmpdir_relo
 
     // With the emitted environment, the same build (still with TMPDIR on the tmpfs) works.
     let out = go_build(&go, h, &app, &[("TMPDIR", &small.dir)], Some(&env_file));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(app.join("out").exists());
     drop(big);
 }

@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use crate::common::{Tmpfs, guard, json};
+use crate::common::{Tmpfs, assert_success, guard, json};
 
 #[test]
 #[ignore = "needs root and a kernel with tmpfs quotas (run by the CI workflow's quota job)"]
@@ -24,11 +24,7 @@ fn a_user_quota_on_a_tmpfs_binds_the_available_space() {
         .args(["status", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let volume = report["volumes"]
         .as_array()

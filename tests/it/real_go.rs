@@ -125,11 +125,7 @@ fn the_seed_cache_has_go_run_executables_as_directory_entries() {
         .env("GOCACHE", &cache)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for d in &dirs {
         assert!(!d.exists(), "{} survived", d.display());
     }
@@ -165,11 +161,7 @@ fn pruning_to_a_budget_removes_least_recently_used_first_and_go_still_builds() {
         .env("GOCACHE", &cache)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let outcome = &report["prunes"][0];
     assert!(
@@ -263,11 +255,7 @@ fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
             .env("GOCACHE", &cache)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         removed_total += json(&out)["prunes"][0]["removed_entries"].as_u64().unwrap();
         prunes += 1;
         for slot in builds.iter_mut() {
@@ -458,11 +446,6 @@ fn check_on(home: &Path, cache: &Path, limits: &[&str]) -> std::process::Output 
         .env("GOPATH", home.join("go"))
         .output()
         .unwrap()
-}
-
-fn available(path: &Path) -> u64 {
-    let st = rustix::fs::statvfs(path).unwrap();
-    st.f_bavail * st.f_frsize
 }
 
 const MIB: u64 = 1 << 20;

@@ -30,10 +30,6 @@ fn prune_all(home: &Path, cache: &Path) -> std::process::Output {
         .unwrap()
 }
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn the_filesystem_root_is_refused() {
     let home = tempfile::tempdir().unwrap();

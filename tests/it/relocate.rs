@@ -101,11 +101,7 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .args(["build", "-o", "out"])
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    assert_success(&built);
     let lib_dir = gomodcache.join("example.com/lib@v1.0.0");
     assert!(lib_dir.join("lib.go").exists());
     let cache_sums = relative_sums(&gocache);
@@ -129,11 +125,7 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .env("GOPATH", &gopath)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let relocation = &report["relocation"];
     assert_eq!(relocation["root"], big.to_str().unwrap(), "{relocation}");
@@ -186,11 +178,7 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .args(["build", "-o", "out2"])
         .output()
         .unwrap();
-    assert!(
-        rebuilt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuilt.stderr)
-    );
+    assert_success(&rebuilt);
     let run = Command::new(app.join("out2")).output().unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("OK"));
 }
@@ -224,11 +212,7 @@ fn the_system_volume_is_chosen_only_when_strictly_roomier() {
             .env("GOCACHE", h.join("small/cache"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         json(&out)["relocation"].clone()
     };
     // The larger volume is the system volume: it is still chosen, being strictly roomier.

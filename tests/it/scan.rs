@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{json, missing, require_go};
+use crate::common::{self, json, missing, require_go};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -13,7 +13,7 @@ fn fixtures() -> PathBuf {
 
 /// `go-disk-guard scan ARGS` in `dir`.
 fn scan(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+    Command::new(common::bin())
         .arg("scan")
         .args(args)
         .current_dir(dir)
@@ -566,7 +566,7 @@ fn a_file_exchanged_for_a_fifo_after_the_walk_listed_it_is_not_waited_on() {
         });
         let mut hung = false;
         for _ in 0..40 {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+            let mut child = Command::new(common::bin())
                 .args(["scan", "--format", "json"])
                 .current_dir(repo)
                 .stdout(std::process::Stdio::null())
@@ -991,7 +991,7 @@ fn fix_of_a_large_file_takes_time_in_proportion_to_it() {
         "export PATH=/home/ci/go/bin:$PATH\n".repeat(60_000),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+    let mut child = Command::new(common::bin())
         .args(["scan", "--fix", "--dry-run"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::null())

@@ -14,12 +14,12 @@ use std::ffi::OsStr;
 use std::fs;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use crate::common::{
-    cache_entries, checksums, json, missing, require_go, set_mtime, synthetic_cache,
-    without_go_or_github_env as clean_env,
+    assert_success, cache_entries, checksums, json, missing, require_go, set_mtime, succeeded,
+    synthetic_cache, without_go_or_github_env as clean_env,
 };
 use go_disk_guard::safefs::{self, Dir, Kind, Open, Refusal};
 
@@ -29,7 +29,7 @@ const FILE_SHARE_READ: u32 = 1;
 
 /// The binary, with no Go, GitHub or go-disk-guard settings inherited from the environment.
 fn guard(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    let mut cmd = Command::new(common::bin());
     clean_env(&mut cmd);
     cmd.env("GOENV", "off").current_dir(dir);
     cmd
@@ -56,16 +56,6 @@ fn go(go: &Path, home: &Path, dir: &Path) -> Command {
         .env("CGO_ENABLED", "0")
         .current_dir(dir);
     cmd
-}
-
-fn succeeded(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn write(path: &Path, text: &str) {
@@ -189,11 +179,7 @@ fn a_file_held_open_without_share_delete_is_skipped_and_the_rest_is_pruned() {
         assert_eq!(e.exists(), e == held_path, "{}", e.display());
     }
     // The goal (an empty cache) was missed because of it: said, not fatal.
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = guard(dir.path())
         .args(["prune", "--max-size", "0", "--keep-recent", "0s"])
         .env("GOCACHE", &cache)

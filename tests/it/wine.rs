@@ -16,7 +16,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Tmpfs, fill, json, missing};
+use crate::common::{Tmpfs, assert_success, fill, json, missing};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -195,11 +195,7 @@ fn relocate_auto(m: &Machine) -> serde_json::Value {
         .args(["--soft", "1MiB", "--hard", "1KiB"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     json(&out)
 }
 

@@ -242,6 +242,42 @@ fn fnv1a(data: &[u8]) -> u64 {
     })
 }
 
+/// The repository's root: fixtures, workflows and examples are read from there.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run's standard error, as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails unless `what` (a command's description) succeeded, showing its exit status and
+/// output.
+#[track_caller]
+pub fn succeeded(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Fails unless the run succeeded, showing its exit status and output.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output) {
+    succeeded(out, "the command");
+}
+
+/// The bytes available to this user on the filesystem holding `path`.
+#[cfg(unix)]
+pub fn available(path: &Path) -> u64 {
+    let st = rustix::fs::statvfs(path).unwrap();
+    st.f_bavail * st.f_frsize
+}
+
 /// Parses the JSON report printed by a successful or failed run.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
