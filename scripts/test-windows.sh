@@ -6,11 +6,12 @@
 #
 # What runs where:
 # - clippy with -D warnings on the Windows code;
-# - under Wine: the unit tests (`--lib`, `--bins`) and tests/windows.rs (Windows-only: a
+# - under Wine: the unit tests (`--lib`, `--bins`) and tests/it/windows.rs (Windows-only: a
 #   build cache made by go.exe pruned least recently used first, a file held open without
-#   FILE_SHARE_DELETE skipped, a read-only module cache migrated). Its tests marked
-#   `#[ignore]` need real junctions, which Wine cannot create: the Windows CI job runs them;
-# - on Linux: tests/wine.rs, which builds small Windows machines out of Wine prefixes whose
+#   FILE_SHARE_DELETE skipped, a read-only module cache migrated), its `#[ignore]`d ones
+#   included, but for those that need real junctions or symbolic links, which Wine cannot
+#   create: the Windows CI job runs them;
+# - on Linux: tests/it/wine.rs, which builds small Windows machines out of Wine prefixes whose
 #   drive letters are tmpfs volumes (root needed), and checks free space per drive against
 #   statvfs and `--relocate auto`'s choice among the drives.
 #
@@ -107,14 +108,18 @@ cross=(--locked -Zbuild-std --target "$triple")
 say "cargo clippy --target $triple --all-targets -- -D warnings"
 /usr/bin/cargo-clippy clippy "${cross[@]}" --all-targets -- -D warnings
 
-say "cargo test --target $triple, under Wine: unit tests and tests/windows.rs"
+say "cargo test --target $triple, under Wine: unit tests and tests/it/windows.rs"
 # Wine 8 lacks the call go uses to remove its work directory (the command then fails after
-# building): -work keeps the directory instead.
-GO_DISK_GUARD_TEST_GO="$go_exe" GO_DISK_GUARD_TEST_GOFLAGS=-work \
-    /usr/bin/cargo test "${cross[@]}" --lib --bins --test windows
+# building): -work keeps the directory instead. The integration tests are one binary: on
+# Windows it also holds the few modules that are not Unix-only, which the Linux run covers, so
+# only its windows:: tests run here.
+windows_go=(env GO_DISK_GUARD_TEST_GO="$go_exe" GO_DISK_GUARD_TEST_GOFLAGS=-work)
+"${windows_go[@]}" /usr/bin/cargo test "${cross[@]}" --lib --bins
+"${windows_go[@]}" /usr/bin/cargo test "${cross[@]}" --test it -- --include-ignored windows:: \
+    --skip junction --skip symbolic_link
 
 exe="$CARGO_TARGET_DIR/$triple/debug/go-disk-guard.exe"
 unset RUSTC RUSTC_BOOTSTRAP CARGO_TARGET_DIR
-say "cargo test --test wine: Windows machines with tmpfs drives, from Linux"
+say "cargo test --test it wine:: (Windows machines with tmpfs drives, from Linux)"
 GO_DISK_GUARD_TEST_WINE_PREFIX="$WINEPREFIX" GO_DISK_GUARD_TEST_WINE_EXE="$exe" \
-    cargo test --locked --test wine -- --include-ignored
+    cargo test --locked --test it -- --include-ignored wine::

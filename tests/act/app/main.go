@@ -1,4 +1,4 @@
-// A small Go program for the end-to-end tests under nektos/act (tests/act.rs): the user's
+// A small Go program for the end-to-end tests under nektos/act (tests/it/act.rs): the user's
 // project that the workflows build and test. Standard library only, so that it builds offline.
 package main
 

@@ -2,12 +2,10 @@
 //! in it, on the real `$(go env GOROOT)/src`, and with its SARIF checked against the SARIF
 //! 2.1.0 JSON schema.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{go_binary, json, skip};
+use crate::common::{self, json, missing, require_go};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -15,7 +13,7 @@ fn fixtures() -> PathBuf {
 
 /// `go-disk-guard scan ARGS` in `dir`.
 fn scan(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+    Command::new(common::bin())
         .arg("scan")
         .args(args)
         .current_dir(dir)
@@ -176,10 +174,9 @@ fn bad_input_is_a_one_line_error() {
 }
 
 #[test]
+#[ignore = "needs the Go that .ci/run installs: the findings in its GOROOT/src are listed"]
 fn goroot_src_scans_without_an_error_and_its_findings_are_the_listed_ones() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let version = Command::new(&go)
         .args(["env", "GOVERSION"])
         .env("GOTOOLCHAIN", "local")
@@ -191,8 +188,9 @@ fn goroot_src_scans_without_an_error_and_its_findings_are_the_listed_ones() {
         .to_string();
     let listed = format!("goroot-src-{version}.expected");
     if !fixtures().join(&listed).exists() {
-        return skip(&format!(
-            "the findings in GOROOT/src are listed for the Go that .ci/run installs, not for {version}"
+        missing(&format!(
+            "the Go that .ci/run installs, for which the findings in GOROOT/src are listed; \
+             not {version}"
         ));
     }
     let goroot = Command::new(&go)
@@ -217,6 +215,21 @@ fn goroot_src_scans_without_an_error_and_its_findings_are_the_listed_ones() {
         missing.is_empty() && extra.is_empty(),
         "missing: {missing:#?}\nextra: {extra:#?}"
     );
+}
+
+/// A Python with jsonschema and the SARIF 2.1.0 schema (`$GO_DISK_GUARD_TEST_PYTHON`,
+/// `$GO_DISK_GUARD_TEST_SARIF_SCHEMA`); the test fails without them.
+fn sarif_validator() -> (std::ffi::OsString, std::ffi::OsString) {
+    let (Some(python), Some(schema)) = (
+        std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),
+        std::env::var_os("GO_DISK_GUARD_TEST_SARIF_SCHEMA"),
+    ) else {
+        missing(
+            "GO_DISK_GUARD_TEST_PYTHON (a Python with jsonschema) and \
+             GO_DISK_GUARD_TEST_SARIF_SCHEMA (sarif-2.1.0.json)",
+        );
+    };
+    (python, schema)
 }
 
 /// Checks the SARIF log at `sarif` against the schema, formats (URIs) included.
@@ -245,16 +258,9 @@ fn validates(python: &std::ffi::OsStr, schema: &std::ffi::OsStr, sarif: &Path) {
 }
 
 #[test]
+#[ignore = "needs Python with jsonschema and the SARIF 2.1.0 schema"]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
-    let (Some(python), Some(schema)) = (
-        std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),
-        std::env::var_os("GO_DISK_GUARD_TEST_SARIF_SCHEMA"),
-    ) else {
-        return skip(
-            "GO_DISK_GUARD_TEST_PYTHON (with jsonschema) and GO_DISK_GUARD_TEST_SARIF_SCHEMA \
-             are unset; .ci/run sets them",
-        );
-    };
+    let (python, schema) = sarif_validator();
     let repo = fixtures().join("scan-repo");
     let dir = tempfile::tempdir().unwrap();
     let sarif_path = dir.path().join("scan.sarif");
@@ -560,7 +566,7 @@ fn a_file_exchanged_for_a_fifo_after_the_walk_listed_it_is_not_waited_on() {
         });
         let mut hung = false;
         for _ in 0..40 {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+            let mut child = Command::new(common::bin())
                 .args(["scan", "--format", "json"])
                 .current_dir(repo)
                 .stdout(std::process::Stdio::null())
@@ -985,7 +991,7 @@ fn fix_of_a_large_file_takes_time_in_proportion_to_it() {
         "export PATH=/home/ci/go/bin:$PATH\n".repeat(60_000),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"))
+    let mut child = Command::new(common::bin())
         .args(["scan", "--fix", "--dry-run"])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::null())
@@ -1001,6 +1007,20 @@ fn fix_of_a_large_file_takes_time_in_proportion_to_it() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The SARIF of findings with fixes and suppressions validates against the 2.1.0 schema.
+#[test]
+#[ignore = "needs Python with jsonschema and the SARIF 2.1.0 schema"]
+fn sarif_with_fixes_and_suppressions_validates_against_the_sarif_2_1_0_schema() {
+    let (python, schema) = sarif_validator();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&places(), &repo);
+    let doc = json(&scan(&repo, &["--format", "sarif"]));
+    let path = dir.path().join("places.sarif");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    validates(&python, &schema, &path);
 }
 
 /// SARIF: one result per place, suppressed ones marked so, fixes where an edit is known,
@@ -1050,16 +1070,6 @@ fn sarif_has_fixes_suppressions_and_stable_unique_fingerprints() {
     assert_eq!(replacement["deletedRegion"]["endColumn"], 34);
     assert!(with_fix("scripts/ci.sh", 5).unwrap()["fixes"].is_null());
     assert!(with_fix("cmd/tool/main.go", 6).unwrap()["fixes"].is_array());
-    if let (Some(python), Some(schema)) = (
-        std::env::var_os("GO_DISK_GUARD_TEST_PYTHON"),
-        std::env::var_os("GO_DISK_GUARD_TEST_SARIF_SCHEMA"),
-    ) {
-        let path = dir.path().join("places.sarif");
-        std::fs::write(&path, doc.to_string()).unwrap();
-        validates(&python, &schema, &path);
-    } else {
-        skip("GO_DISK_GUARD_TEST_PYTHON and GO_DISK_GUARD_TEST_SARIF_SCHEMA are unset");
-    }
     // Lines inserted above every finding: the same fingerprints.
     for file in [
         "cmd/tool/main.go",

@@ -2,9 +2,7 @@
 //! GOCACHEPROG, concurrent builds under a budget smaller than one build, a program killed
 //! mid-put, and input that breaks the protocol.
 
-#![cfg(unix)]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
@@ -12,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
-use common::{go_binary, go_cmd, is_root, skip};
+use crate::common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
+use crate::common::{go_cmd, is_root, require_go};
 
 /// The GOCACHEPROG value serving `dir`.
 fn cacheprog(dir: &Path, budget: &str) -> String {
@@ -104,10 +102,9 @@ fn compiles_in(x_output: &[u8]) -> usize {
 }
 
 #[test]
+#[ignore = "needs Go: builds and tests through the cache program"]
 fn builds_and_tests_are_served_and_a_plain_gocache_reads_the_same_directory() {
-    let Some(go) = go_binary() else {
-        return skip("no go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
     let module = home.path().join("m");
@@ -181,10 +178,9 @@ fn builds_and_tests_are_served_and_a_plain_gocache_reads_the_same_directory() {
 }
 
 #[test]
+#[ignore = "needs Go: runs concurrent builds through the cache program"]
 fn concurrent_builds_stay_within_the_budget_whenever_none_runs() {
-    let Some(go) = go_binary() else {
-        return skip("no go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
     let max: u64 = 6 << 20;
@@ -244,10 +240,9 @@ fn concurrent_builds_stay_within_the_budget_whenever_none_runs() {
 }
 
 #[test]
+#[ignore = "needs Go: builds through the cache program"]
 fn a_program_killed_mid_put_leaves_no_entry_and_no_lease_that_blocks_eviction() {
-    let Some(go) = go_binary() else {
-        return skip("no go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
     let module = home.path().join("m");
@@ -447,11 +442,10 @@ fn an_unusable_directory_is_one_line_and_exit_1() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn a_full_disk_fails_the_put_cleanly_and_evicts() {
     let home = tempfile::tempdir().unwrap();
-    let Some(volume) = common::Tmpfs::mount(&home.path().join("vol"), "8m") else {
-        return;
-    };
+    let volume = common::Tmpfs::mount(&home.path().join("vol"), "8m");
     let cache = volume.dir.join("cache");
     // Old entries from an earlier build: 3 MiB, last used a day ago.
     let mut prog = Prog::start(&cache, &["--min-free", "1MiB"]);
@@ -469,7 +463,7 @@ fn a_full_disk_fails_the_put_cleanly_and_evicts() {
         common::set_mtime(&entry, day_ago);
     }
     // Someone else's file leaves too little room for the next body.
-    let free = volume_available(&volume.dir);
+    let free = common::available(&volume.dir);
     common::fill(&volume.dir.join("theirs"), free - (1 << 20));
 
     let mut prog = Prog::start(&cache, &["--min-free", "1MiB"]);
@@ -529,16 +523,10 @@ fn walk_entries(cache: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn volume_available(dir: &Path) -> u64 {
-    let st = rustix::fs::statvfs(dir).unwrap();
-    st.f_bavail * st.f_frsize
-}
-
 #[test]
+#[ignore = "needs Go: builds through the cache program"]
 fn env_hands_on_gocacheprog_and_the_next_build_runs_through_it() {
-    if go_binary().is_none() {
-        return skip("no go toolchain");
-    }
+    require_go();
     let home = tempfile::tempdir().unwrap();
     // A cache path with a space and a quote: quoted for Go, then for each format.
     let cache = home.path().join("it's a cache");

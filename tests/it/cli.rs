@@ -2,11 +2,11 @@
 //! input must end with the documented exit code and one line naming the culprit, never a
 //! panic.
 
-mod common;
+use crate::common;
 
 use std::fs;
 
-use common::{guard, json, synthetic_cache};
+use crate::common::{assert_success, guard, json, synthetic_cache};
 
 #[test]
 fn help_documents_commands_examples_and_exit_codes() {
@@ -249,10 +249,9 @@ fn bad_inputs_fail_with_the_documented_code_and_name_the_culprit() {
 }
 
 #[test]
+#[ignore = "needs root: a read-only bind mount"]
 fn an_unwritable_cache_is_a_runtime_error_naming_it() {
-    if !common::is_root() {
-        return common::skip("a read-only bind mount needs root");
-    }
+    common::require_root("for a read-only bind mount");
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
     synthetic_cache(&cache, 8, 100, std::time::Duration::from_secs(10 * 3600));
@@ -284,11 +283,7 @@ fn flags_beat_environment_beats_file_beats_defaults() {
         .env("GO_DISK_GUARD_SOFT", "20GB")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let s = &report["settings"];
     assert_eq!(s["soft"], 20_000_000_000u64); // environment over file
@@ -328,11 +323,7 @@ fn empty_environment_variables_count_as_unset() {
         .env("GO_DISK_GUARD_CONFIG", "")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(json(&out)["settings"]["soft"], 4u64 << 30);
 }
 
@@ -398,11 +389,7 @@ fn a_path_that_is_not_utf8_under_format_json_is_an_error_not_a_panic() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
 
 #[test]
@@ -413,11 +400,7 @@ fn a_missing_cache_is_nothing_to_prune() {
         .env("GOCACHE", home.path().join("not-yet"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     assert_eq!(report["prunes"].as_array().unwrap().len(), 0);
     assert!(
@@ -498,11 +481,7 @@ fn saved_settings_carry_to_later_commands() {
         .env("GO_DISK_GUARD_RELOCATE", h.join("elsewhere"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
     assert!(!fs::symlink_metadata(&saved).unwrap().is_symlink());
     let dotenv = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -526,11 +505,7 @@ fn saved_settings_carry_to_later_commands() {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         json(&out)["settings"].clone()
     };
     let s = later(&[], &[]);
@@ -592,11 +567,7 @@ fn no_progress_bar_in_ci_even_on_a_terminal() {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         assert!(common::cache_entries(&cache).is_empty());
         out.stdout
     };

@@ -1,26 +1,25 @@
 //! Windows only: the real binary against a real Windows Go toolchain and Windows file
 //! semantics, and the safe filesystem layer (`safefs`) against Windows' own links, locks and
 //! read-only files. `scripts/test-windows.sh` runs these under Wine (`GO_DISK_GUARD_TEST_GO`
-//! names its `go.exe`); the Windows CI job runs them natively, with `--include-ignored` for the
-//! junction and symbolic link tests, which Wine cannot run: Wine 8 makes no junction, and no
-//! symbolic link (`CreateSymbolicLinkW` reports success and creates nothing;
-//! `FSCTL_SET_REPARSE_POINT` is not supported).
+//! names its `go.exe`), but for the junction and symbolic link tests, which Wine cannot run:
+//! Wine 8 makes no junction, and no symbolic link (`CreateSymbolicLinkW` reports success and
+//! creates nothing; `FSCTL_SET_REPARSE_POINT` is not supported). The Windows CI job runs them
+//! natively, but for the one test of Wine itself. Both run with `--include-ignored`: the tests
+//! that need go.exe, junctions, symbolic links or Wine are `#[ignore]`d.
 
-#![cfg(windows)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::{
-    cache_entries, checksums, json, set_mtime, skip, synthetic_cache,
-    without_go_or_github_env as clean_env,
+use crate::common::{
+    assert_success, cache_entries, checksums, json, missing, require_go, set_mtime, succeeded,
+    synthetic_cache, without_go_or_github_env as clean_env,
 };
 use go_disk_guard::safefs::{self, Dir, Kind, Open, Refusal};
 
@@ -30,20 +29,10 @@ const FILE_SHARE_READ: u32 = 1;
 
 /// The binary, with no Go, GitHub or go-disk-guard settings inherited from the environment.
 fn guard(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    let mut cmd = Command::new(common::bin());
     clean_env(&mut cmd);
     cmd.env("GOENV", "off").current_dir(dir);
     cmd
-}
-
-/// The Windows Go toolchain: `$GO_DISK_GUARD_TEST_GO`, else `go.exe` on PATH.
-fn go_exe() -> Option<PathBuf> {
-    if let Some(go) = std::env::var_os("GO_DISK_GUARD_TEST_GO") {
-        return Some(PathBuf::from(go));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("go.exe"))
-        .find(|p| p.is_file())
 }
 
 /// `go` in `dir`, offline, with its caches and work directories where the test says.
@@ -69,16 +58,6 @@ fn go(go: &Path, home: &Path, dir: &Path) -> Command {
     cmd
 }
 
-fn succeeded(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({:?}):\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn write(path: &Path, text: &str) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, text).unwrap();
@@ -95,10 +74,9 @@ fn hello(dir: &Path, imports: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs a Windows go.exe"]
 fn a_cache_made_by_go_exe_is_pruned_least_recently_used_first_and_go_still_builds() {
-    let Some(go_exe) = go_exe() else {
-        return skip("no Windows Go toolchain (go.exe)");
-    };
+    let go_exe = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let src = h.join("hello");
@@ -201,11 +179,7 @@ fn a_file_held_open_without_share_delete_is_skipped_and_the_rest_is_pruned() {
         assert_eq!(e.exists(), e == held_path, "{}", e.display());
     }
     // The goal (an empty cache) was missed because of it: said, not fatal.
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = guard(dir.path())
         .args(["prune", "--max-size", "0", "--keep-recent", "0s"])
         .env("GOCACHE", &cache)
@@ -270,10 +244,9 @@ fn file_url(path: &Path) -> String {
 }
 
 #[test]
+#[ignore = "needs a Windows go.exe"]
 fn a_read_only_module_cache_made_by_go_exe_is_migrated() {
-    let Some(go_exe) = go_exe() else {
-        return skip("no Windows Go toolchain (go.exe)");
-    };
+    let go_exe = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let proxy = module_proxy(&go_exe, h);
@@ -438,10 +411,9 @@ fn windows_binary() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs a Windows go.exe"]
 fn go_exe_builds_through_the_cache_program() {
-    let Some(go_exe) = go_exe() else {
-        return skip("no Windows Go toolchain (go.exe)");
-    };
+    let go_exe = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let src = h.join("hello");
@@ -768,6 +740,7 @@ fn safefs_removes_a_junction_inside_a_tree_as_a_link_never_its_target() {
 }
 
 #[test]
+#[ignore = "needs Wine (a Linux symbolic link seen from Windows); scripts/test-windows.sh runs it"]
 fn safefs_under_wine_a_linux_directory_link_is_never_entered() {
     // Wine shows a Linux symbolic link to a directory as a reparse point in its directory's
     // listing, yet opens it as its target even with FILE_OPEN_REPARSE_POINT: the listing
@@ -775,10 +748,10 @@ fn safefs_under_wine_a_linux_directory_link_is_never_entered() {
     // links. (A Linux link to a file is beyond help under Wine: listed as a plain file, opened
     // as its target, and deleting it deletes the target. Nothing Windows-side tells it apart.)
     if !under_wine() {
-        return skip("not under Wine");
+        missing("Wine: this test runs only under it (scripts/test-windows.sh)");
     }
     let Ok(tmp) = tempfile::Builder::new().tempdir_in(r"Z:\tmp") else {
-        return skip(r"Wine's Z: is not Linux's /");
+        missing(r"Wine's Z: drive to be Linux's /");
     };
     let t = tmp.path();
     let unix = |p: &Path| {
@@ -806,7 +779,7 @@ fn safefs_under_wine_a_linux_directory_link_is_never_entered() {
             .any(|e| e.unwrap().file_name() == t.join(link).file_name().unwrap())
         {
             if start.elapsed() > Duration::from_secs(10) {
-                return skip("could not make a Linux symbolic link from Wine");
+                panic!("could not make a Linux symbolic link from Wine (Z:\\bin\\ln)");
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -5,10 +5,6 @@
 //! relative GOBIN never reaches PATH and is reported; what a real `go env -w` writes is read
 //! as the go command reads it.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -16,19 +12,13 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
-/// The two ways of resolving: asking the test Go (when there is one), and computing without
-/// a go binary.
-fn resolvers() -> Vec<Option<&'static str>> {
-    let mut out = vec![Some("/nonexistent/go")];
-    if go_binary().is_some() {
-        out.push(None);
-    } else {
-        skip("no Go toolchain: only the computed resolver is tested");
-    }
-    out
-}
+/// The two ways of resolving: computing without a go binary (`--go` naming none), and
+/// asking the test Go. A test of both runs the first by default and the second, which needs
+/// Go, in an `#[ignore]`d twin (`…_asking_go`).
+const COMPUTED: Option<&str> = Some("/nonexistent/go");
+const ASKING_GO: Option<&str> = None;
 
 /// `go-disk-guard ARGS` with `--go` when `go` is given, `env` added.
 fn run(home: &Path, go: Option<&str>, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
@@ -41,10 +31,6 @@ fn run(home: &Path, go: Option<&str>, args: &[&str], env: &[(&str, &OsStr)]) -> 
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The exact bytes of `name` in a JSON report's `go.vars`: `value_bytes` when given, else the
@@ -104,13 +90,30 @@ fn github_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
 
 #[test]
 fn a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_exact() {
+    a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_exact_with(&[
+        COMPUTED,
+    ]);
+}
+
+#[test]
+#[ignore = "needs Go: asks go env"]
+fn a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_exact_asking_go() {
+    require_go();
+    a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_exact_with(&[
+        ASKING_GO,
+    ]);
+}
+
+fn a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_exact_with(
+    resolvers: &[Option<&str>],
+) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let mut gocache = h.as_os_str().as_bytes().to_vec();
     gocache.extend_from_slice(b"/caf\xe9 cache");
     let gocache = OsString::from_vec(gocache);
     fs::create_dir_all(&gocache).unwrap();
-    for go in resolvers() {
+    for &go in resolvers {
         let env: &[(&str, &OsStr)] = &[("GOCACHE", &gocache)];
 
         // Measured where it is: the directory exists (an altered name would not).
@@ -169,6 +172,19 @@ fn a_gocache_that_is_not_utf8_is_measured_at_its_real_path_and_handed_on_byte_ex
 
 #[test]
 fn a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes() {
+    a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes_with(&[COMPUTED]);
+}
+
+#[test]
+#[ignore = "needs Go: asks go env"]
+fn a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes_asking_go() {
+    require_go();
+    a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes_with(&[ASKING_GO]);
+}
+
+fn a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes_with(
+    resolvers: &[Option<&str>],
+) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let mut xdg = h.as_os_str().as_bytes().to_vec();
@@ -181,7 +197,7 @@ fn a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes() {
     odd_home.extend_from_slice(b"/h\xe9");
     let odd_home = OsString::from_vec(odd_home);
     fs::create_dir_all(&odd_home).unwrap();
-    for go in resolvers() {
+    for &go in resolvers {
         let out = run(
             h,
             go,
@@ -212,11 +228,24 @@ fn a_default_from_a_home_or_xdg_cache_home_that_is_not_utf8_keeps_the_bytes() {
 
 #[test]
 fn a_relative_gocache_and_a_missing_home_are_reported_in_gos_words() {
+    a_relative_gocache_and_a_missing_home_are_reported_in_gos_words_with(&[COMPUTED]);
+}
+
+#[test]
+#[ignore = "needs Go: asks go env"]
+fn a_relative_gocache_and_a_missing_home_are_reported_in_gos_words_asking_go() {
+    require_go();
+    a_relative_gocache_and_a_missing_home_are_reported_in_gos_words_with(&[ASKING_GO]);
+}
+
+fn a_relative_gocache_and_a_missing_home_are_reported_in_gos_words_with(
+    resolvers: &[Option<&str>],
+) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let relative = "GOCACHE is not an absolute path";
     let undefined = "GOCACHE is not defined and neither $XDG_CACHE_HOME nor $HOME are defined";
-    for go in resolvers() {
+    for &go in resolvers {
         for command in ["status", "check", "doctor"] {
             let out = run(h, go, &[command], &[("GOCACHE", OsStr::new("rel/cache"))]);
             let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
@@ -277,12 +306,25 @@ fn a_relative_gocache_and_a_missing_home_are_reported_in_gos_words() {
 
 #[test]
 fn a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported() {
+    a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported_with(&[COMPUTED]);
+}
+
+#[test]
+#[ignore = "needs Go: asks go env"]
+fn a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported_asking_go() {
+    require_go();
+    a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported_with(&[ASKING_GO]);
+}
+
+fn a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported_with(
+    resolvers: &[Option<&str>],
+) {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let goenv = h.join("goenv");
     fs::write(&goenv, "GOBIN=bin\n").unwrap();
     let words = "cannot install, GOBIN must be an absolute path";
-    for go in resolvers() {
+    for &go in resolvers {
         let env: &[(&str, &OsStr)] = &[("GOENV", goenv.as_os_str())];
         let out = run(h, go, &["env", "--emit", "sh"], env);
         assert!(out.status.success(), "{go:?}: {}", stderr(&out));
@@ -333,10 +375,9 @@ fn a_relative_gobin_from_the_goenv_file_is_not_put_on_path_and_is_reported() {
 }
 
 #[test]
+#[ignore = "needs Go: runs go env -w"]
 fn what_a_real_go_env_w_writes_is_read_as_go_reads_it() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let goenv = h.join("written-by-go");
@@ -451,14 +492,13 @@ fn a_value_go_env_json_altered_is_asked_of_go_env_byte_for_byte() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn a_relocation_root_that_is_not_utf8_is_handed_on_byte_exact_and_json_refuses_it() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     // GOCACHE on a small volume of its own, so that the roomier disk holding the candidate
     // root (named with a byte that is not UTF-8) is chosen.
-    let Some(small) = Tmpfs::mount(&h.join("small"), "8m") else {
-        return;
-    };
+    let small = Tmpfs::mount(&h.join("small"), "8m");
     let mut root = h.as_os_str().as_bytes().to_vec();
     root.extend_from_slice(b"/r\xe9loc");
     let root = OsString::from_vec(root);
@@ -501,6 +541,17 @@ fn a_relocation_root_that_is_not_utf8_is_handed_on_byte_exact_and_json_refuses_i
 
 #[test]
 fn a_gocache_that_is_not_utf8_is_pruned_like_any_other() {
+    a_gocache_that_is_not_utf8_is_pruned_like_any_other_with(&[COMPUTED]);
+}
+
+#[test]
+#[ignore = "needs Go: asks go env"]
+fn a_gocache_that_is_not_utf8_is_pruned_like_any_other_asking_go() {
+    require_go();
+    a_gocache_that_is_not_utf8_is_pruned_like_any_other_with(&[ASKING_GO]);
+}
+
+fn a_gocache_that_is_not_utf8_is_pruned_like_any_other_with(resolvers: &[Option<&str>]) {
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join(OsStr::from_bytes(b"caf\xe9-cache"));
     synthetic_cache(
@@ -509,7 +560,7 @@ fn a_gocache_that_is_not_utf8_is_pruned_like_any_other() {
         256,
         std::time::Duration::from_secs(30 * 24 * 3600),
     );
-    for go in resolvers() {
+    for &go in resolvers {
         let out = run(
             home.path(),
             go,

@@ -1,16 +1,12 @@
 //! `prune --stale-work`: work directories that killed builds left in the temp dir go; one a
 //! live process still uses, a recent one, a look-alike and a link stay.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
-use common::{checksums, guard, json, set_mtime};
+use crate::common::{assert_success, checksums, guard, json, set_mtime};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -77,11 +73,7 @@ fn only_old_idle_work_directories_go() {
     };
     // A dry run names what would go and removes nothing.
     let out = prune(&["--dry-run"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let fates = |report: &serde_json::Value| -> Vec<(String, String)> {
         report["stale_work"]["dirs"]
@@ -112,11 +104,7 @@ fn only_old_idle_work_directories_go() {
     assert_eq!(report["stale_work"]["in_use_check"], "proc");
 
     let out = prune(&[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     assert_eq!(fates(&report), want("removed"));
     let stale = &report["stale_work"];
@@ -180,11 +168,7 @@ fn check_below_soft_removes_stale_work_dirs_on_that_volume() {
             .args(["check", "--soft", soft, "--hard", "0", "--format", "json"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         json(&out)
     };
     // Above soft: left alone.

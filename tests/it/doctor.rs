@@ -2,15 +2,11 @@
 //! onto another (tmpfs) volume, a directory on a read-only mount, and the settings Go itself
 //! rejects.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// Runs doctor with `env` and returns (exit code, findings as (level, code, message, fix)).
 fn doctor(home: &Path, env: &[(&str, &Path)]) -> (i32, Vec<serde_json::Value>) {
@@ -30,10 +26,9 @@ fn with_code<'a>(findings: &'a [serde_json::Value], code: &str) -> Vec<&'a serde
 }
 
 #[test]
+#[ignore = "needs Go: runs go env -w"]
 fn a_go_env_w_setting_overridden_by_the_environment_is_reported() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let goenv = h.join("goenv");
@@ -62,12 +57,11 @@ fn a_go_env_w_setting_overridden_by_the_environment_is_reported() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn a_cache_linked_onto_another_volume_names_the_real_one() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let Some(_mnt) = Tmpfs::mount(&h.join("fast"), "8m") else {
-        return;
-    };
+    let _mnt = Tmpfs::mount(&h.join("fast"), "8m");
     fs::create_dir(h.join("fast/cache")).unwrap();
     std::os::unix::fs::symlink(h.join("fast/cache"), h.join("cache")).unwrap();
     let (code, findings) = doctor(h, &[("GOCACHE", &h.join("cache"))]);
@@ -82,10 +76,9 @@ fn a_cache_linked_onto_another_volume_names_the_real_one() {
 }
 
 #[test]
+#[ignore = "needs root: a read-only bind mount"]
 fn an_unwritable_directory_is_an_error() {
-    if !is_root() {
-        return skip("a read-only bind mount needs root");
-    }
+    require_root("for a read-only bind mount");
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     fs::create_dir(h.join("src")).unwrap();
@@ -111,21 +104,6 @@ fn settings_go_rejects_are_errors_and_path_and_workspace_are_checked() {
     let (code, findings) = doctor(h, &[("GOCACHE", Path::new("off"))]);
     assert_eq!(code, 4);
     assert_eq!(with_code(&findings, "gocache-off").len(), 1);
-
-    // GOPATH set to the GOROOT the go command really uses.
-    if let Some(go) = go_binary() {
-        let out = go_cmd(&go, h, &h.join("c"), h)
-            .args(["env", "GOROOT"])
-            .output()
-            .unwrap();
-        let goroot = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        let (code, findings) = doctor(h, &[("GOPATH", Path::new(&goroot))]);
-        assert_eq!(code, 4, "{findings:?}");
-        let f = with_code(&findings, "gopath-is-goroot");
-        assert_eq!(f.len(), 1, "{findings:?}");
-    } else {
-        skip("no Go toolchain for the GOPATH = GOROOT case");
-    }
 
     let ws = h.join("ws");
     fs::create_dir(&ws).unwrap();
@@ -157,15 +135,33 @@ fn settings_go_rejects_are_errors_and_path_and_workspace_are_checked() {
     assert!(with_code(report["findings"].as_array().unwrap(), "gobin-not-on-path").is_empty());
 }
 
+#[test]
+#[ignore = "needs Go: asks go env GOROOT"]
+fn gopath_set_to_the_goroot_go_uses_is_an_error() {
+    let go = require_go();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    // GOPATH set to the GOROOT the go command really uses.
+    let out = go_cmd(&go, h, &h.join("c"), h)
+        .args(["env", "GOROOT"])
+        .output()
+        .unwrap();
+    let goroot = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (code, findings) = doctor(h, &[("GOPATH", Path::new(&goroot))]);
+    assert_eq!(code, 4, "{findings:?}");
+    let f = with_code(&findings, "gopath-is-goroot");
+    assert_eq!(f.len(), 1, "{findings:?}");
+}
+
 /// A FUSE mount by rclone (type `fuse.rclone`, a network filesystem in rclone's usual use) of
 /// a local directory, unmounted on drop.
 struct RcloneMount(std::path::PathBuf);
 
 impl RcloneMount {
-    fn mount(source: &Path, target: &Path) -> Option<RcloneMount> {
-        if !is_root() || Command::new("rclone").arg("version").output().is_err() {
-            skip("an rclone FUSE mount needs root and rclone (Debian rclone, fuse3)");
-            return None;
+    fn mount(source: &Path, target: &Path) -> RcloneMount {
+        require_root("for a FUSE mount");
+        if Command::new("rclone").arg("version").output().is_err() {
+            missing("rclone and fuse3 (Debian rclone, fuse3) for a FUSE mount");
         }
         fs::create_dir_all(source).unwrap();
         fs::create_dir_all(target).unwrap();
@@ -184,7 +180,7 @@ impl RcloneMount {
         };
         for _ in 0..100 {
             if mounted() {
-                return Some(RcloneMount(target.to_path_buf()));
+                return RcloneMount(target.to_path_buf());
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -199,12 +195,11 @@ impl Drop for RcloneMount {
 }
 
 #[test]
+#[ignore = "needs root, rclone and fuse3: an rclone FUSE mount"]
 fn a_go_directory_on_a_network_filesystem_is_a_warning() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let Some(_mnt) = RcloneMount::mount(&h.join("remote"), &h.join("net")) else {
-        return;
-    };
+    let _mnt = RcloneMount::mount(&h.join("remote"), &h.join("net"));
     let (code, findings) = doctor(h, &[("GOMODCACHE", &h.join("net/mod"))]);
     assert_eq!(code, 0, "{findings:?}");
     let f = with_code(&findings, "network-filesystem");
@@ -216,14 +211,13 @@ fn a_go_directory_on_a_network_filesystem_is_a_warning() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a tmpfs"]
 fn gotmpdir_on_a_small_ram_volume_in_the_workspace_with_stale_work_is_reported() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let ws = h.join("ws");
     fs::create_dir(&ws).unwrap();
-    let Some(tmpfs) = Tmpfs::mount(&ws.join("scratch"), "16m") else {
-        return;
-    };
+    let tmpfs = Tmpfs::mount(&ws.join("scratch"), "16m");
     // A work directory a killed build left a day ago, and a fresh one a build is using.
     let old = tmpfs.dir.join("go-build1234");
     fs::create_dir_all(old.join("b001")).unwrap();

@@ -3,16 +3,12 @@
 //! not another volume mounted inside the cache. Outside files are checksummed before and
 //! after.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const OLD: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -32,10 +28,6 @@ fn prune_all(home: &Path, cache: &Path) -> std::process::Output {
         .env("GO_DISK_GUARD_GO", "/nonexistent/go")
         .output()
         .unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -164,6 +156,7 @@ fn links_in_the_cache_are_never_followed() {
 }
 
 #[test]
+#[ignore = "needs root: mounts tmpfs volumes"]
 fn another_volume_mounted_inside_the_cache_is_not_entered() {
     let home = tempfile::tempdir().unwrap();
     let cache = home.path().join("cache");
@@ -177,12 +170,8 @@ fn another_volume_mounted_inside_the_cache_is_not_entered() {
         .clone();
     fs::remove_file(&exe_entry).unwrap();
     fs::create_dir(&exe_entry).unwrap();
-    let Some(_shard_mount) = Tmpfs::mount(&shard, "4m") else {
-        return;
-    };
-    let Some(_exe_mount) = Tmpfs::mount(&exe_entry, "4m") else {
-        return;
-    };
+    let _shard_mount = Tmpfs::mount(&shard, "4m");
+    let _exe_mount = Tmpfs::mount(&exe_entry, "4m");
     synthetic_cache(&shard, 10, 64, OLD);
     fs::write(exe_entry.join("tool"), "#!/bin/sh\n").unwrap();
     set_mtime(&exe_entry, SystemTime::now() - OLD);

@@ -3,17 +3,13 @@
 //! a real `go build` (modules from a local file:// proxy), after which `go build` works
 //! offline from the new locations and every file arrived intact.
 
-#![cfg(unix)]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// A module proxy directory serving `example.com/lib v1.0.0`, in GOPROXY's file layout.
 fn module_proxy(dir: &Path) -> PathBuf {
@@ -85,18 +81,13 @@ fn source_sh(file: &Path) -> BTreeMap<String, String> {
 }
 
 #[test]
+#[ignore = "needs Go and root: fills caches with go and mounts tmpfs volumes"]
 fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let Some(_small) = Tmpfs::mount(&h.join("system"), "96m") else {
-        return;
-    };
-    let Some(_big) = Tmpfs::mount(&h.join("big"), "160m") else {
-        return;
-    };
+    let _small = Tmpfs::mount(&h.join("system"), "96m");
+    let _big = Tmpfs::mount(&h.join("big"), "160m");
     let (system, big) = (h.join("system"), h.join("big"));
     let (gocache, gopath) = (system.join("gocache"), system.join("gopath"));
     let gomodcache = gopath.join("pkg/mod");
@@ -110,11 +101,7 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .args(["build", "-o", "out"])
         .output()
         .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    assert_success(&built);
     let lib_dir = gomodcache.join("example.com/lib@v1.0.0");
     assert!(lib_dir.join("lib.go").exists());
     let cache_sums = relative_sums(&gocache);
@@ -138,11 +125,7 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .env("GOPATH", &gopath)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let relocation = &report["relocation"];
     assert_eq!(relocation["root"], big.to_str().unwrap(), "{relocation}");
@@ -195,25 +178,18 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         .args(["build", "-o", "out2"])
         .output()
         .unwrap();
-    assert!(
-        rebuilt.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rebuilt.stderr)
-    );
+    assert_success(&rebuilt);
     let run = Command::new(app.join("out2")).output().unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("OK"));
 }
 
 #[test]
+#[ignore = "needs root: mounts tmpfs volumes"]
 fn the_system_volume_is_chosen_only_when_strictly_roomier() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let Some(_a) = Tmpfs::mount(&h.join("small"), "16m") else {
-        return;
-    };
-    let Some(_b) = Tmpfs::mount(&h.join("large"), "32m") else {
-        return;
-    };
+    let _a = Tmpfs::mount(&h.join("small"), "16m");
+    let _b = Tmpfs::mount(&h.join("large"), "32m");
     let run = |system: &Path| {
         let out = guard(h)
             .args(["check", "--format", "json", "--soft", "1KiB", "--hard", "0"])
@@ -236,11 +212,7 @@ fn the_system_volume_is_chosen_only_when_strictly_roomier() {
             .env("GOCACHE", h.join("small/cache"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         json(&out)["relocation"].clone()
     };
     // The larger volume is the system volume: it is still chosen, being strictly roomier.

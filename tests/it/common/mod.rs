@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: running the real binary in a clean environment,
-//! finding a real Go toolchain, building synthetic caches in Go's layout, and skipping (only
-//! outside CI) tests whose prerequisites are missing.
+//! finding a real Go toolchain, building synthetic caches in Go's layout, and failing, with
+//! what is missing, a test (`#[ignore]`d by default) whose prerequisite is absent.
 
 #![allow(dead_code)]
 
@@ -17,30 +17,36 @@ use std::time::{Duration, SystemTime};
 pub const README_MARKER: &str =
     "This directory holds cached build artifacts from the Go build system.\n";
 
-/// Set by `.ci/run`: every prerequisite is installed, so a missing one is a failure, not a skip.
-pub const REQUIRE_ALL: &str = "GO_DISK_GUARD_TEST_REQUIRE_ALL";
-
-/// Reports why a test cannot run here. Under `.ci/run` this fails the test instead.
-pub fn skip(why: &str) {
-    if std::env::var_os(REQUIRE_ALL).is_some() {
-        panic!("{why}, but {REQUIRE_ALL} is set: .ci/run must provide it");
-    }
-    // Written past the test harness's output capture, so that the run says why.
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!("skipped: {why}\n").as_bytes(),
-    );
+/// Fails the test, saying what it needs: a prerequisite of an `#[ignore]`d test is missing.
+/// Such a test runs only when asked for (`--include-ignored`), so it never passes without it.
+#[track_caller]
+pub fn missing(what: &str) -> ! {
+    panic!(
+        "missing prerequisite: this test needs {what}. It is ignored by default; .ci/run \
+         provides what every ignored test needs."
+    )
 }
 
-/// The Go toolchain to test against: `$GO_DISK_GUARD_TEST_GO`, else `go` on PATH.
+/// The Go toolchain to test against: `$GO_DISK_GUARD_TEST_GO`, else `go` (`go.exe` on
+/// Windows) on PATH.
 pub fn go_binary() -> Option<PathBuf> {
     if let Some(go) = std::env::var_os("GO_DISK_GUARD_TEST_GO") {
         return Some(PathBuf::from(go));
     }
     let path = std::env::var_os("PATH")?;
+    let name = format!("go{}", std::env::consts::EXE_SUFFIX);
     std::env::split_paths(&path)
-        .map(|d| d.join("go"))
+        .map(|d| d.join(&name))
         .find(|p| p.is_file())
+}
+
+/// The Go toolchain to test against ([`go_binary`]); the test fails without one.
+#[track_caller]
+pub fn require_go() -> PathBuf {
+    match go_binary() {
+        Some(go) => go,
+        None => missing("a Go toolchain: set GO_DISK_GUARD_TEST_GO or put `go` on PATH"),
+    }
 }
 
 /// Whether this process is root (for mounts).
@@ -49,6 +55,14 @@ pub fn is_root() -> bool {
     return rustix::process::geteuid().is_root();
     #[cfg(not(unix))]
     return false;
+}
+
+/// Fails the test unless this process is root; `why` says what needs it.
+#[track_caller]
+pub fn require_root(why: &str) {
+    if !is_root() {
+        missing(&format!("root ({why})"));
+    }
 }
 
 /// The binary under test: this build's, or `$GO_DISK_GUARD_TEST_BIN` when set (to check that
@@ -228,6 +242,42 @@ fn fnv1a(data: &[u8]) -> u64 {
     })
 }
 
+/// The repository's root: fixtures, workflows and examples are read from there.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A run's standard error, as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails unless `what` (a command's description) succeeded, showing its exit status and
+/// output.
+#[track_caller]
+pub fn succeeded(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Fails unless the run succeeded, showing its exit status and output.
+#[track_caller]
+pub fn assert_success(out: &std::process::Output) {
+    succeeded(out, "the command");
+}
+
+/// The bytes available to this user on the filesystem holding `path`.
+#[cfg(unix)]
+pub fn available(path: &Path) -> u64 {
+    let st = rustix::fs::statvfs(path).unwrap();
+    st.f_bavail * st.f_frsize
+}
+
 /// Parses the JSON report printed by a successful or failed run.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -270,18 +320,17 @@ pub struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs; `None` (after [`skip`]) when not root.
-    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+    /// Mounts a tmpfs; the test fails when not root.
+    #[track_caller]
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
         Tmpfs::mount_with_options(dir, &format!("size={size}"))
     }
 
-    /// Mounts a tmpfs with mount `options` (`size=…,usrquota,…`); `None` (after [`skip`])
-    /// when not root.
-    pub fn mount_with_options(dir: &Path, options: &str) -> Option<Tmpfs> {
-        if !is_root() {
-            skip("mounting a tmpfs needs root");
-            return None;
-        }
+    /// Mounts a tmpfs with mount `options` (`size=…,usrquota,…`); the test fails when not
+    /// root.
+    #[track_caller]
+    pub fn mount_with_options(dir: &Path, options: &str) -> Tmpfs {
+        require_root("to mount a tmpfs");
         fs::create_dir_all(dir).unwrap();
         let status = Command::new("mount")
             .args(["-t", "tmpfs", "-o", options, "tmpfs"])
@@ -293,9 +342,9 @@ impl Tmpfs {
             "mount -t tmpfs -o {options} failed at {}",
             dir.display()
         );
-        Some(Tmpfs {
+        Tmpfs {
             dir: dir.to_path_buf(),
-        })
+        }
     }
 }
 
@@ -312,7 +361,9 @@ pub struct BindMount {
 
 impl BindMount {
     /// A writable bind mount.
+    #[track_caller]
     pub fn new(source: &Path, target: &Path) -> BindMount {
+        require_root("for a bind mount");
         if source.is_dir() {
             fs::create_dir_all(target).unwrap();
         } else if !target.exists() {
@@ -335,7 +386,9 @@ impl BindMount {
         }
     }
 
+    #[track_caller]
     pub fn read_only(source: &Path, target: &Path) -> BindMount {
+        require_root("for a read-only bind mount");
         fs::create_dir_all(target).unwrap();
         let run = |args: &[&std::ffi::OsStr]| {
             let status = Command::new("mount")

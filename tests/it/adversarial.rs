@@ -10,10 +10,6 @@
 //! `.ci/run` runs them with `--include-ignored`. Each runs in a tmpfs of its own, unmounted at
 //! the end, so that even a tree too deep for other tools to remove goes with it.
 
-#![cfg(target_os = "linux")]
-
-mod common;
-
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -24,8 +20,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::cacheprog::{Prog, b64, du_entries, put_head};
-use common::*;
+use crate::common::cacheprog::{Prog, b64, du_entries, put_head};
+use crate::common::*;
 
 const OLD: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -40,7 +36,7 @@ impl Lab {
     fn new() -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("lab");
-        let fs = Tmpfs::mount(&root, "512m").expect("these cases need root");
+        let fs = Tmpfs::mount(&root, "512m");
         fs::create_dir_all(root.join("home")).unwrap();
         Lab {
             root,

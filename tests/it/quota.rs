@@ -5,21 +5,17 @@
 //! development machine lacks, so it is ignored by default; the `quota` job of the CI workflow
 //! runs it on GitHub's Ubuntu runners with `--include-ignored`.
 
-#![cfg(target_os = "linux")]
+use crate::common;
 
-mod common;
-
-use common::{Tmpfs, guard, is_root, json};
+use crate::common::{Tmpfs, assert_success, guard, json};
 
 #[test]
 #[ignore = "needs root and a kernel with tmpfs quotas (run by the CI workflow's quota job)"]
 fn a_user_quota_on_a_tmpfs_binds_the_available_space() {
-    assert!(is_root(), "mounting a tmpfs needs root");
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("quota");
     // Panics when the kernel cannot mount a tmpfs with quotas.
-    let _volume = Tmpfs::mount_with_options(&dir, "size=64m,usrquota,usrquota_block_hardlimit=8m")
-        .expect("root, checked above");
+    let _volume = Tmpfs::mount_with_options(&dir, "size=64m,usrquota,usrquota_block_hardlimit=8m");
     // 2 MiB written by this user: 6 MiB of the quota left, on a volume with ~62 MiB free.
     common::fill(&dir.join("used"), 2 << 20);
 
@@ -28,11 +24,7 @@ fn a_user_quota_on_a_tmpfs_binds_the_available_space() {
         .args(["status", "--format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let volume = report["volumes"]
         .as_array()

@@ -5,17 +5,13 @@
 //! purpose (whose text is escaped); errors stay one line; the Markdown report holds no link,
 //! image, HTML or broken code span from a value; JSON reads back as the value.
 
-#![cfg(unix)]
-
-mod common;
-#[path = "../src/hostile.rs"]
-mod hostile;
+use crate::hostile;
 
 use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 /// A value that is not hostile, for the same runs: what the output's shape should be.
 const BENIGN: &str = "/tmp/benign-value";

@@ -2,15 +2,15 @@
 //! dir fails there, and succeeds with the environment `check --relocate auto --emit sh`
 //! hands on, which points GOTMPDIR at a larger disk-backed volume.
 
-#![cfg(target_os = "linux")]
-
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Tmpfs, go_binary, guard, is_root, json, skip, test_path, write_module};
+use crate::common::{
+    Tmpfs, assert_success, guard, json, require_go, require_root, test_path, write_module,
+};
 
 /// An ext4 filesystem in a file, loop-mounted at `dir`; unmounted on drop.
 struct Ext4 {
@@ -77,18 +77,13 @@ fn go_build(
 }
 
 #[test]
+#[ignore = "needs Go and root: builds on a small tmpfs and an ext4 image"]
 fn a_build_that_does_not_fit_the_ram_backed_temp_dir_succeeds_with_gotmpdir_relocated() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
-    if !is_root() {
-        return skip("mounting a tmpfs and an ext4 image needs root");
-    }
+    let go = require_go();
+    require_root("to mount a tmpfs and an ext4 image");
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let Some(small) = Tmpfs::mount(&h.join("small-tmp"), "6m") else {
-        return;
-    };
+    let small = Tmpfs::mount(&h.join("small-tmp"), "6m");
     let big = Ext4::mount(&h.join("big.img"), &h.join("big"), "512M");
     let app = h.join("app");
     write_module(&app, "app", &["net/http", "encoding/json", "text/template"]);
@@ -125,11 +120,7 @@ fn a_build_that_does_not_fit_the_ram_backed_temp_dir_succeeds_with_gotmpdir_relo
         .env("GOCACHE", h.join("gocache"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let moves = report["relocation"]["moves"].as_array().unwrap();
     let tmp_move = moves
@@ -155,11 +146,7 @@ fn a_build_that_does_not_fit_the_ram_backed_temp_dir_succeeds_with_gotmpdir_relo
 
     // With the emitted environment, the same build (still with TMPDIR on the tmpfs) works.
     let out = go_build(&go, h, &app, &[("TMPDIR", &small.dir)], Some(&env_file));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(app.join("out").exists());
     drop(big);
 }

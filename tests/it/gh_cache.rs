@@ -2,9 +2,7 @@
 //! documented JSON shapes: the Actions cache list (paginated with `Link`), delete by id, pull
 //! requests and git refs, rate-limit and error responses. The real binary runs against it.
 
-#![cfg(feature = "gh-cache")]
-
-mod common;
+use crate::common::{self, assert_success};
 
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
@@ -109,7 +107,7 @@ async fn delete_succeeds(server: &MockServer) {
 
 /// The binary against `server`, with no inherited GitHub settings.
 fn gh_cache(server: &MockServer, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    let mut cmd = Command::new(common::bin());
     common::without_go_or_github_env(&mut cmd)
         .arg("gh-cache")
         .args(args)
@@ -118,16 +116,6 @@ fn gh_cache(server: &MockServer, args: &[&str]) -> Output {
         .env("GITHUB_TOKEN", "test-token")
         .output()
         .unwrap()
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 async fn deleted_ids(server: &MockServer) -> Vec<u64> {
@@ -160,12 +148,8 @@ async fn list_reads_every_page_with_the_token() {
         &server,
         &["list", "--format", "json", "--key-prefix", "setup-go-"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = report(&out);
+    assert_success(&out);
+    let r = common::json(&out);
     assert_eq!(r["total_caches"], 7);
     assert_eq!(r["selected_caches"], 6);
     assert_eq!(r["selected_bytes"], 1_400_000_000u64);
@@ -203,12 +187,8 @@ async fn each_policy_deletes_exactly_its_caches_in_order() {
             "500MB",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = report(&out);
+    assert_success(&out);
+    let r = common::json(&out);
     // Closed PR #7 and the gone branch; main's older two (2, then 3 by keep-per-ref); then
     // 500 MB: 1 (300 MB) + 6 (200 MB) stay. The node cache is never selected.
     let want: Vec<(u64, String)> = [5, 7, 2, 3]
@@ -263,7 +243,7 @@ async fn a_dry_run_deletes_nothing_and_says_what_it_would() {
     );
     assert!(out.status.success());
     assert_eq!(
-        planned(&report(&out)),
+        planned(&common::json(&out)),
         [
             (5, "would-delete".to_string()),
             (7, "would-delete".to_string())
@@ -288,7 +268,7 @@ async fn an_error_midway_stops_and_the_report_says_what_was_and_was_not_deleted(
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.md");
     let out = {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+        let mut cmd = Command::new(common::bin());
         cmd.args([
             "gh-cache",
             "prune",
@@ -305,7 +285,7 @@ async fn an_error_midway_stops_and_the_report_says_what_was_and_was_not_deleted(
         cmd.output().unwrap()
     };
     assert_eq!(out.status.code(), Some(1));
-    let r = report(&out);
+    let r = common::json(&out);
     assert_eq!(
         planned(&r),
         [
@@ -379,15 +359,11 @@ async fn rate_limits_are_waited_out_and_server_errors_retried() {
     delete_succeeds(&server).await;
     let started = std::time::Instant::now();
     let out = gh_cache(&server, &["prune", "--format", "json", "--closed-prs"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(started.elapsed() >= Duration::from_secs(2), "no wait");
     assert_eq!(deleted_ids(&server).await, [5, 7, 7]);
     assert_eq!(
-        planned(&report(&out)),
+        planned(&common::json(&out)),
         [(5, "deleted".to_string()), (7, "deleted".to_string())]
     );
 
@@ -444,7 +420,7 @@ async fn api_and_usage_errors_are_one_clear_line() {
         ),
         (&["prune", "--older-than", "soon"][..], None, "--older-than"),
     ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+        let mut cmd = Command::new(common::bin());
         cmd.arg("gh-cache")
             .args(args)
             .env("GITHUB_API_URL", server.uri())
@@ -497,7 +473,7 @@ async fn keys_refs_and_messages_from_the_server_stay_text() {
             &["prune", "--keep-per-ref", "1", "--format", format],
         ] {
             std::fs::write(&summary, "").unwrap();
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+            let mut cmd = Command::new(common::bin());
             let out = common::without_go_or_github_env(&mut cmd)
                 .arg("gh-cache")
                 .args(args)
@@ -518,7 +494,7 @@ async fn keys_refs_and_messages_from_the_server_stay_text() {
                 assert_eq!(stderr.trim_end().split(['\n', '\r']).count(), 1, "{stderr}");
             }
             if format == "json" {
-                let r = report(&out);
+                let r = common::json(&out);
                 if args[0] == "list" {
                     assert_eq!(r["caches"][0]["key"], evil_key);
                     assert_eq!(r["caches"][0]["ref"], evil_ref);
@@ -565,11 +541,7 @@ async fn sizes_whose_sum_overflows_are_summed_exactly() {
         .await;
     delete_succeeds(&server).await;
     let out = gh_cache(&server, &["list", "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = gh_cache(
         &server,
         &[
@@ -582,11 +554,7 @@ async fn sizes_whose_sum_overflows_are_summed_exactly() {
             "1",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let mut deleted = deleted_ids(&server).await;
     deleted.sort();
     assert_eq!(

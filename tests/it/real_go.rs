@@ -5,10 +5,6 @@
 //! The Go toolchain is `$GO_DISK_GUARD_TEST_GO` or `go` on PATH; builds run offline
 //! (GOPROXY=off, GOTOOLCHAIN=local, standard library only).
 
-#![cfg(unix)]
-
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,17 +12,17 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// A build cache filled once per test run by real go commands (`go build` of a program using
 /// a few standard packages, and `go run`, which caches its executable as a `-d` directory),
 /// copied afresh for each test.
-fn seed_cache() -> Option<&'static Path> {
-    static SEED: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    SEED.get_or_init(|| {
-        let go = go_binary()?;
+fn seed_cache() -> &'static Path {
+    static SEED: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let go = require_go();
+    let (_, cache) = SEED.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         let cache = dir.path().join("gocache");
@@ -42,18 +38,14 @@ fn seed_cache() -> Option<&'static Path> {
             "go run: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some((dir, cache))
-    })
-    .as_ref()
-    .map(|(_, cache)| cache.as_path())
+        (dir, cache)
+    });
+    cache
 }
 
-/// A fresh copy of the seed cache at `dest`, or `None` (after a skip) without Go.
-fn copy_seed(dest: &Path) -> Option<PathBuf> {
-    let Some(seed) = seed_cache() else {
-        skip("no Go toolchain (set GO_DISK_GUARD_TEST_GO or put go on PATH)");
-        return None;
-    };
+/// A fresh copy of the seed cache at `dest`; the test fails without Go.
+fn copy_seed(dest: &Path) -> PathBuf {
+    let seed = seed_cache();
     let status = Command::new("cp")
         .arg("-a")
         .arg(seed)
@@ -61,7 +53,7 @@ fn copy_seed(dest: &Path) -> Option<PathBuf> {
         .status()
         .unwrap();
     assert!(status.success());
-    Some(dest.to_path_buf())
+    dest.to_path_buf()
 }
 
 /// Gives every entry a distinct last use, `base` ago and older, in name order, so that
@@ -112,11 +104,10 @@ fn du(path: &Path) -> u64 {
 }
 
 #[test]
+#[ignore = "needs Go: fills a cache with go build and go run"]
 fn the_seed_cache_has_go_run_executables_as_directory_entries() {
     let home = tempfile::tempdir().unwrap();
-    let Some(cache) = copy_seed(&home.path().join("gocache")) else {
-        return;
-    };
+    let cache = copy_seed(&home.path().join("gocache"));
     let dirs: Vec<PathBuf> = cache_entries(&cache)
         .into_iter()
         .filter(|e| e.is_dir())
@@ -134,11 +125,7 @@ fn the_seed_cache_has_go_run_executables_as_directory_entries() {
         .env("GOCACHE", &cache)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for d in &dirs {
         assert!(!d.exists(), "{} survived", d.display());
     }
@@ -148,14 +135,11 @@ fn the_seed_cache_has_go_run_executables_as_directory_entries() {
 }
 
 #[test]
+#[ignore = "needs Go: prunes a cache go filled, then builds"]
 fn pruning_to_a_budget_removes_least_recently_used_first_and_go_still_builds() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
-    let Some(cache) = copy_seed(&home.path().join("gocache")) else {
-        return;
-    };
+    let cache = copy_seed(&home.path().join("gocache"));
     let before = spread_mtimes(&cache, 10 * HOUR);
     // A second program reuses part of the cache: Go refreshes the mtime of every entry it
     // uses (they are more than an hour old), so those become the most recently used.
@@ -177,11 +161,7 @@ fn pruning_to_a_budget_removes_least_recently_used_first_and_go_still_builds() {
         .env("GOCACHE", &cache)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report = json(&out);
     let outcome = &report["prunes"][0];
     assert!(
@@ -226,14 +206,11 @@ fn seed_source(home: &Path) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs Go: prunes while go builds run"]
 fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
-    let Some(cache) = copy_seed(&home.path().join("gocache")) else {
-        return;
-    };
+    let cache = copy_seed(&home.path().join("gocache"));
     // Everything was last used 3h ago: all of it is a candidate under a 2h window, and every
     // build re-uses (and so refreshes) part of it while the pruner runs.
     age_cache(&cache, 3 * HOUR);
@@ -278,11 +255,7 @@ fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
             .env("GOCACHE", &cache)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         removed_total += json(&out)["prunes"][0]["removed_entries"].as_u64().unwrap();
         prunes += 1;
         for slot in builds.iter_mut() {
@@ -337,10 +310,9 @@ fn reported_go(out: &std::process::Output) -> BTreeMap<String, (String, String)>
 }
 
 #[test]
+#[ignore = "needs Go: compares with go env"]
 fn go_directories_match_go_env_with_and_without_a_go_binary() {
-    let Some(go) = go_binary() else {
-        return skip("no Go toolchain");
-    };
+    let go = require_go();
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let goenv_file = h.join("custom-goenv");
@@ -476,28 +448,22 @@ fn check_on(home: &Path, cache: &Path, limits: &[&str]) -> std::process::Output 
         .unwrap()
 }
 
-fn available(path: &Path) -> u64 {
-    let st = rustix::fs::statvfs(path).unwrap();
-    st.f_bavail * st.f_frsize
-}
-
 const MIB: u64 = 1 << 20;
 
-/// A 64 MiB tmpfs at `home/vol` holding a copy of the seed cache at `vol/gocache`; `None`
-/// (after a skip) without root or Go.
-fn seed_on_tmpfs(home: &Path) -> Option<(Tmpfs, PathBuf, PathBuf)> {
+/// A 64 MiB tmpfs at `home/vol` holding a copy of the seed cache at `vol/gocache`; the test
+/// fails without root or Go.
+fn seed_on_tmpfs(home: &Path) -> (Tmpfs, PathBuf, PathBuf) {
     let mnt_dir = home.join("vol");
-    let mnt = Tmpfs::mount(&mnt_dir, "64m")?;
-    let cache = copy_seed(&mnt_dir.join("gocache"))?;
-    Some((mnt, mnt_dir, cache))
+    let mnt = Tmpfs::mount(&mnt_dir, "64m");
+    let cache = copy_seed(&mnt_dir.join("gocache"));
+    (mnt, mnt_dir, cache)
 }
 
 #[test]
+#[ignore = "needs Go and root: a cache go filled on a tmpfs"]
 fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
     let home = tempfile::tempdir().unwrap();
-    let Some((_mnt, mnt_dir, cache)) = seed_on_tmpfs(home.path()) else {
-        return;
-    };
+    let (_mnt, mnt_dir, cache) = seed_on_tmpfs(home.path());
     let before = spread_mtimes(&cache, 10 * HOUR);
     let sums = checksums(&cache);
     let cache_bytes = du(&cache);
@@ -616,11 +582,10 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
 }
 
 #[test]
+#[ignore = "needs Go and root: a cache go filled on a tmpfs"]
 fn a_dry_run_on_a_full_volume_deletes_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let Some((_mnt, mnt_dir, cache)) = seed_on_tmpfs(home.path()) else {
-        return;
-    };
+    let (_mnt, mnt_dir, cache) = seed_on_tmpfs(home.path());
     age_cache(&cache, 10 * HOUR);
     fill(&mnt_dir.join("filler"), available(&mnt_dir) - 3 * MIB);
     let sums = checksums(&mnt_dir);
