@@ -17,6 +17,7 @@ mod act;
 mod action;
 #[cfg(target_os = "linux")]
 mod adversarial;
+mod architecture;
 #[cfg(unix)]
 mod cacheprog;
 mod cli;
