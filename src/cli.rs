@@ -9,11 +9,8 @@ use go_disk_guard::commands::gh_cache::{GhCachePrune, GhCacheRequest};
 use go_disk_guard::commands::prune::PruneGoals;
 use go_disk_guard::commands::scan::{FailOn, ScanFormat, ScanRequest, parse_drive};
 use go_disk_guard::commands::{self, Invocation, Outcome};
-use go_disk_guard::emit::EmitFormat;
-
 use go_disk_guard::exit_codes;
-use go_disk_guard::relocate::Relocate;
-use go_disk_guard::settings::{Format, Layer};
+use go_disk_guard::settings::{Flags, Format, Layer, groups};
 use go_disk_guard::units::Size;
 
 /// The exit codes (from [`exit_codes::MEANINGS`], their one definition) and where settings
@@ -359,58 +356,16 @@ impl CheckArgs {
 }
 
 /// Thresholds and watched paths.
-#[derive(Debug, Args)]
-struct LimitArgs {
-    /// Prune when a volume has less than SIZE available [default: 4GiB]. Sizes: 500MB, 10GB
-    /// (powers of 1000), 10GiB (powers of 1024), plain bytes, or a share of the volume: 15%.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    soft: Option<Size>,
-    /// Fail (exit 3) when a volume still has less than SIZE available after pruning
-    /// [default: 1GiB, capped at soft].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    hard: Option<Size>,
-    /// Once pruning, go on until SIZE is available [default: 1.5 × soft].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    target: Option<Size>,
-    /// Also keep the build cache within SIZE on every check.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    cache_max_size: Option<Size>,
-    /// Also watch the volume of DIR (the workspace, the temp dir); repeatable.
-    #[arg(long = "path", value_name = "DIR")]
-    paths: Vec<PathBuf>,
-}
+type LimitArgs = Flags<groups::Limits>;
 
 /// How pruning behaves.
-#[derive(Debug, Args)]
-struct PruneArgs {
-    /// Never remove entries used within DURATION [default: 2h]. Go records a use at most
-    /// hourly, so a window W spares for certain what was used within W − 1h.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    keep_recent: Option<Duration>,
-    /// Say what would be removed; remove nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// How long to wait for another go-disk-guard pruning the same cache [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    lock_timeout: Option<Duration>,
-}
+type PruneArgs = Flags<groups::Prune>;
 
 /// Handing the environment on.
 #[derive(Debug, Args)]
 struct EmitArgs {
-    /// Hand GOROOT, GOPATH, GOCACHE, GOMODCACHE and GOBIN to the job: github (the default
-    /// inside GitHub Actions), jenkins, sh, fish, pwsh, cmd or dotenv. Repeatable; at most one
-    /// besides github. A shell or jenkins payload goes to stdout (the report then goes to
-    /// stderr), or to --emit-file.
-    #[arg(long, value_enum, value_name = "FORMAT", value_delimiter = ',')]
-    emit: Vec<EmitFormat>,
-    /// Write the shell or jenkins payload to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    emit_file: Option<PathBuf>,
-    /// Also hand on GOCACHEPROG, so that the go commands that follow keep the build cache
-    /// (GOCACHE) within SIZE through `go-disk-guard cacheprog` (Go 1.24 or later).
-    #[arg(long, value_name = "SIZE")]
-    cacheprog_max_size: Option<Size>,
+    #[command(flatten)]
+    settings: Flags<groups::Emit>,
     /// Write the settings in force to FILE as a configuration file, and hand on
     /// GO_DISK_GUARD_CONFIG naming it, so that the go-disk-guard commands that follow in the
     /// job use them (the Action and the Jenkins step do this). Flags and GO_DISK_GUARD_*
@@ -420,48 +375,52 @@ struct EmitArgs {
 }
 
 /// Moving Go's directories to a volume with room.
-#[derive(Debug, Args)]
-struct RelocateArgs {
-    /// Point GOCACHE, GOMODCACHE and GOPATH (GOBIN under it) at DIR/go-disk-guard/{cache,
-    /// modcache,path}, or with `auto` at the roomiest local disk, preferring one other than the
-    /// system volume.
-    #[arg(long, value_name = "auto|DIR", value_parser = parse_relocate)]
-    relocate: Option<Relocate>,
-    /// With --relocate: copy existing contents, verify them, then delete the old copies.
-    #[arg(long)]
-    migrate: bool,
-    /// The volume that counts as the system volume for --relocate auto [default: / or
-    /// %SystemDrive%].
-    #[arg(long, value_name = "PATH")]
-    system_volume: Option<PathBuf>,
-    /// A root --relocate auto may choose (repeatable) [default: every local, writable disk].
-    #[arg(long = "relocate-candidate", value_name = "DIR")]
-    relocate_candidates: Vec<PathBuf>,
-    /// With --relocate: GOTMPDIR moves too when the temp dir is RAM-backed (tmpfs) or has less
-    /// than SIZE available [default: 4GiB].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    tmp_min: Option<Size>,
-}
+type RelocateArgs = Flags<groups::Relocate>;
 
-/// Options every command takes.
-#[derive(Debug, Args)]
+/// Options every command takes: `--config`, and the settings of the common group.
+#[derive(Debug)]
 struct CommonArgs {
-    /// Read settings from FILE instead of .go-disk-guard.yml [env: GO_DISK_GUARD_CONFIG].
-    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Report format [default: text].
-    #[arg(long, value_enum)]
     format: Option<Format>,
-    /// The go command to ask for Go's directories [default: go, on PATH or in $GOROOT/bin].
-    #[arg(long, value_name = "PATH")]
     go: Option<PathBuf>,
 }
 
-fn parse_size(s: &str) -> Result<Size, String> {
-    s.parse()
+/// How `--config` is spelled, apart from the settings (it says where they are).
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// Read settings from FILE instead of .go-disk-guard.yml [env: GO_DISK_GUARD_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
-fn parse_relocate(s: &str) -> Result<Relocate, String> {
+impl clap::FromArgMatches for CommonArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let config = ConfigArg::from_arg_matches(matches)?.config;
+        let layer = Flags::<groups::Common>::from_arg_matches(matches)?.layer;
+        Ok(CommonArgs {
+            config,
+            format: layer.format,
+            go: layer.go,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = CommonArgs::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Args for CommonArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        Flags::<groups::Common>::augment_args(ConfigArg::augment_args(cmd))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        CommonArgs::augment_args(cmd)
+    }
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
     s.parse()
 }
 
@@ -590,41 +549,17 @@ impl GhCacheCommand {
 }
 
 fn limit_layer(a: LimitArgs) -> Layer {
-    Layer {
-        soft: a.soft,
-        hard: a.hard,
-        target: a.target,
-        cache_max_size: a.cache_max_size,
-        paths: (!a.paths.is_empty()).then_some(a.paths),
-        ..Layer::default()
-    }
+    a.layer
 }
 
 fn relocate_layer(a: RelocateArgs) -> Layer {
-    Layer {
-        relocate: a.relocate,
-        migrate: a.migrate.then_some(true),
-        system_volume: a.system_volume,
-        tmp_min: a.tmp_min,
-        relocate_candidates: (!a.relocate_candidates.is_empty()).then_some(a.relocate_candidates),
-        ..Layer::default()
-    }
+    a.layer
 }
 
 fn emit_layer(a: EmitArgs) -> Layer {
-    Layer {
-        emit: (!a.emit.is_empty()).then_some(a.emit),
-        emit_file: a.emit_file,
-        cacheprog_max_size: a.cacheprog_max_size,
-        ..Layer::default()
-    }
+    a.settings.layer
 }
 
 fn prune_layer(a: PruneArgs) -> Layer {
-    Layer {
-        keep_recent: a.keep_recent,
-        lock_timeout: a.lock_timeout,
-        dry_run: a.dry_run.then_some(true),
-        ..Layer::default()
-    }
+    a.layer
 }

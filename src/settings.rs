@@ -12,7 +12,16 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::error::Error;
-use crate::units::{Size, format_duration, parse_duration};
+use crate::units::{Size, format_duration};
+
+mod table;
+
+use table::ConfigFile;
+pub use table::{
+    BoolKind, DurationKind, EmitKind, FlagGroup, Flags, FormatKind, Group, InFile, Kind, Layer,
+    NOT_CARRIED_KEYS, PathKind, PathsKind, RelocateKind, SETTING_KEYS, SETTINGS, Setting, SizeKind,
+    Yaml, groups, setting,
+};
 
 /// The name of the configuration file looked for in the working directory and the git root.
 pub const CONFIG_FILE_NAME: &str = ".go-disk-guard.yml";
@@ -89,145 +98,7 @@ impl std::str::FromStr for Relocate {
     }
 }
 
-/// One source's settings; `None` means "this source does not say".
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Layer {
-    pub soft: Option<Size>,
-    pub hard: Option<Size>,
-    pub target: Option<Size>,
-    pub cache_max_size: Option<Size>,
-    pub cacheprog_max_size: Option<Size>,
-    pub keep_recent: Option<Duration>,
-    pub lock_timeout: Option<Duration>,
-    pub paths: Option<Vec<PathBuf>>,
-    pub go: Option<PathBuf>,
-    pub dry_run: Option<bool>,
-    pub format: Option<Format>,
-    pub emit: Option<Vec<EmitFormat>>,
-    pub emit_file: Option<PathBuf>,
-    pub relocate: Option<Relocate>,
-    pub migrate: Option<bool>,
-    pub system_volume: Option<PathBuf>,
-    pub relocate_candidates: Option<Vec<PathBuf>>,
-    pub tmp_min: Option<Size>,
-}
-
 impl Layer {
-    /// This layer with every setting that `over` gives replaced by `over`'s value.
-    pub fn overlay(self, over: Layer) -> Layer {
-        Layer {
-            soft: over.soft.or(self.soft),
-            hard: over.hard.or(self.hard),
-            target: over.target.or(self.target),
-            cache_max_size: over.cache_max_size.or(self.cache_max_size),
-            cacheprog_max_size: over.cacheprog_max_size.or(self.cacheprog_max_size),
-            keep_recent: over.keep_recent.or(self.keep_recent),
-            lock_timeout: over.lock_timeout.or(self.lock_timeout),
-            paths: over.paths.or(self.paths),
-            go: over.go.or(self.go),
-            dry_run: over.dry_run.or(self.dry_run),
-            format: over.format.or(self.format),
-            emit: over.emit.or(self.emit),
-            emit_file: over.emit_file.or(self.emit_file),
-            relocate: over.relocate.or(self.relocate),
-            migrate: over.migrate.or(self.migrate),
-            system_volume: over.system_volume.or(self.system_volume),
-            tmp_min: over.tmp_min.or(self.tmp_min),
-            relocate_candidates: over.relocate_candidates.or(self.relocate_candidates),
-        }
-    }
-
-    /// Sets `key` (as spelled in the configuration file) from its textual `value`. `origin`
-    /// names the source in error messages.
-    fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<(), Error> {
-        let size = |what| {
-            value.parse::<Size>().map_err(|reason| Error::InvalidValue {
-                origin: origin.to_string(),
-                what,
-                value: value.to_string(),
-                reason,
-            })
-        };
-        let duration = || {
-            parse_duration(value).map_err(|reason| Error::InvalidValue {
-                origin: origin.to_string(),
-                what: "duration",
-                value: value.to_string(),
-                reason,
-            })
-        };
-        match key {
-            "soft" => self.soft = Some(size("size")?),
-            "hard" => self.hard = Some(size("size")?),
-            "target" => self.target = Some(size("size")?),
-            "cache-max-size" => self.cache_max_size = Some(size("size")?),
-            "cacheprog-max-size" => self.cacheprog_max_size = Some(size("size")?),
-            "tmp-min" => self.tmp_min = Some(size("size")?),
-            "keep-recent" => self.keep_recent = Some(duration()?),
-            "lock-timeout" => self.lock_timeout = Some(duration()?),
-            "go" => self.go = Some(PathBuf::from(value)),
-            "paths" => self.paths = Some(split_paths(value)),
-            "dry-run" => {
-                self.dry_run = Some(parse_bool(value).ok_or_else(|| Error::InvalidValue {
-                    origin: origin.to_string(),
-                    what: "boolean",
-                    value: value.to_string(),
-                    reason: "expected true or false".into(),
-                })?)
-            }
-            "format" => {
-                self.format = Some(<Format as clap::ValueEnum>::from_str(value, true).map_err(
-                    |_| Error::InvalidValue {
-                        origin: origin.to_string(),
-                        what: "format",
-                        value: value.to_string(),
-                        reason: "expected text, json or markdown".into(),
-                    },
-                )?)
-            }
-            "emit" => {
-                let formats = value
-                    .split([',', '\n'])
-                    .map(str::trim)
-                    .filter(|f| !f.is_empty())
-                    .map(|f| {
-                        <EmitFormat as clap::ValueEnum>::from_str(f, true).map_err(|_| {
-                            Error::InvalidValue {
-                                origin: origin.to_string(),
-                                what: "emit format",
-                                value: f.to_string(),
-                                reason: "expected github, jenkins, sh, fish, pwsh, cmd or dotenv"
-                                    .into(),
-                            }
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.emit = Some(formats);
-            }
-            "emit-file" => self.emit_file = Some(PathBuf::from(value)),
-            "relocate" => {
-                self.relocate = Some(value.parse().map_err(|reason| Error::InvalidValue {
-                    origin: origin.to_string(),
-                    what: "relocation",
-                    value: value.to_string(),
-                    reason,
-                })?)
-            }
-            "migrate" => {
-                self.migrate = Some(parse_bool(value).ok_or_else(|| Error::InvalidValue {
-                    origin: origin.to_string(),
-                    what: "boolean",
-                    value: value.to_string(),
-                    reason: "expected true or false".into(),
-                })?)
-            }
-            "system-volume" => self.system_volume = Some(PathBuf::from(value)),
-            "relocate-candidates" => self.relocate_candidates = Some(split_paths(value)),
-            other => unreachable!("setting {other} is listed in SETTING_KEYS but not handled"),
-        }
-        Ok(())
-    }
-
     /// Reads the `GO_DISK_GUARD_<SETTING>` environment variables through `get`.
     /// An empty variable counts as unset, as GitHub Actions passes empty inputs. A value that
     /// is not UTF-8 is a usage error naming the variable.
@@ -253,83 +124,12 @@ impl Layer {
 
     /// Parses the YAML text of a configuration file read from `path`.
     pub fn from_yaml(text: &str, path: &Path) -> Result<Layer, Error> {
-        let file = parse_config(text, path)?;
-        let Some(file) = file else {
-            return Ok(Layer::default());
-        };
-        // A configuration file may be a repository's, which a stranger's pull request can
-        // change: it must not choose a program for go-disk-guard to run.
-        if let Some(go) = &file.go {
-            return Err(Error::Config {
-                path: path.to_path_buf(),
-                message: format!(
-                    "line {} column {}: go: a configuration file cannot name the go command to run \
-                 (a repository's file must not choose a program); set GO_DISK_GUARD_GO or --go",
-                    go.referenced.line(),
-                    go.referenced.column()
-                ),
-            });
+        match parse_config(text, path)? {
+            Some(file) => file.into_layer(path),
+            None => Ok(Layer::default()),
         }
-        let mut layer = Layer::default();
-        let scalars = [
-            ("soft", file.soft),
-            ("hard", file.hard),
-            ("target", file.target),
-            ("cache-max-size", file.cache_max_size),
-            ("cacheprog-max-size", file.cacheprog_max_size),
-            ("keep-recent", file.keep_recent),
-            ("lock-timeout", file.lock_timeout),
-            ("format", file.format),
-            ("emit", file.emit),
-            ("emit-file", file.emit_file),
-            ("relocate", file.relocate),
-            ("migrate", file.migrate),
-            ("system-volume", file.system_volume),
-            ("tmp-min", file.tmp_min),
-            ("dry-run", file.dry_run),
-        ];
-        for (key, value) in scalars {
-            if let Some(v) = value {
-                let origin = format!(
-                    "configuration file {}: line {} column {}: {key}",
-                    path.display(),
-                    v.referenced.line(),
-                    v.referenced.column()
-                );
-                layer.set(key, &v.value, &origin)?;
-            }
-        }
-        if let Some(paths) = file.paths {
-            layer.paths = Some(paths.into_iter().map(PathBuf::from).collect());
-        }
-        if let Some(roots) = file.relocate_candidates {
-            layer.relocate_candidates = Some(roots.into_iter().map(PathBuf::from).collect());
-        }
-        Ok(layer)
     }
 }
-
-/// Every setting, as spelled in the configuration file.
-pub const SETTING_KEYS: &[&str] = &[
-    "soft",
-    "hard",
-    "target",
-    "cache-max-size",
-    "cacheprog-max-size",
-    "keep-recent",
-    "lock-timeout",
-    "paths",
-    "go",
-    "dry-run",
-    "format",
-    "emit",
-    "emit-file",
-    "relocate",
-    "migrate",
-    "system-volume",
-    "relocate-candidates",
-    "tmp-min",
-];
 
 /// `keep-recent` → `GO_DISK_GUARD_KEEP_RECENT`.
 pub fn env_var_name(key: &str) -> String {
@@ -353,38 +153,10 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// The configuration file as written. Scalars stay text, with their position, so that an
-/// invalid value is reported with the key, the line and the column.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ConfigFile {
-    soft: Option<Spanned<String>>,
-    hard: Option<Spanned<String>>,
-    target: Option<Spanned<String>>,
-    cache_max_size: Option<Spanned<String>>,
-    cacheprog_max_size: Option<Spanned<String>>,
-    keep_recent: Option<Spanned<String>>,
-    lock_timeout: Option<Spanned<String>>,
-    go: Option<Spanned<String>>,
-    format: Option<Spanned<String>>,
-    emit: Option<Spanned<String>>,
-    emit_file: Option<Spanned<String>>,
-    relocate: Option<Spanned<String>>,
-    migrate: Option<Spanned<String>>,
-    system_volume: Option<Spanned<String>>,
-    tmp_min: Option<Spanned<String>>,
-    relocate_candidates: Option<Vec<String>>,
-    dry_run: Option<Spanned<String>>,
-    paths: Option<Vec<String>>,
-    /// `scan`'s own section; the other commands read past it.
-    #[serde(rename = "scan")]
-    _scan: Option<ScanSection>,
-}
-
 /// The `scan:` section as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ScanSection {
+pub(crate) struct ScanSection {
     exclude: Option<Vec<String>>,
     disable: Option<Vec<Spanned<String>>>,
     include_tests: Option<Spanned<String>>,
@@ -514,13 +286,6 @@ pub fn load_layer(flags: Layer, config: Option<&Path>, cwd: &Path) -> Result<Lay
     Ok(layer)
 }
 
-/// The settings a saved configuration file does not carry to the commands that follow in a job
-/// (`--save-settings`): what one command does once (`relocate`, `migrate`: the check did it and
-/// handed the new directories on), how it reports (`format`, `emit`, `emit-file`), and `go`,
-/// which no configuration file may set. Every other setting — the limits, the watched paths,
-/// how to prune — is carried.
-pub const NOT_CARRIED_KEYS: &[&str] = &["format", "emit", "emit-file", "relocate", "migrate", "go"];
-
 impl Layer {
     /// This layer's carried settings (all but [`NOT_CARRIED_KEYS`]) as a configuration file that
     /// [`Layer::from_yaml`] reads back to the same values. Defaults are not written: a setting
@@ -532,65 +297,8 @@ impl Layer {
             "# The settings go-disk-guard check was run with (--save-settings), for the\n\
              # go-disk-guard commands that follow in the job (GO_DISK_GUARD_CONFIG names this file).\n",
         );
-        let mut scalar = |key: &str, value: Option<String>| {
-            if let Some(value) = value {
-                out.push_str(&format!("{key}: {}\n", yaml_quoted(&value)));
-            }
-        };
-        let size = |s: Option<Size>| s.map(Size::to_arg);
-        let duration = |d: Option<Duration>| d.map(exact_duration);
-        let path = |p: &Path| {
-            p.to_str().map(str::to_string).ok_or_else(|| {
-                Error::Usage(format!(
-                    "--save-settings: the path {} is not UTF-8, so it cannot be written to a \
-                     configuration file",
-                    crate::escape::os(p.as_os_str())
-                ))
-            })
-        };
-        scalar("soft", size(self.soft));
-        scalar("hard", size(self.hard));
-        scalar("target", size(self.target));
-        scalar("cache-max-size", size(self.cache_max_size));
-        scalar("cacheprog-max-size", size(self.cacheprog_max_size));
-        scalar("keep-recent", duration(self.keep_recent));
-        scalar("lock-timeout", duration(self.lock_timeout));
-        scalar("dry-run", self.dry_run.map(|b| b.to_string()));
-        scalar(
-            "system-volume",
-            self.system_volume.as_deref().map(path).transpose()?,
-        );
-        scalar("tmp-min", size(self.tmp_min));
-        for (key, list) in [
-            ("paths", &self.paths),
-            ("relocate-candidates", &self.relocate_candidates),
-        ] {
-            if let Some(list) = list {
-                out.push_str(key);
-                out.push(':');
-                if list.is_empty() {
-                    out.push_str(" []");
-                }
-                out.push('\n');
-                for p in list {
-                    out.push_str(&format!("  - {}\n", yaml_quoted(&path(p)?)));
-                }
-            }
-        }
+        self.write_carried(&mut out)?;
         Ok(out)
-    }
-
-    /// Only the settings a saved file carries (all but [`NOT_CARRIED_KEYS`]).
-    pub fn carried(self) -> Layer {
-        Layer {
-            format: None,
-            emit: None,
-            emit_file: None,
-            relocate: None,
-            migrate: None,
-            go: None,
-            ..self
-        }
     }
 }
 
@@ -816,6 +524,63 @@ mod tests {
         let merged = Layer::default().overlay(file).overlay(env).overlay(flags);
         assert_eq!(merged.soft, Some(Size::Bytes(20_000_000_000)));
         assert_eq!(merged.hard, Some(Size::Bytes(3)));
+    }
+
+    /// The defaults the help and the README say are the defaults in force.
+    #[test]
+    fn the_defaults_said_are_the_defaults() {
+        let said = |key: &str| {
+            let text = setting(key).and_then(|s| s.default).unwrap();
+            // `1GiB, capped at soft`: the value, then what qualifies it.
+            text.split(',').next().unwrap().to_string()
+        };
+        let mut layer = Layer::default();
+        for key in [
+            "soft",
+            "hard",
+            "keep-recent",
+            "lock-timeout",
+            "dry-run",
+            "migrate",
+            "tmp-min",
+            "format",
+        ] {
+            layer.set(key, &said(key), "test").unwrap();
+        }
+        let given = Settings::from_layers(layer).unwrap();
+        let defaults = Settings::from_layers(Layer::default()).unwrap();
+        assert_eq!(given.soft, defaults.soft);
+        assert_eq!(given.hard, defaults.hard);
+        assert_eq!(given.keep_recent, defaults.keep_recent);
+        assert_eq!(given.lock_timeout, defaults.lock_timeout);
+        assert_eq!(given.dry_run, defaults.dry_run);
+        assert_eq!(given.migrate, defaults.migrate);
+        assert_eq!(given.tmp_min, defaults.tmp_min);
+        assert_eq!(given.format, defaults.format);
+        assert_eq!(said("go"), defaults.go.to_string_lossy());
+        assert_eq!(said("target"), format!("{DEFAULT_TARGET_FACTOR} × soft"));
+        assert_eq!(defaults.target, defaults.soft.scale(DEFAULT_TARGET_FACTOR));
+    }
+
+    /// Every setting's variable is the prefix and the key, and its flag is the key but for
+    /// the lists, whose flag names one item.
+    #[test]
+    fn variables_and_flags_follow_the_keys() {
+        for s in SETTINGS {
+            assert_eq!(s.env_var(), env_var_name(s.key));
+            assert!(s.env_var().starts_with(ENV_PREFIX), "{}", s.key);
+            match s.key {
+                "paths" => assert_eq!(s.flag, "path"),
+                "relocate-candidates" => assert_eq!(s.flag, "relocate-candidate"),
+                key => assert_eq!(s.flag, key),
+            }
+            assert!(
+                !s.help().ends_with('.') && !s.help().contains("{default}"),
+                "{}",
+                s.key
+            );
+        }
+        assert_eq!(SETTING_KEYS.len(), SETTINGS.len());
     }
 
     #[test]
