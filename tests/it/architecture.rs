@@ -507,3 +507,71 @@ fn cli_only_parses_arguments() {
         assert!(!cli.contains(needle), "cli.rs uses {needle}");
     }
 }
+
+/// The longest a function of `src/` (test code aside) may be, in lines from `fn` to its closing
+/// brace.
+const MAX_FUNCTION_LINES: usize = 80;
+
+/// Every function of `code` (blanked) with its length in lines.
+fn function_lengths(code: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("fn ") {
+        if at > 0 && code[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let Some(name) = ident_at(&code[at + 3..]) else {
+            continue;
+        };
+        // The body: the first `{` before any `;` (a declaration in a trait has none).
+        let rest = &code[at..];
+        let (Some(open), semi) = (rest.find('{'), rest.find(';')) else {
+            continue;
+        };
+        if semi.is_some_and(|s| s < open) {
+            continue;
+        }
+        let end = item_end(code, at + open);
+        let lines = code[at..end].lines().count();
+        found.push((name.to_string(), lines));
+    }
+    found
+}
+
+#[test]
+fn no_function_is_longer_than_about_80_lines() {
+    let mut long = Vec::new();
+    let mut dirs = vec![src()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let code = without_tests(&blank(&std::fs::read_to_string(&path).unwrap()));
+            let file = path
+                .strip_prefix(src())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            for (name, lines) in function_lengths(&code) {
+                if lines > MAX_FUNCTION_LINES {
+                    long.push(format!("{file}: {name} ({lines} lines)"));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions to split: {long:#?}");
+}
+
+#[test]
+fn function_lengths_are_counted_from_fn_to_the_closing_brace() {
+    let code = "fn a() {\n    let s = 1;\n}\ntrait T { fn b(&self); }\npub fn c() -> u8 { 1 }\n";
+    assert_eq!(
+        function_lengths(&blank(code)),
+        [("a".to_string(), 3), ("c".to_string(), 1)]
+    );
+}
