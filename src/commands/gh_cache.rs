@@ -23,7 +23,7 @@ pub struct GhCacheRequest {
     pub repo: Option<String>,
     /// The API token [default: $GITHUB_TOKEN, else $GH_TOKEN].
     pub token: Option<String>,
-    /// The API's root URL [default: $GITHUB_API_URL, else https://api.github.com].
+    /// The API's root URL [default: $GITHUB_API_URL, else `https://api.github.com`].
     pub api_url: Option<String>,
     /// Only caches whose key starts with one of these [prune: default setup-go-; list: all].
     pub key_prefixes: Vec<String>,

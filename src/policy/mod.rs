@@ -1,7 +1,18 @@
-//! Decide: settings, their sources, and the plan a check carries out.
+//! Decide: what the mechanisms are told to do, and how a run ends.
 //!
-//! The plan is pure: it looks at measured volumes and settings and says which build caches to
-//! prune and how far, without touching anything.
+//! Every function here is pure: it looks at what was measured and at the settings and says
+//! what to do, touching nothing. The mechanisms ([`crate::prune`], [`crate::relocate`],
+//! [`crate::cacheprog`], [`crate::supervise`]) ask or are told; they decide nothing themselves.
+//!
+//! * the plan: which build cache `check` prunes, and how far ([`plan_cache_prune`]);
+//! * the verdict, and the exit code of each status ([`judge`], [`doctor_verdict`]);
+//! * the cache program's budget: when it evicts, how far, what a live build keeps
+//!   ([`Budget`], [`spared_window`]);
+//! * what `run` does at each measurement ([`while_running`]);
+//! * where `--relocate auto` goes, and when GOTMPDIR follows ([`choose_root`],
+//!   [`tmpdir_moves`]);
+//! * which temp volumes' work directories `check` cleans ([`cleans_work_dirs_on`]), and which
+//!   go command ignores GOCACHEPROG ([`ignores_gocacheprog`]).
 
 mod budget;
 mod relocation;
