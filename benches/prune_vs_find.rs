@@ -24,28 +24,49 @@ const MARKER: &str = "This directory holds cached build artifacts from the Go bu
 /// Entries alternate between these sizes, like small `-a` index entries and `-d` outputs.
 const SIZES: [usize; 2] = [120, 1800];
 
-fn main() {
-    let mut files = 200_000usize;
-    let mut rounds = 3usize;
-    let mut dir = std::env::temp_dir();
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--files" => files = args.next().and_then(|v| v.parse().ok()).expect("--files N"),
-            "--rounds" => {
-                rounds = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--rounds N")
+/// The options after `--`.
+struct Options {
+    files: usize,
+    rounds: usize,
+    dir: PathBuf,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut files = 200_000usize;
+        let mut rounds = 3usize;
+        let mut dir = std::env::temp_dir();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--files" => files = args.next().and_then(|v| v.parse().ok()).expect("--files N"),
+                "--rounds" => {
+                    rounds = args
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .expect("--rounds N")
+                }
+                "--dir" => dir = PathBuf::from(args.next().expect("--dir DIR")),
+                "--bench" => {}
+                other => panic!("unknown argument {other}"),
             }
-            "--dir" => dir = PathBuf::from(args.next().expect("--dir DIR")),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
         }
+        Options { files, rounds, dir }
     }
-    let work = tempfile::tempdir_in(&dir).expect("temp dir");
+}
+
+/// What every round starts from: the template cache, the reference file carrying the median
+/// entry's mtime, and the bytes of the newer half (go-disk-guard's --max-size).
+struct Setup {
+    template: PathBuf,
+    reference: PathBuf,
+    newer_half_bytes: u64,
+}
+
+/// Makes the template cache of `files` entries under `work` (and says so), and the reference.
+fn set_up(work: &Path, files: usize) -> Setup {
     let now = SystemTime::now() - Duration::from_secs(48 * 3600);
-    let template = work.path().join("template");
+    let template = work.join("template");
     let started = Instant::now();
     make_cache(&template, files, now);
     let total_bytes: u64 = (0..files).map(|i| disk_size(&template, i)).sum();
@@ -56,76 +77,24 @@ fn main() {
     );
     // The median entry: entries 0..files/2 are the newer half (entry i is i seconds older).
     let median_age = Duration::from_secs((files / 2) as u64);
-    let reference = work.path().join("ref");
+    let reference = work.join("ref");
     fs::write(&reference, "").unwrap();
     set_mtime(&reference, now - median_age);
     let newer_half_bytes: u64 = (0..files / 2).map(|i| disk_size(&template, i)).sum();
+    Setup {
+        template,
+        reference,
+        newer_half_bytes,
+    }
+}
 
+fn main() {
+    let Options { files, rounds, dir } = Options::parse();
+    let work = tempfile::tempdir_in(&dir).expect("temp dir");
+    let setup = set_up(work.path(), files);
     let mut ratios = Vec::new();
     for round in 0..rounds {
-        let ours_dir = work.path().join(format!("ours{round}"));
-        let find_dir = work.path().join(format!("find{round}"));
-        copy(&template, &ours_dir);
-        copy(&template, &find_dir);
-        let ours_rss = work.path().join(format!("ours{round}.rss"));
-        let find_rss = work.path().join(format!("find{round}.rss"));
-        let run_ours = || {
-            time(|| {
-                let out = measured(env!("CARGO_BIN_EXE_go-disk-guard"), &ours_rss)
-                    .args(["prune", "--keep-recent", "0s", "--go", "/nonexistent/go"])
-                    .arg(format!("--max-size={newer_half_bytes}"))
-                    .env("GOCACHE", &ours_dir)
-                    .output()
-                    .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            })
-        };
-        let run_find = || {
-            time(|| {
-                let status = measured("find", &find_rss)
-                    .arg(&find_dir)
-                    .args(["-type", "f", "!", "-newer"])
-                    .arg(&reference)
-                    .arg("-delete")
-                    .status()
-                    .unwrap();
-                assert!(status.success());
-            })
-        };
-        let (ours, find) = if round % 2 == 0 {
-            let o = run_ours();
-            (o, run_find())
-        } else {
-            let f = run_find();
-            (run_ours(), f)
-        };
-        let left_ours = count_entries(&ours_dir);
-        let left_find = count_entries(&find_dir);
-        assert!(
-            left_ours.abs_diff(files / 2) <= 1 && left_find.abs_diff(files / 2) <= 1,
-            "expected half left: ours {left_ours}, find {left_find}"
-        );
-        let ratio = ours.as_secs_f64() / find.as_secs_f64();
-        println!(
-            "round {round}: go-disk-guard {:.3}s, find -delete {:.3}s, ratio {ratio:.2}x{}",
-            ours.as_secs_f64(),
-            find.as_secs_f64(),
-            match (peak_rss(&ours_rss), peak_rss(&find_rss)) {
-                (Some(o), Some(f)) => format!(
-                    "; peak RSS go-disk-guard {:.1} MiB, find {:.1} MiB",
-                    o as f64 / 1024.0,
-                    f as f64 / 1024.0
-                ),
-                _ => String::new(),
-            }
-        );
-        ratios.push(ratio);
-        fs::remove_dir_all(&ours_dir).unwrap();
-        fs::remove_dir_all(&find_dir).unwrap();
+        ratios.push(run_round(work.path(), &setup, files, round));
     }
     ratios.sort_by(f64::total_cmp);
     println!(
@@ -133,6 +102,81 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         ratios[ratios.len() / 2]
     );
+}
+
+/// One round: both prune a fresh copy of the template (the first to go alternating), each
+/// leaves half; prints the times and peak RSS, and returns the ratio of the times.
+fn run_round(work: &Path, setup: &Setup, files: usize, round: usize) -> f64 {
+    let ours_dir = work.join(format!("ours{round}"));
+    let find_dir = work.join(format!("find{round}"));
+    copy(&setup.template, &ours_dir);
+    copy(&setup.template, &find_dir);
+    let ours_rss = work.join(format!("ours{round}.rss"));
+    let find_rss = work.join(format!("find{round}.rss"));
+    let run_ours = || time(|| prune_ours(&ours_dir, &ours_rss, setup.newer_half_bytes));
+    let run_find = || time(|| prune_find(&find_dir, &find_rss, &setup.reference));
+    let (ours, find) = if round.is_multiple_of(2) {
+        let o = run_ours();
+        (o, run_find())
+    } else {
+        let f = run_find();
+        (run_ours(), f)
+    };
+    let left_ours = count_entries(&ours_dir);
+    let left_find = count_entries(&find_dir);
+    assert!(
+        left_ours.abs_diff(files / 2) <= 1 && left_find.abs_diff(files / 2) <= 1,
+        "expected half left: ours {left_ours}, find {left_find}"
+    );
+    let ratio = ours.as_secs_f64() / find.as_secs_f64();
+    println!(
+        "round {round}: go-disk-guard {:.3}s, find -delete {:.3}s, ratio {ratio:.2}x{}",
+        ours.as_secs_f64(),
+        find.as_secs_f64(),
+        rss_note(&ours_rss, &find_rss)
+    );
+    fs::remove_dir_all(&ours_dir).unwrap();
+    fs::remove_dir_all(&find_dir).unwrap();
+    ratio
+}
+
+/// `go-disk-guard prune --max-size HALF` on `dir`.
+fn prune_ours(dir: &Path, rss: &Path, newer_half_bytes: u64) {
+    let out = measured(env!("CARGO_BIN_EXE_go-disk-guard"), rss)
+        .args(["prune", "--keep-recent", "0s", "--go", "/nonexistent/go"])
+        .arg(format!("--max-size={newer_half_bytes}"))
+        .env("GOCACHE", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `find DIR -type f ! -newer REF -delete`.
+fn prune_find(dir: &Path, rss: &Path, reference: &Path) {
+    let status = measured("find", rss)
+        .arg(dir)
+        .args(["-type", "f", "!", "-newer"])
+        .arg(reference)
+        .arg("-delete")
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The peak RSS of both, for the round's line, where both were recorded.
+fn rss_note(ours_rss: &Path, find_rss: &Path) -> String {
+    match (peak_rss(ours_rss), peak_rss(find_rss)) {
+        (Some(o), Some(f)) => format!(
+            "; peak RSS go-disk-guard {:.1} MiB, find {:.1} MiB",
+            o as f64 / 1024.0,
+            f as f64 / 1024.0
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The path and mtime of entry `i`: spread over the 256 shards; entry i is i seconds older.

@@ -10,11 +10,12 @@
 //! Run: `cargo bench --bench scan_vs_rg` (options after `--`: `--rounds N`, `--go GO`; `rg`
 //! must be on PATH: Debian's `ripgrep`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn main() {
+/// The options after `--`: the rounds, and the go whose GOROOT/src is scanned.
+fn options() -> (usize, PathBuf) {
     let mut rounds = 7usize;
     let mut go = std::env::var_os("GO_DISK_GUARD_TEST_GO")
         .map(PathBuf::from)
@@ -33,32 +34,40 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    let goroot = Command::new(&go)
+    (rounds, go)
+}
+
+/// `$(go env GOROOT)/src`.
+fn goroot_src(go: &Path) -> PathBuf {
+    let goroot = Command::new(go)
         .args(["env", "GOROOT"])
         .env("GOTOOLCHAIN", "local")
         .output()
         .expect("running go env GOROOT (set --go or GO_DISK_GUARD_TEST_GO)");
-    let src = PathBuf::from(String::from_utf8(goroot.stdout).unwrap().trim()).join("src");
-    let guard = env!("CARGO_BIN_EXE_go-disk-guard");
+    PathBuf::from(String::from_utf8(goroot.stdout).unwrap().trim()).join("src")
+}
 
-    let scan = || {
-        let mut cmd = Command::new(guard);
-        cmd.args(["scan", "--format", "json", "--fail-on", "never", "."]);
-        cmd
-    };
-    let rg = || {
-        let mut cmd = Command::new("rg");
-        cmd.args(["-c", r"[A-Za-z]:[\\/]", "."]);
-        cmd
-    };
-    // Warm the page cache, and show what each finds.
+fn scan() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-disk-guard"));
+    cmd.args(["scan", "--format", "json", "--fail-on", "never", "."]);
+    cmd
+}
+
+fn rg() -> Command {
+    let mut cmd = Command::new("rg");
+    cmd.args(["-c", r"[A-Za-z]:[\\/]", "."]);
+    cmd
+}
+
+/// Warms the page cache, and shows what each finds.
+fn warm_and_show_what_each_finds(src: &Path) {
     let scanned = scan()
-        .current_dir(&src)
+        .current_dir(src)
         .output()
         .expect("running go-disk-guard");
     let report: serde_json::Value = serde_json::from_slice(&scanned.stdout).unwrap();
     let rg_out = rg()
-        .current_dir(&src)
+        .current_dir(src)
         .output()
         .expect("running rg (install ripgrep)");
     let rg_lines: u64 = String::from_utf8_lossy(&rg_out.stdout)
@@ -73,25 +82,33 @@ fn main() {
         report["findings"].as_array().map_or(0, Vec::len),
         rg_lines
     );
+}
+
+/// The wall time of `cmd` run in `src`, its output discarded.
+fn time(mut cmd: Command, src: &Path) -> Duration {
+    let started = Instant::now();
+    let status = cmd
+        .current_dir(src)
+        .stdout(Stdio::null())
+        .status()
+        .expect("running a child");
+    assert!(status.success() || status.code() == Some(1), "{status}");
+    started.elapsed()
+}
+
+fn main() {
+    let (rounds, go) = options();
+    let src = goroot_src(&go);
+    warm_and_show_what_each_finds(&src);
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let time = |mut cmd: Command| {
-            let started = Instant::now();
-            let status = cmd
-                .current_dir(&src)
-                .stdout(Stdio::null())
-                .status()
-                .expect("running a child");
-            assert!(status.success() || status.code() == Some(1), "{status}");
-            started.elapsed()
-        };
         if round % 2 == 0 {
-            ours.push(time(scan()));
-            theirs.push(time(rg()));
+            ours.push(time(scan(), &src));
+            theirs.push(time(rg(), &src));
         } else {
-            theirs.push(time(rg()));
-            ours.push(time(scan()));
+            theirs.push(time(rg(), &src));
+            ours.push(time(scan(), &src));
         }
     }
     let (ours, theirs) = (median(ours), median(theirs));

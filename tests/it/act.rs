@@ -399,11 +399,11 @@ impl Act<'_> {
         self
     }
 
-    fn run(self) -> ActRun {
+    /// act for this workflow, event, job and matrix in host mode, offline, logging JSON, the
+    /// actions it cannot fetch mapped to local directories; nothing of the calling process's
+    /// environment reaches the job.
+    fn command(&self) -> Command {
         let case = self.case;
-        if !case.source.join(".git").exists() {
-            git_commit(&case.source, &case.home);
-        }
         let stubs = case.repo.join("tests/act/stubs");
         let mut cmd = Command::new(act_binary());
         cmd.arg(&self.event)
@@ -448,8 +448,12 @@ impl Act<'_> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let started = Instant::now();
-        let mut child = cmd.spawn().expect("starting act");
+        cmd
+    }
+
+    /// Waits for act, reading its stdout and stderr; past the timeout, kills it and fails
+    /// with its log.
+    fn wait(&self, mut child: std::process::Child, started: Instant) -> (Option<i32>, Vec<u8>) {
         let pipe = |mut r: Box<dyn Read + Send>| {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
@@ -481,7 +485,19 @@ impl Act<'_> {
         };
         let mut data = stdout.join().unwrap();
         data.extend(stderr.join().unwrap());
-        let run = ActRun::parse(status.code(), &data);
+        (status.code(), data)
+    }
+
+    fn run(self) -> ActRun {
+        let case = self.case;
+        if !case.source.join(".git").exists() {
+            git_commit(&case.source, &case.home);
+        }
+        let mut cmd = self.command();
+        let started = Instant::now();
+        let child = cmd.spawn().expect("starting act");
+        let (code, data) = self.wait(child, started);
+        let run = ActRun::parse(code, &data);
         // GO_DISK_GUARD_TEST_ACT_LOG=1 shows every job's log (with --nocapture).
         if std::env::var_os("GO_DISK_GUARD_TEST_ACT_LOG").is_some() {
             eprintln!("{}", run.text);
@@ -491,7 +507,7 @@ impl Act<'_> {
             self.event,
             self.workflow.file_name().unwrap().to_string_lossy(),
             self.job.as_deref().unwrap_or("all jobs"),
-            status.code(),
+            code,
             started.elapsed().as_secs_f64()
         );
         run
@@ -1277,77 +1293,90 @@ fn run_example(name: &str) {
         "{name} runs on neither push nor pull_request"
     );
     for event in events {
-        let case = Case::go_project();
-        case.warm_gocache();
-        // `relocate: auto` chooses among the volumes the runner lists: here a tmpfs of the
-        // test's alone, so that the move is real and stays inside the test.
-        let roomy = case.dir.join("roomy");
-        let _tmpfs = Tmpfs::mount(&roomy, "2g");
-        let run = case
-            .act(example.to_str().unwrap())
-            .event(event)
-            .matrix("os:ubuntu-latest")
-            .machine("GO_DISK_GUARD_RELOCATE_CANDIDATES", roomy.to_str().unwrap())
-            .run();
-        let what = format!("{name} on {event}");
-        assert_eq!(run.code, Some(0), "{what}:\n{}", run.text);
-        let jobs: Vec<&str> = run
-            .entries
-            .iter()
-            .filter_map(|e| e["jobResult"].as_str())
-            .collect();
-        assert!(
-            !jobs.is_empty() && jobs.iter().all(|r| *r == "success"),
-            "{what}: {jobs:?}\n{}",
-            run.text
-        );
-        // The action's check ran, and the project's tests after it.
-        let checks = run
-            .entries
-            .iter()
-            .filter(|e| {
-                e["stage"] == "Main"
-                    && step_id(e).get(1) == Some(&"guard")
-                    && e["stepResult"] == "success"
-            })
-            .count();
-        assert!(
-            checks >= 1,
-            "{what}: the action's check did not run\n{}",
-            run.text
-        );
-        assert!(
-            run.output_lines()
-                .any(|l| l.starts_with("ok") && l.contains("example.com/app")),
-            "{what}: go test did not pass\n{}",
-            run.text
-        );
-        assert!(
-            case.read("setup-go.inputs").contains("go-version=stable"),
-            "{what}"
-        );
-        if name == "relocate-before-setup-go.yml" {
-            let moved = roomy.join("go-disk-guard/cache");
-            assert!(
-                run.output_lines()
-                    .any(|l| l.trim() == format!("GOCACHE is {}", moved.display())),
-                "{what}: GOCACHE did not move to {}\n{}",
-                moved.display(),
-                run.text
-            );
-            assert!(
-                !cache_entries(&moved).is_empty(),
-                "{what}: nothing built there"
-            );
-        }
-        if name == "trim-before-cache-save.yml" {
-            assert_eq!(
-                checks, 2,
-                "{what}: both uses of the action ran\n{}",
-                run.text
-            );
-        }
+        run_example_on(name, &example, event);
     }
+}
+
+/// Runs the example on one event, in a Go project with a warm cache: every job succeeds, the
+/// action's check ran and the project's tests after it.
+fn run_example_on(name: &str, example: &Path, event: &str) {
+    let case = Case::go_project();
+    case.warm_gocache();
+    // `relocate: auto` chooses among the volumes the runner lists: here a tmpfs of the
+    // test's alone, so that the move is real and stays inside the test.
+    let roomy = case.dir.join("roomy");
+    let _tmpfs = Tmpfs::mount(&roomy, "2g");
+    let run = case
+        .act(example.to_str().unwrap())
+        .event(event)
+        .matrix("os:ubuntu-latest")
+        .machine("GO_DISK_GUARD_RELOCATE_CANDIDATES", roomy.to_str().unwrap())
+        .run();
+    let what = format!("{name} on {event}");
+    assert_eq!(run.code, Some(0), "{what}:\n{}", run.text);
+    let jobs: Vec<&str> = run
+        .entries
+        .iter()
+        .filter_map(|e| e["jobResult"].as_str())
+        .collect();
+    assert!(
+        !jobs.is_empty() && jobs.iter().all(|r| *r == "success"),
+        "{what}: {jobs:?}\n{}",
+        run.text
+    );
+    let checks = successful_checks(&run);
+    assert!(
+        checks >= 1,
+        "{what}: the action's check did not run\n{}",
+        run.text
+    );
+    assert!(
+        run.output_lines()
+            .any(|l| l.starts_with("ok") && l.contains("example.com/app")),
+        "{what}: go test did not pass\n{}",
+        run.text
+    );
+    assert!(
+        case.read("setup-go.inputs").contains("go-version=stable"),
+        "{what}"
+    );
+    if name == "relocate-before-setup-go.yml" {
+        assert_gocache_moved_to(&run, &roomy.join("go-disk-guard/cache"), &what);
+    }
+    if name == "trim-before-cache-save.yml" {
+        assert_eq!(
+            checks, 2,
+            "{what}: both uses of the action ran\n{}",
+            run.text
+        );
+    }
+}
+
+/// How many times the action's check step succeeded.
+fn successful_checks(run: &ActRun) -> usize {
+    run.entries
+        .iter()
+        .filter(|e| {
+            e["stage"] == "Main"
+                && step_id(e).get(1) == Some(&"guard")
+                && e["stepResult"] == "success"
+        })
+        .count()
+}
+
+/// The job's GOCACHE moved to `moved`, and the build filled it.
+fn assert_gocache_moved_to(run: &ActRun, moved: &Path, what: &str) {
+    assert!(
+        run.output_lines()
+            .any(|l| l.trim() == format!("GOCACHE is {}", moved.display())),
+        "{what}: GOCACHE did not move to {}\n{}",
+        moved.display(),
+        run.text
+    );
+    assert!(
+        !cache_entries(moved).is_empty(),
+        "{what}: nothing built there"
+    );
 }
 
 #[test]

@@ -80,6 +80,15 @@ fn the_metadata_follows_the_action_rules() {
     assert!(!a.name.is_empty() && !a.description.is_empty() && a.author.is_some());
     assert!(!a.branding.icon.is_empty() && !a.branding.color.is_empty());
     assert_eq!(a.runs.using, "composite");
+    assert_inputs_are_optional_kebab_case_with_defaults(&a);
+    assert_outputs_mirror_the_github_emit_format(&a);
+    for step in &a.runs.steps {
+        assert_step_runs_a_script_with_inputs_through_env(step);
+    }
+    assert_every_setting_reaches_the_binary(&a);
+}
+
+fn assert_inputs_are_optional_kebab_case_with_defaults(a: &Action) {
     let expected_inputs = [
         "soft",
         "hard",
@@ -130,7 +139,10 @@ fn the_metadata_follows_the_action_rules() {
         a.inputs["token"].default.as_deref(),
         Some("${{ github.token }}")
     );
-    // Outputs mirror the github emit format's step outputs, from the check step.
+}
+
+/// Outputs mirror the github emit format's step outputs, from the check step.
+fn assert_outputs_mirror_the_github_emit_format(a: &Action) {
     let outputs: Vec<&str> = a.outputs.keys().map(String::as_str).collect();
     let mut emitted = go_disk_guard::emit::github::OUTPUTS.to_vec();
     emitted.sort();
@@ -139,31 +151,35 @@ fn the_metadata_follows_the_action_rules() {
         assert!(!out.description.is_empty());
         assert_eq!(out.value, format!("${{{{ steps.guard.outputs.{name} }}}}"));
     }
-    for step in &a.runs.steps {
-        assert!(step.name.is_some() && step.id.is_some());
-        assert!(step.uses.is_none(), "a step uses another action");
-        let run = step.run.as_deref().expect("a step without run");
-        assert_eq!(
-            step.shell.as_deref(),
-            Some("bash"),
-            "composite run steps need a shell"
+}
+
+fn assert_step_runs_a_script_with_inputs_through_env(step: &Step) {
+    assert!(step.name.is_some() && step.id.is_some());
+    assert!(step.uses.is_none(), "a step uses another action");
+    let run = step.run.as_deref().expect("a step without run");
+    assert_eq!(
+        step.shell.as_deref(),
+        Some("bash"),
+        "composite run steps need a shell"
+    );
+    // No expression is spliced into a script: inputs reach it through env only.
+    assert!(!run.contains("${{"), "an expression in a run script: {run}");
+    let script = run
+        .trim()
+        .strip_prefix("bash \"$GITHUB_ACTION_PATH/")
+        .unwrap();
+    let script = script.strip_suffix('"').unwrap();
+    assert!(repo_root().join(script).is_file(), "{script} is missing");
+    for value in step.env.iter().flat_map(|e| e.values()) {
+        assert!(
+            !value.contains("github.event"),
+            "event payload reaches a step: {value}"
         );
-        // No expression is spliced into a script: inputs reach it through env only.
-        assert!(!run.contains("${{"), "an expression in a run script: {run}");
-        let script = run
-            .trim()
-            .strip_prefix("bash \"$GITHUB_ACTION_PATH/")
-            .unwrap();
-        let script = script.strip_suffix('"').unwrap();
-        assert!(repo_root().join(script).is_file(), "{script} is missing");
-        for value in step.env.iter().flat_map(|e| e.values()) {
-            assert!(
-                !value.contains("github.event"),
-                "event payload reaches a step: {value}"
-            );
-        }
     }
-    // Every setting input reaches the binary as its GO_DISK_GUARD_ variable.
+}
+
+/// Every setting input reaches the binary as its GO_DISK_GUARD_ variable.
+fn assert_every_setting_reaches_the_binary(a: &Action) {
     let guard = a
         .runs
         .steps
@@ -305,84 +321,98 @@ fn parse_outputs(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
-    let version = env!("CARGO_PKG_VERSION");
-    let tools = h.join("toolcache");
-    let tools_str = tools.to_str().unwrap().to_string();
-    let release = release(h, version);
-    let env = |url: &str| -> Vec<(&'static str, String)> {
-        vec![
-            ("GDG_INSTALL", "release".into()),
-            ("GDG_VERSION", String::new()),
-            ("GDG_REPOSITORY", "example/go-disk-guard".into()),
-            ("GDG_RUNNER_OS", "Linux".into()),
-            ("GDG_RUNNER_ARCH", "X64".into()),
-            ("GDG_TOOL_CACHE", tools_str.clone()),
-            ("GO_DISK_GUARD_DOWNLOAD_URL", url.into()),
-        ]
-    };
-    let run = |vars: Vec<(&'static str, String)>| {
-        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        step("install.sh", h, &refs)
-    };
+/// Runs install.sh for a release of this version from `url`, into the tool cache `tools`.
+fn install_release(h: &Path, tools: &Path, url: &str) -> (Output, BTreeMap<String, String>) {
+    step(
+        "install.sh",
+        h,
+        &[
+            ("GDG_INSTALL", "release"),
+            ("GDG_VERSION", ""),
+            ("GDG_REPOSITORY", "example/go-disk-guard"),
+            ("GDG_RUNNER_OS", "Linux"),
+            ("GDG_RUNNER_ARCH", "X64"),
+            ("GDG_TOOL_CACHE", tools.to_str().unwrap()),
+            ("GO_DISK_GUARD_DOWNLOAD_URL", url),
+        ],
+    )
+}
 
-    // A tampered archive is refused before anything runs or lands in the tool cache.
+/// A copy of the release whose archive has bytes appended, so its checksum no longer matches.
+fn tampered_copy(h: &Path, release: &Path, version: &str) -> PathBuf {
     let tampered = h.join("tampered");
     fs::create_dir_all(&tampered).unwrap();
-    for entry in fs::read_dir(&release).unwrap().flatten() {
+    for entry in fs::read_dir(release).unwrap().flatten() {
         fs::copy(entry.path(), tampered.join(entry.file_name())).unwrap();
     }
     let archive = format!("go-disk-guard-v{version}-x86_64-unknown-linux-musl.tar.gz");
     let mut bytes = fs::read(tampered.join(&archive)).unwrap();
     bytes.extend_from_slice(b"tampered");
     fs::write(tampered.join(&archive), bytes).unwrap();
-    {
-        let server = Server::serve(&tampered);
-        let (out, outputs) = run(env(&server.url));
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{stdout}");
-        assert!(
-            stdout.contains("::error") && stdout.contains("checksum mismatch"),
-            "{stdout}"
-        );
-        assert!(!outputs.contains_key("path"));
-        assert!(
-            !tools
-                .join("go-disk-guard")
-                .join(version)
-                .join("x64")
-                .join("go-disk-guard")
-                .exists()
-        );
-    }
+    tampered
+}
 
-    // The genuine release installs, and the binary runs.
-    {
-        let server = Server::serve(&release);
-        let (out, outputs) = run(env(&server.url));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let path = PathBuf::from(&outputs["path"]);
-        assert_eq!(
-            path,
-            tools.join(format!("go-disk-guard/{version}/x64/go-disk-guard"))
-        );
-        let on_path = fs::read_to_string(h.join("github_path")).unwrap();
-        assert_eq!(on_path, format!("{}\n", path.parent().unwrap().display()));
-        let v = Command::new(&path).arg("--version").output().unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&v.stdout).trim(),
-            format!("go-disk-guard {version}")
-        );
-    }
+/// A tampered archive is refused before anything runs or lands in the tool cache.
+fn assert_a_tampered_release_is_refused(h: &Path, tools: &Path, tampered: &Path, version: &str) {
+    let server = Server::serve(tampered);
+    let (out, outputs) = install_release(h, tools, &server.url);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("::error") && stdout.contains("checksum mismatch"),
+        "{stdout}"
+    );
+    assert!(!outputs.contains_key("path"));
+    assert!(
+        !tools
+            .join("go-disk-guard")
+            .join(version)
+            .join("x64")
+            .join("go-disk-guard")
+            .exists()
+    );
+}
+
+/// The genuine release installs, and the binary runs.
+fn assert_the_genuine_release_installs_and_runs(
+    h: &Path,
+    tools: &Path,
+    release: &Path,
+    version: &str,
+) {
+    let server = Server::serve(release);
+    let (out, outputs) = install_release(h, tools, &server.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let path = PathBuf::from(&outputs["path"]);
+    assert_eq!(
+        path,
+        tools.join(format!("go-disk-guard/{version}/x64/go-disk-guard"))
+    );
+    let on_path = fs::read_to_string(h.join("github_path")).unwrap();
+    assert_eq!(on_path, format!("{}\n", path.parent().unwrap().display()));
+    let v = Command::new(&path).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("go-disk-guard {version}")
+    );
+}
+
+#[test]
+fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let version = env!("CARGO_PKG_VERSION");
+    let tools = h.join("toolcache");
+    let release = release(h, version);
+    let tampered = tampered_copy(h, &release, version);
+    assert_a_tampered_release_is_refused(h, &tools, &tampered, version);
+    assert_the_genuine_release_installs_and_runs(h, &tools, &release, version);
     // A second use in the job comes from the tool cache: no server needed.
-    let (out, outputs) = run(env("http://127.0.0.1:9"));
+    let (out, outputs) = install_release(h, &tools, "http://127.0.0.1:9");
     assert!(
         out.status.success(),
         "{}",
@@ -390,6 +420,67 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("from the tool cache"));
     assert!(outputs["path"].ends_with("/x64/go-disk-guard"));
+}
+
+/// The action's tree for `install: source` (`src` a link to `real`) and, first on PATH, a
+/// stand-in cargo that counts its builds in `$HOME/builds`.
+struct SourceInstall {
+    h: PathBuf,
+    tree: PathBuf,
+    tools: PathBuf,
+    path: String,
+}
+
+impl SourceInstall {
+    fn new(h: &Path) -> SourceInstall {
+        let tree = h.join("action");
+        fs::create_dir_all(tree.join("real")).unwrap();
+        for f in ["Cargo.toml", "Cargo.lock"] {
+            fs::copy(repo_root().join(f), tree.join(f)).unwrap();
+        }
+        fs::write(tree.join("real/main.rs"), "fn main() {}\n").unwrap();
+        std::os::unix::fs::symlink("real", tree.join("src")).unwrap();
+        let bin = h.join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::write(
+            bin.join("cargo"),
+            "#!/bin/sh\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
+             echo built >> \"$HOME/builds\"\n\
+             mkdir -p \"$root/bin\" && cp /bin/sleep \"$root/bin/go-disk-guard\"\n",
+        )
+        .unwrap();
+        fs::set_permissions(
+            bin.join("cargo"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        SourceInstall {
+            h: h.to_path_buf(),
+            tree,
+            tools: h.join("toolcache"),
+            path: format!("{}:{}", bin.display(), test_path()),
+        }
+    }
+
+    fn install(&self) -> (Output, BTreeMap<String, String>) {
+        step(
+            "install.sh",
+            &self.h,
+            &[
+                ("GDG_INSTALL", "source"),
+                ("GDG_RUNNER_OS", "Linux"),
+                ("GDG_RUNNER_ARCH", "X64"),
+                ("GDG_TOOL_CACHE", self.tools.to_str().unwrap()),
+                ("GITHUB_ACTION_PATH", self.tree.to_str().unwrap()),
+                ("PATH", &self.path),
+            ],
+        )
+    }
+
+    fn builds(&self) -> usize {
+        fs::read_to_string(self.h.join("builds")).map_or(0, |b| b.lines().count())
+    }
 }
 
 /// `install: source` keeps a build by a hash of the source a build reads, links followed as
@@ -400,85 +491,49 @@ fn install_verifies_the_release_and_keeps_it_in_the_tool_cache() {
 #[test]
 fn install_from_source_hashes_what_the_build_reads() {
     let home = tempfile::tempdir().unwrap();
-    let h = home.path();
-    let tree = h.join("action");
-    fs::create_dir_all(tree.join("real")).unwrap();
-    for f in ["Cargo.toml", "Cargo.lock"] {
-        fs::copy(repo_root().join(f), tree.join(f)).unwrap();
-    }
-    fs::write(tree.join("real/main.rs"), "fn main() {}\n").unwrap();
-    std::os::unix::fs::symlink("real", tree.join("src")).unwrap();
-    let bin = h.join("bin");
-    fs::create_dir(&bin).unwrap();
-    fs::write(
-        bin.join("cargo"),
-        "#!/bin/sh\n\
-         while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
-         echo built >> \"$HOME/builds\"\n\
-         mkdir -p \"$root/bin\" && cp /bin/sleep \"$root/bin/go-disk-guard\"\n",
-    )
-    .unwrap();
-    fs::set_permissions(
-        bin.join("cargo"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let path = format!("{}:{}", bin.display(), test_path());
-    let tools = h.join("toolcache");
-    let install = || {
-        step(
-            "install.sh",
-            h,
-            &[
-                ("GDG_INSTALL", "source"),
-                ("GDG_RUNNER_OS", "Linux"),
-                ("GDG_RUNNER_ARCH", "X64"),
-                ("GDG_TOOL_CACHE", tools.to_str().unwrap()),
-                ("GITHUB_ACTION_PATH", tree.to_str().unwrap()),
-                ("PATH", &path),
-            ],
-        )
-    };
-    let builds = || fs::read_to_string(h.join("builds")).map_or(0, |b| b.lines().count());
-    let (out, first) = install();
+    let s = SourceInstall::new(home.path());
+    let (out, first) = s.install();
     assert_success(&out);
-    assert_eq!(builds(), 1);
-    fs::write(tree.join("real/main.rs"), "fn main() { panic!() }\n").unwrap();
-    let (out, second) = install();
+    assert_eq!(s.builds(), 1);
+    fs::write(s.tree.join("real/main.rs"), "fn main() { panic!() }\n").unwrap();
+    let (out, second) = s.install();
     assert_success(&out);
     assert_eq!(
-        builds(),
+        s.builds(),
         2,
         "a changed source was served from the tool cache"
     );
     assert_ne!(first["path"], second["path"]);
-
-    // Another job building the same source meanwhile (it found no `.complete` yet) while this
-    // one runs the build: the binary is replaced as a name, never rewritten under a running
-    // program (which Linux refuses: "Text file busy").
-    let mut running = Command::new(&second["path"]).arg("30").spawn().unwrap();
-    let complete = Path::new(&second["path"])
-        .parent()
-        .unwrap()
-        .with_extension("complete");
-    fs::remove_file(&complete).unwrap();
-    let (out, again) = install();
-    running.kill().unwrap();
-    running.wait().unwrap();
-    assert_success(&out);
-    assert_eq!(builds(), 3);
-    assert_eq!(again["path"], second["path"]);
+    assert_a_running_build_is_replaced_not_rewritten(&s, &second["path"]);
 
     // A tree without a lock file cannot be hashed: an error says so.
-    fs::remove_file(tree.join("Cargo.lock")).unwrap();
-    let (out, _) = install();
+    fs::remove_file(s.tree.join("Cargo.lock")).unwrap();
+    let (out, _) = s.install();
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("::error title=go-disk-guard install::could not hash"),
         "{stdout}"
     );
-    assert_eq!(builds(), 3);
+    assert_eq!(s.builds(), 3);
+}
+
+/// Another job building the same source meanwhile (it found no `.complete` yet) while this
+/// one runs the build: the binary is replaced as a name, never rewritten under a running
+/// program (which Linux refuses: "Text file busy").
+fn assert_a_running_build_is_replaced_not_rewritten(s: &SourceInstall, built: &str) {
+    let mut running = Command::new(built).arg("30").spawn().unwrap();
+    let complete = Path::new(built)
+        .parent()
+        .unwrap()
+        .with_extension("complete");
+    fs::remove_file(&complete).unwrap();
+    let (out, again) = s.install();
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert_success(&out);
+    assert_eq!(s.builds(), 3);
+    assert_eq!(again["path"], built);
 }
 
 #[test]
@@ -486,8 +541,6 @@ fn install_checks_its_inputs_first_and_shows_them_as_one_escaped_line() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let tools = h.join("toolcache");
-    let tools_str = tools.to_str().unwrap();
-    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
     for (install, version, says) in [
         (
             "release\n::error::owned",
@@ -518,53 +571,66 @@ fn install_checks_its_inputs_first_and_shows_them_as_one_escaped_line() {
             "install must be auto, release or source",
         ),
     ] {
-        let (out, outputs) = step(
-            "install.sh",
-            h,
-            &[
-                ("GDG_INSTALL", install),
-                ("GDG_VERSION", version),
-                ("GDG_REPOSITORY", "example/go-disk-guard"),
-                ("GDG_RUNNER_OS", "Linux"),
-                ("GDG_RUNNER_ARCH", "X64"),
-                ("GDG_TOOL_CACHE", tools_str),
-                ("GO_DISK_GUARD_DOWNLOAD_URL", "http://127.0.0.1:9"),
-            ],
-        );
-        let what = format!("install={install:?} version={version:?}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {stdout}{stderr}");
-        // One line, the error command; no other line a runner reads as a command.
-        let lines: Vec<&str> = stdout.trim_end_matches('\n').split(['\n', '\r']).collect();
-        assert_eq!(lines.len(), 1, "{what}: {stdout}");
-        let message = lines[0]
-            .strip_prefix("::error title=go-disk-guard install::")
-            .unwrap_or_else(|| panic!("{what}: {stdout}"));
-        for l in stderr.split(['\n', '\r']) {
-            assert!(!is_command(l), "{what}: {l:?}");
-        }
-        assert!(!message.contains("##["), "{what}: {message}");
-        // The runner unescapes the message to the value, `##[` broken up.
-        let shown = message
-            .replace("%0D", "\r")
-            .replace("%0A", "\n")
-            .replace("%25", "%");
-        let value = if says.starts_with("install") {
-            install
-        } else {
-            version
-        };
-        assert!(shown.contains(says), "{what}: {shown}");
-        assert!(
-            shown.contains(&value.replace("##[", "#%23[")),
-            "{what}: {shown}"
-        );
-        // Nothing was done with them: no output, no PATH entry, no tool cache.
-        assert!(outputs.is_empty(), "{what}: {outputs:?}");
-        assert_eq!(fs::read_to_string(h.join("github_path")).unwrap(), "");
-        assert!(!tools.exists(), "{what}");
+        assert_refused_as_one_escaped_line(h, &tools, install, version, says);
     }
+}
+
+/// install.sh with these inputs fails with one line, the error command naming the value
+/// (escaped, `##[` broken up), and does nothing else.
+fn assert_refused_as_one_escaped_line(
+    h: &Path,
+    tools: &Path,
+    install: &str,
+    version: &str,
+    says: &str,
+) {
+    let is_command = |l: &str| l.trim_start().starts_with("::") || l.contains("##[");
+    let (out, outputs) = step(
+        "install.sh",
+        h,
+        &[
+            ("GDG_INSTALL", install),
+            ("GDG_VERSION", version),
+            ("GDG_REPOSITORY", "example/go-disk-guard"),
+            ("GDG_RUNNER_OS", "Linux"),
+            ("GDG_RUNNER_ARCH", "X64"),
+            ("GDG_TOOL_CACHE", tools.to_str().unwrap()),
+            ("GO_DISK_GUARD_DOWNLOAD_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    let what = format!("install={install:?} version={version:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{what}: {stdout}{stderr}");
+    // One line, the error command; no other line a runner reads as a command.
+    let lines: Vec<&str> = stdout.trim_end_matches('\n').split(['\n', '\r']).collect();
+    assert_eq!(lines.len(), 1, "{what}: {stdout}");
+    let message = lines[0]
+        .strip_prefix("::error title=go-disk-guard install::")
+        .unwrap_or_else(|| panic!("{what}: {stdout}"));
+    for l in stderr.split(['\n', '\r']) {
+        assert!(!is_command(l), "{what}: {l:?}");
+    }
+    assert!(!message.contains("##["), "{what}: {message}");
+    // The runner unescapes the message to the value, `##[` broken up.
+    let shown = message
+        .replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%25", "%");
+    let value = if says.starts_with("install") {
+        install
+    } else {
+        version
+    };
+    assert!(shown.contains(says), "{what}: {shown}");
+    assert!(
+        shown.contains(&value.replace("##[", "#%23[")),
+        "{what}: {shown}"
+    );
+    // Nothing was done with them: no output, no PATH entry, no tool cache.
+    assert!(outputs.is_empty(), "{what}: {outputs:?}");
+    assert_eq!(fs::read_to_string(h.join("github_path")).unwrap(), "");
+    assert!(!tools.exists(), "{what}");
 }
 
 #[test]
@@ -650,130 +716,158 @@ struct ActionRun {
     log: String,
 }
 
-fn run_action(workspace: &Path, inputs: &[(&str, &str)], job_env: &[(&str, &str)]) -> ActionRun {
-    let a = action();
-    let given: BTreeMap<&str, &str> = inputs.iter().copied().collect();
-    let input = |name: &str| -> String {
-        given
+/// What the harness resolves `${{ }}` expressions from: the inputs (given, else their
+/// defaults), `github.*`, `runner.*` and earlier steps' outputs.
+struct Expressions<'a> {
+    action: &'a Action,
+    given: BTreeMap<&'a str, &'a str>,
+    tool_cache: PathBuf,
+    step_outputs: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Expressions<'_> {
+    fn input(&self, name: &str) -> String {
+        self.given
             .get(name)
             .map(|v| v.to_string())
-            .or_else(|| a.inputs[name].default.clone())
+            .or_else(|| self.action.inputs[name].default.clone())
             .unwrap()
-    };
-    let tool_cache = workspace.join("toolcache");
-    let mut env: BTreeMap<String, String> = job_env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mut path_additions: Vec<String> = Vec::new();
-    let mut step_outputs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut log = String::new();
-    let mut success = true;
-    let files = workspace.join("runner");
-    fs::create_dir_all(&files).unwrap();
-    let (env_file, path_file, summary) =
-        (files.join("env"), files.join("path"), files.join("summary"));
-    fs::write(&env_file, "").unwrap();
-    fs::write(&path_file, "").unwrap();
-    fs::write(&summary, "").unwrap();
+    }
 
-    for (n, step) in a.runs.steps.iter().enumerate() {
-        let resolve = |text: &str, outputs: &BTreeMap<String, BTreeMap<String, String>>| {
-            let mut out = String::new();
-            let mut rest = text;
-            while let Some(start) = rest.find("${{") {
-                out.push_str(&rest[..start]);
-                let end = rest[start..].find("}}").unwrap() + start;
-                let expr = rest[start + 3..end].trim();
-                let value = match expr.split('.').collect::<Vec<_>>().as_slice() {
-                    ["inputs", name] => input(name),
-                    ["github", "action_repository"] => "example/go-disk-guard".into(),
-                    ["github", "token"] => "test-token".into(),
-                    ["runner", "os"] => "Linux".into(),
-                    ["runner", "arch"] => "X64".into(),
-                    ["runner", "tool_cache"] => tool_cache.display().to_string(),
-                    ["steps", id, "outputs", name] => outputs
-                        .get(*id)
-                        .and_then(|o| o.get(*name))
-                        .cloned()
-                        .unwrap_or_default(),
-                    other => panic!("the harness does not know ${{{{ {other:?} }}}}"),
-                };
-                out.push_str(&value);
-                rest = &rest[end + 2..];
-            }
-            out.push_str(rest);
-            out
-        };
-        if let Some(condition) = &step.condition {
-            let (lhs, rhs) = condition
-                .split_once(" == ")
-                .expect("inputs.NAME == 'VALUE'");
-            let name = lhs
-                .trim()
-                .strip_prefix("inputs.")
-                .expect("a condition on an input");
-            if input(name) != rhs.trim().trim_matches('\'') {
-                continue;
-            }
-        }
-        let output_file = files.join(format!("output-{n}"));
-        fs::write(&output_file, "").unwrap();
-        let script = files.join(format!("step-{n}.sh"));
-        fs::write(&script, step.run.as_deref().unwrap()).unwrap();
-        let dir = step
-            .working_directory
-            .as_deref()
-            .map_or(workspace.to_path_buf(), |d| {
-                workspace.join(resolve(d, &step_outputs))
-            });
-        let mut path = path_additions.clone();
-        path.reverse();
-        // Tools the runner image has (here: the cargo running the tests).
-        if let Some(dirs) = env.get("RUNNER_TOOL_DIRS").filter(|d| !d.is_empty()) {
-            path.push(dirs.clone());
-        }
-        path.push(test_path());
-        let mut cmd = Command::new("bash");
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-            .arg(&script)
-            .env_clear()
-            .envs(&env)
-            .env("PATH", path.join(":"))
-            .env("HOME", workspace)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_ACTION_PATH", repo_root())
-            .env("GITHUB_WORKSPACE", workspace)
-            .env("GITHUB_ENV", &env_file)
-            .env("GITHUB_PATH", &path_file)
-            .env("GITHUB_OUTPUT", &output_file)
-            .env("GITHUB_STEP_SUMMARY", &summary)
-            .env("RUNNER_TEMP", workspace.join("runner"))
-            .current_dir(dir);
-        for (k, v) in step.env.iter().flatten() {
-            cmd.env(k, resolve(v, &step_outputs));
-        }
-        let out = cmd.output().unwrap();
-        log.push_str(&String::from_utf8_lossy(&out.stdout));
-        log.push_str(&String::from_utf8_lossy(&out.stderr));
-        step_outputs.insert(
-            step.id.clone().unwrap(),
-            parse_outputs(&fs::read_to_string(&output_file).unwrap()),
-        );
-        // What the step added to the job's environment applies to the steps after it.
-        env.extend(parse_outputs(&fs::read_to_string(&env_file).unwrap()));
-        path_additions = fs::read_to_string(&path_file)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        if !out.status.success() {
-            success = false;
-            break;
+    fn value(&self, expr: &str) -> String {
+        match expr.split('.').collect::<Vec<_>>().as_slice() {
+            ["inputs", name] => self.input(name),
+            ["github", "action_repository"] => "example/go-disk-guard".into(),
+            ["github", "token"] => "test-token".into(),
+            ["runner", "os"] => "Linux".into(),
+            ["runner", "arch"] => "X64".into(),
+            ["runner", "tool_cache"] => self.tool_cache.display().to_string(),
+            ["steps", id, "outputs", name] => self
+                .step_outputs
+                .get(*id)
+                .and_then(|o| o.get(*name))
+                .cloned()
+                .unwrap_or_default(),
+            other => panic!("the harness does not know ${{{{ {other:?} }}}}"),
         }
     }
-    let outputs = a
-        .outputs
+
+    fn resolve(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").unwrap() + start;
+            out.push_str(&self.value(rest[start + 3..end].trim()));
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A step's `if:`, which is only ever `inputs.NAME == 'VALUE'`.
+    fn runs(&self, step: &Step) -> bool {
+        let Some(condition) = &step.condition else {
+            return true;
+        };
+        let (lhs, rhs) = condition
+            .split_once(" == ")
+            .expect("inputs.NAME == 'VALUE'");
+        let name = lhs
+            .trim()
+            .strip_prefix("inputs.")
+            .expect("a condition on an input");
+        self.input(name) == rhs.trim().trim_matches('\'')
+    }
+}
+
+/// The runner's files for the job: GITHUB_ENV, GITHUB_PATH and the step summary, empty.
+struct RunnerFiles {
+    dir: PathBuf,
+    env: PathBuf,
+    path: PathBuf,
+    summary: PathBuf,
+}
+
+impl RunnerFiles {
+    fn create(workspace: &Path) -> RunnerFiles {
+        let dir = workspace.join("runner");
+        fs::create_dir_all(&dir).unwrap();
+        let files = RunnerFiles {
+            env: dir.join("env"),
+            path: dir.join("path"),
+            summary: dir.join("summary"),
+            dir,
+        };
+        for f in [&files.env, &files.path, &files.summary] {
+            fs::write(f, "").unwrap();
+        }
+        files
+    }
+}
+
+/// A step's PATH: the job's additions (the latest first), the runner image's tools (here:
+/// the cargo running the tests), then the tests' own.
+fn step_path(path_additions: &[String], env: &BTreeMap<String, String>) -> String {
+    let mut path = path_additions.to_vec();
+    path.reverse();
+    if let Some(dirs) = env.get("RUNNER_TOOL_DIRS").filter(|d| !d.is_empty()) {
+        path.push(dirs.clone());
+    }
+    path.push(test_path());
+    path.join(":")
+}
+
+/// Executes step `n` as the runner does, with the job's environment and PATH additions;
+/// returns its output and the outputs it wrote.
+fn run_step(
+    n: usize,
+    step: &Step,
+    workspace: &Path,
+    files: &RunnerFiles,
+    expressions: &Expressions,
+    (env, path_additions): (&BTreeMap<String, String>, &[String]),
+) -> (Output, BTreeMap<String, String>) {
+    let output_file = files.dir.join(format!("output-{n}"));
+    fs::write(&output_file, "").unwrap();
+    let script = files.dir.join(format!("step-{n}.sh"));
+    fs::write(&script, step.run.as_deref().unwrap()).unwrap();
+    let dir = step
+        .working_directory
+        .as_deref()
+        .map_or(workspace.to_path_buf(), |d| {
+            workspace.join(expressions.resolve(d))
+        });
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&script)
+        .env_clear()
+        .envs(env)
+        .env("PATH", step_path(path_additions, env))
+        .env("HOME", workspace)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_ACTION_PATH", repo_root())
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("GITHUB_ENV", &files.env)
+        .env("GITHUB_PATH", &files.path)
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &files.summary)
+        .env("RUNNER_TEMP", workspace.join("runner"))
+        .current_dir(dir);
+    for (k, v) in step.env.iter().flatten() {
+        cmd.env(k, expressions.resolve(v));
+    }
+    let out = cmd.output().unwrap();
+    let outputs = parse_outputs(&fs::read_to_string(&output_file).unwrap());
+    (out, outputs)
+}
+
+/// The action's outputs, each read from the `steps.<id>.outputs.<name>` it names.
+fn action_outputs(
+    a: &Action,
+    step_outputs: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    a.outputs
         .iter()
         .map(|(name, out)| {
             let id_and_name = out
@@ -789,56 +883,116 @@ fn run_action(workspace: &Path, inputs: &[(&str, &str)], job_env: &[(&str, &str)
                 .unwrap_or_default();
             (name.clone(), value)
         })
+        .collect()
+}
+
+fn run_action(workspace: &Path, inputs: &[(&str, &str)], job_env: &[(&str, &str)]) -> ActionRun {
+    let a = action();
+    let mut expressions = Expressions {
+        action: &a,
+        given: inputs.iter().copied().collect(),
+        tool_cache: workspace.join("toolcache"),
+        step_outputs: BTreeMap::new(),
+    };
+    let mut env: BTreeMap<String, String> = job_env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    let mut path_additions: Vec<String> = Vec::new();
+    let mut log = String::new();
+    let mut success = true;
+    let files = RunnerFiles::create(workspace);
+
+    for (n, step) in a.runs.steps.iter().enumerate() {
+        if !expressions.runs(step) {
+            continue;
+        }
+        let (out, outputs) = run_step(
+            n,
+            step,
+            workspace,
+            &files,
+            &expressions,
+            (&env, &path_additions),
+        );
+        log.push_str(&String::from_utf8_lossy(&out.stdout));
+        log.push_str(&String::from_utf8_lossy(&out.stderr));
+        expressions
+            .step_outputs
+            .insert(step.id.clone().unwrap(), outputs);
+        // What the step added to the job's environment applies to the steps after it.
+        env.extend(parse_outputs(&fs::read_to_string(&files.env).unwrap()));
+        path_additions = fs::read_to_string(&files.path)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !out.status.success() {
+            success = false;
+            break;
+        }
+    }
     ActionRun {
         success,
-        outputs,
-        job_env: parse_outputs(&fs::read_to_string(&env_file).unwrap()),
+        outputs: action_outputs(&a, &expressions.step_outputs),
+        job_env: parse_outputs(&fs::read_to_string(&files.env).unwrap()),
         job_path: path_additions,
         log,
     }
 }
 
-#[test]
-#[ignore = "needs Go and root: installs the action from source and mounts a tmpfs"]
-fn the_action_runs_as_the_runner_runs_it_from_source() {
-    let go = require_go();
-    let ws = tempfile::tempdir().unwrap();
-    let w = ws.path();
-    let gocache = w.join("gocache").display().to_string();
-    // Reuse one build of the working tree across runs and tests.
-    let target = repo_root().join("target/action-source");
-    let target = target.display().to_string();
-    let job = [
-        ("GOCACHE", gocache.as_str()),
-        ("CARGO_TARGET_DIR", target.as_str()),
-        ("GOTOOLCHAIN", "local"),
-        ("GO_DISK_GUARD_GO", go.to_str().unwrap()),
-    ];
-    // The runner has Rust: the cargo running these tests, with its homes.
+/// The job's environment for the action's runs: GOCACHE under the workspace, one build of
+/// the working tree reused across runs and tests, local Go, and the runner's Rust (the cargo
+/// running these tests, with its homes).
+fn job_with_cargo(w: &Path, go: &Path) -> Vec<(&'static str, String)> {
     let home = std::env::var("HOME").unwrap();
-    let cargo_home = std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo"));
-    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let cargo_dir = Path::new(&cargo)
-        .parent()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default();
-    let with_cargo: Vec<(&str, &str)> = job
-        .iter()
-        .copied()
-        .chain([
-            ("CARGO_HOME", cargo_home.as_str()),
-            ("RUSTUP_HOME", rustup_home.as_str()),
-            ("RUNNER_TOOL_DIRS", cargo_dir.as_str()),
-        ])
-        .collect();
+    vec![
+        ("GOCACHE", w.join("gocache").display().to_string()),
+        (
+            "CARGO_TARGET_DIR",
+            repo_root()
+                .join("target/action-source")
+                .display()
+                .to_string(),
+        ),
+        ("GOTOOLCHAIN", "local".into()),
+        ("GO_DISK_GUARD_GO", go.to_str().unwrap().into()),
+        (
+            "CARGO_HOME",
+            std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{home}/.cargo")),
+        ),
+        (
+            "RUSTUP_HOME",
+            std::env::var("RUSTUP_HOME").unwrap_or_else(|_| format!("{home}/.rustup")),
+        ),
+        (
+            "RUNNER_TOOL_DIRS",
+            Path::new(&cargo)
+                .parent()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+        ),
+    ]
+}
 
-    // Success: outputs set, environment and PATH handed to the job.
-    let run = run_action(
+/// `run_action` with a job environment of owned values.
+fn run_in_job(w: &Path, inputs: &[(&str, &str)], job: &[(&'static str, String)]) -> ActionRun {
+    let env: Vec<(&str, &str)> = job.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_action(w, inputs, &env)
+}
+
+/// Success: outputs set, environment and PATH handed to the job, and the inputs travel with
+/// the job. Returns the installed binary.
+fn assert_the_action_hands_the_job_its_environment(
+    w: &Path,
+    job: &[(&'static str, String)],
+    gocache: &str,
+) -> PathBuf {
+    let run = run_in_job(
         w,
         &[("install", "source"), ("soft", "1KiB"), ("hard", "0")],
-        &with_cargo,
+        job,
     );
     assert!(run.success, "{}", run.log);
     assert_eq!(run.outputs["status"], "ok");
@@ -862,16 +1016,24 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         .env_clear()
         .env("HOME", w)
         .env("PATH", test_path())
-        .env("GOCACHE", &gocache)
+        .env("GOCACHE", gocache)
         .env("GO_DISK_GUARD_CONFIG", &saved)
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&later.stdout).unwrap();
     assert_eq!(report["settings"]["soft"], 1024, "{report}");
     assert_eq!(report["settings"]["hard"], 0, "{report}");
+    installed
+}
 
-    // cacheprog-max-size: GOCACHEPROG runs the installed binary on GOCACHE.
-    let run = run_action(
+/// cacheprog-max-size: GOCACHEPROG runs the installed binary on GOCACHE.
+fn assert_cacheprog_runs_the_installed_binary(
+    w: &Path,
+    job: &[(&'static str, String)],
+    gocache: &str,
+    installed: &Path,
+) {
+    let run = run_in_job(
         w,
         &[
             ("install", "source"),
@@ -879,7 +1041,7 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
             ("hard", "0"),
             ("cacheprog-max-size", "64MiB"),
         ],
-        &with_cargo,
+        job,
     );
     assert!(run.success, "{}", run.log);
     assert_eq!(
@@ -889,8 +1051,10 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
             installed.display()
         )
     );
+}
 
-    // Dry run: would prune, prunes nothing.
+/// Dry run: would prune, prunes nothing.
+fn assert_a_dry_run_prunes_nothing(w: &Path, job: &[(&'static str, String)]) {
     let cache = w.join("gocache");
     synthetic_cache(
         &cache,
@@ -899,7 +1063,7 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         std::time::Duration::from_secs(30 * 24 * 3600),
     );
     let sums = checksums(&cache);
-    let run = run_action(
+    let run = run_in_job(
         w,
         &[
             ("install", "source"),
@@ -909,7 +1073,7 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
             ("soft", "1KiB"),
             ("hard", "0"),
         ],
-        &with_cargo,
+        job,
     );
     assert!(run.success, "{}", run.log);
     // The outputs say what a dry run did: nothing pruned, what would have been apart.
@@ -920,8 +1084,10 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     assert!(run.outputs["would-prune-files"].parse::<u64>().unwrap() >= 20);
     assert!(run.outputs["would-prune-bytes"].parse::<u64>().unwrap() >= 20 * 4096);
     assert_eq!(checksums(&cache), sums, "a dry run changed the cache");
+}
 
-    // scan: findings listed in the log and written as SARIF; scan-fail-on decides the step.
+/// scan: findings listed in the log and written as SARIF; scan-fail-on decides the step.
+fn assert_scan_reports_and_fails_on_request(w: &Path, job: &[(&'static str, String)]) {
     fs::create_dir_all(w.join("app")).unwrap();
     fs::write(
         w.join("app/main.go"),
@@ -935,7 +1101,7 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         ("scan", "true"),
         ("scan-sarif", "paths.sarif"),
     ];
-    let run = run_action(w, &scan_inputs, &with_cargo);
+    let run = run_in_job(w, &scan_inputs, job);
     assert!(run.success, "{}", run.log);
     assert!(
         run.log
@@ -953,78 +1119,87 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
     );
     let mut failing = scan_inputs.to_vec();
     failing.push(("scan-fail-on", "error"));
-    assert!(!run_action(w, &failing, &with_cargo).success);
+    assert!(!run_in_job(w, &failing, job).success);
     fs::remove_dir_all(w.join("app")).unwrap();
+}
 
-    // gh-cache-prune: the Actions cache storage, served on loopback, pruned by the inputs.
-    #[cfg(feature = "gh-cache")]
-    {
-        use wiremock::matchers::{method, path, path_regex};
-        use wiremock::{Mock, MockServer, ResponseTemplate};
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let server = rt.block_on(MockServer::start());
-        let entry = |id: u64, key: &str, days: u64| {
-            serde_json::json!({
-                "id": id, "ref": "refs/heads/main", "key": key, "size_in_bytes": 1000,
-                "last_accessed_at": humantime::format_rfc3339_seconds(
-                    std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400)
-                ).to_string(),
-                "created_at": "2026-01-01T00:00:00Z",
-            })
-        };
-        let list = serde_json::json!({"total_count": 4, "actions_caches": [
-            entry(1, "setup-go-a", 1), entry(2, "setup-go-b", 2),
-            entry(3, "go-build-c", 3), entry(4, "go-build-d", 4),
-        ]});
-        rt.block_on(async {
-            Mock::given(method("GET"))
-                .and(path("/repos/o/r/actions/caches"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(list))
-                .mount(&server)
-                .await;
-            Mock::given(method("DELETE"))
-                .and(path_regex(r"^/repos/o/r/actions/caches/\d+$"))
-                .respond_with(ResponseTemplate::new(204))
-                .mount(&server)
-                .await;
-        });
-        let uri = server.uri();
-        let mut env = with_cargo.clone();
-        env.extend([
-            ("GITHUB_API_URL", uri.as_str()),
-            ("GITHUB_REPOSITORY", "o/r"),
-        ]);
-        let run = run_action(
-            w,
-            &[
-                ("install", "source"),
-                ("soft", "1KiB"),
-                ("hard", "0"),
-                ("gh-cache-prune", "true"),
-                ("gh-cache-key-prefix", "setup-go-\n  go-build-\n"),
-                ("gh-cache-closed-prs", "false"),
-            ],
-            &env,
-        );
-        assert!(run.success, "{}", run.log);
-        let deleted: Vec<String> = rt
-            .block_on(server.received_requests())
-            .unwrap()
-            .iter()
-            .filter(|r| r.method.as_str() == "DELETE")
-            .map(|r| r.url.path().rsplit('/').next().unwrap().to_string())
-            .collect();
-        // The newest per ref and prefix stays: 1 (setup-go-) and 3 (go-build-).
-        assert_eq!(deleted, ["2", "4"], "{}", run.log);
-        assert!(run.log.contains("deleted 2 of 2 planned"), "{}", run.log);
-    }
+/// The Actions cache storage on loopback: four entries under two prefixes on one ref, and
+/// deletions accepted.
+#[cfg(feature = "gh-cache")]
+fn mock_cache_storage(rt: &tokio::runtime::Runtime) -> wiremock::MockServer {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = rt.block_on(MockServer::start());
+    let entry = |id: u64, key: &str, days: u64| {
+        serde_json::json!({
+            "id": id, "ref": "refs/heads/main", "key": key, "size_in_bytes": 1000,
+            "last_accessed_at": humantime::format_rfc3339_seconds(
+                std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400)
+            ).to_string(),
+            "created_at": "2026-01-01T00:00:00Z",
+        })
+    };
+    let list = serde_json::json!({"total_count": 4, "actions_caches": [
+        entry(1, "setup-go-a", 1), entry(2, "setup-go-b", 2),
+        entry(3, "go-build-c", 3), entry(4, "go-build-d", 4),
+    ]});
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/repos/o/r/actions/caches"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(list))
+            .mount(&server)
+            .await;
+        Mock::given(method("DELETE"))
+            .and(path_regex(r"^/repos/o/r/actions/caches/\d+$"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+    });
+    server
+}
 
-    // Below the hard limit on a real small volume: the action fails, the status says why.
+/// gh-cache-prune: the Actions cache storage, served on loopback, pruned by the inputs.
+#[cfg(feature = "gh-cache")]
+fn assert_gh_cache_prune_follows_the_inputs(w: &Path, job: &[(&'static str, String)]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = mock_cache_storage(&rt);
+    let mut env = job.to_vec();
+    env.extend([
+        ("GITHUB_API_URL", server.uri()),
+        ("GITHUB_REPOSITORY", "o/r".into()),
+    ]);
+    let run = run_in_job(
+        w,
+        &[
+            ("install", "source"),
+            ("soft", "1KiB"),
+            ("hard", "0"),
+            ("gh-cache-prune", "true"),
+            ("gh-cache-key-prefix", "setup-go-\n  go-build-\n"),
+            ("gh-cache-closed-prs", "false"),
+        ],
+        &env,
+    );
+    assert!(run.success, "{}", run.log);
+    let deleted: Vec<String> = rt
+        .block_on(server.received_requests())
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "DELETE")
+        .map(|r| r.url.path().rsplit('/').next().unwrap().to_string())
+        .collect();
+    // The newest per ref and prefix stays: 1 (setup-go-) and 3 (go-build-).
+    assert_eq!(deleted, ["2", "4"], "{}", run.log);
+    assert!(run.log.contains("deleted 2 of 2 planned"), "{}", run.log);
+}
+
+/// Below the hard limit on a real small volume: the action fails, the status says why;
+/// fail-on-hard: false warns and goes on.
+fn assert_below_hard_fails_unless_told_otherwise(w: &Path, job: &[(&'static str, String)]) {
     let _mnt = Tmpfs::mount(&w.join("small"), "16m");
-    let small_cache = w.join("small/gocache").display().to_string();
-    let mut env = with_cargo.clone();
-    env[0] = ("GOCACHE", small_cache.as_str());
-    let run = run_action(
+    let mut env = job.to_vec();
+    env[0] = ("GOCACHE", w.join("small/gocache").display().to_string());
+    let run = run_in_job(
         w,
         &[("install", "source"), ("soft", "64MiB"), ("hard", "32MiB")],
         &env,
@@ -1037,8 +1212,7 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
         "{}",
         run.log
     );
-    // fail-on-hard: false warns and goes on.
-    let run = run_action(
+    let run = run_in_job(
         w,
         &[
             ("install", "source"),
@@ -1054,4 +1228,21 @@ fn the_action_runs_as_the_runner_runs_it_from_source() {
             .contains("::warning title=go-disk-guard%3A hard limit::")
     );
     assert!(!run.log.contains("::error"), "{}", run.log);
+}
+
+#[test]
+#[ignore = "needs Go and root: installs the action from source and mounts a tmpfs"]
+fn the_action_runs_as_the_runner_runs_it_from_source() {
+    let go = require_go();
+    let ws = tempfile::tempdir().unwrap();
+    let w = ws.path();
+    let gocache = w.join("gocache").display().to_string();
+    let job = job_with_cargo(w, &go);
+    let installed = assert_the_action_hands_the_job_its_environment(w, &job, &gocache);
+    assert_cacheprog_runs_the_installed_binary(w, &job, &gocache, &installed);
+    assert_a_dry_run_prunes_nothing(w, &job);
+    assert_scan_reports_and_fails_on_request(w, &job);
+    #[cfg(feature = "gh-cache")]
+    assert_gh_cache_prune_follows_the_inputs(w, &job);
+    assert_below_hard_fails_unless_told_otherwise(w, &job);
 }

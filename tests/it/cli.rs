@@ -56,195 +56,203 @@ struct Bad {
     says: &'static [&'static str],
 }
 
+/// The bad inputs, each with its exit code and the words that name the culprit.
+const BAD_INPUTS: &[Bad] = &[
+    Bad {
+        args: &["check", "--soft", "10XB"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["10XB", "--soft"],
+    },
+    Bad {
+        args: &["check", "--hard=-5GB"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["--hard"],
+    },
+    Bad {
+        args: &["check", "--soft", "150%"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["150%", "100%"],
+    },
+    Bad {
+        args: &["check", "--soft", "1GB", "--hard", "2GB"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["hard", "soft"],
+    },
+    Bad {
+        args: &["check", "--keep-recent", "soon"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["soon", "--keep-recent"],
+    },
+    Bad {
+        args: &["prune", "--older-than", "7"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["--older-than"],
+    },
+    Bad {
+        args: &["prune", "--max-size", "lots"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["lots", "--max-size"],
+    },
+    Bad {
+        args: &["prune"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["--max-size", "--older-than"],
+    },
+    Bad {
+        args: &["check", "--format", "xml"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["xml"],
+    },
+    Bad {
+        args: &["frobnicate"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["frobnicate"],
+    },
+    Bad {
+        args: &["check"],
+        config: Some("soft: [1,\n"),
+        env: &[],
+        code: 2,
+        says: &[".go-disk-guard.yml", "line 1"],
+    },
+    Bad {
+        args: &["check"],
+        config: Some("soft: 1GB\nsfot: 2GB\n"),
+        env: &[],
+        code: 2,
+        says: &["sfot", "line 2 column 1"],
+    },
+    Bad {
+        args: &["check"],
+        config: Some("hard: 1GB\nsoft: ten\n"),
+        env: &[],
+        code: 2,
+        says: &["soft", "\"ten\"", "line 2"],
+    },
+    Bad {
+        args: &["check"],
+        config: Some("dry-run: maybe\n"),
+        env: &[],
+        code: 2,
+        says: &["dry-run"],
+    },
+    Bad {
+        args: &["check"],
+        config: Some("- just\n- a list\n"),
+        env: &[],
+        code: 2,
+        says: &[".go-disk-guard.yml"],
+    },
+    Bad {
+        args: &["check", "--config", "missing.yml"],
+        config: None,
+        env: &[],
+        code: 2,
+        says: &["missing.yml"],
+    },
+    Bad {
+        args: &["check"],
+        config: None,
+        env: &[("GO_DISK_GUARD_SOFT", "1 MB or so")],
+        code: 2,
+        says: &["GO_DISK_GUARD_SOFT", "1 MB or so"],
+    },
+    Bad {
+        args: &["check"],
+        config: None,
+        env: &[("GO_DISK_GUARD_KEEP_RECENT", "-1h")],
+        code: 2,
+        says: &["GO_DISK_GUARD_KEEP_RECENT"],
+    },
+    Bad {
+        args: &["check"],
+        config: None,
+        env: &[("GO_DISK_GUARD_CONFIG", "/nonexistent/cfg.yml")],
+        code: 2,
+        says: &["/nonexistent/cfg.yml"],
+    },
+    Bad {
+        args: &["prune", "--max-size", "1GB"],
+        config: None,
+        env: &[("GOCACHE", "relative/cache")],
+        code: 2,
+        says: &["relative/cache", "absolute"],
+    },
+    Bad {
+        args: &["prune", "--max-size", "1GB"],
+        config: None,
+        env: &[("GOCACHE", "off")],
+        code: 2,
+        says: &["GOCACHE=off"],
+    },
+];
+
 #[test]
 fn bad_inputs_fail_with_the_documented_code_and_name_the_culprit() {
-    let table = [
-        Bad {
-            args: &["check", "--soft", "10XB"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["10XB", "--soft"],
-        },
-        Bad {
-            args: &["check", "--hard=-5GB"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["--hard"],
-        },
-        Bad {
-            args: &["check", "--soft", "150%"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["150%", "100%"],
-        },
-        Bad {
-            args: &["check", "--soft", "1GB", "--hard", "2GB"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["hard", "soft"],
-        },
-        Bad {
-            args: &["check", "--keep-recent", "soon"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["soon", "--keep-recent"],
-        },
-        Bad {
-            args: &["prune", "--older-than", "7"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["--older-than"],
-        },
-        Bad {
-            args: &["prune", "--max-size", "lots"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["lots", "--max-size"],
-        },
-        Bad {
-            args: &["prune"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["--max-size", "--older-than"],
-        },
-        Bad {
-            args: &["check", "--format", "xml"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["xml"],
-        },
-        Bad {
-            args: &["frobnicate"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["frobnicate"],
-        },
-        Bad {
-            args: &["check"],
-            config: Some("soft: [1,\n"),
-            env: &[],
-            code: 2,
-            says: &[".go-disk-guard.yml", "line 1"],
-        },
-        Bad {
-            args: &["check"],
-            config: Some("soft: 1GB\nsfot: 2GB\n"),
-            env: &[],
-            code: 2,
-            says: &["sfot", "line 2 column 1"],
-        },
-        Bad {
-            args: &["check"],
-            config: Some("hard: 1GB\nsoft: ten\n"),
-            env: &[],
-            code: 2,
-            says: &["soft", "\"ten\"", "line 2"],
-        },
-        Bad {
-            args: &["check"],
-            config: Some("dry-run: maybe\n"),
-            env: &[],
-            code: 2,
-            says: &["dry-run"],
-        },
-        Bad {
-            args: &["check"],
-            config: Some("- just\n- a list\n"),
-            env: &[],
-            code: 2,
-            says: &[".go-disk-guard.yml"],
-        },
-        Bad {
-            args: &["check", "--config", "missing.yml"],
-            config: None,
-            env: &[],
-            code: 2,
-            says: &["missing.yml"],
-        },
-        Bad {
-            args: &["check"],
-            config: None,
-            env: &[("GO_DISK_GUARD_SOFT", "1 MB or so")],
-            code: 2,
-            says: &["GO_DISK_GUARD_SOFT", "1 MB or so"],
-        },
-        Bad {
-            args: &["check"],
-            config: None,
-            env: &[("GO_DISK_GUARD_KEEP_RECENT", "-1h")],
-            code: 2,
-            says: &["GO_DISK_GUARD_KEEP_RECENT"],
-        },
-        Bad {
-            args: &["check"],
-            config: None,
-            env: &[("GO_DISK_GUARD_CONFIG", "/nonexistent/cfg.yml")],
-            code: 2,
-            says: &["/nonexistent/cfg.yml"],
-        },
-        Bad {
-            args: &["prune", "--max-size", "1GB"],
-            config: None,
-            env: &[("GOCACHE", "relative/cache")],
-            code: 2,
-            says: &["relative/cache", "absolute"],
-        },
-        Bad {
-            args: &["prune", "--max-size", "1GB"],
-            config: None,
-            env: &[("GOCACHE", "off")],
-            code: 2,
-            says: &["GOCACHE=off"],
-        },
-    ];
-    for bad in &table {
-        let home = tempfile::tempdir().unwrap();
-        if let Some(text) = bad.config {
-            fs::write(home.path().join(".go-disk-guard.yml"), text).unwrap();
-        }
-        let mut cmd = guard(home.path());
-        cmd.args(bad.args)
-            .env("GO_DISK_GUARD_GO", "/nonexistent/go");
-        for (k, v) in bad.env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(bad.code),
-            "{:?} {:?}: stderr: {stderr}",
+    for bad in BAD_INPUTS {
+        assert_fails_naming_the_culprit(bad);
+    }
+}
+
+/// Runs the bad input in a fresh home: the documented exit code, no panic, the culprit
+/// named, and our own errors on one line.
+fn assert_fails_naming_the_culprit(bad: &Bad) {
+    let home = tempfile::tempdir().unwrap();
+    if let Some(text) = bad.config {
+        fs::write(home.path().join(".go-disk-guard.yml"), text).unwrap();
+    }
+    let mut cmd = guard(home.path());
+    cmd.args(bad.args)
+        .env("GO_DISK_GUARD_GO", "/nonexistent/go");
+    for (k, v) in bad.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(bad.code),
+        "{:?} {:?}: stderr: {stderr}",
+        bad.args,
+        bad.config
+    );
+    assert!(!stderr.contains("panicked"), "{:?}: {stderr}", bad.args);
+    for word in bad.says {
+        assert!(
+            stderr.contains(word),
+            "{:?} {:?}: {word:?} not in {stderr}",
             bad.args,
             bad.config
         );
-        assert!(!stderr.contains("panicked"), "{:?}: {stderr}", bad.args);
-        for word in bad.says {
-            assert!(
-                stderr.contains(word),
-                "{:?} {:?}: {word:?} not in {stderr}",
-                bad.args,
-                bad.config
-            );
-        }
-        // Our own errors are one line; clap's usage errors add a usage hint.
-        if stderr.starts_with("go-disk-guard: error:") {
-            assert_eq!(
-                stderr.trim_end().lines().count(),
-                1,
-                "{:?}: {stderr}",
-                bad.args
-            );
-        }
+    }
+    // Our own errors are one line; clap's usage errors add a usage hint.
+    if stderr.starts_with("go-disk-guard: error:") {
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{:?}: {stderr}",
+            bad.args
+        );
     }
 }
 

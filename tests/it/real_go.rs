@@ -205,18 +205,11 @@ fn seed_source(home: &Path) -> PathBuf {
     dir
 }
 
-#[test]
-#[ignore = "needs Go: prunes while go builds run"]
-fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
-    let go = require_go();
-    let home = tempfile::tempdir().unwrap();
-    let cache = copy_seed(&home.path().join("gocache"));
-    // Everything was last used 3h ago: all of it is a candidate under a 2h window, and every
-    // build re-uses (and so refreshes) part of it while the pruner runs.
-    age_cache(&cache, 3 * HOUR);
-    let programs: Vec<PathBuf> = (0..4)
+/// Four small programs, each importing some of what the seed's builds used.
+fn programs(home: &Path) -> Vec<PathBuf> {
+    (0..4)
         .map(|i| {
-            let dir = home.path().join(format!("p{i}"));
+            let dir = home.join(format!("p{i}"));
             let imports: &[&str] = match i {
                 0 => &["encoding/json"],
                 1 => &["text/tabwriter", "encoding/json"],
@@ -226,23 +219,29 @@ fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
             write_module(&dir, &format!("p{i}"), imports);
             dir
         })
-        .collect();
-    let builds: Vec<std::process::Child> = programs
-        .iter()
-        .map(|dir| {
-            go_cmd(&go, home.path(), &cache, dir)
-                .args(["build", "-o", "out"])
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+        .collect()
+}
+
+/// What pruning over and over while builds ran came to.
+struct PruningWhileBuilding {
+    prunes: u32,
+    removed_total: u64,
+    /// The stderr of each build that failed.
+    failures: Vec<String>,
+}
+
+/// Prunes the cache (everything older than 2h) over and over until every build has ended.
+fn prune_until_the_builds_end(
+    home: &Path,
+    cache: &Path,
+    builds: Vec<std::process::Child>,
+) -> PruningWhileBuilding {
     let mut prunes = 0;
     let mut removed_total = 0;
     let mut builds: Vec<Option<std::process::Child>> = builds.into_iter().map(Some).collect();
     let mut failures = Vec::new();
     while builds.iter().any(Option::is_some) {
-        let out = guard(home.path())
+        let out = guard(home)
             .args([
                 "prune",
                 "--max-size",
@@ -252,7 +251,7 @@ fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
                 "--format",
                 "json",
             ])
-            .env("GOCACHE", &cache)
+            .env("GOCACHE", cache)
             .output()
             .unwrap();
         assert_success(&out);
@@ -269,6 +268,38 @@ fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
             }
         }
     }
+    PruningWhileBuilding {
+        prunes,
+        removed_total,
+        failures,
+    }
+}
+
+#[test]
+#[ignore = "needs Go: prunes while go builds run"]
+fn pruning_while_go_builds_run_on_the_same_cache_fails_no_build() {
+    let go = require_go();
+    let home = tempfile::tempdir().unwrap();
+    let cache = copy_seed(&home.path().join("gocache"));
+    // Everything was last used 3h ago: all of it is a candidate under a 2h window, and every
+    // build re-uses (and so refreshes) part of it while the pruner runs.
+    age_cache(&cache, 3 * HOUR);
+    let programs = programs(home.path());
+    let builds: Vec<std::process::Child> = programs
+        .iter()
+        .map(|dir| {
+            go_cmd(&go, home.path(), &cache, dir)
+                .args(["build", "-o", "out"])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let PruningWhileBuilding {
+        prunes,
+        removed_total,
+        failures,
+    } = prune_until_the_builds_end(home.path(), &cache, builds);
     assert!(
         failures.is_empty(),
         "builds failed while pruning:\n{}",
@@ -309,12 +340,16 @@ fn reported_go(out: &std::process::Output) -> BTreeMap<String, (String, String)>
         .collect()
 }
 
-#[test]
-#[ignore = "needs Go: compares with go env"]
-fn go_directories_match_go_env_with_and_without_a_go_binary() {
-    let go = require_go();
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
+/// One way of setting Go's directories: a name, the environment, and the origins the report
+/// must give.
+type Case = (
+    &'static str,
+    Vec<(&'static str, String)>,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The cases, with a GOENV file and an XDG config go env file written under `h`.
+fn go_directory_cases(h: &Path, goroot: &str) -> Vec<Case> {
     let goenv_file = h.join("custom-goenv");
     fs::write(
         &goenv_file,
@@ -323,24 +358,7 @@ fn go_directories_match_go_env_with_and_without_a_go_binary() {
     .unwrap();
     fs::create_dir_all(h.join("xdgconfig/go")).unwrap();
     fs::write(h.join("xdgconfig/go/env"), "GOCACHE=/from/xdg/gocache\n").unwrap();
-    let goroot = String::from_utf8(
-        Command::new(&go)
-            .args(["env", "GOROOT"])
-            .env("GOTOOLCHAIN", "local")
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
-
-    type Case = (
-        &'static str,
-        Vec<(&'static str, String)>,
-        &'static [(&'static str, &'static str)],
-    );
-    let cases: Vec<Case> = vec![
+    vec![
         (
             "defaults",
             vec![],
@@ -373,67 +391,100 @@ fn go_directories_match_go_env_with_and_without_a_go_binary() {
         (
             "GOROOT from the environment",
             vec![
-                ("GOROOT", goroot.clone()),
+                ("GOROOT", goroot.to_string()),
                 ("GOCACHE", h.join("c").display().to_string()),
             ],
             &[("GOROOT", "environment"), ("GOCACHE", "environment")],
         ),
-    ];
-    for (name, env, origins) in cases {
-        let mut go_env = Command::new(&go);
-        go_env
-            .env_clear()
-            .env("HOME", h)
-            .env("PATH", test_path())
-            .env("GOTOOLCHAIN", "local")
-            .args([
-                "env",
-                "-json",
-                "GOROOT",
-                "GOPATH",
-                "GOCACHE",
-                "GOMODCACHE",
-                "GOBIN",
-                "GOTMPDIR",
-                "GOENV",
-            ]);
-        for (k, v) in &env {
-            go_env.env(k, v);
-        }
-        let expected: BTreeMap<String, String> =
-            serde_json::from_slice(&go_env.output().unwrap().stdout).unwrap();
+    ]
+}
 
+/// What `go env` says of the Go directories in a clean environment plus `env`.
+fn go_env_json(go: &Path, h: &Path, env: &[(&str, String)]) -> BTreeMap<String, String> {
+    let mut go_env = Command::new(go);
+    go_env
+        .env_clear()
+        .env("HOME", h)
+        .env("PATH", test_path())
+        .env("GOTOOLCHAIN", "local")
+        .args([
+            "env",
+            "-json",
+            "GOROOT",
+            "GOPATH",
+            "GOCACHE",
+            "GOMODCACHE",
+            "GOBIN",
+            "GOTMPDIR",
+            "GOENV",
+        ]);
+    for (k, v) in env {
+        go_env.env(k, v);
+    }
+    serde_json::from_slice(&go_env.output().unwrap().stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs Go: compares with go env"]
+fn go_directories_match_go_env_with_and_without_a_go_binary() {
+    let go = require_go();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let goroot = String::from_utf8(
+        Command::new(&go)
+            .args(["env", "GOROOT"])
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    for case in go_directory_cases(h, &goroot) {
+        let expected = go_env_json(&go, h, &case.1);
         for go_flag in [None, Some("/nonexistent/go")] {
-            let mut cmd = guard(h);
-            cmd.env_remove("GOENV").args(["status", "--format", "json"]);
-            if let Some(flag) = go_flag {
-                cmd.args(["--go", flag]);
-                // Without a go binary GOROOT can only come from the environment.
-            }
-            for (k, v) in &env {
-                cmd.env(k, v);
-            }
-            let out = cmd.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{name}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let got = reported_go(&out);
-            for (var, value) in &expected {
-                if var == "GOROOT" && go_flag.is_some() && !env.iter().any(|(k, _)| *k == "GOROOT")
-                {
-                    continue;
-                }
-                assert_eq!(&got[var].0, value, "{name}, go={go_flag:?}: {var}");
-            }
-            for (var, origin) in origins {
-                assert_eq!(
-                    got[*var].1, *origin,
-                    "{name}, go={go_flag:?}: origin of {var}"
-                );
-            }
+            assert_status_reports_what_go_env_says(h, &case, &expected, go_flag);
         }
+    }
+}
+
+/// `status` with the case's environment (and `--go` if given) reports each directory as
+/// `go env` does, with the case's origins; without a go binary GOROOT can only come from
+/// the environment.
+fn assert_status_reports_what_go_env_says(
+    h: &Path,
+    (name, env, origins): &Case,
+    expected: &BTreeMap<String, String>,
+    go_flag: Option<&str>,
+) {
+    let mut cmd = guard(h);
+    cmd.env_remove("GOENV").args(["status", "--format", "json"]);
+    if let Some(flag) = go_flag {
+        cmd.args(["--go", flag]);
+        // Without a go binary GOROOT can only come from the environment.
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = reported_go(&out);
+    for (var, value) in expected {
+        if var == "GOROOT" && go_flag.is_some() && !env.iter().any(|(k, _)| *k == "GOROOT") {
+            continue;
+        }
+        assert_eq!(&got[var].0, value, "{name}, go={go_flag:?}: {var}");
+    }
+    for (var, origin) in origins.iter() {
+        assert_eq!(
+            got[*var].1, *origin,
+            "{name}, go={go_flag:?}: origin of {var}"
+        );
     }
 }
 
@@ -471,13 +522,23 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
         cache_bytes > 16 * MIB,
         "seed cache only {cache_bytes} bytes"
     );
+    let free = assert_above_soft_nothing_is_pruned(home.path(), &mnt_dir, &cache, &sums);
+    assert_below_soft_the_oldest_go_until_the_target(home.path(), &mnt_dir, &cache, &before, free);
+    assert_still_below_hard_names_the_volume_and_figures(home.path(), &mnt_dir, &cache);
+}
 
-    // 1. Above soft: nothing is pruned.
-    let free = available(&mnt_dir);
+/// 1. Above soft: nothing is pruned. Returns what was available.
+fn assert_above_soft_nothing_is_pruned(
+    home: &Path,
+    mnt_dir: &Path,
+    cache: &Path,
+    sums: &BTreeMap<PathBuf, u64>,
+) -> u64 {
+    let free = available(mnt_dir);
     let soft = free - 2 * MIB;
     let out = check_on(
-        home.path(),
-        &cache,
+        home,
+        cache,
         &[&format!("--soft={soft}"), &format!("--hard={}", soft / 2)],
     );
     assert_eq!(
@@ -488,19 +549,28 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
     );
     assert_eq!(json(&out)["prunes"].as_array().unwrap().len(), 0);
     assert_eq!(
-        checksums(&cache),
+        &checksums(cache),
         sums,
         "a check above soft changed the cache"
     );
+    free
+}
 
-    // 2. Below soft: the oldest entries go until the target is available, and no more.
+/// 2. Below soft: the oldest entries go until the target is available, and no more.
+fn assert_below_soft_the_oldest_go_until_the_target(
+    home: &Path,
+    mnt_dir: &Path,
+    cache: &Path,
+    before: &BTreeMap<PathBuf, SystemTime>,
+    free: u64,
+) {
     let largest_entry = before.keys().map(|p| du(p)).max().unwrap();
     fill(&mnt_dir.join("filler"), free - 3 * MIB);
-    let free = available(&mnt_dir);
+    let free = available(mnt_dir);
     let (hard, soft, target) = (MIB, 6 * MIB, 10 * MIB);
     let out = check_on(
-        home.path(),
-        &cache,
+        home,
+        cache,
         &[
             &format!("--soft={soft}"),
             &format!("--hard={hard}"),
@@ -515,12 +585,12 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
     );
     let report = json(&out);
     assert_eq!(report["verdict"]["status"], "pruned");
-    let after = available(&mnt_dir);
+    let after = available(mnt_dir);
     assert!(
         after >= target,
         "only {after} available after pruning, target {target}"
     );
-    let (gone, kept) = removed(&before);
+    let (gone, kept) = removed(before);
     assert!(
         !gone.is_empty() && !kept.is_empty(),
         "pruned all or nothing"
@@ -540,16 +610,18 @@ fn a_real_small_volume_above_soft_below_soft_and_below_hard() {
         .expect("no volume holds GOCACHE");
     assert_eq!(volume["fs_type"], "tmpfs");
     assert_eq!(volume["available_bytes_before"], free);
+}
 
-    // 3. Still below hard after pruning: exit 3, and a line naming the volume, the figures,
-    //    the limit and what was pruned.
+/// 3. Still below hard after pruning: exit 3, and a line naming the volume, the figures,
+///    the limit and what was pruned.
+fn assert_still_below_hard_names_the_volume_and_figures(home: &Path, mnt_dir: &Path, cache: &Path) {
     fs::remove_file(mnt_dir.join("filler")).unwrap();
-    let left = du(&cache);
-    fill(&mnt_dir.join("filler"), available(&mnt_dir) - 2 * MIB);
+    let left = du(cache);
+    fill(&mnt_dir.join("filler"), available(mnt_dir) - 2 * MIB);
     let hard = 2 * MIB + left + 8 * MIB; // more than pruning everything can give
     let out = check_on(
-        home.path(),
-        &cache,
+        home,
+        cache,
         &[
             &format!("--soft={hard}"),
             &format!("--hard={hard}"),

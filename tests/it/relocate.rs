@@ -80,49 +80,49 @@ fn source_sh(file: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-#[ignore = "needs Go and root: fills caches with go and mounts tmpfs volumes"]
-fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
-    let go = require_go();
-    let home = tempfile::tempdir().unwrap();
-    let h = home.path();
-    let _small = Tmpfs::mount(&h.join("system"), "96m");
-    let _big = Tmpfs::mount(&h.join("big"), "160m");
-    let (system, big) = (h.join("system"), h.join("big"));
-    let (gocache, gopath) = (system.join("gocache"), system.join("gopath"));
-    let gomodcache = gopath.join("pkg/mod");
+/// Builds the app with GOCACHE and GOPATH on the system volume, its module fetched from the
+/// local proxy, so that both caches hold what a real build put there.
+fn build_the_app_into_the_system_caches(
+    go: &Path,
+    h: &Path,
+    app: &Path,
+    (gocache, gopath): (&Path, &Path),
+) {
     let proxy = module_proxy(&h.join("proxy"));
-    let app = h.join("app");
-    write_app(&app);
-    let built = go_cmd(&go, h, &gocache, &app)
-        .env("GOPATH", &gopath)
+    write_app(app);
+    let built = go_cmd(go, h, gocache, app)
+        .env("GOPATH", gopath)
         .env("GOPROXY", format!("file://{}", proxy.display()))
         .env("GOSUMDB", "off")
         .args(["build", "-o", "out"])
         .output()
         .unwrap();
     assert_success(&built);
-    let lib_dir = gomodcache.join("example.com/lib@v1.0.0");
-    assert!(lib_dir.join("lib.go").exists());
-    let cache_sums = relative_sums(&gocache);
-    let mod_sums = relative_sums(&gomodcache);
+}
 
-    let env_file = h.join("go-env.sh");
+/// `check --relocate auto --migrate` with the system and big volumes as candidates, the
+/// environment emitted as sh to `env_file`: chooses the big one for its room.
+fn relocate_and_migrate(
+    h: &Path,
+    (system, big): (&Path, &Path),
+    (gocache, gopath): (&Path, &Path),
+    env_file: &Path,
+) {
     let out = guard(h)
         .args([
             "check", "--format", "json", "--soft", "1MiB", "--hard", "1KiB",
         ])
         .args(["--relocate", "auto", "--migrate", "--emit", "sh"])
         .arg("--emit-file")
-        .arg(&env_file)
+        .arg(env_file)
         .arg("--system-volume")
-        .arg(&system)
+        .arg(system)
         .arg("--relocate-candidate")
-        .arg(&system)
+        .arg(system)
         .arg("--relocate-candidate")
-        .arg(&big)
-        .env("GOCACHE", &gocache)
-        .env("GOPATH", &gopath)
+        .arg(big)
+        .env("GOCACHE", gocache)
+        .env("GOPATH", gopath)
         .output()
         .unwrap();
     assert_success(&out);
@@ -135,17 +135,10 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
             .unwrap()
             .contains("has the most room")
     );
+}
 
-    // Every file arrived, byte for byte, and the old copies are gone.
-    let new = big.join("go-disk-guard");
-    assert_eq!(relative_sums(&new.join("cache")), cache_sums);
-    assert_eq!(relative_sums(&new.join("modcache")), mod_sums);
-    assert!(
-        !gocache.exists() || checksums(&gocache).is_empty(),
-        "old cache left behind"
-    );
-    assert!(!gomodcache.exists() || checksums(&gomodcache).is_empty());
-    // The module cache stays read-only.
+/// The module cache stays read-only: its files and directories.
+fn assert_the_module_cache_stays_read_only(new: &Path) {
     let new_lib = new.join("modcache/example.com/lib@v1.0.0");
     let file_mode = fs::metadata(new_lib.join("lib.go"))
         .unwrap()
@@ -162,14 +155,22 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
         0,
         "the module directory became writable: {dir_mode:o}"
     );
+}
 
-    // The emitted environment points at the new places, and go builds offline from them.
-    let vars = source_sh(&env_file);
+/// The emitted environment points at the new places, and go builds offline from them.
+fn assert_go_builds_offline_from_the_emitted_places(
+    go: &Path,
+    h: &Path,
+    app: &Path,
+    env_file: &Path,
+    new: &Path,
+) {
+    let vars = source_sh(env_file);
     assert_eq!(vars["GOCACHE"], new.join("cache").to_str().unwrap());
     assert_eq!(vars["GOMODCACHE"], new.join("modcache").to_str().unwrap());
     assert_eq!(vars["GOPATH"], new.join("path").to_str().unwrap());
     assert_eq!(vars["GOBIN"], new.join("path/bin").to_str().unwrap());
-    let mut rebuild = go_cmd(&go, h, Path::new(&vars["GOCACHE"]), &app);
+    let mut rebuild = go_cmd(go, h, Path::new(&vars["GOCACHE"]), app);
     for name in ["GOPATH", "GOMODCACHE", "GOBIN"] {
         rebuild.env(name, &vars[name]);
     }
@@ -181,6 +182,40 @@ fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
     assert_success(&rebuilt);
     let run = Command::new(app.join("out2")).output().unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("OK"));
+}
+
+#[test]
+#[ignore = "needs Go and root: fills caches with go and mounts tmpfs volumes"]
+fn auto_relocation_migrates_real_caches_to_the_roomier_volume() {
+    let go = require_go();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let _small = Tmpfs::mount(&h.join("system"), "96m");
+    let _big = Tmpfs::mount(&h.join("big"), "160m");
+    let (system, big) = (h.join("system"), h.join("big"));
+    let (gocache, gopath) = (system.join("gocache"), system.join("gopath"));
+    let gomodcache = gopath.join("pkg/mod");
+    let app = h.join("app");
+    build_the_app_into_the_system_caches(&go, h, &app, (&gocache, &gopath));
+    let lib_dir = gomodcache.join("example.com/lib@v1.0.0");
+    assert!(lib_dir.join("lib.go").exists());
+    let cache_sums = relative_sums(&gocache);
+    let mod_sums = relative_sums(&gomodcache);
+
+    let env_file = h.join("go-env.sh");
+    relocate_and_migrate(h, (&system, &big), (&gocache, &gopath), &env_file);
+
+    // Every file arrived, byte for byte, and the old copies are gone.
+    let new = big.join("go-disk-guard");
+    assert_eq!(relative_sums(&new.join("cache")), cache_sums);
+    assert_eq!(relative_sums(&new.join("modcache")), mod_sums);
+    assert!(
+        !gocache.exists() || checksums(&gocache).is_empty(),
+        "old cache left behind"
+    );
+    assert!(!gomodcache.exists() || checksums(&gomodcache).is_empty());
+    assert_the_module_cache_stays_read_only(&new);
+    assert_go_builds_offline_from_the_emitted_places(&go, h, &app, &env_file, &new);
 }
 
 #[test]

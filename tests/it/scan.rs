@@ -257,6 +257,14 @@ fn validates(python: &std::ffi::OsStr, schema: &std::ffi::OsStr, sarif: &Path) {
     );
 }
 
+/// Scans `root` with `--format sarif --output sarif`.
+fn scan_to_sarif(root: &Path, sarif: &Path) -> std::process::Output {
+    scan(
+        root,
+        &["--format", "sarif", "--output", sarif.to_str().unwrap()],
+    )
+}
+
 #[test]
 #[ignore = "needs Python with jsonschema and the SARIF 2.1.0 schema"]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
@@ -264,15 +272,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let repo = fixtures().join("scan-repo");
     let dir = tempfile::tempdir().unwrap();
     let sarif_path = dir.path().join("scan.sarif");
-    let out = scan(
-        &repo,
-        &[
-            "--format",
-            "sarif",
-            "--output",
-            sarif_path.to_str().unwrap(),
-        ],
-    );
+    let out = scan_to_sarif(&repo, &sarif_path);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("written to"));
     validates(&python, &schema, &sarif_path);
@@ -283,41 +283,46 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         let hostile = tempfile::tempdir().unwrap();
         hostile_repo(hostile.path());
         let hostile_sarif = dir.path().join("hostile.sarif");
-        let out = scan(
-            hostile.path(),
-            &[
-                "--format",
-                "sarif",
-                "--output",
-                hostile_sarif.to_str().unwrap(),
-            ],
-        );
+        let out = scan_to_sarif(hostile.path(), &hostile_sarif);
         assert_eq!(out.status.code(), Some(4));
         validates(&python, &schema, &hostile_sarif);
     }
 
-    // The validator itself rejects a broken log, so the check above can fail.
+    assert_the_validator_rejects_a_broken_log(&python, &schema, &sarif_path, dir.path());
+    assert_code_scanning_finds_rules_and_results(&sarif_path);
+}
+
+/// The validator itself rejects a broken log (a level that does not exist), so the check
+/// can fail.
+fn assert_the_validator_rejects_a_broken_log(
+    python: &std::ffi::OsStr,
+    schema: &std::ffi::OsStr,
+    sarif_path: &Path,
+    dir: &Path,
+) {
     let mut broken: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(sarif_path).unwrap()).unwrap();
     broken["runs"][0]["results"][0]["level"] = "fatal".into();
-    let broken_path = dir.path().join("broken.sarif");
+    let broken_path = dir.join("broken.sarif");
     std::fs::write(&broken_path, broken.to_string()).unwrap();
-    let rejected = Command::new(&python)
+    let rejected = Command::new(python)
         .arg("-c")
         .arg(
             "import json, sys, jsonschema\n\
              schema = json.load(open(sys.argv[1]))\n\
              jsonschema.validators.validator_for(schema)(schema).validate(json.load(open(sys.argv[2])))\n",
         )
-        .arg(&schema)
+        .arg(schema)
         .arg(&broken_path)
         .output()
         .unwrap();
     assert!(!rejected.status.success());
+}
 
-    // What GitHub code scanning reads: rules with help, results pointing into the repository.
+/// What GitHub code scanning reads: rules with help, results pointing into the repository.
+fn assert_code_scanning_finds_rules_and_results(sarif_path: &Path) {
     let sarif: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&sarif_path).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(sarif_path).unwrap()).unwrap();
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 9);
@@ -395,6 +400,30 @@ fn hostile_repo(root: &Path) {
     plant(root, b"::notice::top.sh", "GOBIN=/home/a/go/bin\n");
 }
 
+/// No output line may start a workflow command (the runner trims blanks first) or hold
+/// the legacy `##[` anywhere; the runner breaks lines at CR as well as LF.
+#[cfg(target_os = "linux")]
+fn steers_nothing(what: &str, out: &[u8]) {
+    let text = String::from_utf8_lossy(out);
+    assert!(!text.contains("panicked"), "{what}: {text}");
+    for line in text.split(['\n', '\r']) {
+        assert!(
+            !line.trim_start().starts_with("::"),
+            "{what}: a line starts a workflow command: {line:?}"
+        );
+        assert!(!line.contains("##["), "{what}: a line holds ##[: {line:?}");
+    }
+}
+
+/// Scans `root` with `args`; neither stdout nor stderr steers the runner.
+#[cfg(target_os = "linux")]
+fn scan_steering_nothing(what: &str, root: &Path, args: &[&str]) -> std::process::Output {
+    let out = scan(root, args);
+    steers_nothing(&format!("{what} stdout"), &out.stdout);
+    steers_nothing(&format!("{what} stderr"), &out.stderr);
+    out
+}
+
 /// A hostile repository ([`hostile_repo`]): lines whose first four bytes end inside a
 /// multi-byte character made `scan` panic (exit 101), the file whose name is not UTF-8 was
 /// skipped without a word, and names and literals were printed raw. The scan exits with a
@@ -406,24 +435,31 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     hostile_repo(root);
+    assert_the_text_report_shows_every_file_escaped(root);
+    assert_the_json_report_shows_every_file_escaped(root);
+    assert_sarif_uris_carry_the_exact_bytes(root);
 
-    // No output line may start a workflow command (the runner trims blanks first) or hold
-    // the legacy `##[` anywhere; the runner breaks lines at CR as well as LF.
-    let steers_nothing = |what: &str, out: &[u8]| {
-        let text = String::from_utf8_lossy(out);
-        assert!(!text.contains("panicked"), "{what}: {text}");
-        for line in text.split(['\n', '\r']) {
-            assert!(
-                !line.trim_start().starts_with("::"),
-                "{what}: a line starts a workflow command: {line:?}"
-            );
-            assert!(!line.contains("##["), "{what}: a line holds ##[: {line:?}");
-        }
-    };
+    // With --output, the summary goes to stderr.
+    let sarif_path = root.join("out.sarif");
+    let out = scan_steering_nothing(
+        "--output",
+        root,
+        &[
+            "--format",
+            "sarif",
+            "--output",
+            sarif_path.to_str().unwrap(),
+            "--fail-on",
+            "never",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in 6 file(s)"));
+}
 
-    let text = scan(root, &[]);
-    steers_nothing("text stdout", &text.stdout);
-    steers_nothing("text stderr", &text.stderr);
+#[cfg(target_os = "linux")]
+fn assert_the_text_report_shows_every_file_escaped(root: &Path) {
+    let text = scan_steering_nothing("text", root, &[]);
     // Errors among the findings: exit 4, as documented (never 101, a panic).
     assert_eq!(text.status.code(), Some(4), "{text:?}");
     let stdout = String::from_utf8(text.stdout).unwrap();
@@ -440,10 +476,11 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
         assert!(stdout.contains(shown), "{shown} not in:\n{stdout}");
     }
     assert!(stdout.ends_with("in 6 files scanned\n"), "{stdout}");
+}
 
-    let out = scan(root, &["--format", "json"]);
-    steers_nothing("json stdout", &out.stdout);
-    steers_nothing("json stderr", &out.stderr);
+#[cfg(target_os = "linux")]
+fn assert_the_json_report_shows_every_file_escaped(root: &Path) {
+    let out = scan_steering_nothing("json", root, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(4));
     let report = json(&out);
     assert_eq!(report["files_scanned"], 6);
@@ -474,11 +511,12 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
         raw["source"],
         "`one\n::warning::from-content ##[error]y\n/home/u/z`"
     );
+}
 
-    // SARIF: URIs carry the names' exact bytes, percent-encoded.
-    let out = scan(root, &["--format", "sarif"]);
-    steers_nothing("sarif stdout", &out.stdout);
-    steers_nothing("sarif stderr", &out.stderr);
+/// SARIF: URIs carry the names' exact bytes, percent-encoded.
+#[cfg(target_os = "linux")]
+fn assert_sarif_uris_carry_the_exact_bytes(root: &Path) {
+    let out = scan_steering_nothing("sarif", root, &["--format", "sarif"]);
     assert_eq!(out.status.code(), Some(4));
     let sarif = json(&out);
     let uris: Vec<&str> = sarif["runs"][0]["results"]
@@ -506,24 +544,6 @@ fn a_hostile_repository_is_scanned_in_full_and_steers_nothing() {
             "{uri}"
         );
     }
-
-    // With --output, the summary goes to stderr.
-    let sarif_path = root.join("out.sarif");
-    let out = scan(
-        root,
-        &[
-            "--format",
-            "sarif",
-            "--output",
-            sarif_path.to_str().unwrap(),
-            "--fail-on",
-            "never",
-        ],
-    );
-    steers_nothing("--output stdout", &out.stdout);
-    steers_nothing("--output stderr", &out.stderr);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("in 6 file(s)"));
 }
 
 /// A file the walk listed as a regular file and that is then exchanged for a FIFO (by
@@ -768,13 +788,9 @@ fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// `scan --fix` on a copy: only lines it reported change, Go code, Dockerfiles, batch files
-/// and go.mod stay as they were, workflows stay YAML, permissions stay, and the fixed files
-/// scan clean; `--dry-run` writes nothing, `--diff` shows the suggestions.
-#[test]
-fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
+/// A copy of the places fixture, its scripts/ci.sh with set-ID bits.
+fn places_copy(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
     copy_tree(&places(), &repo);
     #[cfg(unix)]
     {
@@ -787,9 +803,13 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         )
         .unwrap();
     }
-    let before_tree = tree(&repo);
-    let before = json(&scan(&repo, &["--format", "json"]));
-    let reported: std::collections::BTreeSet<(String, u64)> = before["findings"]
+    repo
+}
+
+/// The (file, line) of each finding a JSON scan of `repo` reports.
+fn reported_lines(repo: &Path) -> std::collections::BTreeSet<(String, u64)> {
+    let before = json(&scan(repo, &["--format", "json"]));
+    before["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -799,10 +819,15 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
                 f["line"].as_u64().unwrap(),
             )
         })
-        .collect();
+        .collect()
+}
 
-    // --dry-run: a diff, nothing written.
-    let out = scan(&repo, &["--fix", "--dry-run"]);
+/// `--fix --dry-run`: a diff, nothing written.
+fn assert_a_dry_run_shows_a_diff_and_writes_nothing(
+    repo: &Path,
+    before_tree: &std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    let out = scan(repo, &["--fix", "--dry-run"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("--- a/scripts/ci.sh\n+++ b/scripts/ci.sh\n"),
@@ -814,9 +839,12 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
     );
     // Go's own bin on PATH is how go is found: it is not asked of go.
     assert!(!stdout.contains("$(go env GOROOT)"), "{stdout}");
-    assert_eq!(tree(&repo), before_tree);
+    assert_eq!(&tree(repo), before_tree);
+}
 
-    let out = scan(&repo, &["--fix", "--diff"]);
+/// `--fix --diff`: fixes what it can, shows what it only suggests, counts both.
+fn assert_fix_reports_its_edits_and_suggestions(repo: &Path) {
+    let out = scan(repo, &["--fix", "--diff"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("fixed: scripts/ci.sh:3: "), "{stdout}");
     // Go code is shown, never edited.
@@ -828,8 +856,16 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
         stdout.contains("fix: 8 edit(s) made; 4 suggested, not applied\n"),
         "{stdout}"
     );
-    let after_tree = tree(&repo);
-    for (file, old) in &before_tree {
+}
+
+/// An edited file is none of Go code, go.mod, a Dockerfile or a batch file; every line
+/// that changed or went was reported; workflows stay YAML.
+fn assert_only_reported_lines_changed(
+    before_tree: &std::collections::BTreeMap<String, Vec<u8>>,
+    after_tree: &std::collections::BTreeMap<String, Vec<u8>>,
+    reported: &std::collections::BTreeSet<(String, u64)>,
+) {
+    for (file, old) in before_tree {
         let new = after_tree.get(file).unwrap();
         if old == new {
             continue;
@@ -861,23 +897,11 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
                 .unwrap_or_else(|e| panic!("{file} is no longer YAML: {e}\n{new}"));
         }
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(repo.join("scripts/ci.sh"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o7777, 0o754);
-    }
-    // No temporary file is left behind.
-    assert!(
-        !after_tree.keys().any(|f| f.contains("go-disk-guard-")),
-        "{:?}",
-        after_tree.keys()
-    );
-    // The fixed files scan clean.
-    let after = json(&scan(&repo, &["--format", "json"]));
+}
+
+/// The fixed files scan clean but for what could not be fixed, which is still reported.
+fn assert_the_fixed_files_scan_clean(repo: &Path) {
+    let after = json(&scan(repo, &["--format", "json"]));
     let still: Vec<String> = place_lines(&after)
         .into_iter()
         .filter(|l| !l.starts_with("suppressed "))
@@ -913,6 +937,37 @@ fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
             "{left}: {still:#?}"
         );
     }
+}
+
+/// `scan --fix` on a copy: only lines it reported change, Go code, Dockerfiles, batch files
+/// and go.mod stay as they were, workflows stay YAML, permissions stay, and the fixed files
+/// scan clean; `--dry-run` writes nothing, `--diff` shows the suggestions.
+#[test]
+fn fix_edits_only_what_it_reported_and_the_edited_files_scan_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = places_copy(dir.path());
+    let before_tree = tree(&repo);
+    let reported = reported_lines(&repo);
+    assert_a_dry_run_shows_a_diff_and_writes_nothing(&repo, &before_tree);
+    assert_fix_reports_its_edits_and_suggestions(&repo);
+    let after_tree = tree(&repo);
+    assert_only_reported_lines_changed(&before_tree, &after_tree, &reported);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(repo.join("scripts/ci.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o754);
+    }
+    // No temporary file is left behind.
+    assert!(
+        !after_tree.keys().any(|f| f.contains("go-disk-guard-")),
+        "{:?}",
+        after_tree.keys()
+    );
+    assert_the_fixed_files_scan_clean(&repo);
     // A second run has nothing left to make.
     let out = scan(&repo, &["--fix"]);
     let stdout = String::from_utf8(out.stdout).unwrap();
