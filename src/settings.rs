@@ -214,11 +214,38 @@ pub fn scan_section(text: &str, path: &Path) -> Result<ScanSettings, Error> {
 
 /// Reads the configuration file at `path` and returns its `scan:` section.
 pub fn load_scan_section(path: &Path) -> Result<ScanSettings, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+    scan_section(&read_config_text(path)?, path)
+}
+
+/// The largest configuration file read: far beyond any real one, and small enough that a
+/// file (or a link a repository plants) cannot make go-disk-guard read without end.
+pub const CONFIG_MAX_BYTES: u64 = 1 << 20;
+
+/// The text of the configuration file at `path`: a regular file (a link to one is followed)
+/// of at most [`CONFIG_MAX_BYTES`]. A device, a FIFO or a directory is refused before it is
+/// opened, so that `/dev/zero` or a pipe cannot hang the run.
+fn read_config_text(path: &Path) -> Result<String, Error> {
+    use std::io::Read as _;
+    let refuse = |message: String| Error::Config {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    scan_section(&text, path)
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| refuse(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| refuse(e.to_string()))?;
+    let mut text = String::new();
+    file.take(CONFIG_MAX_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| refuse(e.to_string()))?;
+    if text.len() as u64 > CONFIG_MAX_BYTES {
+        return Err(refuse(format!(
+            "larger than {} bytes; a configuration file is a few lines",
+            CONFIG_MAX_BYTES
+        )));
+    }
+    Ok(text)
 }
 
 /// The configuration file's structure, or a one-line error naming the file.
@@ -251,11 +278,7 @@ pub fn find_config_file(explicit: Option<&Path>, cwd: &Path) -> Option<PathBuf> 
 
 /// Reads and parses the configuration file at `path`.
 pub fn load_config_file(path: &Path) -> Result<Layer, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    Layer::from_yaml(&text, path)
+    Layer::from_yaml(&read_config_text(path)?, path)
 }
 
 /// The environment variable naming the configuration file (the `--config` flag wins).

@@ -321,6 +321,51 @@ fn the_config_file_is_found_in_the_git_root() {
     assert_eq!(json(&out)["settings"]["keep_recent"], "5h");
 }
 
+/// Regression: `--config /dev/zero` (or a configuration file a repository links to a device)
+/// read without end and hung the run.
+#[cfg(unix)]
+#[test]
+fn a_config_file_that_is_a_device_or_huge_is_refused_not_read_without_end() {
+    let home = tempfile::tempdir().unwrap();
+    let huge = home.path().join("huge.yml");
+    fs::write(&huge, "# padding\n".repeat(200_000)).unwrap();
+    let link = home.path().join("link.yml");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    for (config, why) in [
+        ("/dev/zero", "not a regular file"),
+        (link.to_str().unwrap(), "not a regular file"),
+        (home.path().to_str().unwrap(), "not a regular file"),
+        (huge.to_str().unwrap(), "larger than 1048576 bytes"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = guard(home.path())
+            .args(["status", "--config", config])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{config}");
+        let err = common::stderr(&out);
+        assert!(err.contains(why), "{config}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{config}"
+        );
+        // The environment's name for the file is read the same way.
+        let out = guard(home.path())
+            .args(["status"])
+            .env("GO_DISK_GUARD_CONFIG", config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "GO_DISK_GUARD_CONFIG={config}");
+    }
+    // Just under the limit is read.
+    fs::write(&huge, "# padding\n".repeat(100_000)).unwrap();
+    let out = guard(home.path())
+        .args(["status", "--config", huge.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_success(&out);
+}
+
 #[test]
 fn empty_environment_variables_count_as_unset() {
     // GitHub Actions passes unset inputs as empty strings.
