@@ -27,9 +27,13 @@ def test = { String name, Closure body ->
     }
 }
 
+/** Every agent's root, removed when the tests end. */
+List<File> roots = []
+
 /** A pipeline on a fresh agent whose workspace is <root>/workspace/job. */
 def agent = { ->
     File root = File.createTempDir()
+    roots << root
     File ws = new File(root, 'workspace/job')
     ws.mkdirs()
     Pipeline p = new Pipeline(ws, libraryRoot)
@@ -406,6 +410,9 @@ test('a SHA256SUMS naming the archive twice or with a bad checksum installs noth
     assert !new File(p.root, "tools/go-disk-guard/${version}").exists()
     assert !p.log.join('').readLines().any { it.startsWith('[Pipeline]') }: p.log
 }
+
+// The agents' roots hold releases, tool caches and workspaces: hundreds of megabytes a run.
+roots.each { it.deleteDir() }
 
 println ''
 println "${passed} passed, ${failed} failed"
