@@ -130,7 +130,7 @@ fn clean_stale_work(
 fn nothing_to_prune(volumes: &[VolumeReport], cache_volume: Option<&VolumeId>) -> Vec<Finding> {
     volumes
         .iter()
-        .filter(|v| v.level.is_some_and(|l| l != VolumeLevel::Ok) && cache_volume != Some(&v.id))
+        .filter(|v| v.below_soft() && cache_volume != Some(&v.id))
         .map(|v| {
             warning(format!(
                 "{} is below its soft limit ({} available) but holds no Go build cache to prune",

@@ -120,9 +120,7 @@ pub fn ignores_gocacheprog(version: &str) -> bool {
 /// Whether `check` cleans the work directories of killed builds on the volume `volume`: when
 /// that volume is one of the watched ones and is below its soft limit.
 pub fn cleans_work_dirs_on(volume: &VolumeId, volumes: &[VolumeReport]) -> bool {
-    volumes
-        .iter()
-        .any(|v| &v.id == volume && v.level.is_some_and(|l| l != VolumeLevel::Ok))
+    volumes.iter().any(|v| &v.id == volume && v.below_soft())
 }
 
 /// What `run` does about one watched volume at one measurement, while the command runs.

@@ -36,6 +36,13 @@ pub struct VolumeReport {
     pub paths: Vec<WatchedPath>,
 }
 
+impl VolumeReport {
+    /// Whether the volume is below its soft limit (or its hard one); never without limits.
+    pub fn below_soft(&self) -> bool {
+        self.level.is_some_and(|l| l != VolumeLevel::Ok)
+    }
+}
+
 /// A watched path: a Go directory or an extra `--path`.
 #[derive(Clone, Debug, Serialize)]
 pub struct WatchedPath {
