@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use go_disk_guard::commands::cacheprog::{CacheprogRequest, RemoteRequest};
 use go_disk_guard::commands::gh_cache::{GhCachePrune, GhCacheRequest};
 use go_disk_guard::commands::prune::PruneGoals;
 use go_disk_guard::commands::scan::{FailOn, ScanFormat, ScanRequest, parse_drive};
@@ -186,6 +187,17 @@ struct CacheprogArgs {
     /// Evict least recently used entries when the volume has less than this available.
     #[arg(long, value_name = "SIZE|PCT")]
     min_free: Option<Size>,
+    /// A shared remote tier behind the local cache: s3://BUCKET[/PREFIX], with credentials,
+    /// region and endpoint from the standard AWS_* variables.
+    #[arg(long, value_name = "URL")]
+    remote: Option<String>,
+    /// Never write to the remote (for untrusted builds); also
+    /// GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY=true.
+    #[arg(long, requires = "remote")]
+    remote_read_only: bool,
+    /// How long closing the cache waits for uploads still pending [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "remote")]
+    remote_flush_timeout: Option<Duration>,
 }
 
 const GH_CACHE_HELP: &str = "\
@@ -434,9 +446,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Scan(args) => commands::scan::run(args.into_request()),
         Command::GhCache(command) => commands::gh_cache::run(command.into_request()),
-        Command::Cacheprog(args) => {
-            commands::cacheprog::run(args.dir, args.max_size, args.min_free)
-        }
+        Command::Cacheprog(args) => commands::cacheprog::run(args.into_request()),
         Command::Status { limits, common } => {
             commands::status::run(common.invocation(limit_layer(limits), None))
         }
@@ -493,6 +503,21 @@ impl CommonArgs {
             flags: layer,
             config: self.config,
             save_settings,
+        }
+    }
+}
+
+impl CacheprogArgs {
+    fn into_request(self) -> CacheprogRequest {
+        CacheprogRequest {
+            dir: self.dir,
+            max_size: self.max_size,
+            min_free: self.min_free,
+            remote: self.remote.map(|url| RemoteRequest {
+                url,
+                read_only: self.remote_read_only,
+                flush_timeout: self.remote_flush_timeout,
+            }),
         }
     }
 }
