@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
+use crate::common::cacheprog::{
+    BIN, Prog, b64, compiles_in, count, counts, du_entries, get_line, put_head,
+};
 use crate::common::{go_cmd, is_root, require_go};
 
 /// The GOCACHEPROG value serving `dir`.
@@ -33,16 +35,6 @@ fn run_ok(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// The counters the cache programs recorded in the directory.
-fn counts(cache: &Path) -> serde_json::Value {
-    let text = fs::read_to_string(cache.join("cacheprog/state.json")).unwrap();
-    serde_json::from_str::<serde_json::Value>(&text).unwrap()["counts"].clone()
-}
-
-fn count(v: &serde_json::Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap()
 }
 
 /// A module of `packages` packages in a chain, each importing a few standard packages, with
@@ -92,13 +84,6 @@ fn write_chain_module(dir: &Path, name: &str, packages: usize, std: &[&str], sal
         ),
     )
     .unwrap();
-}
-
-fn compiles_in(x_output: &[u8]) -> usize {
-    String::from_utf8_lossy(x_output)
-        .lines()
-        .filter(|l| l.contains("/compile ") && l.contains(" -o "))
-        .count()
 }
 
 #[test]
