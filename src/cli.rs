@@ -118,7 +118,9 @@ enum Command {
     #[command(after_help = format!(
         "Examples:\n  go-disk-guard prune --max-size 5GiB\n  go-disk-guard prune --older-than 7d\n  \
          go-disk-guard prune --free-at-least 20% --dry-run\n  \
-         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n\n{}", exit_codes_help()
+         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n  \
+         go-disk-guard prune --remote s3://ci-go-cache/linux --older-than 14d --max-size 200GB\n\n{}",
+         exit_codes_help()
     ))]
     Prune {
         /// Trim the cache to at most SIZE, least recently used entries first.
@@ -140,6 +142,11 @@ enum Command {
             value_parser = parse_duration
         )]
         stale_work: Option<Duration>,
+        /// Prune the cache program's remote tier at s3://BUCKET[/PREFIX] instead: actions
+        /// unused for --older-than, then least recently used ones beyond --max-size, then
+        /// outputs no kept action references (none younger than --keep-recent [default: 1h]).
+        #[arg(long, value_name = "URL", conflicts_with_all = ["free_at_least", "stale_work"])]
+        remote: Option<String>,
         #[command(flatten)]
         prune: PruneArgs,
         #[command(flatten)]
@@ -479,6 +486,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             older_than,
             free_at_least,
             stale_work,
+            remote,
             prune,
             common,
         } => {
@@ -487,6 +495,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 older_than,
                 free_at_least,
                 stale_work,
+                remote,
             };
             commands::prune::run(common.invocation(prune_layer(prune), None), &goals)
         }

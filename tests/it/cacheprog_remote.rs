@@ -1,6 +1,6 @@
 //! `go-disk-guard cacheprog --remote` against a real S3 server (SeaweedFS) with a real go
 //! command: two runners sharing a bucket, a bucket full of junk, a server that dies, and
-//! read-only mode.
+//! read-only mode; and `prune --remote` on a bucket laid out by hand.
 //!
 //! They need SeaweedFS's `weed` (`$GO_DISK_GUARD_TEST_WEED`) and Go, and are ignored by
 //! default; `.ci/run` runs them. Run with `--include-ignored` without `weed`, they fail.
@@ -464,4 +464,123 @@ fn read_only_writes_nothing_and_a_hit_refreshes_last_use_once_a_day() {
         }
     }
     assert!(refreshed > 0, "no action refreshed");
+}
+
+#[test]
+#[ignore = "needs SeaweedFS (weed)"]
+fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() {
+    use go_disk_guard::cacheprog::remote::object::{self, Action};
+    let weed = Weed::start();
+    let store = weed.store("");
+    let home = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let days = |d: u64| now - Duration::from_secs(d * 86400);
+    let id = |n: u8| [n; 32];
+    let put_action = |a: u8, o: u8, size: u64, used: SystemTime| {
+        let text = object::format_action(&Action {
+            action: id(a),
+            output: id(o),
+            size,
+            put_at: days(30),
+            used_at: used,
+        });
+        seaweed::put(
+            &store,
+            &object::action_key(PREFIX, &id(a)),
+            text.into_bytes(),
+        );
+    };
+    let put_output = |o: u8, size: usize| {
+        seaweed::put(&store, &object::output_key(PREFIX, &id(o)), vec![o; size]);
+    };
+    // Backdated by the actions' own last-use field.
+    put_output(0x51, 1000); // shared by an old and a recent action: kept
+    put_action(0xa1, 0x51, 1000, days(20));
+    put_action(0xa2, 0x51, 1000, days(1));
+    put_output(0x52, 2000); // only an old action's: goes with it
+    put_action(0xa3, 0x52, 2000, days(20));
+    put_output(0x53, 500); // no action at all
+    put_action(0xa4, 0x54, 3000, days(2)); // recent
+    put_output(0x54, 3000);
+    put_action(0xa5, 0x55, 10, days(1)); // its output is missing: kept all the same
+    seaweed::put(
+        &store,
+        &object::action_key(PREFIX, &id(0xa6)),
+        b"junk".to_vec(),
+    ); // unreadable, but its object is new: kept
+    seaweed::put(
+        &store,
+        &format!("{PREFIX}/actions/README"),
+        b"not ours".to_vec(),
+    );
+    let elsewhere = object::action_key("other", &id(0xa7));
+    seaweed::put(&store, &elsewhere, b"not under the prefix".to_vec());
+    let key = |kind: &str, n: u8| format!("{PREFIX}/{kind}/{}", format!("{n:02x}").repeat(32));
+
+    let prune = |args: &[&str]| -> serde_json::Value {
+        let mut cmd = Command::new(common::bin());
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .args([
+                "prune",
+                "--remote",
+                &format!("s3://{}/{PREFIX}", seaweed::BUCKET),
+            ])
+            .args(["--format", "json"])
+            .args(args);
+        for (k, v) in weed.aws_env() {
+            cmd.env(k, v);
+        }
+        let out = run_ok(&mut cmd);
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = seaweed::list(&store);
+
+    // A dry run, with the default --keep-recent of an hour: two actions would go, and no
+    // output (they were all written just now).
+    let dry = prune(&["--older-than", "14d", "--dry-run"]);
+    assert_eq!(dry["removed_actions"], 2, "{dry}");
+    assert_eq!(dry["removed_outputs"], 0, "{dry}");
+    assert_eq!(dry["actions"], 6, "{dry}");
+    assert_eq!(dry["unreadable_actions"], 1, "{dry}");
+    assert_eq!(seaweed::list(&store), all, "a dry run removes nothing");
+
+    let done = prune(&["--older-than", "14d", "--keep-recent", "0s"]);
+    assert_eq!(done["removed_actions"], 2, "{done}");
+    assert_eq!(done["removed_outputs"], 2, "{done}");
+    assert!(done["removed_bytes"].as_u64().unwrap() >= 2500, "{done}");
+    let gone: Vec<String> = vec![
+        key("actions", 0xa1),
+        key("actions", 0xa3),
+        key("outputs", 0x52),
+        key("outputs", 0x53),
+    ];
+    let left: Vec<String> = seaweed::list(&store).into_iter().map(|(k, _)| k).collect();
+    let expected: Vec<String> = all
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !gone.contains(k))
+        .collect();
+    assert_eq!(left, expected);
+    assert!(
+        left.contains(&key("outputs", 0x51)),
+        "a kept action's body stays"
+    );
+    assert!(left.contains(&elsewhere));
+
+    // By size: the least recently used action (two days) goes first, with its body; the
+    // shared body of the one used yesterday stays.
+    let sized = prune(&[
+        "--older-than",
+        "14d",
+        "--keep-recent",
+        "0s",
+        "--max-size",
+        "2000",
+    ]);
+    assert_eq!(sized["removed_actions"], 1, "{sized}");
+    assert_eq!(sized["removed_outputs"], 1, "{sized}");
+    let left: Vec<String> = seaweed::list(&store).into_iter().map(|(k, _)| k).collect();
+    assert!(!left.contains(&key("actions", 0xa4)) && !left.contains(&key("outputs", 0x54)));
+    assert!(left.contains(&key("actions", 0xa2)) && left.contains(&key("outputs", 0x51)));
 }

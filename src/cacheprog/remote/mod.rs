@@ -21,6 +21,7 @@
 //! links. Bodies are verified; the mapping cannot be. Untrusted builds use read-only mode.
 
 pub mod object;
+pub mod prune;
 
 use std::collections::HashMap;
 use std::fmt::Display;
