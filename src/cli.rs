@@ -50,8 +50,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show Go's directories, the volumes that hold them and the build cache's size. Reads
-    /// only, but for restarting the counters of a cache that `cacheprog` manages.
+    /// only (but with --reset-counters).
     Status {
+        /// Restart the counters of a cache that `cacheprog` manages, after showing them.
+        #[arg(long)]
+        reset_counters: bool,
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
@@ -454,9 +457,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Scan(args) => commands::scan::run(args.into_request()),
         Command::GhCache(command) => commands::gh_cache::run(command.into_request()),
         Command::Cacheprog(args) => commands::cacheprog::run(args.into_request()),
-        Command::Status { limits, common } => {
-            commands::status::run(common.invocation(limit_layer(limits), None))
-        }
+        Command::Status {
+            reset_counters,
+            limits,
+            common,
+        } => commands::status::run(common.invocation(limit_layer(limits), None), reset_counters),
         Command::Env {
             mut emit,
             relocate,

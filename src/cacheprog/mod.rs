@@ -781,24 +781,29 @@ pub struct Managed {
 }
 
 /// Reads a cache program's state in the cache whose root is open as `root` (the handle its
-/// check went through, never its path again) for `status`, and restarts its counters (they
-/// are counts since the last report). `None` when no cache program has run there, or when its
-/// state directory is not a real directory of the cache (a link, a mount point: not read).
-pub fn report_state(root: &crate::safefs::Dir) -> Option<Managed> {
+/// check went through, never its path again) for `status`; with `reset`, restarts its
+/// counters after reading them (otherwise nothing is written). `None` when no cache program
+/// has run there, or when its state directory is not a real directory of the cache (a link,
+/// a mount point: not read).
+pub fn report_state(root: &crate::safefs::Dir, reset: bool) -> Option<Managed> {
     let state = root.open_dir(std::ffi::OsStr::new(store::STATE_DIR)).ok()?;
-    ledger::read_state(&state)?;
+    let read = ledger::read_state(&state)?;
     let leases = state
         .open_dir(std::ffi::OsStr::new(store::LEASES_DIR))
         .and_then(|l| lease::live(&l, false))
         .unwrap_or_default();
-    let mut taken = None;
-    ledger::update_state(&state, |s| {
-        taken = Some(s.clone());
-        s.counts = Counts::default();
-        s.since = ledger::now_secs();
-    })
-    .ok()?;
-    let taken = taken?;
+    let taken = if reset {
+        let mut taken = None;
+        ledger::update_state(&state, |s| {
+            taken = Some(s.clone());
+            s.counts = Counts::default();
+            s.since = ledger::now_secs();
+        })
+        .ok()?;
+        taken?
+    } else {
+        read
+    };
     Some(Managed {
         budget: taken.budget,
         leases,

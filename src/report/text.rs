@@ -434,8 +434,32 @@ pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
     let since = m
         .counts_since
         .map_or(String::new(), |t| format!(" since {}", ago(t)));
+    let remote = if [
+        c.remote_hits,
+        c.remote_misses,
+        c.remote_uploads,
+        c.remote_verify_failures,
+        c.remote_errors,
+        c.remote_dropped,
+    ]
+    .iter()
+    .all(|&n| n == 0)
+    {
+        String::new()
+    } else {
+        format!(
+            "; remote: {} hits, {} misses, {} uploads, {} verification failures, {} errors, {} \
+             dropped",
+            c.remote_hits,
+            c.remote_misses,
+            c.remote_uploads,
+            c.remote_verify_failures,
+            c.remote_errors,
+            c.remote_dropped
+        )
+    };
     format!(
-        "cacheprog budget: {}; {leases}; {} hits, {} misses, {} puts ({}), {} evicted ({}), {} errors{since}",
+        "cacheprog budget: {}; {leases}; {} hits, {} misses, {} puts ({}), {} evicted ({}), {} errors{remote}{since}",
         if budget.is_empty() {
             "none".to_string()
         } else {

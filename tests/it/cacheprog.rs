@@ -582,10 +582,32 @@ fn env_hands_on_gocacheprog_and_the_next_build_runs_through_it() {
     );
     let report = common::json(&status);
     assert_eq!(report["cache"]["cacheprog"]["budget"]["max_size"], 64 << 20);
-    assert!(
-        report["cache"]["cacheprog"]["counts"]["puts"]
-            .as_u64()
-            .unwrap()
-            > 0
+    let puts = report["cache"]["cacheprog"]["counts"]["puts"]
+        .as_u64()
+        .unwrap();
+    assert!(puts > 0);
+    // status only reads: the counters are the same the next time, and the state file is
+    // untouched; --reset-counters shows them and restarts them.
+    let state_before = fs::read(cache.join("cacheprog/state.json")).unwrap();
+    let status_json = |extra: &[&str]| {
+        common::json(&run_ok(
+            common::guard(home.path())
+                .env("GOCACHE", &cache)
+                .args(["status", "--format", "json"])
+                .args(extra),
+        ))
+    };
+    assert_eq!(
+        status_json(&[])["cache"]["cacheprog"]["counts"]["puts"],
+        puts
     );
+    assert_eq!(
+        fs::read(cache.join("cacheprog/state.json")).unwrap(),
+        state_before
+    );
+    assert_eq!(
+        status_json(&["--reset-counters"])["cache"]["cacheprog"]["counts"]["puts"],
+        puts
+    );
+    assert_eq!(status_json(&[])["cache"]["cacheprog"]["counts"]["puts"], 0);
 }
