@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use go_disk_guard::commands::cacheprog::{CacheprogRequest, RemoteRequest};
 use go_disk_guard::commands::gh_cache::{GhCachePrune, GhCacheRequest};
 use go_disk_guard::commands::prune::PruneGoals;
 use go_disk_guard::commands::scan::{FailOn, ScanFormat, ScanRequest, parse_drive};
@@ -49,8 +50,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Show Go's directories, the volumes that hold them and the build cache's size. Reads
-    /// only, but for restarting the counters of a cache that `cacheprog` manages.
+    /// only (but with --reset-counters).
     Status {
+        /// Restart the counters of a cache that `cacheprog` manages, after showing them.
+        #[arg(long)]
+        reset_counters: bool,
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
@@ -117,7 +121,9 @@ enum Command {
     #[command(after_help = format!(
         "Examples:\n  go-disk-guard prune --max-size 5GiB\n  go-disk-guard prune --older-than 7d\n  \
          go-disk-guard prune --free-at-least 20% --dry-run\n  \
-         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n\n{}", exit_codes_help()
+         go-disk-guard prune --stale-work\n  go-disk-guard prune --stale-work 2h --dry-run\n  \
+         go-disk-guard prune --remote s3://ci-go-cache/linux --older-than 14d --max-size 200GB\n\n{}",
+         exit_codes_help()
     ))]
     Prune {
         /// Trim the cache to at most SIZE, least recently used entries first.
@@ -139,6 +145,11 @@ enum Command {
             value_parser = parse_duration
         )]
         stale_work: Option<Duration>,
+        /// Prune the cache program's remote tier at s3://BUCKET[/PREFIX] instead: actions
+        /// unused for --older-than, then least recently used ones beyond --max-size, then
+        /// outputs no kept action references (none younger than --keep-recent [default: 1h]).
+        #[arg(long, value_name = "URL", conflicts_with_all = ["free_at_least", "stale_work"])]
+        remote: Option<String>,
         #[command(flatten)]
         prune: PruneArgs,
         #[command(flatten)]
@@ -186,6 +197,17 @@ struct CacheprogArgs {
     /// Evict least recently used entries when the volume has less than this available.
     #[arg(long, value_name = "SIZE|PCT")]
     min_free: Option<Size>,
+    /// A shared remote tier behind the local cache: s3://BUCKET[/PREFIX], with credentials,
+    /// region and endpoint from the standard AWS_* variables.
+    #[arg(long, value_name = "URL")]
+    remote: Option<String>,
+    /// Never write to the remote (for untrusted builds); also
+    /// GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY=true.
+    #[arg(long, requires = "remote")]
+    remote_read_only: bool,
+    /// How long closing the cache waits for uploads still pending [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "remote")]
+    remote_flush_timeout: Option<Duration>,
 }
 
 const GH_CACHE_HELP: &str = "\
@@ -434,12 +456,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Scan(args) => commands::scan::run(args.into_request()),
         Command::GhCache(command) => commands::gh_cache::run(command.into_request()),
-        Command::Cacheprog(args) => {
-            commands::cacheprog::run(args.dir, args.max_size, args.min_free)
-        }
-        Command::Status { limits, common } => {
-            commands::status::run(common.invocation(limit_layer(limits), None))
-        }
+        Command::Cacheprog(args) => commands::cacheprog::run(args.into_request()),
+        Command::Status {
+            reset_counters,
+            limits,
+            common,
+        } => commands::status::run(common.invocation(limit_layer(limits), None), reset_counters),
         Command::Env {
             mut emit,
             relocate,
@@ -469,6 +491,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             older_than,
             free_at_least,
             stale_work,
+            remote,
             prune,
             common,
         } => {
@@ -477,6 +500,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 older_than,
                 free_at_least,
                 stale_work,
+                remote,
             };
             commands::prune::run(common.invocation(prune_layer(prune), None), &goals)
         }
@@ -493,6 +517,21 @@ impl CommonArgs {
             flags: layer,
             config: self.config,
             save_settings,
+        }
+    }
+}
+
+impl CacheprogArgs {
+    fn into_request(self) -> CacheprogRequest {
+        CacheprogRequest {
+            dir: self.dir,
+            max_size: self.max_size,
+            min_free: self.min_free,
+            remote: self.remote.map(|url| RemoteRequest {
+                url,
+                read_only: self.remote_read_only,
+                flush_timeout: self.remote_flush_timeout,
+            }),
         }
     }
 }

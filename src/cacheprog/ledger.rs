@@ -188,6 +188,7 @@ pub use crate::policy::Budget;
 
 /// What the cache programs did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub hits: u64,
     pub misses: u64,
@@ -197,6 +198,19 @@ pub struct Counts {
     pub evicted_bytes: u64,
     /// Requests answered with an error.
     pub errors: u64,
+    /// Local misses the remote tier answered (output fetched and verified).
+    pub remote_hits: u64,
+    /// Local misses the remote tier could not answer (for any reason).
+    pub remote_misses: u64,
+    /// Actions written to the remote.
+    pub remote_uploads: u64,
+    /// Bodies that did not match their OutputID (fetched, or about to be sent), and action
+    /// objects that could not be read.
+    pub remote_verify_failures: u64,
+    /// Remote requests that failed (refused, timed out, 5xx, denied).
+    pub remote_errors: u64,
+    /// Uploads given up: the queue full, the flush timeout passed, the remote switched off.
+    pub remote_dropped: u64,
 }
 
 impl Counts {
@@ -209,6 +223,14 @@ impl Counts {
         self.evicted_entries = self.evicted_entries.saturating_add(other.evicted_entries);
         self.evicted_bytes = self.evicted_bytes.saturating_add(other.evicted_bytes);
         self.errors = self.errors.saturating_add(other.errors);
+        self.remote_hits = self.remote_hits.saturating_add(other.remote_hits);
+        self.remote_misses = self.remote_misses.saturating_add(other.remote_misses);
+        self.remote_uploads = self.remote_uploads.saturating_add(other.remote_uploads);
+        self.remote_verify_failures = self
+            .remote_verify_failures
+            .saturating_add(other.remote_verify_failures);
+        self.remote_errors = self.remote_errors.saturating_add(other.remote_errors);
+        self.remote_dropped = self.remote_dropped.saturating_add(other.remote_dropped);
     }
 }
 
@@ -391,6 +413,39 @@ mod tests {
         assert!(s.since_time().is_some());
     }
 
+    fn counts_of(n: [u64; 13]) -> Counts {
+        let [
+            hits,
+            misses,
+            puts,
+            put_bytes,
+            evicted_entries,
+            evicted_bytes,
+            errors,
+            remote_hits,
+            remote_misses,
+            remote_uploads,
+            remote_verify_failures,
+            remote_errors,
+            remote_dropped,
+        ] = n;
+        Counts {
+            hits,
+            misses,
+            puts,
+            put_bytes,
+            evicted_entries,
+            evicted_bytes,
+            errors,
+            remote_hits,
+            remote_misses,
+            remote_uploads,
+            remote_verify_failures,
+            remote_errors,
+            remote_dropped,
+        }
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -416,21 +471,32 @@ mod tests {
                 }
             }
 
+            /// A state written before the remote counters existed reads with them at zero.
+            #[test]
+            fn older_states_read(counts in any::<[u64; 7]>(), since in any::<u64>()) {
+                let [hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors] = counts;
+                let json = format!(
+                    "{{\"budget\":{{\"max_size\":null,\"min_free\":null}},\"counts\":{{\"hits\":{hits},\"misses\":{misses},\"puts\":{puts},\"put_bytes\":{put_bytes},\"evicted_entries\":{evicted_entries},\"evicted_bytes\":{evicted_bytes},\"errors\":{errors}}},\"since\":{since}}}"
+                );
+                let back: State = serde_json::from_str(&json).unwrap();
+                let mut expected = [0u64; 13];
+                expected[..7].copy_from_slice(&counts);
+                prop_assert_eq!(back.counts, counts_of(expected));
+            }
+
             /// `state.json` with any numbers: read, counted on, written back, never a panic.
             #[test]
             fn any_state_numbers_are_survived(
-                counts in any::<[u64; 7]>(),
+                counts in any::<[u64; 13]>(),
                 since in any::<u64>(),
-                add in any::<[u64; 7]>(),
+                add in any::<[u64; 13]>(),
             ) {
-                let [hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors] = counts;
                 let mut state = State {
                     budget: Budget::default(),
-                    counts: Counts { hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors },
+                    counts: counts_of(counts),
                     since,
                 };
-                let [hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors] = add;
-                state.counts.add(&Counts { hits, misses, puts, put_bytes, evicted_entries, evicted_bytes, errors });
+                state.counts.add(&counts_of(add));
                 let _ = state.since_time();
                 let json = serde_json::to_string(&state).unwrap();
                 let back: State = serde_json::from_str(&json).unwrap();

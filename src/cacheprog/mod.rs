@@ -29,6 +29,8 @@
 pub mod lease;
 pub mod ledger;
 pub mod protocol;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod store;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -71,7 +73,33 @@ pub struct ServeOptions {
     pub min_free: Option<Size>,
     /// Threads answering requests.
     pub workers: usize,
+    /// A shared remote tier behind the local cache.
+    pub remote: Option<RemoteOptions>,
 }
+
+/// The remote tier (`--remote`).
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// `s3://BUCKET[/PREFIX]`.
+    pub url: String,
+    /// Never write to the remote.
+    pub read_only: bool,
+    /// How long `close` waits for pending uploads.
+    pub flush_timeout: Duration,
+}
+
+/// What a remote get brought into the local cache.
+pub struct Fetched {
+    pub hit: store::Hit,
+    pub added_bytes: i64,
+}
+
+#[cfg(feature = "remote")]
+type RemoteTier = remote::Remote;
+
+/// Without the `remote` feature there is never a remote tier.
+#[cfg(not(feature = "remote"))]
+enum RemoteTier {}
 
 /// What one program did, for its caller.
 #[derive(Clone, Debug, Default)]
@@ -90,13 +118,13 @@ pub fn serve(
     input: impl Read,
     output: impl Write + Send,
 ) -> anyhow::Result<Summary> {
-    let (server, mut lease) = open(options, output)?;
+    let (mut server, mut lease) = open(options, output)?;
     server.respond(&Response::capabilities());
     if server.trusted_tally().is_none() {
         server.evict.raise();
     }
     let ended = serve_requests(&server, options.workers, input);
-    let counts = close(&server, &mut lease);
+    let counts = close(&mut server, &mut lease);
     let budget = server.budget;
     match ended {
         Ended::Close(id) => {
@@ -140,13 +168,16 @@ fn open<W: Write>(options: &ServeOptions, output: W) -> anyhow::Result<(Server<W
     ledger::update_state(&cache.state, |s| s.budget = budget)
         .with_context(|| format!("cache directory {}", crate::escape::path(&root)))?;
 
+    let store = Store::new(
+        cache.path,
+        cache.shards,
+        lease.dir().try_clone()?,
+        lease.path().to_path_buf(),
+    );
+    let remote = open_remote(options, &store, space.total)?;
     let server = Server {
-        store: Store::new(
-            cache.path,
-            cache.shards,
-            lease.dir().try_clone()?,
-            lease.path().to_path_buf(),
-        ),
+        store,
+        remote,
         root,
         cache_root: cache.root,
         leases: cache.leases,
@@ -184,10 +215,12 @@ fn serve_requests<W: Write + Send>(server: &Server<W>, workers: usize, input: im
     })
 }
 
-/// This program's entries are no longer in use: its lease goes, and eviction may take them
-/// like any other before the go command is told the cache is closed. The counts, recorded in
-/// the state.
-fn close<W: Write>(server: &Server<W>, lease: &mut Lease) -> Counts {
+/// This program's entries are no longer in use: the uploads still pending to the remote tier
+/// finish or are dropped (they read the links handed out in the lease directory), its lease
+/// goes, and eviction may take them like any other before the go command is told the cache is
+/// closed. The counts, the remote tier's included, recorded in the state.
+fn close<W: Write>(server: &mut Server<W>, lease: &mut Lease) -> Counts {
+    let remote_counts = server.remote.take().map(finish_remote).unwrap_or_default();
     if let Err(e) = lease.release() {
         eprintln!(
             "go-disk-guard cacheprog: releasing lease: {}",
@@ -197,7 +230,8 @@ fn close<W: Write>(server: &Server<W>, lease: &mut Lease) -> Counts {
     if server.over_budget() {
         server.evict_now(CLOSE_EVICT_WAIT);
     }
-    let counts = server.counters.snapshot();
+    let mut counts = server.counters.snapshot();
+    counts.add(&remote_counts);
     if let Err(e) = ledger::update_state(&server.state, |s| s.counts.add(&counts)) {
         eprintln!(
             "go-disk-guard cacheprog: recording counts: {}",
@@ -205,6 +239,44 @@ fn close<W: Write>(server: &Server<W>, lease: &mut Lease) -> Counts {
         );
     }
     counts
+}
+
+#[cfg(feature = "remote")]
+fn open_remote(
+    options: &ServeOptions,
+    store: &Store,
+    volume_total: u64,
+) -> anyhow::Result<Option<RemoteTier>> {
+    let Some(remote) = &options.remote else {
+        return Ok(None);
+    };
+    let largest = crate::policy::remote::largest_believed_output(volume_total);
+    Ok(Some(remote::Remote::open(remote, store, largest)?))
+}
+
+#[cfg(not(feature = "remote"))]
+fn open_remote(
+    options: &ServeOptions,
+    _store: &Store,
+    _volume_total: u64,
+) -> anyhow::Result<Option<RemoteTier>> {
+    match options.remote {
+        None => Ok(None),
+        Some(_) => Err(Error::Usage(
+            "--remote: this go-disk-guard was built without the `remote` feature".into(),
+        )
+        .into()),
+    }
+}
+
+#[cfg(feature = "remote")]
+fn finish_remote(remote: RemoteTier) -> Counts {
+    remote.finish()
+}
+
+#[cfg(not(feature = "remote"))]
+fn finish_remote(remote: RemoteTier) -> Counts {
+    match remote {}
 }
 
 /// How reading requests ended.
@@ -245,6 +317,7 @@ impl Counters {
             evicted_entries: get(&self.evicted_entries),
             evicted_bytes: get(&self.evicted_bytes),
             errors: get(&self.errors),
+            ..Counts::default()
         }
     }
 }
@@ -300,6 +373,7 @@ struct Server<W> {
     leases: crate::safefs::Dir,
     state: crate::safefs::Dir,
     store: Store,
+    remote: Option<RemoteTier>,
     ledger: Ledger,
     budget: Budget,
     volume_total: u64,
@@ -442,6 +516,18 @@ impl<W: Write> Server<W> {
                 });
             }
             Ok(None) => {
+                if let Some(fetched) = self.remote_get(&action) {
+                    self.respond(&Response {
+                        id: request.id,
+                        output_id: Some(fetched.hit.output_id),
+                        size: fetched.hit.size,
+                        time: Some(fetched.hit.put_at),
+                        disk_path: fetched.hit.disk_path.to_string_lossy().into_owned(),
+                        ..Response::default()
+                    });
+                    self.account(fetched.added_bytes);
+                    return;
+                }
                 self.counters.misses.fetch_add(1, Ordering::Relaxed);
                 self.respond(&Response {
                     id: request.id,
@@ -473,11 +559,37 @@ impl<W: Write> Server<W> {
                     disk_path: stored.disk_path.to_string_lossy().into_owned(),
                     ..Response::default()
                 });
+                self.remote_put(&action, &output, request.body_size);
                 self.account(stored.added_bytes);
             }
             Err(e) => self.store_failed(request.id, &e),
         }
     }
+
+    #[cfg(feature = "remote")]
+    fn remote_get(&self, action: &[u8; protocol::ID_LEN]) -> Option<Fetched> {
+        self.remote.as_ref()?.get(&self.store, action)
+    }
+
+    #[cfg(not(feature = "remote"))]
+    fn remote_get(&self, _action: &[u8; protocol::ID_LEN]) -> Option<Fetched> {
+        None
+    }
+
+    #[cfg(feature = "remote")]
+    fn remote_put(
+        &self,
+        action: &[u8; protocol::ID_LEN],
+        output: &[u8; protocol::ID_LEN],
+        size: u64,
+    ) {
+        if let Some(remote) = &self.remote {
+            remote.put(action, output, size);
+        }
+    }
+
+    #[cfg(not(feature = "remote"))]
+    fn remote_put(&self, _: &[u8; protocol::ID_LEN], _: &[u8; protocol::ID_LEN], _: u64) {}
 
     /// Counts stored bytes and wakes eviction when a bound is crossed.
     fn account(&self, added: i64) {
@@ -669,24 +781,29 @@ pub struct Managed {
 }
 
 /// Reads a cache program's state in the cache whose root is open as `root` (the handle its
-/// check went through, never its path again) for `status`, and restarts its counters (they
-/// are counts since the last report). `None` when no cache program has run there, or when its
-/// state directory is not a real directory of the cache (a link, a mount point: not read).
-pub fn report_state(root: &crate::safefs::Dir) -> Option<Managed> {
+/// check went through, never its path again) for `status`; with `reset`, restarts its
+/// counters after reading them (otherwise nothing is written). `None` when no cache program
+/// has run there, or when its state directory is not a real directory of the cache (a link,
+/// a mount point: not read).
+pub fn report_state(root: &crate::safefs::Dir, reset: bool) -> Option<Managed> {
     let state = root.open_dir(std::ffi::OsStr::new(store::STATE_DIR)).ok()?;
-    ledger::read_state(&state)?;
+    let read = ledger::read_state(&state)?;
     let leases = state
         .open_dir(std::ffi::OsStr::new(store::LEASES_DIR))
         .and_then(|l| lease::live(&l, false))
         .unwrap_or_default();
-    let mut taken = None;
-    ledger::update_state(&state, |s| {
-        taken = Some(s.clone());
-        s.counts = Counts::default();
-        s.since = ledger::now_secs();
-    })
-    .ok()?;
-    let taken = taken?;
+    let taken = if reset {
+        let mut taken = None;
+        ledger::update_state(&state, |s| {
+            taken = Some(s.clone());
+            s.counts = Counts::default();
+            s.since = ledger::now_secs();
+        })
+        .ok()?;
+        taken?
+    } else {
+        read
+    };
     Some(Managed {
         budget: taken.budget,
         leases,

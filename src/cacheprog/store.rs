@@ -324,8 +324,21 @@ impl Store {
         output: &[u8; ID_LEN],
         size: u64,
     ) -> io::Result<Stored> {
+        self.finish_put_at(pending, action, output, size, None)
+    }
+
+    /// [`Store::finish_put`], recording `put_at` (when the output was first put elsewhere)
+    /// as the entry's time instead of now.
+    pub fn finish_put_at(
+        &self,
+        pending: PendingPut,
+        action: &[u8; ID_LEN],
+        output: &[u8; ID_LEN],
+        size: u64,
+        put_at: Option<SystemTime>,
+    ) -> io::Result<Stored> {
         let PendingPut { temp, file } = pending;
-        let result = self.commit(&temp, file, action, output, size);
+        let result = self.commit(&temp, file, action, output, size, put_at);
         if result.is_err() {
             let _ = self.lease.remove_file(&temp);
         }
@@ -339,6 +352,7 @@ impl Store {
         action: &[u8; ID_LEN],
         output: &[u8; ID_LEN],
         size: u64,
+        put_at: Option<SystemTime>,
     ) -> io::Result<Stored> {
         let file = file.into_inner().map_err(|e| e.into_error())?;
         let now = SystemTime::now();
@@ -348,7 +362,8 @@ impl Store {
         let new_output = crate::disk::allocated_bytes(&file.metadata()?);
         drop(file);
         let (handed_out, added) = self.put_output(temp, output, new_output, size, now)?;
-        let added = self.put_index(action, output, size, now, added)?;
+        let put_at = put_at.unwrap_or(now);
+        let added = self.put_index(action, output, size, put_at, now, added)?;
         Ok(Stored {
             disk_path: handed_out.unwrap_or_else(|| self.entry_path(&EntryName::new(output, b'd'))),
             added_bytes: added,
@@ -394,17 +409,19 @@ impl Store {
         Ok((handed_out, added))
     }
 
-    /// Writes the index entry of `action` (naming `output` of `size` bytes) and moves it into
-    /// its shard; the change in bytes on disk so far, `added`, with the index's added to it.
+    /// Writes the index entry of `action` (naming `output` of `size` bytes, put at `put_at`)
+    /// with mtime `now` and moves it into its shard, replacing any; the change in bytes on
+    /// disk so far, `added`, with the index's added to it.
     fn put_index(
         &self,
         action: &[u8; ID_LEN],
         output: &[u8; ID_LEN],
         size: u64,
+        put_at: SystemTime,
         now: SystemTime,
         mut added: i64,
     ) -> io::Result<i64> {
-        let index = format_index(action, output, size, now);
+        let index = format_index(action, output, size, put_at);
         let index_temp = self.temp_name("index");
         let index_name = EntryName::new(action, b'a');
         let index_shard = self.shard(action)?;
@@ -446,6 +463,59 @@ impl Store {
         Ok(added)
     }
 
+    /// Makes action `action` name the output `output` already in the cache (`size` bytes,
+    /// put at `put_at`) and hands it out. `Ok(None)` when that output is not there whole.
+    pub fn adopt(
+        &self,
+        action: &[u8; ID_LEN],
+        output: &[u8; ID_LEN],
+        size: u64,
+        put_at: SystemTime,
+    ) -> io::Result<Option<Stored>> {
+        let output_name = EntryName::new(output, b'd');
+        let output_shard = self.shard(output)?;
+        if !self.has_output(output, size)? {
+            return Ok(None);
+        }
+        let now = SystemTime::now();
+        if !touch_if_there(output_shard, output_name.as_os_str(), now)? {
+            return Ok(None);
+        }
+        let handed_out = match self.hand_out(output_shard, output_name.as_os_str(), &output_name) {
+            Ok(h) => h,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let added = self.put_index(action, output, size, put_at, now, 0)?;
+        Ok(Some(Stored {
+            disk_path: handed_out.unwrap_or_else(|| self.entry_path(&output_name)),
+            added_bytes: added,
+        }))
+    }
+
+    /// Whether output `output` is in the cache as a regular file of `size` bytes.
+    pub fn has_output(&self, output: &[u8; ID_LEN], size: u64) -> io::Result<bool> {
+        let name = EntryName::new(output, b'd');
+        match self.shard(output)?.meta(name.as_os_str()) {
+            Ok(meta) => Ok(meta.kind == Kind::File && meta.same_mount && meta.len == size),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What reads outputs back later, from another thread: handles of its own on the shards
+    /// and the lease directory.
+    pub fn body_opener(&self) -> io::Result<BodyOpener> {
+        Ok(BodyOpener {
+            shards: self
+                .shards
+                .iter()
+                .map(Dir::try_clone)
+                .collect::<io::Result<_>>()?,
+            lease: self.lease.try_clone()?,
+        })
+    }
+
     /// The path the go command gets for output `output`, whose file is `source` in `dir`: a
     /// hard link in the lease directory. `None` where links are not supported: the entry
     /// itself is then handed out.
@@ -478,6 +548,29 @@ impl Store {
             }
             Err(e) => Err(with_path(e, "linking", &self.lease_path.join(link))),
         }
+    }
+}
+
+/// Opens outputs for reading: the link handed out in the lease directory if there is one
+/// (it outlives an eviction), else the entry.
+#[derive(Debug)]
+pub struct BodyOpener {
+    shards: Vec<Dir>,
+    lease: Dir,
+}
+
+impl BodyOpener {
+    pub fn open(&self, output: &[u8; ID_LEN]) -> io::Result<File> {
+        let name = EntryName::new(output, b'd');
+        match self.lease.open_file(name.hex(), Open::Read) {
+            Ok(f) => return Ok(f),
+            Err(e) if !is_absent(&e) => return Err(e),
+            Err(_) => {}
+        }
+        self.shards
+            .get(usize::from(output[0]))
+            .ok_or_else(|| io::Error::other("the cache has fewer than 256 shards"))?
+            .open_file(name.as_os_str(), Open::Read)
     }
 }
 

@@ -13,13 +13,21 @@ use crate::report::Report;
 use crate::settings::Settings;
 use crate::units::Size;
 
+#[cfg(feature = "remote")]
+use super::Document;
 use super::steps::{
     go_findings, json_ready, locate_cache, notice, remeasure, unmet_goal, volume_report,
 };
-use super::{Hand, Invocation};
+use super::{Hand, Invocation, Outcome};
+#[cfg(feature = "remote")]
+use crate::settings::Format;
 
-/// Runs `prune` towards `goals`.
-pub fn run(invocation: Invocation, goals: &PruneGoals) -> anyhow::Result<super::Outcome> {
+/// Runs `prune` towards `goals`: on the build cache and work directories, or on a cache
+/// program's remote tier (`--remote`).
+pub fn run(invocation: Invocation, goals: &PruneGoals) -> anyhow::Result<Outcome> {
+    if let Some(url) = &goals.remote {
+        return remote(invocation, url, goals);
+    }
     invocation.run(Hand::Nothing, |settings| report(settings, goals))
 }
 
@@ -31,6 +39,9 @@ pub struct PruneGoals {
     pub free_at_least: Option<Size>,
     /// Remove work directories of killed builds older than this.
     pub stale_work: Option<Duration>,
+    /// Prune the cache program's remote tier at this URL instead (`s3://BUCKET[/PREFIX]`),
+    /// towards `older_than` and `max_size`.
+    pub remote: Option<String>,
 }
 
 /// `prune`: explicit maintenance of the build cache, towards the goals given.
@@ -98,4 +109,68 @@ pub fn report(settings: &Settings, goals: &PruneGoals) -> anyhow::Result<Report>
         },
         settings,
     )
+}
+
+/// `prune --remote URL`: the cache program's remote tier, by age and size. `--dry-run` comes
+/// from every source of settings; `--keep-recent` only from the flag, as the configuration's
+/// keep-recent is about the local cache (its default here is
+/// [`policy::remote::PRUNE_KEEP_RECENT`]).
+#[cfg(feature = "remote")]
+fn remote(invocation: Invocation, url: &str, goals: &PruneGoals) -> anyhow::Result<Outcome> {
+    use crate::cacheprog::remote::prune::{self as remote_prune, RemotePruneRequest};
+    use crate::exit_codes::ExitCode;
+    let older_than = goals.older_than.ok_or_else(|| {
+        Error::Usage("prune --remote needs --older-than DURATION (e.g. 14d)".into())
+    })?;
+    let max_size = match goals.max_size {
+        None => None,
+        Some(Size::Bytes(b)) => Some(b),
+        Some(Size::Percent(_)) => {
+            return Err(Error::Usage(
+                "prune --remote --max-size: a size such as 200GB, not a percentage".into(),
+            )
+            .into());
+        }
+    };
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let (_, settings) = invocation.load(&cwd)?;
+    let request = RemotePruneRequest {
+        goals: policy::remote::RemotePruneGoals {
+            older_than,
+            max_size,
+            keep_recent: invocation
+                .flags
+                .keep_recent
+                .unwrap_or(policy::remote::PRUNE_KEEP_RECENT),
+        },
+        dry_run: settings.dry_run,
+    };
+    let outcome = remote_prune::prune(url, &request)?;
+    let json = settings.format == Format::Json;
+    let failed = outcome.failed > 0;
+    Ok(Outcome::Document(Document {
+        text: if json {
+            serde_json::to_string_pretty(&outcome)? + "\n"
+        } else {
+            crate::report::render_remote_prune(&outcome)
+        },
+        written_to: None,
+        summary: String::new(),
+        json,
+        log: String::new(),
+        error: failed.then(|| format!("{} objects could not be removed", outcome.failed)),
+        exit: if failed {
+            ExitCode::Runtime
+        } else {
+            ExitCode::Ok
+        },
+    }))
+}
+
+#[cfg(not(feature = "remote"))]
+fn remote(_: Invocation, _: &str, _: &PruneGoals) -> anyhow::Result<Outcome> {
+    Err(Error::Usage(
+        "prune --remote: this go-disk-guard was built without the `remote` feature".into(),
+    )
+    .into())
 }

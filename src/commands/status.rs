@@ -9,15 +9,16 @@ use crate::settings::Settings;
 use super::steps::{go_findings, json_ready, locate_cache, measure, notice, warning, with_limits};
 use super::{Hand, Invocation};
 
-/// Runs `status`.
-pub fn run(invocation: Invocation) -> anyhow::Result<super::Outcome> {
-    invocation.run(Hand::Nothing, report)
+/// Runs `status`; with `reset_counters` (`--reset-counters`), a cache program's counters
+/// restart once shown.
+pub fn run(invocation: Invocation, reset_counters: bool) -> anyhow::Result<super::Outcome> {
+    invocation.run(Hand::Nothing, |settings| report(settings, reset_counters))
 }
 
 /// `status`: what is where, how full each volume is, and how large the build cache is, with
-/// a cache program's budget, leases and counts. Reads only, but for restarting those counts
-/// (they are counts since the last report).
-pub fn report(settings: &Settings) -> anyhow::Result<Report> {
+/// a cache program's budget, leases and counts. Reads only, but with `reset_counters`, which
+/// restarts those counts after reading them.
+pub fn report(settings: &Settings, reset_counters: bool) -> anyhow::Result<Report> {
     let go = goenv::resolve(&settings.go);
     let mut findings = go_findings(&go);
     let (volumes, _) = measure(&go, settings, &mut findings);
@@ -35,7 +36,7 @@ pub fn report(settings: &Settings) -> anyhow::Result<Report> {
                     last_go_trim: cache.last_go_trim(),
                     ..scan.stats()
                 },
-                cacheprog: crate::cacheprog::report_state(cache.handle()),
+                cacheprog: crate::cacheprog::report_state(cache.handle(), reset_counters),
             })
         }
         Some(Ok(None)) => {

@@ -12,10 +12,13 @@
 //! * where `--relocate auto` goes, and when GOTMPDIR follows ([`choose_root`],
 //!   [`tmpdir_moves`]);
 //! * which temp volumes' work directories `check` cleans ([`cleans_work_dirs_on`]), and which
-//!   go command ignores GOCACHEPROG ([`ignores_gocacheprog`]).
+//!   go command ignores GOCACHEPROG ([`ignores_gocacheprog`]);
+//! * the cache program's remote tier: its timeouts, when it is given up, what it believes and
+//!   when a hit records its use ([`remote`]).
 
 mod budget;
 mod relocation;
+pub mod remote;
 mod verdict;
 
 pub use budget::{Budget, FREE_MARGIN, LOW_WATER, spared_window};

@@ -19,6 +19,8 @@ use crate::settings::{Format, Settings};
 
 pub use crate::policy::{Finding, FindingLevel, Status, Verdict, VolumeReport, WatchedPath};
 pub use markdown::render as render_markdown;
+#[cfg(feature = "remote")]
+pub use text::remote_prune as render_remote_prune;
 pub use text::render as render_text;
 
 /// The version of the JSON report's shape.

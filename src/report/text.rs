@@ -385,6 +385,34 @@ pub(crate) fn serde_plain<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
+/// What `prune --remote` found in the bucket, removed (or would remove) and left.
+#[cfg(feature = "remote")]
+pub fn remote_prune(o: &crate::cacheprog::remote::prune::RemotePruneOutcome) -> String {
+    let verb = if o.dry_run { "would remove" } else { "removed" };
+    let mut out = format!(
+        "remote {}: {} actions ({} unreadable), {} outputs, {}\n{verb} {} actions and {} \
+         outputs, {}\n",
+        escape::line(&o.url),
+        o.actions,
+        o.unreadable_actions,
+        o.outputs,
+        format_bytes(o.bytes),
+        o.removed_actions,
+        o.removed_outputs,
+        format_bytes(o.removed_bytes),
+    );
+    out.push_str(&format!(
+        "left: {} actions, {} outputs, {}\n",
+        o.actions.saturating_sub(o.removed_actions),
+        o.outputs.saturating_sub(o.removed_outputs),
+        format_bytes(o.bytes.saturating_sub(o.removed_bytes))
+    ));
+    if o.failed > 0 {
+        out.push_str(&format!("{} objects could not be removed\n", o.failed));
+    }
+    out
+}
+
 /// One line on a cache that `go-disk-guard cacheprog` manages.
 pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
     let mut budget = Vec::new();
@@ -406,8 +434,32 @@ pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
     let since = m
         .counts_since
         .map_or(String::new(), |t| format!(" since {}", ago(t)));
+    let remote = if [
+        c.remote_hits,
+        c.remote_misses,
+        c.remote_uploads,
+        c.remote_verify_failures,
+        c.remote_errors,
+        c.remote_dropped,
+    ]
+    .iter()
+    .all(|&n| n == 0)
+    {
+        String::new()
+    } else {
+        format!(
+            "; remote: {} hits, {} misses, {} uploads, {} verification failures, {} errors, {} \
+             dropped",
+            c.remote_hits,
+            c.remote_misses,
+            c.remote_uploads,
+            c.remote_verify_failures,
+            c.remote_errors,
+            c.remote_dropped
+        )
+    };
     format!(
-        "cacheprog budget: {}; {leases}; {} hits, {} misses, {} puts ({}), {} evicted ({}), {} errors{since}",
+        "cacheprog budget: {}; {leases}; {} hits, {} misses, {} puts ({}), {} evicted ({}), {} errors{remote}{since}",
         if budget.is_empty() {
             "none".to_string()
         } else {

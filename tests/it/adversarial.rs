@@ -890,7 +890,7 @@ fn a_relocation_layout_swapped_for_a_link_after_its_check_receives_nothing() {
     );
 }
 
-/// `status` restarts a cache program's counters in the cache it verified: a directory
+/// `status --reset-counters` restarts a cache program's counters in the cache it verified: a directory
 /// exchanged for the cache after that check (one with a cache program's state but no Go
 /// README) is not written.
 #[test]
@@ -913,7 +913,7 @@ fn status_writes_only_in_the_cache_it_verified() {
         for _ in 0..200 {
             let out = lab
                 .guard()
-                .args(["status", "--format", "json"])
+                .args(["status", "--reset-counters", "--format", "json"])
                 .env("GOCACHE", &cache)
                 .output()
                 .unwrap();

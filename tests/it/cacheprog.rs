@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::common::cacheprog::{BIN, Prog, b64, du_entries, get_line, put_head};
+use crate::common::cacheprog::{
+    BIN, Prog, b64, compiles_in, count, counts, du_entries, get_line, put_head,
+};
 use crate::common::{go_cmd, is_root, require_go};
 
 /// The GOCACHEPROG value serving `dir`.
@@ -33,16 +35,6 @@ fn run_ok(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// The counters the cache programs recorded in the directory.
-fn counts(cache: &Path) -> serde_json::Value {
-    let text = fs::read_to_string(cache.join("cacheprog/state.json")).unwrap();
-    serde_json::from_str::<serde_json::Value>(&text).unwrap()["counts"].clone()
-}
-
-fn count(v: &serde_json::Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap()
 }
 
 /// A module of `packages` packages in a chain, each importing a few standard packages, with
@@ -92,13 +84,6 @@ fn write_chain_module(dir: &Path, name: &str, packages: usize, std: &[&str], sal
         ),
     )
     .unwrap();
-}
-
-fn compiles_in(x_output: &[u8]) -> usize {
-    String::from_utf8_lossy(x_output)
-        .lines()
-        .filter(|l| l.contains("/compile ") && l.contains(" -o "))
-        .count()
 }
 
 #[test]
@@ -597,10 +582,32 @@ fn env_hands_on_gocacheprog_and_the_next_build_runs_through_it() {
     );
     let report = common::json(&status);
     assert_eq!(report["cache"]["cacheprog"]["budget"]["max_size"], 64 << 20);
-    assert!(
-        report["cache"]["cacheprog"]["counts"]["puts"]
-            .as_u64()
-            .unwrap()
-            > 0
+    let puts = report["cache"]["cacheprog"]["counts"]["puts"]
+        .as_u64()
+        .unwrap();
+    assert!(puts > 0);
+    // status only reads: the counters are the same the next time, and the state file is
+    // untouched; --reset-counters shows them and restarts them.
+    let state_before = fs::read(cache.join("cacheprog/state.json")).unwrap();
+    let status_json = |extra: &[&str]| {
+        common::json(&run_ok(
+            common::guard(home.path())
+                .env("GOCACHE", &cache)
+                .args(["status", "--format", "json"])
+                .args(extra),
+        ))
+    };
+    assert_eq!(
+        status_json(&[])["cache"]["cacheprog"]["counts"]["puts"],
+        puts
     );
+    assert_eq!(
+        fs::read(cache.join("cacheprog/state.json")).unwrap(),
+        state_before
+    );
+    assert_eq!(
+        status_json(&["--reset-counters"])["cache"]["cacheprog"]["counts"]["puts"],
+        puts
+    );
+    assert_eq!(status_json(&[])["cache"]["cacheprog"]["counts"]["puts"], 0);
 }

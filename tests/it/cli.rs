@@ -214,6 +214,83 @@ fn bad_inputs_fail_with_the_documented_code_and_name_the_culprit() {
     }
 }
 
+/// The cache program's remote tier: flags that need --remote, what `prune --remote` needs, and
+/// a read-only variable that says neither true nor false. Refused before any request.
+#[test]
+#[cfg(feature = "remote")]
+fn remote_tier_inputs_are_usage_errors_naming_the_culprit() {
+    const REMOTE: &[Bad] = &[
+        Bad {
+            args: &[
+                "cacheprog",
+                "--dir",
+                "c",
+                "--max-size",
+                "1GB",
+                "--remote-read-only",
+            ],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--remote"],
+        },
+        Bad {
+            args: &[
+                "cacheprog",
+                "--dir",
+                "c",
+                "--max-size",
+                "1GB",
+                "--remote",
+                "s3://go-cache",
+            ],
+            config: None,
+            env: &[("GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY", "maybe")],
+            code: 2,
+            says: &["GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY", "maybe"],
+        },
+        Bad {
+            args: &["prune", "--remote", "s3://go-cache/ci"],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--older-than"],
+        },
+        Bad {
+            args: &[
+                "prune",
+                "--remote",
+                "s3://go-cache/ci",
+                "--older-than",
+                "1d",
+                "--max-size",
+                "5%",
+            ],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--max-size", "percentage"],
+        },
+        Bad {
+            args: &[
+                "prune",
+                "--remote",
+                "s3://go-cache/ci",
+                "--older-than",
+                "1d",
+                "--stale-work",
+            ],
+            config: None,
+            env: &[],
+            code: 2,
+            says: &["--stale-work"],
+        },
+    ];
+    for bad in REMOTE {
+        assert_fails_naming_the_culprit(bad);
+    }
+}
+
 /// Runs the bad input in a fresh home: the documented exit code, no panic, the culprit
 /// named, and our own errors on one line.
 fn assert_fails_naming_the_culprit(bad: &Bad) {

@@ -2,9 +2,9 @@
 //! helpers live in `common`.
 //!
 //! A test that needs what a plain `cargo test` cannot count on — root for a mount, a Go
-//! toolchain, nektos/act, Wine, Python with jsonschema, dash, fish, rclone — is `#[ignore]`d,
-//! saying what it needs. Run with `-- --include-ignored` (as `.ci/run` does), it fails when
-//! that is missing: none returns early and passes.
+//! toolchain, nektos/act, SeaweedFS, Wine, Python with jsonschema, dash, fish, rclone — is
+//! `#[ignore]`d, saying what it needs. Run with `-- --include-ignored` (as `.ci/run` does), it
+//! fails when that is missing: none returns early and passes.
 
 mod common;
 #[cfg(unix)]
@@ -20,6 +20,8 @@ mod adversarial;
 mod architecture;
 #[cfg(unix)]
 mod cacheprog;
+#[cfg(all(unix, feature = "remote"))]
+mod cacheprog_remote;
 mod cli;
 mod docs;
 #[cfg(unix)]

@@ -31,6 +31,28 @@ pub fn du_entries(cache: &Path) -> u64 {
         .sum()
 }
 
+/// The counters the cache programs recorded in the directory.
+pub fn counts(cache: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(cache.join("cacheprog/state.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["counts"].clone()
+}
+
+/// The counter `key` of `counts`.
+#[track_caller]
+pub fn count(counts: &serde_json::Value, key: &str) -> u64 {
+    counts[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {counts}"))
+}
+
+/// How many packages a `go build -x`'s standard error shows compiled.
+pub fn compiles_in(x_output: &[u8]) -> usize {
+    String::from_utf8_lossy(x_output)
+        .lines()
+        .filter(|l| l.contains("/compile ") && l.contains(" -o "))
+        .count()
+}
+
 /// A cache program driven directly over its pipes.
 pub struct Prog {
     pub child: Child,

@@ -6,6 +6,8 @@
 
 #[cfg(unix)]
 pub mod cacheprog;
+#[cfg(all(unix, feature = "remote"))]
+pub mod seaweed;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,0 +1,3 @@
+module example.com/baseline_cacheprog
+
+go 1.24
