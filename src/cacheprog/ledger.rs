@@ -211,6 +211,9 @@ pub struct Counts {
     pub remote_errors: u64,
     /// Uploads given up: the queue full, the flush timeout passed, the remote switched off.
     pub remote_dropped: u64,
+    /// Outputs fetched from the remote ahead of the go command's requests (a manifest named
+    /// them); a request for one is then a local hit.
+    pub remote_prefetched: u64,
 }
 
 impl Counts {
@@ -231,6 +234,9 @@ impl Counts {
             .saturating_add(other.remote_verify_failures);
         self.remote_errors = self.remote_errors.saturating_add(other.remote_errors);
         self.remote_dropped = self.remote_dropped.saturating_add(other.remote_dropped);
+        self.remote_prefetched = self
+            .remote_prefetched
+            .saturating_add(other.remote_prefetched);
     }
 }
 
@@ -413,7 +419,7 @@ mod tests {
         assert!(s.since_time().is_some());
     }
 
-    fn counts_of(n: [u64; 13]) -> Counts {
+    fn counts_of(n: [u64; 14]) -> Counts {
         let [
             hits,
             misses,
@@ -428,6 +434,7 @@ mod tests {
             remote_verify_failures,
             remote_errors,
             remote_dropped,
+            remote_prefetched,
         ] = n;
         Counts {
             hits,
@@ -443,6 +450,7 @@ mod tests {
             remote_verify_failures,
             remote_errors,
             remote_dropped,
+            remote_prefetched,
         }
     }
 
@@ -479,7 +487,7 @@ mod tests {
                     "{{\"budget\":{{\"max_size\":null,\"min_free\":null}},\"counts\":{{\"hits\":{hits},\"misses\":{misses},\"puts\":{puts},\"put_bytes\":{put_bytes},\"evicted_entries\":{evicted_entries},\"evicted_bytes\":{evicted_bytes},\"errors\":{errors}}},\"since\":{since}}}"
                 );
                 let back: State = serde_json::from_str(&json).unwrap();
-                let mut expected = [0u64; 13];
+                let mut expected = [0u64; 14];
                 expected[..7].copy_from_slice(&counts);
                 prop_assert_eq!(back.counts, counts_of(expected));
             }
@@ -487,9 +495,9 @@ mod tests {
             /// `state.json` with any numbers: read, counted on, written back, never a panic.
             #[test]
             fn any_state_numbers_are_survived(
-                counts in any::<[u64; 13]>(),
+                counts in any::<[u64; 14]>(),
                 since in any::<u64>(),
-                add in any::<[u64; 13]>(),
+                add in any::<[u64; 14]>(),
             ) {
                 let mut state = State {
                     budget: Budget::default(),

@@ -97,9 +97,34 @@ pub struct Fetched {
 #[cfg(feature = "remote")]
 type RemoteTier = remote::Remote;
 
-/// Without the `remote` feature there is never a remote tier.
+/// Without the `remote` feature there is never a remote tier: its methods cannot be called.
 #[cfg(not(feature = "remote"))]
 enum RemoteTier {}
+
+#[cfg(not(feature = "remote"))]
+impl RemoteTier {
+    fn get(&self, _: &Store, _: &[u8; protocol::ID_LEN]) -> Option<Fetched> {
+        match *self {}
+    }
+    fn put(&self, _: &[u8; protocol::ID_LEN], _: &[u8; protocol::ID_LEN], _: u64) {
+        match *self {}
+    }
+    fn asked(&self, _: &[u8; protocol::ID_LEN]) {
+        match *self {}
+    }
+    fn hit_locally(&self, _: &[u8; protocol::ID_LEN], _: &store::Hit) {
+        match *self {}
+    }
+    fn fetch_ahead(&self, _: &Store, _: &dyn Fn(i64)) {
+        match *self {}
+    }
+    fn stop_fetching_ahead(&self) {
+        match *self {}
+    }
+    fn finish(self) -> Counts {
+        match self {}
+    }
+}
 
 /// What one program did, for its caller.
 #[derive(Clone, Debug, Default)]
@@ -174,7 +199,7 @@ fn open<W: Write>(options: &ServeOptions, output: W) -> anyhow::Result<(Server<W
         lease.dir().try_clone()?,
         lease.path().to_path_buf(),
     );
-    let remote = open_remote(options, &store, space.total)?;
+    let remote = open_remote(options, &store, space.total, budget.max_size)?;
     let server = Server {
         store,
         remote,
@@ -205,8 +230,22 @@ fn serve_requests<W: Write + Send>(server: &Server<W>, workers: usize, input: im
             .map(|_| s.spawn(|| server.work(&queue)))
             .collect();
         let evictor = s.spawn(|| server.evict_in_background());
+        let ahead: Vec<_> = match &server.remote {
+            Some(remote) => (0..crate::policy::remote::PREFETCH_AT_ONCE)
+                .map(|_| {
+                    s.spawn(|| remote.fetch_ahead(&server.store, &|added| server.account(added)))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let ended = server.read_requests(BufReader::with_capacity(256 * 1024, input), jobs);
         for h in handles {
+            let _ = h.join();
+        }
+        if let Some(remote) = &server.remote {
+            remote.stop_fetching_ahead();
+        }
+        for h in ahead {
             let _ = h.join();
         }
         server.evict.stop();
@@ -220,7 +259,11 @@ fn serve_requests<W: Write + Send>(server: &Server<W>, workers: usize, input: im
 /// goes, and eviction may take them like any other before the go command is told the cache is
 /// closed. The counts, the remote tier's included, recorded in the state.
 fn close<W: Write>(server: &mut Server<W>, lease: &mut Lease) -> Counts {
-    let remote_counts = server.remote.take().map(finish_remote).unwrap_or_default();
+    let remote_counts = server
+        .remote
+        .take()
+        .map(RemoteTier::finish)
+        .unwrap_or_default();
     if let Err(e) = lease.release() {
         eprintln!(
             "go-disk-guard cacheprog: releasing lease: {}",
@@ -246,12 +289,16 @@ fn open_remote(
     options: &ServeOptions,
     store: &Store,
     volume_total: u64,
+    max_size: Option<u64>,
 ) -> anyhow::Result<Option<RemoteTier>> {
     let Some(remote) = &options.remote else {
         return Ok(None);
     };
     let largest = crate::policy::remote::largest_believed_output(volume_total);
-    Ok(Some(remote::Remote::open(remote, store, largest)?))
+    let allowance = crate::policy::remote::prefetch_allowance(max_size, volume_total);
+    Ok(Some(remote::Remote::open(
+        remote, store, largest, allowance,
+    )?))
 }
 
 #[cfg(not(feature = "remote"))]
@@ -259,6 +306,7 @@ fn open_remote(
     options: &ServeOptions,
     _store: &Store,
     _volume_total: u64,
+    _max_size: Option<u64>,
 ) -> anyhow::Result<Option<RemoteTier>> {
     match options.remote {
         None => Ok(None),
@@ -267,16 +315,6 @@ fn open_remote(
         )
         .into()),
     }
-}
-
-#[cfg(feature = "remote")]
-fn finish_remote(remote: RemoteTier) -> Counts {
-    remote.finish()
-}
-
-#[cfg(not(feature = "remote"))]
-fn finish_remote(remote: RemoteTier) -> Counts {
-    match remote {}
 }
 
 /// How reading requests ended.
@@ -503,9 +541,15 @@ impl<W: Write> Server<W> {
 
     fn get(&self, request: &Request) {
         let action = request.action_id.expect("checked when read");
+        if let Some(remote) = &self.remote {
+            remote.asked(&action);
+        }
         match self.store.get(&action) {
             Ok(Some(hit)) => {
                 self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                if let Some(remote) = &self.remote {
+                    remote.hit_locally(&action, &hit);
+                }
                 self.respond(&Response {
                     id: request.id,
                     output_id: Some(hit.output_id),
@@ -516,7 +560,11 @@ impl<W: Write> Server<W> {
                 });
             }
             Ok(None) => {
-                if let Some(fetched) = self.remote_get(&action) {
+                let fetched = self
+                    .remote
+                    .as_ref()
+                    .and_then(|r| r.get(&self.store, &action));
+                if let Some(fetched) = fetched {
                     self.respond(&Response {
                         id: request.id,
                         output_id: Some(fetched.hit.output_id),
@@ -559,37 +607,14 @@ impl<W: Write> Server<W> {
                     disk_path: stored.disk_path.to_string_lossy().into_owned(),
                     ..Response::default()
                 });
-                self.remote_put(&action, &output, request.body_size);
+                if let Some(remote) = &self.remote {
+                    remote.put(&action, &output, request.body_size);
+                }
                 self.account(stored.added_bytes);
             }
             Err(e) => self.store_failed(request.id, &e),
         }
     }
-
-    #[cfg(feature = "remote")]
-    fn remote_get(&self, action: &[u8; protocol::ID_LEN]) -> Option<Fetched> {
-        self.remote.as_ref()?.get(&self.store, action)
-    }
-
-    #[cfg(not(feature = "remote"))]
-    fn remote_get(&self, _action: &[u8; protocol::ID_LEN]) -> Option<Fetched> {
-        None
-    }
-
-    #[cfg(feature = "remote")]
-    fn remote_put(
-        &self,
-        action: &[u8; protocol::ID_LEN],
-        output: &[u8; protocol::ID_LEN],
-        size: u64,
-    ) {
-        if let Some(remote) = &self.remote {
-            remote.put(action, output, size);
-        }
-    }
-
-    #[cfg(not(feature = "remote"))]
-    fn remote_put(&self, _: &[u8; protocol::ID_LEN], _: &[u8; protocol::ID_LEN], _: u64) {}
 
     /// Counts stored bytes and wakes eviction when a bound is crossed.
     fn account(&self, added: i64) {

@@ -49,6 +49,36 @@ pub const CLOCK_TOLERANCE: Duration = Duration::from_secs(300);
 /// upload in flight.
 pub const PRUNE_KEEP_RECENT: Duration = Duration::from_secs(3600);
 
+/// The manifest a go command follows is the one that names the most of the first this many
+/// distinct actions it asks for: enough to tell apart commands that start alike (`go build`,
+/// `go vet`, `go test` of one module), few enough to be known within the first milliseconds
+/// of a build, before most of its lookups.
+pub const MANIFEST_AFTER_REQUESTS: usize = 8;
+
+/// At most this many manifests filed under one first request are read, the newest: one per
+/// command that starts that way is the usual.
+pub const MANIFEST_CANDIDATES: usize = 4;
+
+/// Listing the manifests under one first request stops after this many.
+pub const MANIFEST_LISTED_MAX: usize = 1000;
+
+/// A go command that used fewer actions than this leaves no manifest: there is nothing to
+/// gain from fetching ahead for it.
+pub const MANIFEST_MIN_ACTIONS: usize = 32;
+
+/// Outputs a manifest names are fetched this many at a time, ahead of the go command's
+/// requests. On loopback a request is a few milliseconds of waiting, not of work: many at
+/// once is what makes a cold local cache with a warm remote nearly as fast as a warm one.
+pub const PREFETCH_AT_ONCE: usize = 16;
+
+/// How many bytes of outputs a cache program fetches ahead of the go command, for a budget
+/// of `max_size` bytes (none: a tenth of the volume of `volume_total` bytes): half of it.
+/// What is fetched ahead counts as used by the live program, which eviction spares, so the
+/// other half stays for the build's own puts.
+pub fn prefetch_allowance(max_size: Option<u64>, volume_total: u64) -> u64 {
+    max_size.unwrap_or(volume_total / 10) / 2
+}
+
 /// A body's time limit ([`BODY_TIMEOUT`] and a second per [`BODY_BYTES_PER_SECOND`]), at
 /// most a day, so that a deadline computed from it never overflows.
 pub fn body_timeout(size: u64) -> Duration {
@@ -176,6 +206,19 @@ pub fn plan_remote_prune(
     plan
 }
 
+/// The manifests (as listed) that `prune --remote` removes: those not written for
+/// `older_than` (a manifest is rewritten whenever a go command's use changed it, so one that
+/// old names a build nobody runs). A manifest only speeds a build up: removing one never
+/// costs more than a slower first build.
+pub fn stale_manifests(manifests: &[Listed], older_than: Duration, now: SystemTime) -> Vec<usize> {
+    let cutoff = now
+        .checked_sub(older_than)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    (0..manifests.len())
+        .filter(|&i| manifests[i].modified < cutoff)
+        .collect()
+}
+
 /// Step 1: the actions older than `cutoff` go into `plan`; the kept ones (index, what they
 /// say), and the bytes of unreadable actions kept.
 fn by_age(
@@ -246,6 +289,32 @@ fn by_size(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn manifests_go_when_unwritten_for_the_age_asked() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let day = Duration::from_secs(86400);
+        let at = |age: Duration| Listed {
+            id: [0; 32],
+            size: 1,
+            modified: now - age,
+        };
+        let listed = [at(day), at(day * 15), at(day * 14 - Duration::from_secs(1))];
+        assert_eq!(stale_manifests(&listed, day * 14, now), vec![1]);
+        assert_eq!(
+            stale_manifests(&listed, Duration::MAX, now),
+            Vec::<usize>::new()
+        );
+        assert_eq!(stale_manifests(&listed, Duration::ZERO, now), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn fetching_ahead_takes_half_the_budget() {
+        assert_eq!(prefetch_allowance(Some(10 << 30), 1 << 40), 5 << 30);
+        assert_eq!(prefetch_allowance(None, 100 << 30), 5 << 30);
+        assert_eq!(prefetch_allowance(Some(0), 1 << 40), 0);
+    }
+
     use super::*;
 
     #[test]

@@ -407,6 +407,12 @@ pub fn remote_prune(o: &crate::cacheprog::remote::prune::RemotePruneOutcome) -> 
         o.outputs.saturating_sub(o.removed_outputs),
         format_bytes(o.bytes.saturating_sub(o.removed_bytes))
     ));
+    if o.manifests > 0 {
+        out.push_str(&format!(
+            "manifests: {} ({verb} {})\n",
+            o.manifests, o.removed_manifests
+        ));
+    }
     if o.failed > 0 {
         out.push_str(&format!("{} objects could not be removed\n", o.failed));
     }
@@ -441,6 +447,7 @@ pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
         c.remote_verify_failures,
         c.remote_errors,
         c.remote_dropped,
+        c.remote_prefetched,
     ]
     .iter()
     .all(|&n| n == 0)
@@ -448,9 +455,10 @@ pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
         String::new()
     } else {
         format!(
-            "; remote: {} hits, {} misses, {} uploads, {} verification failures, {} errors, {} \
-             dropped",
+            "; remote: {} hits, {} fetched ahead, {} misses, {} uploads, {} verification \
+             failures, {} errors, {} dropped",
             c.remote_hits,
+            c.remote_prefetched,
             c.remote_misses,
             c.remote_uploads,
             c.remote_verify_failures,

@@ -11,6 +11,14 @@
 //!   by background tasks (a bounded queue, a bounded number at a time), the body first and
 //!   then the action, each skipped when it already exists. At `close` the uploads still
 //!   pending get [`RemoteOptions::flush_timeout`]; what remains is dropped and counted.
+//! * **fetching ahead**: a go command's requests come a few at a time, each waiting for the
+//!   last, so a cold local cache that asked the remote for one action at a time would wait on
+//!   thousands of round trips. At `close` a read-write program writes a *manifest*: the
+//!   actions its go command used, in order ([`object`]), named after the first few it asked
+//!   for. A later program whose go command starts with the same actions reads that manifest
+//!   and fetches the outputs it names [`policy::PREFETCH_AT_ONCE`] at a time (verified, as
+//!   always), up to [`policy::prefetch_allowance`]; a request for one of its actions then needs
+//!   no action lookup, and usually finds its output already there.
 //! * **read-only**: nothing is ever written to the bucket.
 //! * **The remote can never fail a build**: every request has a tight timeout, failures are
 //!   counted and the first one printed on stderr, and after [`policy::BREAKER_AFTER`]
@@ -23,7 +31,7 @@
 pub mod object;
 pub mod prune;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Display;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -145,6 +153,7 @@ struct Counters {
     verify_failures: AtomicU64,
     errors: AtomicU64,
     dropped: AtomicU64,
+    prefetched: AtomicU64,
 }
 
 /// The failure count, the breaker, and whether a failure was printed yet.
@@ -174,6 +183,120 @@ pub struct Remote {
     max_body: u64,
     shared: Arc<Shared>,
     flights: Mutex<HashMap<[u8; ID_LEN], Arc<Flight>>>,
+    /// The manifest this program reads and the one it writes.
+    ahead: Arc<Ahead>,
+}
+
+/// Which manifest this program reads, and under which name it writes its own.
+#[derive(Default)]
+struct Choice {
+    /// The first distinct actions asked for (at most [`policy::MANIFEST_AFTER_REQUESTS`]).
+    first: Vec<[u8; ID_LEN]>,
+    /// The manifests filed under the first action, by name, once read.
+    candidates: Option<Vec<([u8; ID_LEN], Vec<Action>)>>,
+    /// Whether a manifest was chosen (or none could be).
+    chosen: bool,
+    /// The name this program's manifest is written under.
+    name: Option<[u8; ID_LEN]>,
+}
+
+impl Choice {
+    /// Once both the first requests and the candidates are known: the candidate naming the
+    /// most of those requests (the newest of equals), whose name this program then writes
+    /// under when it names at least half of them; otherwise a name of its own.
+    fn choose(&mut self) -> Option<Vec<Action>> {
+        if self.chosen || self.first.len() < policy::MANIFEST_AFTER_REQUESTS {
+            return None;
+        }
+        let candidates = self.candidates.take()?;
+        self.chosen = true;
+        let score = |actions: &[Action]| {
+            let named: HashSet<&[u8; ID_LEN]> = actions.iter().map(|a| &a.action).collect();
+            self.first.iter().filter(|id| named.contains(id)).count()
+        };
+        let best = candidates
+            .into_iter()
+            .map(|(name, actions)| (score(&actions), name, actions))
+            .filter(|(score, ..)| *score > 0)
+            .reduce(|best, next| if next.0 > best.0 { next } else { best });
+        match best {
+            Some((score, name, actions)) => {
+                self.name = Some(if 2 * score >= self.first.len() {
+                    name
+                } else {
+                    object::manifest_key(&self.first)
+                });
+                Some(actions)
+            }
+            None => {
+                self.name = Some(object::manifest_key(&self.first));
+                None
+            }
+        }
+    }
+}
+
+/// The manifests: what this program's go command asks for, and what a manifest said it would.
+#[derive(Default)]
+struct Ahead {
+    /// The first requests, the manifests found for them, and the one chosen.
+    choice: Mutex<Choice>,
+    /// The actions used, in the order first asked for, for the manifest written at close.
+    used: Mutex<(Vec<Action>, HashSet<[u8; ID_LEN]>)>,
+    /// What the manifest read said of each action.
+    known: Mutex<HashMap<[u8; ID_LEN], Action>>,
+    /// The manifest read, as it was.
+    read: Mutex<Vec<Action>>,
+    /// Outputs to fetch ahead, and whether fetching ahead has stopped.
+    queue: Mutex<(VecDeque<Action>, bool)>,
+    wake: Condvar,
+    /// Bytes that may still be fetched ahead.
+    allowance: AtomicU64,
+}
+
+impl Ahead {
+    /// Records that the go command used `action` (the first use of each counts).
+    fn used(&self, action: Action) {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let (order, seen) = &mut *used;
+        if order.len() < object::MANIFEST_MAX_ACTIONS && seen.insert(action.action) {
+            order.push(action);
+        }
+    }
+
+    /// Takes in a manifest: what it says of each action, and its outputs to fetch ahead.
+    fn expect(&self, actions: Vec<Action>) {
+        {
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            for a in &actions {
+                if known.insert(a.action, *a).is_none() {
+                    queue.0.push_back(*a);
+                }
+            }
+        }
+        *self.read.lock().unwrap_or_else(|p| p.into_inner()) = actions;
+        self.wake.notify_all();
+    }
+
+    /// The next output to fetch ahead; `None` once fetching ahead has stopped.
+    fn next(&self) -> Option<Action> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if queue.1 {
+                return None;
+            }
+            if let Some(a) = queue.0.pop_front() {
+                return Some(a);
+            }
+            queue = self.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn stop(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.wake.notify_all();
+    }
 }
 
 /// What the background uploads share with the program.
@@ -279,7 +402,13 @@ async fn exists(store: &dyn ObjectStore, path: &ObjectPath) -> Result<bool, Fail
 
 impl Remote {
     /// Opens the remote tier for a program whose local budget is `max_body` bytes at most.
-    pub fn open(options: &RemoteOptions, store: &Store, max_body: u64) -> anyhow::Result<Remote> {
+    /// Fetches ahead at most `allowance` bytes.
+    pub fn open(
+        options: &RemoteOptions,
+        store: &Store,
+        max_body: u64,
+        allowance: u64,
+    ) -> anyhow::Result<Remote> {
         let (object_store, location) =
             open_store(&options.url).map_err(|e| anyhow::anyhow!("--remote {e}"))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -304,6 +433,10 @@ impl Remote {
                 url: options.url.clone(),
             }),
             flights: Mutex::new(HashMap::new()),
+            ahead: Arc::new(Ahead {
+                allowance: AtomicU64::new(allowance),
+                ..Ahead::default()
+            }),
         })
     }
 
@@ -318,6 +451,7 @@ impl Remote {
             remote_verify_failures: get(&c.verify_failures),
             remote_errors: get(&c.errors),
             remote_dropped: get(&c.dropped),
+            remote_prefetched: get(&c.prefetched),
             ..Counts::default()
         }
     }
@@ -362,6 +496,16 @@ impl Remote {
     }
 
     fn try_get(&self, store: &Store, action: &[u8; ID_LEN]) -> Result<Fetched, Failure> {
+        let known = self
+            .ahead
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(action)
+            .copied();
+        if let Some(found) = known {
+            return self.serve(store, found, SystemTime::now());
+        }
         let text = self.runtime.block_on(async {
             let path = self.action_path(action);
             let got = timed(REQUEST_TIMEOUT, self.store.get(&path)).await?;
@@ -375,13 +519,18 @@ impl Remote {
         let Some(found) = object::parse_action(&text, action, self.max_body, now) else {
             return Err(Failure::Verify);
         };
+        self.serve(store, found, now)
+    }
+
+    /// Brings `found`'s output into `store` for the go command, recording its use.
+    fn serve(&self, store: &Store, found: Action, now: SystemTime) -> Result<Fetched, Failure> {
         let stored = self.bring_output(store, &found)?;
+        let mut used = found;
         if !self.read_only && policy::refresh_due(found.used_at, now) {
-            self.rewrite_action(Action {
-                used_at: now,
-                ..found
-            });
+            used.used_at = now;
+            self.rewrite_action(used);
         }
+        self.ahead.used(used);
         let disk_path = stored.disk_path;
         Ok(Fetched {
             hit: Hit {
@@ -392,6 +541,179 @@ impl Remote {
             },
             added_bytes: stored.added_bytes,
         })
+    }
+
+    /// Notes that the go command asked for `action`. The first request lists the manifests
+    /// filed under it, in the background; once [`policy::MANIFEST_AFTER_REQUESTS`] distinct
+    /// actions were asked for, the manifest that names the most of them is fetched ahead.
+    /// (The first request is the same whenever a go command builds the same thing; the next
+    /// few depend on which answers come first, and differ between a cold and a warm cache.)
+    pub fn asked(&self, action: &[u8; ID_LEN]) {
+        let (list, chosen) = {
+            let mut choice = self.ahead.choice.lock().unwrap_or_else(|p| p.into_inner());
+            if choice.first.len() >= policy::MANIFEST_AFTER_REQUESTS
+                || choice.first.contains(action)
+            {
+                return;
+            }
+            choice.first.push(*action);
+            (choice.first.len() == 1, choice.choose())
+        };
+        if let Some(actions) = chosen {
+            self.ahead.expect(actions);
+        }
+        if list && self.shared.usable() {
+            self.read_manifests(*action);
+        } else if list {
+            self.ahead
+                .choice
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .candidates = Some(Vec::new());
+        }
+    }
+
+    /// Notes a local hit: a use for the manifest, and, when the output came from the remote
+    /// ahead of the request, a use of the remote action (whose last use is then refreshed
+    /// when due).
+    pub fn hit_locally(&self, action: &[u8; ID_LEN], hit: &Hit) {
+        let known = self
+            .ahead
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(action)
+            .copied()
+            .filter(|k| k.output == hit.output_id && k.size == hit.size);
+        let now = SystemTime::now();
+        let used = match known {
+            Some(mut k) => {
+                if !self.read_only && self.shared.usable() && policy::refresh_due(k.used_at, now) {
+                    k.used_at = now;
+                    self.rewrite_action(k);
+                }
+                k
+            }
+            None => Action {
+                action: *action,
+                output: hit.output_id,
+                size: hit.size,
+                put_at: hit.put_at,
+                used_at: hit.put_at,
+            },
+        };
+        self.ahead.used(used);
+    }
+
+    /// Reads the manifests filed under the first request `first` (the newest
+    /// [`policy::MANIFEST_CANDIDATES`]) in the background, then chooses one.
+    fn read_manifests(&self, first: [u8; ID_LEN]) {
+        let under = ObjectPath::from(object::manifests_under(&self.prefix, &first));
+        let store = self.store.clone();
+        let shared = self.shared.clone();
+        let ahead = self.ahead.clone();
+        let max_body = self.max_body;
+        self.runtime.spawn(async move {
+            let candidates = match read_candidates(&store, &under, max_body, &shared).await {
+                Ok(c) => {
+                    shared.succeeded();
+                    c
+                }
+                Err(Failure::Error(e)) => {
+                    shared.failed("reading manifests", &e);
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
+            let chosen = {
+                let mut choice = ahead.choice.lock().unwrap_or_else(|p| p.into_inner());
+                choice.candidates = Some(candidates);
+                choice.choose()
+            };
+            if let Some(actions) = chosen {
+                ahead.expect(actions);
+            }
+        });
+    }
+
+    /// Fetches the outputs a manifest named, ahead of the go command, until
+    /// [`Remote::stop_fetching_ahead`]; `account` is told of the bytes each added. Each
+    /// answering thread of the program runs one.
+    pub fn fetch_ahead(&self, store: &Store, account: &dyn Fn(i64)) {
+        while let Some(found) = self.ahead.next() {
+            if !self.shared.usable() {
+                self.ahead.stop();
+                return;
+            }
+            let asked = {
+                let used = self.ahead.used.lock().unwrap_or_else(|p| p.into_inner());
+                used.1.contains(&found.action)
+            };
+            let afford = self
+                .ahead
+                .allowance
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                    left.checked_sub(found.size)
+                })
+                .is_ok();
+            if asked || !afford {
+                continue;
+            }
+            match self.bring_output(store, &found) {
+                Ok(stored) => {
+                    self.shared
+                        .counters
+                        .prefetched
+                        .fetch_add(1, Ordering::Relaxed);
+                    account(stored.added_bytes);
+                }
+                Err(Failure::Verify) => {
+                    self.shared
+                        .counters
+                        .verify_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(Failure::Error(e)) => self.shared.failed("fetching ahead", &e),
+                Err(Failure::Miss) => {}
+            }
+        }
+    }
+
+    /// Ends [`Remote::fetch_ahead`]: what is being fetched is finished, the rest dropped.
+    pub fn stop_fetching_ahead(&self) {
+        self.ahead.stop();
+    }
+
+    /// Writes this program's manifest (not in read-only mode, nor for a go command that used
+    /// few actions, nor when it says what the manifest read said), by `deadline`.
+    fn write_manifest(&self, deadline: Instant) {
+        let (first, name) = {
+            let choice = self.ahead.choice.lock().unwrap_or_else(|p| p.into_inner());
+            (choice.first.first().copied(), choice.name)
+        };
+        let (Some(first), Some(name)) = (first, name) else {
+            return;
+        };
+        if self.read_only || !self.shared.usable() {
+            return;
+        }
+        let used = std::mem::take(&mut self.ahead.used.lock().unwrap_or_else(|p| p.into_inner()).0);
+        if used.len() < policy::MANIFEST_MIN_ACTIONS
+            || *self.ahead.read.lock().unwrap_or_else(|p| p.into_inner()) == used
+        {
+            return;
+        }
+        let text = object::format_manifest(&used);
+        let limit = body_timeout(text.len() as u64)
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(REQUEST_TIMEOUT);
+        let path = ObjectPath::from(object::manifest_path(&self.prefix, &first, &name));
+        let put = self.store.put(&path, PutPayload::from(text.into_bytes()));
+        match self.runtime.block_on(timed(limit, put)) {
+            Ok(_) => self.shared.succeeded(),
+            Err(Failure::Error(e)) => self.shared.failed("writing the manifest", &e),
+            Err(_) => {}
+        }
     }
 
     /// Makes `found`'s output an entry of `store` for its action: fetched once however many
@@ -500,6 +822,14 @@ impl Remote {
 
     /// Queues the upload of a put (unless read-only): the body, then the action.
     pub fn put(&self, action: &[u8; ID_LEN], output: &[u8; ID_LEN], size: u64) {
+        let now = SystemTime::now();
+        self.ahead.used(Action {
+            action: *action,
+            output: *output,
+            size,
+            put_at: now,
+            used_at: now,
+        });
         if self.read_only || !self.shared.usable() {
             return;
         }
@@ -509,7 +839,6 @@ impl Remote {
             shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let now = SystemTime::now();
         let job = Upload {
             action: Action {
                 action: *action,
@@ -554,6 +883,7 @@ impl Remote {
     /// Waits up to the flush timeout for the uploads still pending (not at all once the
     /// remote is switched off), then drops the rest (counted) and stops.
     pub fn finish(self) -> Counts {
+        self.ahead.stop();
         let deadline = deadline_after(self.flush_timeout);
         // With the breaker open, what is pending is dropped anyway: no wait.
         while self.shared.pending.load(Ordering::Relaxed) > 0
@@ -575,10 +905,55 @@ impl Remote {
                 humantime::format_duration(self.flush_timeout)
             );
         }
+        self.write_manifest(deadline);
         let counts = self.counts();
         self.runtime.shutdown_background();
         counts
     }
+}
+
+/// The manifests under `under`, newest first (at most [`policy::MANIFEST_CANDIDATES`]), each
+/// with its name; those that cannot be read are counted as verification failures and left
+/// out.
+async fn read_candidates(
+    store: &Arc<dyn ObjectStore>,
+    under: &ObjectPath,
+    max_body: u64,
+    shared: &Shared,
+) -> Result<Vec<([u8; ID_LEN], Vec<Action>)>, Failure> {
+    let listed = timed(REQUEST_TIMEOUT, async {
+        let mut stream = store.list(Some(under));
+        let mut out = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta?;
+            if let Some(name) = meta.location.filename().and_then(object::id_of_name) {
+                out.push((meta.last_modified, name, meta.location));
+            }
+            if out.len() > policy::MANIFEST_LISTED_MAX {
+                break;
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    let mut listed = listed;
+    listed.sort_by_key(|l| std::cmp::Reverse(l.0));
+    listed.truncate(policy::MANIFEST_CANDIDATES);
+    let mut out = Vec::new();
+    for (_, name, path) in listed {
+        let got = timed(REQUEST_TIMEOUT, store.get(&path)).await?;
+        let text = read_limited(got.into_stream(), object::MANIFEST_MAX_LEN).await?;
+        match text.and_then(|t| object::parse_manifest(&t, max_body, SystemTime::now())) {
+            Some(actions) => out.push((name, actions)),
+            None => {
+                shared
+                    .counters
+                    .verify_failures
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Collects a stream of at most `limit` bytes; `None` when it is longer.

@@ -13,6 +13,24 @@
 //! field is what `prune --remote` ages by (object stores do not let a client set an object's
 //! modification time); a hit rewrites it at most once a day
 //! ([`crate::policy::remote::refresh_due`]).
+//!
+//! A *manifest* `manifests/<F hex>/<N hex>` lists the actions one go command used, in the
+//! order it first asked for them, so that the next go command that starts the same way can
+//! fetch their outputs ahead of its requests. `F` is the first action the command asked for;
+//! `N` names one of the commands that start with it (`go build`, `go vet` and `go test` of a
+//! module may): the name of the manifest the command chose and mostly followed, or else
+//! [`manifest_key`] of its first few requests. It is a header line and then one action line
+//! per action:
+//!
+//! ```text
+//! go-disk-guard-manifest v1\n
+//! go-disk-guard-action v1 <A hex> <O hex> <size> <put, Unix ns> <last use, Unix s>\n
+//! …
+//! ```
+//!
+//! A manifest is believed exactly as far as an action object is (its mappings cannot be
+//! verified; the bodies it names are, when fetched), and only whole: one line that is not an
+//! action line and the manifest is ignored.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +43,16 @@ const MAGIC: &str = "go-disk-guard-action";
 
 /// An action object is never longer than this; a longer one is not ours.
 pub const ACTION_MAX_LEN: usize = 256;
+
+/// The header line of a manifest.
+const MANIFEST_HEADER: &str = "go-disk-guard-manifest v1\n";
+
+/// A manifest lists at most this many actions (a build of tens of thousands of packages);
+/// one that is longer is not ours.
+pub const MANIFEST_MAX_ACTIONS: usize = 65_536;
+
+/// A manifest is never longer than this.
+pub const MANIFEST_MAX_LEN: usize = MANIFEST_HEADER.len() + MANIFEST_MAX_ACTIONS * ACTION_MAX_LEN;
 
 /// An action as the remote holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +74,32 @@ pub fn action_key(prefix: &str, id: &[u8; ID_LEN]) -> String {
 /// The object key of output `id` under `prefix`.
 pub fn output_key(prefix: &str, id: &[u8; ID_LEN]) -> String {
     key(prefix, "outputs", id)
+}
+
+/// Where the manifests of go commands whose first request was `first` are filed.
+pub fn manifests_under(prefix: &str, first: &[u8; ID_LEN]) -> String {
+    format!("{}/", key(prefix, "manifests", first))
+}
+
+/// The object key of the manifest `name` filed under the first request `first`.
+pub fn manifest_path(prefix: &str, first: &[u8; ID_LEN], name: &[u8; ID_LEN]) -> String {
+    format!("{}{}", manifests_under(prefix, first), hex(name))
+}
+
+/// The name of the manifest for a go command whose first distinct requests were `first`, in
+/// any order: the SHA-256 of the sorted IDs. (The go command asks for its first actions from
+/// several goroutines; their order varies from run to run, the set does not.)
+pub fn manifest_key(first: &[[u8; ID_LEN]]) -> [u8; ID_LEN] {
+    let mut sorted = first.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    for id in &sorted {
+        hash.update(id);
+    }
+    let mut out = [0u8; ID_LEN];
+    out.copy_from_slice(hash.finish().as_ref());
+    out
 }
 
 fn key(prefix: &str, kind: &str, id: &[u8; ID_LEN]) -> String {
@@ -117,15 +171,20 @@ pub fn parse_action(
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    let line = text.strip_suffix('\n')?;
+    let found = parse_line(text.strip_suffix('\n')?, max_size, now)?;
+    (found.action == *action).then_some(found)
+}
+
+/// One action line, without its newline.
+fn parse_line(line: &str, max_size: u64, now: SystemTime) -> Option<Action> {
+    if line.len() >= ACTION_MAX_LEN {
+        return None;
+    }
     let mut words = line.split(' ');
     if words.next()? != MAGIC || words.next()? != "v1" {
         return None;
     }
-    let named = id_of_name(words.next()?)?;
-    if named != *action {
-        return None;
-    }
+    let action = id_of_name(words.next()?)?;
     let output = id_of_name(words.next()?)?;
     let size = number(words.next()?)?;
     let put_nanos = number(words.next()?)?;
@@ -139,12 +198,43 @@ pub fn parse_action(
         return None;
     }
     Some(Action {
-        action: *action,
+        action,
         output,
         size,
         put_at,
         used_at,
     })
+}
+
+/// A manifest's text: the header, then `actions` (at most [`MANIFEST_MAX_ACTIONS`]).
+pub fn format_manifest(actions: &[Action]) -> String {
+    let mut text = String::from(MANIFEST_HEADER);
+    for a in actions.iter().take(MANIFEST_MAX_ACTIONS) {
+        text.push_str(&format_action(a));
+    }
+    text
+}
+
+/// Reads a manifest at `now`: `None` unless it is exactly what [`format_manifest`] writes,
+/// every action naming an output of at most `max_size` bytes and no time in the future.
+pub fn parse_manifest(bytes: &[u8], max_size: u64, now: SystemTime) -> Option<Vec<Action>> {
+    if bytes.len() > MANIFEST_MAX_LEN {
+        return None;
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    let body = text.strip_prefix(MANIFEST_HEADER)?;
+    if body.is_empty() {
+        return Some(Vec::new());
+    }
+    let body = body.strip_suffix('\n')?;
+    let mut actions = Vec::new();
+    for line in body.split('\n') {
+        if actions.len() >= MANIFEST_MAX_ACTIONS {
+            return None;
+        }
+        actions.push(parse_line(line, max_size, now)?);
+    }
+    Some(actions)
 }
 
 #[cfg(test)]
@@ -217,12 +307,94 @@ mod tests {
         assert_eq!(id_of_name("5a"), None);
     }
 
+    #[test]
+    fn a_manifest_reads_back_whole_and_nothing_else_does() {
+        let a = sample();
+        let b = Action {
+            action: [0xcd; ID_LEN],
+            size: 0,
+            ..sample()
+        };
+        let text = format_manifest(&[a, b]);
+        assert_eq!(
+            parse_manifest(text.as_bytes(), u64::MAX, now()),
+            Some(vec![a, b])
+        );
+        let empty = format_manifest(&[]);
+        assert_eq!(
+            parse_manifest(empty.as_bytes(), u64::MAX, now()),
+            Some(vec![])
+        );
+        // One bad line spoils the whole: a size beyond the limit, a missing last newline, a
+        // blank line, no header, an action object's text, a second header.
+        assert_eq!(parse_manifest(text.as_bytes(), 4095, now()), None);
+        assert_eq!(
+            parse_manifest(text.trim_end().as_bytes(), u64::MAX, now()),
+            None
+        );
+        let blank = text.replacen('\n', "\n\n", 2);
+        assert_eq!(parse_manifest(blank.as_bytes(), u64::MAX, now()), None);
+        let headless = format_action(&a);
+        assert_eq!(parse_manifest(headless.as_bytes(), u64::MAX, now()), None);
+        let twice = format!("{text}{text}");
+        assert_eq!(parse_manifest(twice.as_bytes(), u64::MAX, now()), None);
+    }
+
+    #[test]
+    fn a_manifest_longer_than_its_limit_is_not_read() {
+        let many = vec![sample(); MANIFEST_MAX_ACTIONS + 1];
+        // Writing keeps to the limit; a longer text, however written, is not read.
+        let text = format_manifest(&many);
+        assert_eq!(
+            parse_manifest(text.as_bytes(), u64::MAX, now()).map(|m| m.len()),
+            Some(MANIFEST_MAX_ACTIONS)
+        );
+        let longer = format!("{text}{}", format_action(&sample()));
+        assert_eq!(parse_manifest(longer.as_bytes(), u64::MAX, now()), None);
+    }
+
+    #[test]
+    fn a_manifest_is_named_after_the_set_of_first_requests_not_their_order() {
+        let ids: Vec<[u8; ID_LEN]> = (0..8u8).map(|i| [i; ID_LEN]).collect();
+        let mut shuffled = ids.clone();
+        shuffled.reverse();
+        shuffled.swap(2, 5);
+        assert_eq!(manifest_key(&ids), manifest_key(&shuffled));
+        let mut other = ids.clone();
+        other[3] = [0xff; ID_LEN];
+        assert_ne!(manifest_key(&ids), manifest_key(&other));
+        assert_eq!(
+            manifest_path("ci/linux", &[0xab; ID_LEN], &[0x01; ID_LEN]),
+            format!(
+                "ci/linux/manifests/{}/{}",
+                "ab".repeat(ID_LEN),
+                "01".repeat(ID_LEN)
+            )
+        );
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
 
         proptest! {
             #![proptest_config(crate::testing::budget(1000))]
+
+            /// Whatever the bucket holds under a manifest's key: reading it never panics, and
+            /// what is accepted keeps within the size asked for and reads back as written.
+            #[test]
+            fn any_manifest_bytes_are_judged(
+                head in proptest::option::of(Just(MANIFEST_HEADER)),
+                bytes in proptest::collection::vec(any::<u8>(), 0..600),
+                max in any::<u64>(),
+            ) {
+                let mut all = head.unwrap_or_default().as_bytes().to_vec();
+                all.extend_from_slice(&bytes);
+                if let Some(m) = parse_manifest(&all, max, now()) {
+                    prop_assert!(m.iter().all(|a| a.size <= max));
+                    prop_assert_eq!(format_manifest(&m).into_bytes(), all);
+                }
+            }
 
             /// Whatever the bucket holds under an action's key: reading it never panics, and
             /// what is accepted names that action and keeps within the size asked for.

@@ -4,8 +4,10 @@
 //! `PREFIX/outputs/` listed; the actions are listed again, and those written meanwhile read,
 //! so that what they reference is kept too. What goes is
 //! [`crate::policy::remote::plan_remote_prune`]'s decision; the actions go first, so that an
-//! action never names an output already gone because of this prune. Only objects this
-//! program names (64 hex digits) are touched.
+//! action never names an output already gone because of this prune. Manifests (under
+//! `PREFIX/manifests/`) go when they were not written for as long as `--older-than`: every
+//! read-write cache program whose go command used it rewrites it when it changed. Only
+//! objects this program names (64 hex digits) are touched.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use super::object;
 use crate::cacheprog::protocol::ID_LEN;
 use crate::policy::remote::{
     ActionUse, Listed, ListedAction, RemotePruneGoals, RemotePrunePlan, plan_remote_prune,
+    stale_manifests,
 };
 
 /// Requests at once.
@@ -40,8 +43,10 @@ pub struct RemotePruneOutcome {
     pub unreadable_actions: u64,
     pub outputs: u64,
     pub bytes: u64,
+    pub manifests: u64,
     pub removed_actions: u64,
     pub removed_outputs: u64,
+    pub removed_manifests: u64,
     pub removed_bytes: u64,
     /// Objects that could not be removed.
     pub failed: u64,
@@ -131,6 +136,7 @@ struct Contents {
     read: Vec<ListedAction>,
     outputs: Vec<Found>,
     written_since: Vec<[u8; ID_LEN]>,
+    manifests: Vec<Found>,
 }
 
 async fn contents(
@@ -163,11 +169,13 @@ async fn contents(
         .flatten()
         .map(|a| a.output)
         .collect();
+    let manifests = list(store.as_ref(), &section(prefix, "manifests")).await?;
     Ok(Contents {
         actions,
         read,
         outputs,
         written_since,
+        manifests,
     })
 }
 
@@ -184,17 +192,24 @@ pub async fn prune_store(
     let plan = plan_remote_prune(&c.read, &outputs, &c.written_since, &request.goals, now);
     let doomed_actions: Vec<&Found> = plan.actions.iter().map(|&i| &c.actions[i]).collect();
     let doomed_outputs: Vec<&Found> = plan.outputs.iter().map(|&i| &c.outputs[i]).collect();
+    let manifests: Vec<Listed> = c.manifests.iter().map(Found::listed).collect();
+    let doomed_manifests: Vec<&Found> = stale_manifests(&manifests, request.goals.older_than, now)
+        .into_iter()
+        .map(|i| &c.manifests[i])
+        .collect();
     let mut outcome = tally(url, request, &c, &plan);
+    outcome.removed_manifests = doomed_manifests.len() as u64;
     outcome.removed_bytes = doomed_actions
         .iter()
         .chain(&doomed_outputs)
+        .chain(&doomed_manifests)
         .map(|f| f.meta.size)
         .fold(0, u64::saturating_add);
     if request.dry_run {
         return Ok(outcome);
     }
     // Actions first: an action never names an output already gone because of this prune.
-    for batch in [doomed_actions, doomed_outputs] {
+    for batch in [doomed_manifests, doomed_actions, doomed_outputs] {
         outcome.failed += delete(&store, batch).await;
     }
     Ok(outcome)
@@ -213,10 +228,12 @@ fn tally(
         actions: c.actions.len() as u64,
         unreadable_actions: plan.unreadable,
         outputs: c.outputs.len() as u64,
+        manifests: c.manifests.len() as u64,
         bytes: c
             .actions
             .iter()
             .chain(&c.outputs)
+            .chain(&c.manifests)
             .map(|f| f.meta.size)
             .fold(0u64, u64::saturating_add),
         removed_actions: plan.actions.len() as u64,
