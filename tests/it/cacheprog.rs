@@ -625,6 +625,7 @@ fn env_with_remote(home: &Path, args: &[&str]) -> Output {
 }
 
 /// The GOCACHEPROG an `--emit sh` payload exports.
+#[cfg(feature = "remote")]
 fn exported_gocacheprog(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
@@ -637,6 +638,7 @@ fn exported_gocacheprog(out: &Output) -> String {
         .replace("'\\''", "'")
 }
 
+#[cfg(feature = "remote")]
 #[test]
 fn env_hands_on_the_remote_tier_in_gocacheprog() {
     let home = tempfile::tempdir().unwrap();
@@ -754,6 +756,12 @@ fn a_configuration_file_cannot_name_the_remote_tier() {
         assert!(!String::from_utf8_lossy(&out.stdout).contains("attacker"));
     }
     // It may make the remote tier read-only (it can only tighten).
+    #[cfg(feature = "remote")]
+    a_configuration_file_may_make_the_remote_tier_read_only(h);
+}
+
+#[cfg(feature = "remote")]
+fn a_configuration_file_may_make_the_remote_tier_read_only(h: &Path) {
     fs::write(
         h.join(".go-disk-guard.yml"),
         "cacheprog-max-size: 1GiB\ncacheprog-remote-read-only: true\n",
