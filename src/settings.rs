@@ -20,7 +20,7 @@ use table::ConfigFile;
 pub use table::{
     BoolKind, DurationKind, EmitKind, FlagGroup, Flags, FormatKind, Group, InFile, Kind, Layer,
     NOT_CARRIED_KEYS, PathKind, PathsKind, RelocateKind, SETTING_KEYS, SETTINGS, Setting, SizeKind,
-    Yaml, groups, setting,
+    TextKind, Yaml, groups, setting,
 };
 
 /// The name of the configuration file looked for in the working directory and the git root.
@@ -375,6 +375,10 @@ pub struct Settings {
     /// Hand on GOCACHEPROG running `go-disk-guard cacheprog` with this budget.
     #[serde(serialize_with = "serialize_opt_size")]
     pub cacheprog_max_size: Option<Size>,
+    /// With it, the GOCACHEPROG handed on names this remote tier (`--remote`).
+    pub cacheprog_remote: Option<String>,
+    /// ...read-only (`--remote-read-only`).
+    pub cacheprog_remote_read_only: bool,
     #[serde(serialize_with = "serialize_duration")]
     pub keep_recent: Duration,
     #[serde(serialize_with = "serialize_duration")]
@@ -418,6 +422,8 @@ impl Settings {
             target,
             cache_max_size: layer.cache_max_size,
             cacheprog_max_size: layer.cacheprog_max_size,
+            cacheprog_remote: layer.cacheprog_remote,
+            cacheprog_remote_read_only: layer.cacheprog_remote_read_only.unwrap_or(false),
             keep_recent: layer.keep_recent.unwrap_or(DEFAULT_KEEP_RECENT),
             lock_timeout: layer.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT),
             paths: layer.paths.unwrap_or_default(),
@@ -761,6 +767,26 @@ mod tests {
     }
 
     #[test]
+    fn a_configuration_file_cannot_name_a_remote_tier_but_may_make_it_read_only() {
+        let err = yaml("soft: 1GB\ncacheprog-remote: s3://bucket/p\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2 column 19") && err.contains("GO_DISK_GUARD_CACHEPROG_REMOTE"),
+            "{err}"
+        );
+        let layer = yaml("cacheprog-remote-read-only: true\n").unwrap();
+        assert_eq!(layer.cacheprog_remote_read_only, Some(true));
+        // The environment and flags still can; a saved file does not carry the remote.
+        let env = Layer::from_env(|n| {
+            (n == "GO_DISK_GUARD_CACHEPROG_REMOTE").then(|| "s3://bucket/p".into())
+        })
+        .unwrap();
+        assert_eq!(env.cacheprog_remote.as_deref(), Some("s3://bucket/p"));
+        assert_eq!(yaml(&env.to_yaml().unwrap()).unwrap(), Layer::default());
+    }
+
+    #[test]
     fn saved_settings_read_back_whatever_the_characters() {
         for text in [
             "\u{fffe}",
@@ -799,7 +825,8 @@ mod tests {
                 "format" => "json",
                 "emit" => "sh",
                 "relocate" => "auto",
-                "migrate" | "dry-run" => "true",
+                "migrate" | "dry-run" | "cacheprog-remote-read-only" => "true",
+                "cacheprog-remote" => "s3://bucket/prefix",
                 "keep-recent" | "lock-timeout" => "1h",
                 "soft" | "hard" | "target" | "cache-max-size" | "cacheprog-max-size"
                 | "tmp-min" => "1GB",

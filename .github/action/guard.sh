@@ -2,6 +2,7 @@
 # The action's check step: runs go-disk-guard check (settings come from GO_DISK_GUARD_*
 # variables set from the inputs). fail-on-hard: false makes a hard-limit breach a warning
 # annotation and lets the step succeed (`check --fail-on-hard false`).
+# cacheprog-remote-read-only (GDG_CACHEPROG_REMOTE_READ_ONLY) is resolved here, see below.
 #
 # The settings the check ran with are saved under RUNNER_TEMP, and the github emit format
 # hands GO_DISK_GUARD_CONFIG naming that file to the rest of the job: a later
@@ -13,6 +14,21 @@ case "${GDG_FAIL_ON_HARD:-true}" in
     true | false) ;;
     *)
         echo "::error title=go-disk-guard::fail-on-hard must be true or false"
+        exit 2
+        ;;
+esac
+# cacheprog-remote-read-only: auto makes the remote tier read-only for a pull request from a
+# fork (GDG_FORK_PULL_REQUEST, resolved from the event by the step's env). Otherwise auto
+# leaves GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY as the job set it (unset: false).
+case "${GDG_CACHEPROG_REMOTE_READ_ONLY:-auto}" in
+    auto)
+        if [ "${GDG_FORK_PULL_REQUEST:-}" = true ]; then
+            export GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY=true
+        fi
+        ;;
+    true | false) export GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY="$GDG_CACHEPROG_REMOTE_READ_ONLY" ;;
+    *)
+        echo "::error title=go-disk-guard::cacheprog-remote-read-only must be auto, true or false"
         exit 2
         ;;
 esac

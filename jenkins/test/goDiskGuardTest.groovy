@@ -89,6 +89,40 @@ test('cacheprogMaxSize hands the body a GOCACHEPROG serving GOCACHE within the b
     assert runEnv.contains('GO_DISK_GUARD_CACHEPROG_MAX_SIZE=64MiB')
 }
 
+test('cacheprogRemote joins GOCACHEPROG, read-only by default for a pull request from a fork') {
+    String remote = "${binary.path} cacheprog --dir %s/gocache --max-size 67108864 --remote s3://ci-go-cache/linux"
+    def handedOn = { Map extra, String changeFork ->
+        Pipeline p = agent()
+        if (changeFork != null) {
+            p.env.CHANGE_FORK = changeFork
+        }
+        String seen = null
+        Map config = [binary: binary.path, soft: '1KiB', hard: '0', cacheprogMaxSize: '64MiB',
+                      cacheprogRemote: 's3://ci-go-cache/linux'] + extra
+        p.load().call(config) {
+            seen = p.effectiveEnv().GOCACHEPROG
+        }
+        List runEnv = p.calls.find { it[0] == 'withEnv' }[1]
+        assert runEnv.contains('GO_DISK_GUARD_CACHEPROG_REMOTE=s3://ci-go-cache/linux')
+        return seen - String.format(remote, p.root.path)
+    }
+    assert handedOn([:], null) == ''
+    assert handedOn([:], '') == ''
+    assert handedOn([:], 'stranger') == ' --remote-read-only'
+    assert handedOn([cacheprogRemoteReadOnly: false], 'stranger') == ''
+    assert handedOn([cacheprogRemoteReadOnly: true], null) == ' --remote-read-only'
+}
+
+test('without a body, a fork\'s read-only remote tier stays set for the rest of the run') {
+    Pipeline p = agent()
+    p.env.CHANGE_FORK = 'stranger'
+    p.load().call([binary: binary.path, soft: '1KiB', hard: '0', cacheprogMaxSize: '64MiB',
+                   cacheprogRemote: 's3://ci-go-cache/linux'])
+    assert p.env.GOCACHEPROG.endsWith(' --remote s3://ci-go-cache/linux --remote-read-only')
+    assert p.env.GO_DISK_GUARD_CACHEPROG_REMOTE == 's3://ci-go-cache/linux'
+    assert p.env.GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY == 'true'
+}
+
 test('the body can guard a build while it runs with go-disk-guard run') {
     Pipeline p = agent()
     int code = -1

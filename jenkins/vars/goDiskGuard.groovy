@@ -40,6 +40,8 @@ import groovy.transform.Field
     target      : 'GO_DISK_GUARD_TARGET',
     cacheMaxSize: 'GO_DISK_GUARD_CACHE_MAX_SIZE',
     cacheprogMaxSize: 'GO_DISK_GUARD_CACHEPROG_MAX_SIZE',
+    cacheprogRemote: 'GO_DISK_GUARD_CACHEPROG_REMOTE',
+    cacheprogRemoteReadOnly: 'GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY',
     keepRecent  : 'GO_DISK_GUARD_KEEP_RECENT',
     paths       : 'GO_DISK_GUARD_PATHS',
     relocate    : 'GO_DISK_GUARD_RELOCATE',
@@ -71,7 +73,10 @@ def call(Map config = [:], Closure body = null) {
     String errFile = "${jsonFile}.err"
     String settingsFile = "${stem}-settings.yml"
 
-    List<String> runEnv = settingsEnvironment(config)
+    // Whoever can write the remote tier's bucket can make builds link code they choose: a
+    // build of a pull request from a fork (CHANGE_FORK) only reads it, unless told otherwise.
+    Map settings = withReadOnlyDefault(config, env.CHANGE_FORK)
+    List<String> runEnv = settingsEnvironment(settings)
     runEnv.add("GO_DISK_GUARD_BIN=${exe}")
     runEnv.add("GO_DISK_GUARD_EMIT_FILE=${jsonFile}")
     runEnv.add("GO_DISK_GUARD_ERR_FILE=${errFile}")
@@ -115,7 +120,7 @@ def call(Map config = [:], Closure body = null) {
         // For the rest of the run, which may go on on another agent, where the saved file is
         // not: the settings travel as GO_DISK_GUARD_* variables instead (but for what the
         // check did once), and the file is not named.
-        List<String> carried = carriedEnvironment(config)
+        List<String> carried = carriedEnvironment(settings)
         envEntries = envEntries.findAll { !it.startsWith('GO_DISK_GUARD_CONFIG=') } + carried
         for (int i = 0; i < envEntries.size(); i++) {
             String entry = envEntries[i]
@@ -180,6 +185,21 @@ static List<String> settingsEnvironment(Map config) {
             text = value instanceof Collection ? value.join('\n') : value.toString()
         }
         out << "${var}=${text}".toString()
+    }
+    return out
+}
+
+/**
+ * `config` with `cacheprogRemoteReadOnly` true when it is not given and `changeFork` is set
+ * (multibranch pipelines set CHANGE_FORK for a pull request from a fork). Otherwise it stays
+ * as given: not given leaves the variable empty, which reads as false but lets a
+ * configuration file make the remote read-only.
+ */
+@NonCPS
+static Map withReadOnlyDefault(Map config, def changeFork) {
+    Map out = new LinkedHashMap(config)
+    if (out.cacheprogRemoteReadOnly == null && changeFork) {
+        out.cacheprogRemoteReadOnly = 'true'
     }
     return out
 }

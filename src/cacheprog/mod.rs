@@ -753,18 +753,40 @@ fn is_full(e: &io::Error) -> bool {
     )
 }
 
-/// The GOCACHEPROG value that runs `exe cacheprog` on `dir` within `max_size`, quoted as the
-/// go command splits it (`cmd/internal/quoted`: fields separated by spaces, a field in single
-/// or double quotes taken as is). A path holding both kinds of quote cannot be written.
-pub fn command_line(exe: &Path, dir: &Path, max_size: Size) -> Result<String, Error> {
-    let args = [
+/// The remote tier a handed-on GOCACHEPROG names.
+#[derive(Clone, Copy, Debug)]
+pub struct HandedRemote<'a> {
+    /// `--remote URL`.
+    pub url: &'a str,
+    /// `--remote-read-only`.
+    pub read_only: bool,
+}
+
+/// The GOCACHEPROG value that runs `exe cacheprog` on `dir` within `max_size` (and with the
+/// `remote` tier), quoted as the go command splits it (`cmd/internal/quoted`: fields separated
+/// by spaces, a field in single or double quotes taken as is). A path or URL holding both
+/// kinds of quote cannot be written.
+pub fn command_line(
+    exe: &Path,
+    dir: &Path,
+    max_size: Size,
+    remote: Option<HandedRemote<'_>>,
+) -> Result<String, Error> {
+    let max_size = max_size.to_arg();
+    let mut args = vec![
         exe.to_str(),
         Some("cacheprog"),
         Some("--dir"),
         dir.to_str(),
         Some("--max-size"),
-        Some(&max_size.to_arg()),
+        Some(max_size.as_str()),
     ];
+    if let Some(remote) = remote {
+        args.extend([Some("--remote"), Some(remote.url)]);
+        if remote.read_only {
+            args.push(Some("--remote-read-only"));
+        }
+    }
     let mut line = String::new();
     for arg in args {
         let arg = arg.ok_or_else(|| {
@@ -874,16 +896,56 @@ mod tests {
             ("/opt/it's here/go-disk-guard", "/tmp/\"quoted\" dir"),
             ("/opt/tab\there/g", "/x"),
         ] {
-            let line = command_line(Path::new(exe), Path::new(dir), size).unwrap();
+            let line = command_line(Path::new(exe), Path::new(dir), size, None).unwrap();
             assert_eq!(
                 go_split(&line),
                 [exe, "cacheprog", "--dir", dir, "--max-size", "5368709120"],
                 "{line}"
             );
         }
-        let err = command_line(Path::new("/a'b\"c"), Path::new("/x"), size).unwrap_err();
+        let err = command_line(Path::new("/a'b\"c"), Path::new("/x"), size, None).unwrap_err();
         assert!(err.to_string().contains("both single and double quotes"));
-        let pct = command_line(Path::new("/g"), Path::new("/c"), "15%".parse().unwrap());
+        let pct = command_line(
+            Path::new("/g"),
+            Path::new("/c"),
+            "15%".parse().unwrap(),
+            None,
+        );
         assert_eq!(pct.unwrap(), "/g cacheprog --dir /c --max-size 15%");
+    }
+
+    #[test]
+    fn the_remote_tier_splits_back_as_go_splits_it() {
+        let size: Size = "1GiB".parse().unwrap();
+        let line = |url: &str, read_only: bool| {
+            let remote = HandedRemote { url, read_only };
+            command_line(Path::new("/g"), Path::new("/c"), size, Some(remote))
+        };
+        assert_eq!(
+            line("s3://b/p", true).unwrap(),
+            "/g cacheprog --dir /c --max-size 1073741824 --remote s3://b/p --remote-read-only"
+        );
+        for url in [
+            "s3://bucket/prefix",
+            "s3://bucket/a b",
+            "s3://bucket/it's",
+            "s3://bucket/\"quoted\" x",
+            "s3://bucket/tab\there",
+        ] {
+            for read_only in [false, true] {
+                let got = line(url, read_only).unwrap();
+                let mut want = vec!["/g", "cacheprog", "--dir", "/c", "--max-size"];
+                want.extend(["1073741824", "--remote", url]);
+                if read_only {
+                    want.push("--remote-read-only");
+                }
+                assert_eq!(go_split(&got), want, "{got}");
+            }
+        }
+        let err = line("s3://bucket/a'b\"c", false).unwrap_err();
+        assert!(
+            err.to_string().contains("both single and double quotes"),
+            "{err}"
+        );
     }
 }

@@ -14,8 +14,9 @@ use crate::settings::Settings;
 use crate::units::format_bytes;
 
 use super::steps::{
-    cacheprog_command, cacheprog_finding, go_findings, json_ready, locate_cache, measure, notice,
-    remeasure, resolve_and_relocate, unmet_goal, warning, with_limits,
+    cacheprog_command, cacheprog_finding, check_cacheprog_remote, go_findings, json_ready,
+    locate_cache, measure, notice, remeasure, resolve_and_relocate, unmet_goal, warning,
+    with_limits,
 };
 use super::{Hand, Invocation};
 
@@ -34,6 +35,7 @@ pub fn run(invocation: Invocation, fail_on_hard: bool) -> anyhow::Result<super::
 /// `check`: measure; prune the build cache on any volume below soft, up to the target (and
 /// to the cache budget, if set); measure again; fail when a volume stays below hard.
 pub fn report(settings: &Settings) -> anyhow::Result<Report> {
+    check_cacheprog_remote(settings)?;
     let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
     findings.extend(cacheprog_finding(settings, &go));

@@ -5,7 +5,8 @@ use crate::report::Report;
 use crate::settings::Settings;
 
 use super::steps::{
-    cacheprog_command, cacheprog_finding, go_findings, json_ready, measure, resolve_and_relocate,
+    cacheprog_command, cacheprog_finding, check_cacheprog_remote, go_findings, json_ready, measure,
+    resolve_and_relocate,
 };
 use super::{Hand, Invocation};
 
@@ -17,6 +18,7 @@ pub fn run(invocation: Invocation) -> anyhow::Result<super::Outcome> {
 /// `env`: resolve Go's directories and measure their volumes, to hand them on. No pruning,
 /// no cache scan.
 pub fn report(settings: &Settings) -> anyhow::Result<Report> {
+    check_cacheprog_remote(settings)?;
     let (go, relocation) = resolve_and_relocate(settings)?;
     let mut findings = go_findings(&go);
     findings.extend(cacheprog_finding(settings, &go));

@@ -15,12 +15,51 @@ use crate::report::Report;
 use crate::settings::{Format, Settings};
 use crate::units::format_bytes;
 
+/// Checks `--cacheprog-remote` before anything is done: it needs `--cacheprog-max-size` (it
+/// only joins the GOCACHEPROG that one hands on), and its URL must be one `cacheprog
+/// --remote` takes, read by the same parser. A usage error otherwise.
+pub(crate) fn check_cacheprog_remote(settings: &Settings) -> Result<(), Error> {
+    let Some(url) = &settings.cacheprog_remote else {
+        return Ok(());
+    };
+    if settings.cacheprog_max_size.is_none() {
+        return Err(Error::Usage(
+            "--cacheprog-remote needs --cacheprog-max-size SIZE: the remote tier is part of \
+             the GOCACHEPROG handed on with a budget"
+                .into(),
+        ));
+    }
+    remote_url_ok(url)
+}
+
+#[cfg(feature = "remote")]
+fn remote_url_ok(url: &str) -> Result<(), Error> {
+    crate::cacheprog::remote::parse_url(url)
+        .map(drop)
+        .map_err(|e| Error::Usage(format!("--cacheprog-remote: {}", crate::escape::line(&e))))
+}
+
+#[cfg(not(feature = "remote"))]
+fn remote_url_ok(_: &str) -> Result<(), Error> {
+    Err(Error::Usage(
+        "--cacheprog-remote: this go-disk-guard was built without the `remote` feature".into(),
+    ))
+}
+
 /// The GOCACHEPROG value that keeps GOCACHE within `--cacheprog-max-size`, if asked for:
-/// this very binary, by absolute path.
+/// this very binary, by absolute path, with the remote tier of `--cacheprog-remote`.
 pub(crate) fn cacheprog_command(settings: &Settings, go: &GoEnv) -> anyhow::Result<Option<String>> {
     let Some(max) = settings.cacheprog_max_size else {
         return Ok(None);
     };
+    check_cacheprog_remote(settings)?;
+    let remote = settings
+        .cacheprog_remote
+        .as_deref()
+        .map(|url| crate::cacheprog::HandedRemote {
+            url,
+            read_only: settings.cacheprog_remote_read_only,
+        });
     let gocache = go
         .get("GOCACHE")
         .filter(|c| std::path::Path::new(c).is_absolute())
@@ -35,6 +74,7 @@ pub(crate) fn cacheprog_command(settings: &Settings, go: &GoEnv) -> anyhow::Resu
         &exe,
         std::path::Path::new(gocache),
         max,
+        remote,
     )?))
 }
 

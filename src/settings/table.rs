@@ -278,6 +278,26 @@ impl Kind for PathsKind {
     }
 }
 
+/// Text, taken as given (a value the command that uses it checks).
+pub struct TextKind;
+impl Kind for TextKind {
+    type Value = String;
+    scalar_file!();
+    fn parse(text: &str, _: &str) -> Result<String, Error> {
+        Ok(text.to_string())
+    }
+    fn yaml(value: &String) -> Result<Yaml, Error> {
+        Ok(Yaml::Scalar(value.clone()))
+    }
+    fn arg(arg: Arg) -> Arg {
+        arg.action(ArgAction::Set)
+            .value_parser(clap::value_parser!(String))
+    }
+    fn from_matches(matches: &ArgMatches, id: &str) -> Option<String> {
+        one(matches, id)
+    }
+}
+
 /// `true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`); on the command line a flag that
 /// turns it on.
 pub struct BoolKind;
@@ -604,6 +624,33 @@ settings! {
         key: "cacheprog-max-size", flag: "cacheprog-max-size", value_name: "SIZE", default: None,
         group: Emit, carried: true, file: InFile::Allowed,
     }
+    /// With --cacheprog-max-size: the handed-on GOCACHEPROG also names a shared remote tier,
+    /// `--remote URL` (s3://BUCKET[/PREFIX]).
+    cacheprog_remote: TextKind {
+        key: "cacheprog-remote", flag: "cacheprog-remote", value_name: "URL", default: None,
+        group: Emit,
+        // Not carried: a saved settings file is read back as a configuration file, which
+        // refuses it.
+        carried: false,
+        // A configuration file may be a repository's, which a stranger's pull request can
+        // change: whoever names the bucket chooses what builds link, and where their outputs
+        // go.
+        file: InFile::Refused(
+            "cannot name a remote tier (a repository's file must not choose what builds link \
+             or where their outputs go)"
+        ),
+    }
+    /// With --cacheprog-remote: the handed-on GOCACHEPROG never writes to the bucket
+    /// (`--remote-read-only`), for untrusted builds.
+    cacheprog_remote_read_only: BoolKind {
+        key: "cacheprog-remote-read-only", flag: "cacheprog-remote-read-only", value_name: "BOOL",
+        default: Some("false"),
+        group: Emit, carried: true,
+        // A file may set it: it can only tighten. Every other source outranks the file (a
+        // variable saying false included), the flag can only turn it on, and a file's false
+        // is the default; true only takes writing away.
+        file: InFile::Allowed,
+    }
     /// Point GOCACHE, GOMODCACHE and GOPATH (GOBIN under it) at DIR/go-disk-guard/{cache,
     /// modcache,path}, or with `auto` at the roomiest local disk, preferring one other than the
     /// system volume.
@@ -678,8 +725,8 @@ const NOT_CARRIED: [&str; NOT_CARRIED_COUNT] = {
 
 /// The settings a saved configuration file does not carry to the commands that follow in a job
 /// (`--save-settings`): what one command does once (`relocate`, `migrate`: the check did it and
-/// handed the new directories on), how it reports (`format`, `emit`, `emit-file`), and `go`,
-/// which no configuration file may set. Every other setting — the limits, the watched paths,
+/// handed the new directories on), how it reports (`format`, `emit`, `emit-file`), and `go`
+/// and `cacheprog-remote`, which no configuration file may set. Every other setting — the limits, the watched paths,
 /// how to prune — is carried.
 pub const NOT_CARRIED_KEYS: &[&str] = &NOT_CARRIED;
 

@@ -358,6 +358,7 @@ impl Case {
             case: self,
             workflow: path,
             event: "push".into(),
+            event_file: None,
             job: None,
             matrix: Vec::new(),
             machine: Vec::new(),
@@ -370,6 +371,8 @@ struct Act<'a> {
     case: &'a Case,
     workflow: PathBuf,
     event: String,
+    /// The event's payload (`-e`), else act's own.
+    event_file: Option<PathBuf>,
     job: Option<String>,
     matrix: Vec<String>,
     machine: Vec<(String, String)>,
@@ -379,6 +382,11 @@ struct Act<'a> {
 impl Act<'_> {
     fn event(mut self, event: &str) -> Self {
         self.event = event.into();
+        self
+    }
+    /// The event's payload, as GitHub would send it.
+    fn event_file(mut self, path: &Path) -> Self {
+        self.event_file = Some(path.to_path_buf());
         self
     }
     fn job(mut self, job: &str) -> Self {
@@ -431,6 +439,9 @@ impl Act<'_> {
                 "go-disk-guard/go-disk-guard@v1={}",
                 case.repo.display()
             ));
+        if let Some(file) = &self.event_file {
+            cmd.arg("-e").arg(file);
+        }
         if let Some(job) = &self.job {
             cmd.args(["-j", job]);
         }
@@ -1015,6 +1026,56 @@ fn scan_writes_sarif_and_scan_fail_on_decides_the_step() {
     run.assert_success();
     assert!(case.out.join("after-guard").exists());
     check_sarif(&case, &run);
+}
+
+#[test]
+#[ignore = "needs nektos/act (.ci/run installs it) and Go"]
+fn the_remote_tier_is_handed_on_read_only_for_pull_requests_from_forks() {
+    let case = Case::repository();
+    let remote = "--remote s3://ci-go-cache/linux";
+    let handed_on = |act: Act<'_>| {
+        let run = act.run();
+        run.assert_success();
+        let prog = case.read("gocacheprog");
+        assert!(prog.contains(" cacheprog --dir "), "{prog}\n{}", run.text);
+        (prog, case.read("repository"))
+    };
+    // push: writable.
+    let (prog, repository) = handed_on(case.act("cacheprog-remote.yml"));
+    assert!(
+        repository.contains('/'),
+        "github.repository is {repository:?}"
+    );
+    assert!(
+        prog.ends_with(&format!(" --max-size 67108864 {remote}")),
+        "{prog}"
+    );
+    // A pull request from a fork: read-only; from the repository itself: writable.
+    for (head, read_only) in [
+        ("stranger/go-disk-guard", true),
+        (repository.as_str(), false),
+    ] {
+        let event = case.dir.join("event.json");
+        let payload = serde_json::json!({
+            "pull_request": {
+                "number": 7,
+                "head": { "ref": "topic", "repo": { "full_name": head } },
+                "base": { "ref": "main", "repo": { "full_name": repository } },
+            },
+        });
+        fs::write(&event, payload.to_string()).unwrap();
+        let (prog, _) = handed_on(
+            case.act("cacheprog-remote.yml")
+                .event("pull_request")
+                .event_file(&event),
+        );
+        let want = if read_only {
+            format!(" {remote} --remote-read-only")
+        } else {
+            format!(" {remote}")
+        };
+        assert!(prog.ends_with(&want), "head {head}: {prog}");
+    }
 }
 
 #[test]

@@ -95,6 +95,8 @@ fn assert_inputs_are_optional_kebab_case_with_defaults(a: &Action) {
         "target",
         "cache-max-size",
         "cacheprog-max-size",
+        "cacheprog-remote",
+        "cacheprog-remote-read-only",
         "keep-recent",
         "paths",
         "relocate",
@@ -136,6 +138,10 @@ fn assert_inputs_are_optional_kebab_case_with_defaults(a: &Action) {
     assert_eq!(a.inputs["emit"].default.as_deref(), Some("github"));
     assert_eq!(a.inputs["fail-on-hard"].default.as_deref(), Some("true"));
     assert_eq!(
+        a.inputs["cacheprog-remote-read-only"].default.as_deref(),
+        Some("auto")
+    );
+    assert_eq!(
         a.inputs["token"].default.as_deref(),
         Some("${{ github.token }}")
     );
@@ -170,11 +176,19 @@ fn assert_step_runs_a_script_with_inputs_through_env(step: &Step) {
         .unwrap();
     let script = script.strip_suffix('"').unwrap();
     assert!(repo_root().join(script).is_file(), "{script} is missing");
+    // The event is only ever compared (GitHub's == and != give true or false): no text of
+    // it reaches a step.
     for value in step.env.iter().flat_map(|e| e.values()) {
-        assert!(
-            !value.contains("github.event"),
-            "event payload reaches a step: {value}"
-        );
+        for (at, _) in value.match_indices("github.event") {
+            let rest = &value[at..];
+            let name_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                .unwrap_or(rest.len());
+            assert!(
+                rest[name_end..].starts_with(" == ") || rest[name_end..].starts_with(" != "),
+                "event payload reaches a step: {value}"
+            );
+        }
     }
 }
 
@@ -193,6 +207,7 @@ fn assert_every_setting_reaches_the_binary(a: &Action) {
         "target",
         "cache-max-size",
         "cacheprog-max-size",
+        "cacheprog-remote",
         "keep-recent",
         "paths",
         "relocate",
@@ -742,6 +757,8 @@ impl Expressions<'_> {
             ["runner", "os"] => "Linux".into(),
             ["runner", "arch"] => "X64".into(),
             ["runner", "tool_cache"] => self.tool_cache.display().to_string(),
+            // Whether the event is a pull request from a fork: the harness runs for push.
+            _ if expr.starts_with("(github.event_name == 'pull_request' ||") => "false".into(),
             ["steps", id, "outputs", name] => self
                 .step_outputs
                 .get(*id)
@@ -1050,6 +1067,80 @@ fn assert_cacheprog_runs_the_installed_binary(
             "{} cacheprog --dir {gocache} --max-size 67108864",
             installed.display()
         )
+    );
+    // cacheprog-remote: the remote tier joins it; on push, auto leaves it writable.
+    let run = run_in_job(
+        w,
+        &[
+            ("install", "source"),
+            ("soft", "1KiB"),
+            ("hard", "0"),
+            ("cacheprog-max-size", "64MiB"),
+            ("cacheprog-remote", "s3://ci-go-cache/linux"),
+        ],
+        job,
+    );
+    assert!(run.success, "{}", run.log);
+    assert_eq!(
+        run.job_env["GOCACHEPROG"],
+        format!(
+            "{} cacheprog --dir {gocache} --max-size 67108864 --remote s3://ci-go-cache/linux",
+            installed.display()
+        )
+    );
+}
+
+/// cacheprog-remote-read-only: auto is read-only for a pull request from a fork (as the
+/// step's env resolves it), true and false say so whatever the event; anything else is
+/// refused before the check runs.
+#[test]
+fn the_check_step_resolves_cacheprog_remote_read_only() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let bin = env!("CARGO_BIN_EXE_go-disk-guard");
+    let gocache = h.join("gocache");
+    let gocache = gocache.to_str().unwrap();
+    let gocacheprog = |read_only: &str, fork: &str| {
+        let env = [
+            ("GDG_BIN", bin),
+            ("GO_DISK_GUARD_GO", "/nonexistent/go"),
+            ("GO_DISK_GUARD_EMIT", "github"),
+            ("GO_DISK_GUARD_HARD", "0"),
+            ("GOCACHE", gocache),
+            ("GO_DISK_GUARD_CACHEPROG_MAX_SIZE", "64MiB"),
+            ("GO_DISK_GUARD_CACHEPROG_REMOTE", "s3://ci-go-cache/linux"),
+            ("GDG_CACHEPROG_REMOTE_READ_ONLY", read_only),
+            ("GDG_FORK_PULL_REQUEST", fork),
+        ];
+        let (out, _) = step("guard.sh", h, &env);
+        let job_env = parse_outputs(&fs::read_to_string(h.join("github_env")).unwrap());
+        (out, job_env.get("GOCACHEPROG").cloned())
+    };
+    let remote = format!(
+        "{bin} cacheprog --dir {gocache} --max-size 67108864 --remote s3://ci-go-cache/linux"
+    );
+    for (read_only, fork, want_read_only) in [
+        ("auto", "true", true),
+        ("auto", "false", false),
+        ("", "true", true),
+        ("false", "true", false),
+        ("true", "false", true),
+    ] {
+        let (out, prog) = gocacheprog(read_only, fork);
+        assert_success(&out);
+        let want = if want_read_only {
+            format!("{remote} --remote-read-only")
+        } else {
+            remote.clone()
+        };
+        assert_eq!(prog.as_deref(), Some(want.as_str()), "{read_only} {fork}");
+    }
+    let (out, prog) = gocacheprog("yes please", "false");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(prog, None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("::error title=go-disk-guard::cacheprog-remote-read-only must be")
     );
 }
 

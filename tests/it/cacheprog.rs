@@ -611,3 +611,169 @@ fn env_hands_on_gocacheprog_and_the_next_build_runs_through_it() {
     );
     assert_eq!(status_json(&[])["cache"]["cacheprog"]["counts"]["puts"], 0);
 }
+
+/// `env` with the remote tier's flags and `GOCACHE` under `home`, Go's directories computed
+/// (no go command is run).
+fn env_with_remote(home: &Path, args: &[&str]) -> Output {
+    common::guard(home)
+        .env("GOCACHE", home.join("cache"))
+        .env("GO_DISK_GUARD_GO", "/nonexistent/go")
+        .arg("env")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The GOCACHEPROG an `--emit sh` payload exports.
+#[cfg(feature = "remote")]
+fn exported_gocacheprog(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("export GOCACHEPROG="))
+        .unwrap_or_else(|| panic!("no GOCACHEPROG in {stdout}"));
+    line.strip_prefix('\'')
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap()
+        .replace("'\\''", "'")
+}
+
+#[cfg(feature = "remote")]
+#[test]
+fn env_hands_on_the_remote_tier_in_gocacheprog() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let cache = h.join("cache");
+    let base = format!(
+        "{BIN} cacheprog --dir {} --max-size 1073741824",
+        cache.display()
+    );
+    let out = env_with_remote(
+        h,
+        &[
+            "--cacheprog-max-size",
+            "1GiB",
+            "--cacheprog-remote",
+            "s3://bucket/p",
+            "--cacheprog-remote-read-only",
+            "--emit",
+            "sh",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        exported_gocacheprog(&out),
+        format!("{base} --remote s3://bucket/p --remote-read-only")
+    );
+    // From the environment, as the Action and the Jenkins step pass them; a URL with a space
+    // is quoted for Go.
+    let out = common::guard(h)
+        .env("GOCACHE", &cache)
+        .env("GO_DISK_GUARD_GO", "/nonexistent/go")
+        .env("GO_DISK_GUARD_CACHEPROG_MAX_SIZE", "1GiB")
+        .env("GO_DISK_GUARD_CACHEPROG_REMOTE", "s3://bucket/ci linux")
+        .env("GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY", "false")
+        .args(["env", "--emit", "sh"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        exported_gocacheprog(&out),
+        format!("{base} --remote 's3://bucket/ci linux'")
+    );
+}
+
+#[test]
+fn a_remote_tier_that_cannot_be_handed_on_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let refused = |args: &[&str], says: &str| {
+        let out = env_with_remote(h, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    };
+    // Without a budget there is no GOCACHEPROG to name it in.
+    refused(
+        &["--cacheprog-remote", "s3://bucket/p", "--emit", "sh"],
+        "needs --cacheprog-max-size",
+    );
+    // The URL is read as `cacheprog --remote` reads it.
+    #[cfg(feature = "remote")]
+    for (url, says) in [
+        ("http://bucket/p", "only s3://BUCKET[/PREFIX]"),
+        ("s3://Bucket/p", "is not a bucket name"),
+        ("s3://bucket/../p", "plain path components"),
+    ] {
+        let args = ["--cacheprog-max-size", "1GiB", "--cacheprog-remote", url];
+        refused(&args, says);
+    }
+    #[cfg(not(feature = "remote"))]
+    refused(
+        &[
+            "--cacheprog-max-size",
+            "1GiB",
+            "--cacheprog-remote",
+            "s3://bucket/p",
+        ],
+        "built without the `remote` feature",
+    );
+    // check refuses it before it does anything.
+    let out = common::guard(h)
+        .env("GOCACHE", h.join("cache"))
+        .env("GO_DISK_GUARD_GO", "/nonexistent/go")
+        .args(["check", "--cacheprog-remote", "s3://bucket/p"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn a_configuration_file_cannot_name_the_remote_tier() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    fs::write(
+        h.join(".go-disk-guard.yml"),
+        "cacheprog-max-size: 1GiB\ncacheprog-remote: s3://attacker/p\n",
+    )
+    .unwrap();
+    for command in ["env", "check"] {
+        let out = common::guard(h)
+            .env("GOCACHE", h.join("cache"))
+            .env("GO_DISK_GUARD_GO", "/nonexistent/go")
+            .args([command, "--emit", "sh"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains(
+                "line 2 column 19: cacheprog-remote: a configuration file cannot name a remote tier"
+            ) && stderr.contains("GO_DISK_GUARD_CACHEPROG_REMOTE"),
+            "{command}: {stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("attacker"));
+    }
+    // It may make the remote tier read-only (it can only tighten).
+    #[cfg(feature = "remote")]
+    a_configuration_file_may_make_the_remote_tier_read_only(h);
+}
+
+#[cfg(feature = "remote")]
+fn a_configuration_file_may_make_the_remote_tier_read_only(h: &Path) {
+    fs::write(
+        h.join(".go-disk-guard.yml"),
+        "cacheprog-max-size: 1GiB\ncacheprog-remote-read-only: true\n",
+    )
+    .unwrap();
+    let out = common::guard(h)
+        .env("GOCACHE", h.join("cache"))
+        .env("GO_DISK_GUARD_GO", "/nonexistent/go")
+        .env("GO_DISK_GUARD_CACHEPROG_REMOTE", "s3://bucket/p")
+        .args(["env", "--emit", "sh"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(exported_gocacheprog(&out).ends_with(" --remote s3://bucket/p --remote-read-only"));
+}
