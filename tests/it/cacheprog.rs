@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::common::cacheprog::{
-    BIN, Prog, b64, compiles_in, count, counts, du_entries, get_line, put_head,
+    BIN, Prog, b64, compiles_in, count, counts, du_entries, get_line, put_head, run_ok,
 };
 use crate::common::{go_cmd, is_root, require_go};
 
@@ -25,16 +25,6 @@ fn go_with(go: &Path, home: &Path, cache: &Path, budget: &str, dir: &Path) -> Co
     let mut cmd = go_cmd(go, home, cache, dir);
     cmd.env("GOCACHEPROG", cacheprog(cache, budget));
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A module of `packages` packages in a chain, each importing a few standard packages, with

@@ -7,10 +7,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common::cacheprog::{compiles_in, count, counts, du_entries};
+use crate::common::cacheprog::{compiles_in, count, counts, du_entries, run_ok};
 use crate::common::seaweed::{self, Weed};
 use crate::common::{self, go_cmd};
 
@@ -36,16 +36,6 @@ fn go_remote(home: &Path, cache: &Path, module: &Path, weed: &Weed, flags: &str)
         cmd.env(k, v);
     }
     cmd
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A main package over a chain of `packages` packages importing a few standard ones; it

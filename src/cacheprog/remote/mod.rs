@@ -264,6 +264,12 @@ impl Ahead {
         }
     }
 
+    /// What the manifest followed says of `action`.
+    fn known(&self, action: &[u8; ID_LEN]) -> Option<Action> {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(action).copied()
+    }
+
     /// Takes in a manifest: what it says of each action, and its outputs to fetch ahead.
     fn expect(&self, actions: Vec<Action>) {
         {
@@ -496,14 +502,7 @@ impl Remote {
     }
 
     fn try_get(&self, store: &Store, action: &[u8; ID_LEN]) -> Result<Fetched, Failure> {
-        let known = self
-            .ahead
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(action)
-            .copied();
-        if let Some(found) = known {
+        if let Some(found) = self.ahead.known(action) {
             return self.serve(store, found, SystemTime::now());
         }
         let text = self.runtime.block_on(async {
@@ -579,11 +578,7 @@ impl Remote {
     pub fn hit_locally(&self, action: &[u8; ID_LEN], hit: &Hit) {
         let known = self
             .ahead
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(action)
-            .copied()
+            .known(action)
             .filter(|k| k.output == hit.output_id && k.size == hit.size);
         let now = SystemTime::now();
         let used = match known {

@@ -31,6 +31,18 @@ pub fn du_entries(cache: &Path) -> u64 {
         .sum()
 }
 
+/// Runs `cmd`, which must succeed (its standard error shown if not).
+#[track_caller]
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The counters the cache programs recorded in the directory.
 pub fn counts(cache: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(cache.join("cacheprog/state.json")).unwrap();
