@@ -248,6 +248,17 @@ impl Store {
         OsString::from(format!("{what}-{n}.tmp"))
     }
 
+    /// Whether the cache has an index entry for `action`, whatever it says (nothing is
+    /// touched or handed out). What is fetched ahead never replaces one.
+    pub fn has_action(&self, action: &[u8; ID_LEN]) -> io::Result<bool> {
+        let index_name = EntryName::new(action, b'a');
+        match self.shard(action)?.meta(index_name.as_os_str()) {
+            Ok(_) => Ok(true),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Looks `action` up. `Ok(None)` is a miss: no entry, a malformed index line, or an
     /// output that is missing, not a regular file on the cache's mount, or of the wrong size.
     /// A hit refreshes both files' mtimes.

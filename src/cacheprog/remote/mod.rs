@@ -247,6 +247,8 @@ struct Ahead {
     known: Mutex<HashMap<[u8; ID_LEN], Action>>,
     /// The manifest read, as it was.
     read: Mutex<Vec<Action>>,
+    /// The actions whose outputs were fetched ahead.
+    fetched: Mutex<HashSet<[u8; ID_LEN]>>,
     /// Outputs to fetch ahead, and whether fetching ahead has stopped.
     queue: Mutex<(VecDeque<Action>, bool)>,
     wake: Condvar,
@@ -503,7 +505,10 @@ impl Remote {
 
     fn try_get(&self, store: &Store, action: &[u8; ID_LEN]) -> Result<Fetched, Failure> {
         if let Some(found) = self.ahead.known(action) {
-            return self.serve(store, found, SystemTime::now());
+            match self.serve(store, found, SystemTime::now()) {
+                Err(Failure::Miss | Failure::Verify) => {} // the action object may know better
+                done => return done,
+            }
         }
         let text = self.runtime.block_on(async {
             let path = self.action_path(action);
@@ -576,10 +581,19 @@ impl Remote {
     /// ahead of the request, a use of the remote action (whose last use is then refreshed
     /// when due).
     pub fn hit_locally(&self, action: &[u8; ID_LEN], hit: &Hit) {
+        // Only what this program fetched ahead is a use of the remote: an entry the cache had
+        // may never have reached the bucket, and refreshing its action would name a body the
+        // bucket lacks.
+        let fetched = self
+            .ahead
+            .fetched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(action);
         let known = self
             .ahead
             .known(action)
-            .filter(|k| k.output == hit.output_id && k.size == hit.size);
+            .filter(|k| fetched && k.output == hit.output_id && k.size == hit.size);
         let now = SystemTime::now();
         let used = match known {
             Some(mut k) => {
@@ -644,18 +658,26 @@ impl Remote {
                 let used = self.ahead.used.lock().unwrap_or_else(|p| p.into_inner());
                 used.1.contains(&found.action)
             };
-            let afford = self
-                .ahead
-                .allowance
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                    left.checked_sub(found.size)
-                })
-                .is_ok();
+            // Never in place of an entry the cache has: the bucket only ever answers a miss.
+            let local = !matches!(store.has_action(&found.action), Ok(false));
+            let afford = !local
+                && self
+                    .ahead
+                    .allowance
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(found.size)
+                    })
+                    .is_ok();
             if asked || !afford {
                 continue;
             }
             match self.bring_output(store, &found) {
                 Ok(stored) => {
+                    self.ahead
+                        .fetched
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(found.action);
                     self.shared
                         .counters
                         .prefetched
