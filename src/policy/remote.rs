@@ -55,6 +55,10 @@ pub const PRUNE_KEEP_RECENT: Duration = Duration::from_secs(3600);
 /// of a build, before most of its lookups.
 pub const MANIFEST_AFTER_REQUESTS: usize = 8;
 
+/// A manifest is followed only when it names at least this many of the first requests: one
+/// alone (the first, which every manifest filed there names) says little.
+pub const MANIFEST_FOLLOW_AT_LEAST: usize = 2;
+
 /// At most this many manifests filed under one first request are read, the newest: one per
 /// command that starts that way is the usual.
 pub const MANIFEST_CANDIDATES: usize = 4;
