@@ -209,7 +209,8 @@ pub struct Counts {
     pub remote_verify_failures: u64,
     /// Remote requests that failed (refused, timed out, 5xx, denied).
     pub remote_errors: u64,
-    /// Uploads given up: the queue full, the flush timeout passed, the remote switched off.
+    /// Writes given up (uploads, and refreshes of a last use): the queue full, the flush
+    /// timeout passed, the remote switched off.
     pub remote_dropped: u64,
     /// Outputs fetched from the remote ahead of the go command's requests (a manifest named
     /// them); a request for one is then a local hit.

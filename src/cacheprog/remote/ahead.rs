@@ -141,6 +141,11 @@ impl Ahead {
         }
     }
 
+    /// Whether fetching ahead has stopped (the go command closed).
+    pub(super) fn stopped(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
     pub(super) fn stop(&self) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
         self.wake.notify_all();

@@ -480,6 +480,10 @@ impl Remote {
         let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
         let mut received: u64 = 0;
         let outcome = loop {
+            // The go command has closed: what was being fetched ahead is not waited for.
+            if self.ahead.stopped() {
+                break Err(Failure::Miss);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             let next = self
                 .runtime
@@ -571,11 +575,14 @@ impl Remote {
         let shared = self.shared.clone();
         if shared.pending.fetch_add(1, Ordering::Relaxed) >= QUEUE_MAX {
             shared.pending.fetch_sub(1, Ordering::Relaxed);
+            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let store = self.store.clone();
         let path = self.action_path(&action.action);
         self.runtime.spawn(async move {
+            // In turn with the uploads: a day's refreshes come all at once.
+            let permit = shared.slots.acquire().await;
             let text = object::format_action(&action);
             let r = timed(
                 REQUEST_TIMEOUT,
@@ -587,6 +594,7 @@ impl Remote {
                 Err(Failure::Error(e)) => shared.failed("refreshing an action", &e),
                 Err(_) => {}
             }
+            drop(permit);
             shared.pending.fetch_sub(1, Ordering::Relaxed);
         });
     }
