@@ -1090,6 +1090,45 @@ fn assert_cacheprog_runs_the_installed_binary(
     );
 }
 
+/// The check step learns whether the event builds the repository's own code from an
+/// allowlist: these events, and a pull request only when its head repository is this one.
+/// Anything not named (workflow_run, issue_comment, …) is read-only.
+#[test]
+fn the_writable_events_are_an_allowlist() {
+    let a = action();
+    let guard = a
+        .runs
+        .steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some("guard"))
+        .unwrap();
+    let expr = &guard.env.as_ref().unwrap()["GDG_OWN_CODE"];
+    assert!(!expr.contains("!="), "{expr}");
+    assert!(
+        expr.contains("github.event.pull_request.head.repo.full_name == github.repository"),
+        "{expr}"
+    );
+    let mut events: Vec<&str> = expr
+        .split("github.event_name == '")
+        .skip(1)
+        .map(|rest| rest.split('\'').next().unwrap())
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "merge_group",
+            "pull_request",
+            "pull_request_target",
+            "push",
+            "release",
+            "schedule",
+            "workflow_dispatch",
+        ],
+        "{expr}"
+    );
+}
+
 /// cacheprog-remote-read-only: auto is writable only for an event building the repository's
 /// own code (as the step's env resolves it), read-only for any other or when the step's env
 /// says nothing; true and false say so whatever the event; anything else is refused before
