@@ -136,64 +136,41 @@ pub struct ListedAction {
     pub read: Option<ActionUse>,
 }
 
-/// A manifest and the pack of the same name (`<hex>/<hex>` under `manifests/` and `packs/`),
-/// as listed: they belong together, and either may be missing. Both only speed builds up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FetchAhead {
-    pub manifest: Option<Listed>,
-    pub pack: Option<Listed>,
-}
-
-impl FetchAhead {
-    fn size(&self) -> u64 {
-        self.manifest
-            .iter()
-            .chain(&self.pack)
-            .map(|o| o.size)
-            .fold(0, u64::saturating_add)
-    }
-}
-
 /// What `prune --remote` was asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemotePruneGoals {
-    /// Remove actions unused for longer than this, and manifests (with their packs) not
-    /// written for longer than this.
+    /// Remove actions unused for longer than this, and manifests not written for longer than
+    /// this.
     pub older_than: Duration,
-    /// Then remove the oldest manifests and their packs, then the least recently used
-    /// actions, until the objects kept take at most this.
+    /// Then remove the oldest manifests, then the least recently used actions, until the
+    /// objects kept take at most this.
     pub max_size: Option<u64>,
-    /// Outputs no kept action references, and packs without a manifest, whose object is
-    /// younger than this are spared.
+    /// Outputs no kept action references whose object is younger than this are spared.
     pub keep_recent: Duration,
 }
 
-/// What to remove: indices into the actions, outputs and manifest/pack pairs listed (a pair
-/// goes whole: its manifest and its pack).
+/// What to remove: indices into the actions, outputs and manifests listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemotePrunePlan {
     pub actions: Vec<usize>,
     pub outputs: Vec<usize>,
-    pub fetch_ahead: Vec<usize>,
+    pub manifests: Vec<usize>,
     /// Actions that could not be read.
     pub unreadable: u64,
 }
 
-/// What `prune --remote` removes from a bucket holding `actions`, `outputs` and the
-/// manifest/pack pairs `fetch_ahead`, at `now`; `written_since` are the outputs named by
-/// actions written after the listing:
+/// What `prune --remote` removes from a bucket holding `actions`, `outputs` and `manifests`,
+/// at `now`; `written_since` are the outputs named by actions written after the listing:
 ///
 /// 1. an action whose last use (its own field: an object store does not let a client set
 ///    an object's modification time) is older than `older_than` goes; so does one that cannot
-///    be read, once its object is that old. A manifest not written for `older_than` goes
-///    with its pack (a manifest is rewritten whenever a go command's use changed it, so one
-///    that old names a build nobody runs); a pack without a manifest goes once its object is
-///    older than `keep_recent` (a pack on its way before its manifest is spared);
+///    be read, once its object is that old. A manifest not written for `older_than` goes (by
+///    its object's time: a manifest is rewritten whenever a go command's use changed it, so
+///    one that old names a build nobody runs);
 /// 2. with `max_size`, while the objects kept (the actions, the outputs they reference, the
-///    manifests and packs) do not fit, the manifests go, oldest first, with their packs (they
-///    only speed builds up: removing one costs at most a slower first build), then the least
-///    recently used actions (a pack without a manifest spared for its age is not counted,
-///    as an output spared for its age is not);
+///    manifests) do not fit, the manifests go, oldest first (they only speed builds up:
+///    removing one costs at most a slower first build), then the least recently used
+///    actions;
 /// 3. every output no kept action references goes, unless its object is younger than
 ///    `keep_recent` (an upload writes the body before its action: a body whose action is on
 ///    its way is spared), or an action written since names it.
@@ -202,7 +179,7 @@ pub struct RemotePrunePlan {
 pub fn plan_remote_prune(
     actions: &[ListedAction],
     outputs: &[Listed],
-    fetch_ahead: &[FetchAhead],
+    manifests: &[Listed],
     written_since: &[ObjectId],
     goals: &RemotePruneGoals,
     now: SystemTime,
@@ -210,12 +187,9 @@ pub fn plan_remote_prune(
     let cutoff = now
         .checked_sub(goals.older_than)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let young_after = now
-        .checked_sub(goals.keep_recent)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut plan = RemotePrunePlan::default();
     let (mut kept, unreadable_kept_bytes) = by_age(actions, cutoff, &mut plan);
-    let mut kept_pairs = pairs_by_age(fetch_ahead, cutoff, young_after, &mut plan);
+    let mut kept_manifests = manifests_by_age(manifests, cutoff, &mut plan);
     if let Some(max) = goals.max_size {
         let sizes: HashMap<ObjectId, u64> = outputs.iter().map(|o| (o.id, o.size)).collect();
         by_size(
@@ -225,12 +199,15 @@ pub fn plan_remote_prune(
             Kept {
                 max,
                 unreadable_bytes: unreadable_kept_bytes,
-                fetch_ahead,
-                pairs: &mut kept_pairs,
+                manifests,
+                kept_manifests: &mut kept_manifests,
             },
             &mut plan,
         );
     }
+    let young_after = now
+        .checked_sub(goals.keep_recent)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let referenced: HashSet<ObjectId> = kept
         .iter()
         .map(|&(_, a)| a.output)
@@ -242,25 +219,17 @@ pub fn plan_remote_prune(
     plan
 }
 
-/// Step 1 for the manifest/pack pairs: a manifest written before `cutoff` goes with its pack,
-/// a pack without a manifest once written before `young_after`. The pairs kept that a size
-/// may remove (those with a manifest), oldest manifest first.
-fn pairs_by_age(
-    fetch_ahead: &[FetchAhead],
+/// Step 1 for the manifests: those written before `cutoff` go into `plan`; the kept ones
+/// (indices into `manifests`), oldest first.
+fn manifests_by_age(
+    manifests: &[Listed],
     cutoff: SystemTime,
-    young_after: SystemTime,
     plan: &mut RemotePrunePlan,
 ) -> Vec<usize> {
-    let mut kept = Vec::new();
-    for (i, pair) in fetch_ahead.iter().enumerate() {
-        match (pair.manifest, pair.pack) {
-            (Some(m), _) if m.modified < cutoff => plan.fetch_ahead.push(i),
-            (Some(_), _) => kept.push(i),
-            (None, Some(p)) if p.modified < young_after => plan.fetch_ahead.push(i),
-            (None, _) => {}
-        }
-    }
-    kept.sort_by_key(|&i| fetch_ahead[i].manifest.map(|m| m.modified));
+    let (gone, mut kept): (Vec<usize>, Vec<usize>) =
+        (0..manifests.len()).partition(|&i| manifests[i].modified < cutoff);
+    plan.manifests = gone;
+    kept.sort_by_key(|&i| manifests[i].modified);
     kept
 }
 
@@ -292,18 +261,18 @@ fn by_age(
 }
 
 /// What step 2 keeps besides the actions: the size to fit, the bytes of unreadable actions
-/// kept, and the manifest/pack pairs kept (indices into `fetch_ahead`, oldest first).
+/// kept, and the manifests kept (indices into `manifests`, oldest first).
 struct Kept<'a> {
     max: u64,
     unreadable_bytes: u64,
-    fetch_ahead: &'a [FetchAhead],
-    pairs: &'a mut Vec<usize>,
+    manifests: &'a [Listed],
+    kept_manifests: &'a mut Vec<usize>,
 }
 
 /// Step 2: while the actions kept, the outputs they reference (sized by `sizes`; a missing
-/// one counts nothing), the unreadable actions and the pairs kept take more than the
-/// maximum, the oldest pairs go into `plan`, then the least recently used of `kept` (indices
-/// into `actions`).
+/// one counts nothing), the unreadable actions and the manifests kept take more than the
+/// maximum, the oldest manifests go into `plan`, then the least recently used of `kept`
+/// (indices into `actions`).
 fn by_size(
     actions: &[ListedAction],
     kept: &mut Vec<(usize, ActionUse)>,
@@ -314,8 +283,8 @@ fn by_size(
     let Kept {
         max,
         unreadable_bytes,
-        fetch_ahead,
-        pairs,
+        manifests,
+        kept_manifests,
     } = rest;
     kept.sort_by_key(|&(_, a)| a.used_at);
     let mut refs: HashMap<ObjectId, u64> = HashMap::new();
@@ -327,18 +296,18 @@ fn by_size(
         .iter()
         .map(|&(i, _)| actions[i].object.size)
         .chain(refs.keys().map(output_size))
-        .chain(pairs.iter().map(|&i| fetch_ahead[i].size()))
+        .chain(kept_manifests.iter().map(|&i| manifests[i].size))
         .fold(unreadable_bytes, u64::saturating_add);
     let mut cut = 0;
-    for &i in pairs.iter() {
+    for &i in kept_manifests.iter() {
         if total <= max {
             break;
         }
-        total = total.saturating_sub(fetch_ahead[i].size());
-        plan.fetch_ahead.push(i);
+        total = total.saturating_sub(manifests[i].size);
+        plan.manifests.push(i);
         cut += 1;
     }
-    pairs.drain(..cut);
+    kept_manifests.drain(..cut);
     let mut cut = 0;
     for &(i, a) in kept.iter() {
         if total <= max {
@@ -362,62 +331,48 @@ fn by_size(
 mod tests {
 
     #[test]
-    fn manifests_go_with_their_packs_by_age_and_first_by_size() {
+    fn manifests_go_by_age_and_first_by_size() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let (actions, outputs) = bucket(now);
-        let at = |id: u8, size: u64, age: Duration| {
-            Some(Listed {
-                id: [id; 32],
-                size,
-                modified: now - age,
-            })
+        let at = |id: u8, size: u64, age: Duration| Listed {
+            id: [id; 32],
+            size,
+            modified: now - age,
         };
-        let pair = |manifest, pack| FetchAhead { manifest, pack };
         let hour = Duration::from_secs(3600);
-        let pairs = [
-            pair(at(0xe1, 10, day(15)), at(0xe1, 400, day(15))), // not written for 15 days
-            pair(at(0xe2, 10, day(1)), at(0xe2, 600, day(1))),
-            pair(at(0xe3, 10, day(3)), None), // a manifest without a pack
-            pair(None, at(0xe4, 300, hour * 2)), // a pack without a manifest, 2 hours old
-            pair(at(0xe5, 10, day(14) - hour), at(0xe5, 5, day(20))), // its manifest decides
+        let manifests = [
+            at(0xe1, 100, day(15)), // not written for 15 days
+            at(0xe2, 600, day(1)),
+            at(0xe3, 10, day(3)),
+            at(0xe4, 15, day(14) - hour),
         ];
         let plan_for = |keep_recent: Duration, max_size: Option<u64>| {
             let goals = goals(keep_recent, max_size);
-            plan_remote_prune(&actions, &outputs, &pairs, &[], &goals, now)
+            plan_remote_prune(&actions, &outputs, &manifests, &[], &goals, now)
         };
-        // By age: the stale manifest with its pack; the pack without a manifest once older
-        // than --keep-recent.
-        let plan = plan_for(hour * 3, None);
-        assert_eq!((plan.actions, plan.fetch_ahead), (vec![0, 2], vec![0]));
-        let plan = plan_for(hour, None);
-        assert_eq!((plan.actions, plan.fetch_ahead), (vec![0, 2], vec![0, 3]));
+        // By age: the manifest not written for --older-than, whatever --keep-recent.
+        for keep_recent in [Duration::ZERO, hour * 3] {
+            let plan = plan_for(keep_recent, None);
+            assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0]));
+        }
         // By size: kept after the age step, the actions and their outputs take 4304 bytes
-        // (see beyond_the_size_the_least_recently_used_go_first), the pairs 635 more. The
-        // oldest manifest goes first (14 days less an hour, 15 bytes with its pack), then the
-        // next (3 days, 10 bytes); no action goes while pairs are left.
-        let plan = plan_for(Duration::ZERO, Some(4939));
-        assert_eq!((plan.actions, plan.fetch_ahead), (vec![0, 2], vec![0, 3]));
-        let plan = plan_for(Duration::ZERO, Some(4938));
-        assert_eq!(
-            (plan.actions, plan.fetch_ahead),
-            (vec![0, 2], vec![0, 3, 4])
-        );
-        let plan = plan_for(Duration::ZERO, Some(4924));
-        assert_eq!(
-            (plan.actions, plan.fetch_ahead),
-            (vec![0, 2], vec![0, 3, 4])
-        );
-        let plan = plan_for(Duration::ZERO, Some(4923));
-        assert_eq!(
-            (plan.actions, plan.fetch_ahead),
-            (vec![0, 2], vec![0, 3, 4, 2])
-        );
-        // Every pair goes before an action does.
+        // (see beyond_the_size_the_least_recently_used_go_first), the manifests 625 more. The
+        // oldest manifest goes first (14 days less an hour, 15 bytes), then the next (3 days,
+        // 10 bytes); no action goes while a manifest is left.
+        let plan = plan_for(Duration::ZERO, Some(4929));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0]));
+        let plan = plan_for(Duration::ZERO, Some(4928));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3]));
+        let plan = plan_for(Duration::ZERO, Some(4914));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3]));
+        let plan = plan_for(Duration::ZERO, Some(4913));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3, 2]));
+        // Every manifest goes before an action does.
         let plan = plan_for(Duration::ZERO, Some(4303));
-        assert_eq!(plan.fetch_ahead, [0, 3, 4, 2, 1]);
+        assert_eq!(plan.manifests, [0, 3, 2, 1]);
         assert_eq!(plan.actions, [0, 2, 3]);
         let plan = plan_for(Duration::ZERO, Some(4304));
-        assert_eq!(plan.fetch_ahead, [0, 3, 4, 2, 1]);
+        assert_eq!(plan.manifests, [0, 3, 2, 1]);
         assert_eq!(plan.actions, [0, 2]);
     }
 
@@ -594,9 +549,7 @@ mod tests {
                 entries in proptest::collection::vec(
                     (0u8..8, 0u8..6, 0u64..40, 0u64..2000, any::<bool>()), 0..24),
                 outputs in proptest::collection::vec((0u8..6, 0u64..5000, 0u64..3), 0..8),
-                pairs in proptest::collection::vec(
-                    (proptest::option::of((0u64..40, 0u64..100)),
-                     proptest::option::of((0u64..72, 0u64..3000))), 0..6),
+                manifests in proptest::collection::vec((0u64..40, 0u64..100), 0..6),
                 written_since in proptest::collection::vec(0u8..6, 0..3),
                 max_size in proptest::option::of(0u64..20_000),
                 keep_recent_hours in 0u64..3,
@@ -617,29 +570,24 @@ mod tests {
                     max_size,
                     keep_recent: Duration::from_secs(keep_recent_hours * 3600),
                 };
-                let pairs: Vec<FetchAhead> = pairs.iter().map(|&(m, p)| FetchAhead {
-                    manifest: m.map(|(days, size)| Listed { id: [0; 32], size, modified: now - day(days) }),
-                    pack: p.map(|(hours, size)| Listed {
-                        id: [0; 32], size, modified: now - Duration::from_secs(hours * 3600),
-                    }),
+                let manifests: Vec<Listed> = manifests.iter().map(|&(days, size)| Listed {
+                    id: [0; 32], size, modified: now - day(days),
                 }).collect();
-                let plan = plan_remote_prune(&actions, &outputs, &pairs, &since, &goals, now);
-                let gone_pairs: HashSet<usize> = plan.fetch_ahead.iter().copied().collect();
-                prop_assert_eq!(gone_pairs.len(), plan.fetch_ahead.len());
-                prop_assert!(plan.fetch_ahead.iter().all(|&i| i < pairs.len()));
-                // Manifests (with their packs) go before any action goes for the size.
+                let plan = plan_remote_prune(&actions, &outputs, &manifests, &since, &goals, now);
+                let gone_manifests: HashSet<usize> = plan.manifests.iter().copied().collect();
+                prop_assert_eq!(gone_manifests.len(), plan.manifests.len());
+                prop_assert!(plan.manifests.iter().all(|&i| i < manifests.len()));
+                // Every manifest goes before any action goes for the size.
                 let cutoff = now - goals.older_than;
                 let removed_for_size = plan.actions.iter()
                     .any(|&i| actions[i].read.is_some_and(|r| r.used_at >= cutoff));
                 if removed_for_size {
-                    for (i, p) in pairs.iter().enumerate() {
-                        prop_assert!(p.manifest.is_none() || gone_pairs.contains(&i));
-                    }
+                    prop_assert_eq!(gone_manifests.len(), manifests.len());
                 }
                 // Without a size, a manifest written within --older-than stays.
                 if max_size.is_none() {
-                    for &i in &plan.fetch_ahead {
-                        prop_assert!(pairs[i].manifest.is_none_or(|m| m.modified < cutoff));
+                    for &i in &plan.manifests {
+                        prop_assert!(manifests[i].modified < cutoff);
                     }
                 }
                 let removed: HashSet<usize> = plan.actions.iter().copied().collect();

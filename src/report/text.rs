@@ -407,10 +407,10 @@ pub fn remote_prune(o: &crate::cacheprog::remote::prune::RemotePruneOutcome) -> 
         o.outputs.saturating_sub(o.removed_outputs),
         format_bytes(o.bytes.saturating_sub(o.removed_bytes))
     ));
-    if o.manifests > 0 || o.packs > 0 {
+    if o.manifests > 0 {
         out.push_str(&format!(
-            "manifests: {} ({verb} {}), packs: {} ({verb} {})\n",
-            o.manifests, o.removed_manifests, o.packs, o.removed_packs
+            "manifests: {} ({verb} {})\n",
+            o.manifests, o.removed_manifests
         ));
     }
     if o.failed > 0 {
@@ -488,30 +488,24 @@ mod remote_prune_tests {
     use crate::cacheprog::remote::prune::RemotePruneOutcome;
 
     #[test]
-    fn the_report_counts_manifests_and_packs() {
+    fn the_report_counts_manifests() {
         let o = RemotePruneOutcome {
             url: "s3://b/p".into(),
             actions: 3,
             outputs: 2,
             manifests: 4,
-            packs: 5,
             removed_manifests: 1,
-            removed_packs: 2,
             ..RemotePruneOutcome::default()
         };
         let text = super::remote_prune(&o);
-        assert!(
-            text.contains("manifests: 4 (removed 1), packs: 5 (removed 2)\n"),
-            "{text}"
-        );
-        let none = super::remote_prune(&RemotePruneOutcome {
-            packs: 1,
+        assert!(text.contains("manifests: 4 (removed 1)\n"), "{text}");
+        let dry = super::remote_prune(&RemotePruneOutcome {
+            manifests: 2,
             dry_run: true,
             ..RemotePruneOutcome::default()
         });
-        assert!(
-            none.contains("manifests: 0 (would remove 0), packs: 1 (would remove 0)\n"),
-            "{none}"
-        );
+        assert!(dry.contains("manifests: 2 (would remove 0)\n"), "{dry}");
+        let none = super::remote_prune(&RemotePruneOutcome::default());
+        assert!(!none.contains("manifests"), "{none}");
     }
 }

@@ -546,18 +546,14 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
     let elsewhere = object::action_key("other", &id(0xa7));
     seaweed::put(&store, &elsewhere, b"not under the prefix".to_vec());
     let key = |kind: &str, n: u8| format!("{PREFIX}/{kind}/{}", format!("{n:02x}").repeat(32));
-    // A manifest and its pack (the same name under packs/), and a pack without a manifest.
+    // A manifest, filed under its first request.
     let hex = |n: u8| format!("{n:02x}").repeat(32);
     let manifest = object::manifest_path(PREFIX, &id(0xa2), &id(0xe1));
-    let pack = format!("{PREFIX}/packs/{}/{}", hex(0xa2), hex(0xe1));
-    let orphan_pack = format!("{PREFIX}/packs/{}/{}", hex(0xa4), hex(0xe2));
     assert_eq!(
         manifest,
         format!("{PREFIX}/manifests/{}/{}", hex(0xa2), hex(0xe1))
     );
     seaweed::put(&store, &manifest, vec![b'm'; 100]);
-    seaweed::put(&store, &pack, vec![b'p'; 300]);
-    seaweed::put(&store, &orphan_pack, vec![b'o'; 200]);
 
     let prune = |args: &[&str]| -> serde_json::Value {
         let mut cmd = Command::new(common::bin());
@@ -585,43 +581,25 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
     assert_eq!(dry["removed_outputs"], 0, "{dry}");
     assert_eq!(dry["actions"], 6, "{dry}");
     assert_eq!(dry["unreadable_actions"], 1, "{dry}");
-    assert_eq!(
-        (&dry["manifests"], &dry["packs"]),
-        (&1.into(), &2.into()),
-        "{dry}"
-    );
-    // The manifest was written within --older-than, the orphan pack within --keep-recent.
-    assert_eq!(
-        (&dry["removed_manifests"], &dry["removed_packs"]),
-        (&0.into(), &0.into()),
-        "{dry}"
-    );
-    // Everything written before now is older than 0s: the manifest would go, and its pack
-    // with it, and the orphan pack.
+    // The manifest was written within --older-than.
+    assert_eq!(dry["manifests"], 1, "{dry}");
+    assert_eq!(dry["removed_manifests"], 0, "{dry}");
+    // Everything written before now is older than 0s: the manifest would go.
     let dry0 = prune(&["--older-than", "0s", "--keep-recent", "0s", "--dry-run"]);
-    assert_eq!(
-        (&dry0["removed_manifests"], &dry0["removed_packs"]),
-        (&1.into(), &2.into()),
-        "{dry0}"
-    );
+    assert_eq!(dry0["removed_manifests"], 1, "{dry0}");
     assert_eq!(seaweed::list(&store), all, "a dry run removes nothing");
 
     let done = prune(&["--older-than", "14d", "--keep-recent", "0s"]);
     assert_eq!(done["removed_actions"], 2, "{done}");
     assert_eq!(done["removed_outputs"], 2, "{done}");
-    // The orphan pack is older than --keep-recent 0s; the manifest and its pack stay.
-    assert_eq!(
-        (&done["removed_manifests"], &done["removed_packs"]),
-        (&0.into(), &1.into()),
-        "{done}"
-    );
-    assert!(done["removed_bytes"].as_u64().unwrap() >= 2700, "{done}");
+    // The manifest, written within --older-than, stays.
+    assert_eq!(done["removed_manifests"], 0, "{done}");
+    assert!(done["removed_bytes"].as_u64().unwrap() >= 2500, "{done}");
     let gone: Vec<String> = vec![
         key("actions", 0xa1),
         key("actions", 0xa3),
         key("outputs", 0x52),
         key("outputs", 0x53),
-        orphan_pack.clone(),
     ];
     let left: Vec<String> = seaweed::list(&store).into_iter().map(|(k, _)| k).collect();
     let expected: Vec<String> = all
@@ -635,13 +613,13 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
         "a kept action's body stays"
     );
     assert!(left.contains(&elsewhere));
-    assert!(left.contains(&manifest) && left.contains(&pack));
+    assert!(left.contains(&manifest));
 
-    // By size, the manifest and its pack go before any action: what is left (every object
-    // kept is counted) less a byte is reached by removing them alone.
+    // By size, the manifest goes before any action: what is left (every object kept is
+    // counted) less a byte is reached by removing it alone.
     let size_left = done["bytes"].as_u64().unwrap() - done["removed_bytes"].as_u64().unwrap();
     let max = (size_left - 1).to_string();
-    let pairs_first = prune(&[
+    let manifests_first = prune(&[
         "--older-than",
         "14d",
         "--keep-recent",
@@ -649,18 +627,11 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
         "--max-size",
         &max,
     ]);
-    assert_eq!(
-        (
-            &pairs_first["removed_manifests"],
-            &pairs_first["removed_packs"]
-        ),
-        (&1.into(), &1.into()),
-        "{pairs_first}"
-    );
-    assert_eq!(pairs_first["removed_actions"], 0, "{pairs_first}");
-    assert_eq!(pairs_first["removed_outputs"], 0, "{pairs_first}");
+    assert_eq!(manifests_first["removed_manifests"], 1, "{manifests_first}");
+    assert_eq!(manifests_first["removed_actions"], 0, "{manifests_first}");
+    assert_eq!(manifests_first["removed_outputs"], 0, "{manifests_first}");
     let left: Vec<String> = seaweed::list(&store).into_iter().map(|(k, _)| k).collect();
-    assert!(!left.contains(&manifest) && !left.contains(&pack));
+    assert!(!left.contains(&manifest));
     assert!(left.contains(&key("actions", 0xa4)));
 
     // By size: the least recently used action (two days) goes first, with its body; the

@@ -4,15 +4,13 @@
 //! `PREFIX/outputs/` listed; the actions are listed again, and those written meanwhile read,
 //! so that what they reference is kept too. What goes is
 //! [`crate::policy::remote::plan_remote_prune`]'s decision. Manifests (under
-//! `PREFIX/manifests/<hex>/<hex>`) and the packs of the same name (under `PREFIX/packs/`) are
-//! listed too: a pair goes when its manifest was not written for as long as `--older-than`
-//! (every read-write cache program whose go command used it rewrites it when it changed), a
-//! pack without a manifest once older than `--keep-recent`, and `--max-size` removes the
-//! oldest pairs before any action. Manifests go first, then packs (a manifest never names a
-//! pack already gone), then actions, then outputs (an action never names an output already
-//! gone because of this prune). Only objects this program names (64 hex digits) are touched.
+//! `PREFIX/manifests/`) are listed too: one goes when it was not written for as long as
+//! `--older-than` (every read-write cache program whose go command used it rewrites it when
+//! it changed), and `--max-size` removes the oldest manifests before any action. Manifests go
+//! first, then actions, then outputs (an action never names an output already gone because
+//! of this prune). Only objects this program names (64 hex digits) are touched.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -23,8 +21,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt as _};
 use super::object;
 use crate::cacheprog::protocol::ID_LEN;
 use crate::policy::remote::{
-    ActionUse, FetchAhead, Listed, ListedAction, RemotePruneGoals, RemotePrunePlan,
-    plan_remote_prune,
+    ActionUse, Listed, ListedAction, RemotePruneGoals, RemotePrunePlan, plan_remote_prune,
 };
 
 /// Requests at once.
@@ -47,11 +44,9 @@ pub struct RemotePruneOutcome {
     pub outputs: u64,
     pub bytes: u64,
     pub manifests: u64,
-    pub packs: u64,
     pub removed_actions: u64,
     pub removed_outputs: u64,
     pub removed_manifests: u64,
-    pub removed_packs: u64,
     pub removed_bytes: u64,
     /// Objects that could not be removed.
     pub failed: u64,
@@ -85,37 +80,6 @@ async fn list(store: &dyn ObjectStore, under: &str) -> anyhow::Result<Vec<Found>
         }
     }
     Ok(out)
-}
-
-/// The name of a manifest or a pack, `<hex>/<hex>` (the first request's ID and its own), or
-/// `None` for an object this program did not name so.
-fn pair_name(meta: &ObjectMeta) -> Option<([u8; ID_LEN], [u8; ID_LEN])> {
-    let parts: Vec<_> = meta.location.parts().collect();
-    let [.., first, name] = parts.as_slice() else {
-        return None;
-    };
-    Some((
-        object::id_of_name(first.as_ref())?,
-        object::id_of_name(name.as_ref())?,
-    ))
-}
-
-/// The manifests and packs listed, paired by name: for each pair, the index of its manifest
-/// in `manifests` and of its pack in `packs`. Objects not named `<hex>/<hex>` are left out.
-fn pair_up(manifests: &[Found], packs: &[Found]) -> Vec<(Option<usize>, Option<usize>)> {
-    type Name = ([u8; ID_LEN], [u8; ID_LEN]);
-    let mut by_name: BTreeMap<Name, (Option<usize>, Option<usize>)> = BTreeMap::new();
-    for (i, f) in manifests.iter().enumerate() {
-        if let Some(name) = pair_name(&f.meta) {
-            by_name.entry(name).or_default().0 = Some(i);
-        }
-    }
-    for (i, f) in packs.iter().enumerate() {
-        if let Some(name) = pair_name(&f.meta) {
-            by_name.entry(name).or_default().1 = Some(i);
-        }
-    }
-    by_name.into_values().collect()
 }
 
 /// Reads the actions `found` (at most [`AT_ONCE`] at a time); `None` for one that cannot be
@@ -173,9 +137,6 @@ struct Contents {
     outputs: Vec<Found>,
     written_since: Vec<[u8; ID_LEN]>,
     manifests: Vec<Found>,
-    packs: Vec<Found>,
-    /// The manifests and packs by name: indices into `manifests` and `packs`.
-    pairs: Vec<(Option<usize>, Option<usize>)>,
 }
 
 async fn contents(
@@ -209,16 +170,12 @@ async fn contents(
         .map(|a| a.output)
         .collect();
     let manifests = list(store.as_ref(), &section(prefix, "manifests")).await?;
-    let packs = list(store.as_ref(), &section(prefix, "packs")).await?;
-    let pairs = pair_up(&manifests, &packs);
     Ok(Contents {
         actions,
         read,
         outputs,
         written_since,
         manifests,
-        packs,
-        pairs,
     })
 }
 
@@ -232,54 +189,31 @@ pub async fn prune_store(
     let now = SystemTime::now();
     let c = contents(&store, prefix, now).await?;
     let outputs: Vec<Listed> = c.outputs.iter().map(Found::listed).collect();
-    let fetch_ahead: Vec<FetchAhead> = c
-        .pairs
-        .iter()
-        .map(|&(m, p)| FetchAhead {
-            manifest: m.map(|i| c.manifests[i].listed()),
-            pack: p.map(|i| c.packs[i].listed()),
-        })
-        .collect();
+    let manifests: Vec<Listed> = c.manifests.iter().map(Found::listed).collect();
     let plan = plan_remote_prune(
         &c.read,
         &outputs,
-        &fetch_ahead,
+        &manifests,
         &c.written_since,
         &request.goals,
         now,
     );
     let doomed_actions: Vec<&Found> = plan.actions.iter().map(|&i| &c.actions[i]).collect();
     let doomed_outputs: Vec<&Found> = plan.outputs.iter().map(|&i| &c.outputs[i]).collect();
-    let doomed_pairs = plan.fetch_ahead.iter().map(|&i| c.pairs[i]);
-    let doomed_manifests: Vec<&Found> = doomed_pairs
-        .clone()
-        .filter_map(|(m, _)| m.map(|i| &c.manifests[i]))
-        .collect();
-    let doomed_packs: Vec<&Found> = doomed_pairs
-        .filter_map(|(_, p)| p.map(|i| &c.packs[i]))
-        .collect();
+    let doomed_manifests: Vec<&Found> = plan.manifests.iter().map(|&i| &c.manifests[i]).collect();
     let mut outcome = tally(url, request, &c, &plan);
-    outcome.removed_manifests = doomed_manifests.len() as u64;
-    outcome.removed_packs = doomed_packs.len() as u64;
     outcome.removed_bytes = doomed_actions
         .iter()
         .chain(&doomed_outputs)
         .chain(&doomed_manifests)
-        .chain(&doomed_packs)
         .map(|f| f.meta.size)
         .fold(0, u64::saturating_add);
     if request.dry_run {
         return Ok(outcome);
     }
-    // Manifests first, then their packs: a manifest never names a pack already gone because
-    // of this prune; then actions, then outputs: an action never names an output already
-    // gone.
-    for batch in [
-        doomed_manifests,
-        doomed_packs,
-        doomed_actions,
-        doomed_outputs,
-    ] {
+    // Manifests first, then actions, then outputs: an action never names an output already
+    // gone because of this prune.
+    for batch in [doomed_manifests, doomed_actions, doomed_outputs] {
         outcome.failed += delete(&store, batch).await;
     }
     Ok(outcome)
@@ -299,17 +233,16 @@ fn tally(
         unreadable_actions: plan.unreadable,
         outputs: c.outputs.len() as u64,
         manifests: c.manifests.len() as u64,
-        packs: c.packs.len() as u64,
         bytes: c
             .actions
             .iter()
             .chain(&c.outputs)
             .chain(&c.manifests)
-            .chain(&c.packs)
             .map(|f| f.meta.size)
             .fold(0u64, u64::saturating_add),
         removed_actions: plan.actions.len() as u64,
         removed_outputs: plan.outputs.len() as u64,
+        removed_manifests: plan.manifests.len() as u64,
         ..RemotePruneOutcome::default()
     }
 }
