@@ -17,12 +17,15 @@ case "${GDG_FAIL_ON_HARD:-true}" in
         exit 2
         ;;
 esac
-# cacheprog-remote-read-only: auto makes the remote tier read-only for a pull request from a
-# fork (GDG_FORK_PULL_REQUEST, resolved from the event by the step's env). Otherwise auto
-# leaves GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY as the job set it (unset: false).
+# cacheprog-remote-read-only: auto leaves the remote tier writable only for an event that
+# builds the repository's own code (GDG_OWN_CODE, resolved from the event by the step's env:
+# push, schedule, workflow_dispatch, merge_group, release, or a pull request whose head
+# repository is this one), and then as the job set GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY
+# (unset: false). Every other event (a pull request from a fork, workflow_run,
+# issue_comment, …, or GDG_OWN_CODE missing) makes it read-only.
 case "${GDG_CACHEPROG_REMOTE_READ_ONLY:-auto}" in
     auto)
-        if [ "${GDG_FORK_PULL_REQUEST:-}" = true ]; then
+        if [ "${GDG_OWN_CODE:-}" != true ]; then
             export GO_DISK_GUARD_CACHEPROG_REMOTE_READ_ONLY=true
         fi
         ;;

@@ -89,13 +89,11 @@ test('cacheprogMaxSize hands the body a GOCACHEPROG serving GOCACHE within the b
     assert runEnv.contains('GO_DISK_GUARD_CACHEPROG_MAX_SIZE=64MiB')
 }
 
-test('cacheprogRemote joins GOCACHEPROG, read-only by default for a pull request from a fork') {
+test('cacheprogRemote joins GOCACHEPROG, read-only by default for any change request build') {
     String remote = "${binary.path} cacheprog --dir %s/gocache --max-size 67108864 --remote s3://ci-go-cache/linux"
-    def handedOn = { Map extra, String changeFork ->
+    def handedOn = { Map extra, Map change ->
         Pipeline p = agent()
-        if (changeFork != null) {
-            p.env.CHANGE_FORK = changeFork
-        }
+        change.each { k, v -> p.env[k] = v }
         String seen = null
         Map config = [binary: binary.path, soft: '1KiB', hard: '0', cacheprogMaxSize: '64MiB',
                       cacheprogRemote: 's3://ci-go-cache/linux'] + extra
@@ -106,16 +104,21 @@ test('cacheprogRemote joins GOCACHEPROG, read-only by default for a pull request
         assert runEnv.contains('GO_DISK_GUARD_CACHEPROG_REMOTE=s3://ci-go-cache/linux')
         return seen - String.format(remote, p.root.path)
     }
-    assert handedOn([:], null) == ''
-    assert handedOn([:], '') == ''
-    assert handedOn([:], 'stranger') == ' --remote-read-only'
-    assert handedOn([cacheprogRemoteReadOnly: false], 'stranger') == ''
-    assert handedOn([cacheprogRemoteReadOnly: true], null) == ' --remote-read-only'
+    // A branch build: writable.
+    assert handedOn([:], [:]) == ''
+    assert handedOn([:], [CHANGE_ID: '']) == ''
+    // A change request, from a fork or from the repository itself: read-only.
+    assert handedOn([:], [CHANGE_ID: '7', CHANGE_FORK: 'stranger']) == ' --remote-read-only'
+    assert handedOn([:], [CHANGE_ID: '7']) == ' --remote-read-only'
+    assert handedOn([:], [CHANGE_ID: '7', CHANGE_FORK: '']) == ' --remote-read-only'
+    // Said explicitly, either way.
+    assert handedOn([cacheprogRemoteReadOnly: false], [CHANGE_ID: '7', CHANGE_FORK: 'stranger']) == ''
+    assert handedOn([cacheprogRemoteReadOnly: true], [:]) == ' --remote-read-only'
 }
 
-test('without a body, a fork\'s read-only remote tier stays set for the rest of the run') {
+test('without a body, a change request\'s read-only remote tier stays set for the rest of the run') {
     Pipeline p = agent()
-    p.env.CHANGE_FORK = 'stranger'
+    p.env.CHANGE_ID = '7'
     p.load().call([binary: binary.path, soft: '1KiB', hard: '0', cacheprogMaxSize: '64MiB',
                    cacheprogRemote: 's3://ci-go-cache/linux'])
     assert p.env.GOCACHEPROG.endsWith(' --remote s3://ci-go-cache/linux --remote-read-only')

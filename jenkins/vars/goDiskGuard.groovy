@@ -74,8 +74,9 @@ def call(Map config = [:], Closure body = null) {
     String settingsFile = "${stem}-settings.yml"
 
     // Whoever can write the remote tier's bucket can make builds link code they choose: a
-    // build of a pull request from a fork (CHANGE_FORK) only reads it, unless told otherwise.
-    Map settings = withReadOnlyDefault(config, env.CHANGE_FORK)
+    // build of a change request (CHANGE_ID: a pull request, from a fork or not) only reads
+    // it, unless told otherwise.
+    Map settings = withReadOnlyDefault(config, env.CHANGE_ID)
     List<String> runEnv = settingsEnvironment(settings)
     runEnv.add("GO_DISK_GUARD_BIN=${exe}")
     runEnv.add("GO_DISK_GUARD_EMIT_FILE=${jsonFile}")
@@ -190,15 +191,16 @@ static List<String> settingsEnvironment(Map config) {
 }
 
 /**
- * `config` with `cacheprogRemoteReadOnly` true when it is not given and `changeFork` is set
- * (multibranch pipelines set CHANGE_FORK for a pull request from a fork). Otherwise it stays
- * as given: not given leaves the variable empty, which reads as false but lets a
- * configuration file make the remote read-only.
+ * `config` with `cacheprogRemoteReadOnly` true when it is not given and `changeId` is set
+ * (multibranch pipelines set CHANGE_ID for every change request build: whether its source is
+ * the repository itself cannot be told safely, CHANGE_FORK being empty for some forks too).
+ * Otherwise it stays as given: not given leaves the variable empty, which reads as false but
+ * lets a configuration file make the remote read-only.
  */
 @NonCPS
-static Map withReadOnlyDefault(Map config, def changeFork) {
+static Map withReadOnlyDefault(Map config, def changeId) {
     Map out = new LinkedHashMap(config)
-    if (out.cacheprogRemoteReadOnly == null && changeFork) {
+    if (out.cacheprogRemoteReadOnly == null && changeId) {
         out.cacheprogRemoteReadOnly = 'true'
     }
     return out

@@ -143,31 +143,38 @@ pub struct ListedAction {
 /// What `prune --remote` was asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RemotePruneGoals {
-    /// Remove actions unused for longer than this.
+    /// Remove actions unused for longer than this, and manifests not written for longer than
+    /// this.
     pub older_than: Duration,
-    /// Then remove least recently used actions until the objects kept take at most this.
+    /// Then remove the oldest manifests, then the least recently used actions, until the
+    /// objects kept take at most this.
     pub max_size: Option<u64>,
-    /// Outputs whose object is younger than this are spared.
+    /// Outputs no kept action references whose object is younger than this are spared.
     pub keep_recent: Duration,
 }
 
-/// What to remove: indices into the actions and outputs listed.
+/// What to remove: indices into the actions, outputs and manifests listed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemotePrunePlan {
     pub actions: Vec<usize>,
     pub outputs: Vec<usize>,
+    pub manifests: Vec<usize>,
     /// Actions that could not be read.
     pub unreadable: u64,
 }
 
-/// What `prune --remote` removes from a bucket holding `actions` and `outputs`, at `now`;
-/// `written_since` are the outputs named by actions written after the listing:
+/// What `prune --remote` removes from a bucket holding `actions`, `outputs` and `manifests`,
+/// at `now`; `written_since` are the outputs named by actions written after the listing:
 ///
 /// 1. an action whose last use (its own field: an object store does not let a client set
 ///    an object's modification time) is older than `older_than` goes; so does one that cannot
-///    be read, once its object is that old;
-/// 2. with `max_size`, the least recently used of the rest go until the objects kept (the
-///    actions and the outputs they reference) fit;
+///    be read, once its object is that old. A manifest not written for `older_than` goes (by
+///    its object's time: a manifest is rewritten whenever a go command's use changed it, so
+///    one that old names a build nobody runs);
+/// 2. with `max_size`, while the objects kept (the actions, the outputs they reference, the
+///    manifests) do not fit, the manifests go, oldest first (they only speed builds up:
+///    removing one costs at most a slower first build), then the least recently used
+///    actions;
 /// 3. every output no kept action references goes, unless its object is younger than
 ///    `keep_recent` (an upload writes the body before its action: a body whose action is on
 ///    its way is spared), or an action written since names it.
@@ -176,6 +183,7 @@ pub struct RemotePrunePlan {
 pub fn plan_remote_prune(
     actions: &[ListedAction],
     outputs: &[Listed],
+    manifests: &[Listed],
     written_since: &[ObjectId],
     goals: &RemotePruneGoals,
     now: SystemTime,
@@ -185,14 +193,19 @@ pub fn plan_remote_prune(
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let mut plan = RemotePrunePlan::default();
     let (mut kept, unreadable_kept_bytes) = by_age(actions, cutoff, &mut plan);
+    let mut kept_manifests = manifests_by_age(manifests, cutoff, &mut plan);
     if let Some(max) = goals.max_size {
         let sizes: HashMap<ObjectId, u64> = outputs.iter().map(|o| (o.id, o.size)).collect();
         by_size(
             actions,
             &mut kept,
             &sizes,
-            max,
-            unreadable_kept_bytes,
+            Kept {
+                max,
+                unreadable_bytes: unreadable_kept_bytes,
+                manifests,
+                kept_manifests: &mut kept_manifests,
+            },
             &mut plan,
         );
     }
@@ -210,17 +223,18 @@ pub fn plan_remote_prune(
     plan
 }
 
-/// The manifests (as listed) that `prune --remote` removes: those not written for
-/// `older_than` (a manifest is rewritten whenever a go command's use changed it, so one that
-/// old names a build nobody runs). A manifest only speeds a build up: removing one never
-/// costs more than a slower first build.
-pub fn stale_manifests(manifests: &[Listed], older_than: Duration, now: SystemTime) -> Vec<usize> {
-    let cutoff = now
-        .checked_sub(older_than)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    (0..manifests.len())
-        .filter(|&i| manifests[i].modified < cutoff)
-        .collect()
+/// Step 1 for the manifests: those written before `cutoff` go into `plan`; the kept ones
+/// (indices into `manifests`), oldest first.
+fn manifests_by_age(
+    manifests: &[Listed],
+    cutoff: SystemTime,
+    plan: &mut RemotePrunePlan,
+) -> Vec<usize> {
+    let (gone, mut kept): (Vec<usize>, Vec<usize>) =
+        (0..manifests.len()).partition(|&i| manifests[i].modified < cutoff);
+    plan.manifests = gone;
+    kept.sort_by_key(|&i| manifests[i].modified);
+    kept
 }
 
 /// Step 1: the actions older than `cutoff` go into `plan`; the kept ones (index, what they
@@ -250,17 +264,32 @@ fn by_age(
     (kept, unreadable_kept_bytes)
 }
 
-/// Step 2: the least recently used of `kept` (indices into `actions`) go into `plan` until
-/// the actions kept, the outputs they reference (sized by `sizes`; a missing one counts
-/// nothing) and `unreadable_bytes` take at most `max`.
+/// What step 2 keeps besides the actions: the size to fit, the bytes of unreadable actions
+/// kept, and the manifests kept (indices into `manifests`, oldest first).
+struct Kept<'a> {
+    max: u64,
+    unreadable_bytes: u64,
+    manifests: &'a [Listed],
+    kept_manifests: &'a mut Vec<usize>,
+}
+
+/// Step 2: while the actions kept, the outputs they reference (sized by `sizes`; a missing
+/// one counts nothing), the unreadable actions and the manifests kept take more than the
+/// maximum, the oldest manifests go into `plan`, then the least recently used of `kept`
+/// (indices into `actions`).
 fn by_size(
     actions: &[ListedAction],
     kept: &mut Vec<(usize, ActionUse)>,
     sizes: &HashMap<ObjectId, u64>,
-    max: u64,
-    unreadable_bytes: u64,
+    rest: Kept<'_>,
     plan: &mut RemotePrunePlan,
 ) {
+    let Kept {
+        max,
+        unreadable_bytes,
+        manifests,
+        kept_manifests,
+    } = rest;
     kept.sort_by_key(|&(_, a)| a.used_at);
     let mut refs: HashMap<ObjectId, u64> = HashMap::new();
     for (_, a) in kept.iter() {
@@ -271,7 +300,18 @@ fn by_size(
         .iter()
         .map(|&(i, _)| actions[i].object.size)
         .chain(refs.keys().map(output_size))
+        .chain(kept_manifests.iter().map(|&i| manifests[i].size))
         .fold(unreadable_bytes, u64::saturating_add);
+    let mut cut = 0;
+    for &i in kept_manifests.iter() {
+        if total <= max {
+            break;
+        }
+        total = total.saturating_sub(manifests[i].size);
+        plan.manifests.push(i);
+        cut += 1;
+    }
+    kept_manifests.drain(..cut);
     let mut cut = 0;
     for &(i, a) in kept.iter() {
         if total <= max {
@@ -295,21 +335,49 @@ fn by_size(
 mod tests {
 
     #[test]
-    fn manifests_go_when_unwritten_for_the_age_asked() {
+    fn manifests_go_by_age_and_first_by_size() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let day = Duration::from_secs(86400);
-        let at = |age: Duration| Listed {
-            id: [0; 32],
-            size: 1,
+        let (actions, outputs) = bucket(now);
+        let at = |id: u8, size: u64, age: Duration| Listed {
+            id: [id; 32],
+            size,
             modified: now - age,
         };
-        let listed = [at(day), at(day * 15), at(day * 14 - Duration::from_secs(1))];
-        assert_eq!(stale_manifests(&listed, day * 14, now), vec![1]);
-        assert_eq!(
-            stale_manifests(&listed, Duration::MAX, now),
-            Vec::<usize>::new()
-        );
-        assert_eq!(stale_manifests(&listed, Duration::ZERO, now), vec![0, 1, 2]);
+        let hour = Duration::from_secs(3600);
+        let manifests = [
+            at(0xe1, 100, day(15)), // not written for 15 days
+            at(0xe2, 600, day(1)),
+            at(0xe3, 10, day(3)),
+            at(0xe4, 15, day(14) - hour),
+        ];
+        let plan_for = |keep_recent: Duration, max_size: Option<u64>| {
+            let goals = goals(keep_recent, max_size);
+            plan_remote_prune(&actions, &outputs, &manifests, &[], &goals, now)
+        };
+        // By age: the manifest not written for --older-than, whatever --keep-recent.
+        for keep_recent in [Duration::ZERO, hour * 3] {
+            let plan = plan_for(keep_recent, None);
+            assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0]));
+        }
+        // By size: kept after the age step, the actions and their outputs take 4304 bytes
+        // (see beyond_the_size_the_least_recently_used_go_first), the manifests 625 more. The
+        // oldest manifest goes first (14 days less an hour, 15 bytes), then the next (3 days,
+        // 10 bytes); no action goes while a manifest is left.
+        let plan = plan_for(Duration::ZERO, Some(4929));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0]));
+        let plan = plan_for(Duration::ZERO, Some(4928));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3]));
+        let plan = plan_for(Duration::ZERO, Some(4914));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3]));
+        let plan = plan_for(Duration::ZERO, Some(4913));
+        assert_eq!((plan.actions, plan.manifests), (vec![0, 2], vec![0, 3, 2]));
+        // Every manifest goes before an action does.
+        let plan = plan_for(Duration::ZERO, Some(4303));
+        assert_eq!(plan.manifests, [0, 3, 2, 1]);
+        assert_eq!(plan.actions, [0, 2, 3]);
+        let plan = plan_for(Duration::ZERO, Some(4304));
+        assert_eq!(plan.manifests, [0, 3, 2, 1]);
+        assert_eq!(plan.actions, [0, 2]);
     }
 
     #[test]
@@ -407,6 +475,7 @@ mod tests {
             &actions,
             &outputs,
             &[],
+            &[],
             &goals(PRUNE_KEEP_RECENT * 2, None),
             now,
         );
@@ -415,11 +484,19 @@ mod tests {
         assert_eq!(plan.unreadable, 1);
         // Sparing nothing for age: the old action's own output and the orphan go, never the
         // output a kept action shares, nor one an action written since names.
-        let plan = plan_remote_prune(&actions, &outputs, &[], &goals(Duration::ZERO, None), now);
+        let plan = plan_remote_prune(
+            &actions,
+            &outputs,
+            &[],
+            &[],
+            &goals(Duration::ZERO, None),
+            now,
+        );
         assert_eq!((plan.actions, plan.outputs), (vec![0, 2], vec![1, 2]));
         let plan = plan_remote_prune(
             &actions,
             &outputs,
+            &[],
             &[[0x53; 32]],
             &goals(Duration::ZERO, None),
             now,
@@ -428,7 +505,7 @@ mod tests {
         // An unreadable action goes once its object is that old.
         let mut old = actions.clone();
         old[5].object.modified = now - day(15);
-        let plan = plan_remote_prune(&old, &outputs, &[], &goals(Duration::ZERO, None), now);
+        let plan = plan_remote_prune(&old, &outputs, &[], &[], &goals(Duration::ZERO, None), now);
         assert_eq!(plan.actions, [0, 2, 5]);
     }
 
@@ -443,6 +520,7 @@ mod tests {
             &actions,
             &outputs,
             &[],
+            &[],
             &goals(Duration::ZERO, Some(2000)),
             now,
         );
@@ -452,6 +530,7 @@ mod tests {
         let plan = plan_remote_prune(
             &actions,
             &outputs,
+            &[],
             &[],
             &goals(Duration::ZERO, Some(0)),
             now,
@@ -474,6 +553,7 @@ mod tests {
                 entries in proptest::collection::vec(
                     (0u8..8, 0u8..6, 0u64..40, 0u64..2000, any::<bool>()), 0..24),
                 outputs in proptest::collection::vec((0u8..6, 0u64..5000, 0u64..3), 0..8),
+                manifests in proptest::collection::vec((0u64..40, 0u64..100), 0..6),
                 written_since in proptest::collection::vec(0u8..6, 0..3),
                 max_size in proptest::option::of(0u64..20_000),
                 keep_recent_hours in 0u64..3,
@@ -494,7 +574,26 @@ mod tests {
                     max_size,
                     keep_recent: Duration::from_secs(keep_recent_hours * 3600),
                 };
-                let plan = plan_remote_prune(&actions, &outputs, &since, &goals, now);
+                let manifests: Vec<Listed> = manifests.iter().map(|&(days, size)| Listed {
+                    id: [0; 32], size, modified: now - day(days),
+                }).collect();
+                let plan = plan_remote_prune(&actions, &outputs, &manifests, &since, &goals, now);
+                let gone_manifests: HashSet<usize> = plan.manifests.iter().copied().collect();
+                prop_assert_eq!(gone_manifests.len(), plan.manifests.len());
+                prop_assert!(plan.manifests.iter().all(|&i| i < manifests.len()));
+                // Every manifest goes before any action goes for the size.
+                let cutoff = now - goals.older_than;
+                let removed_for_size = plan.actions.iter()
+                    .any(|&i| actions[i].read.is_some_and(|r| r.used_at >= cutoff));
+                if removed_for_size {
+                    prop_assert_eq!(gone_manifests.len(), manifests.len());
+                }
+                // Without a size, a manifest written within --older-than stays.
+                if max_size.is_none() {
+                    for &i in &plan.manifests {
+                        prop_assert!(manifests[i].modified < cutoff);
+                    }
+                }
                 let removed: HashSet<usize> = plan.actions.iter().copied().collect();
                 prop_assert_eq!(removed.len(), plan.actions.len());
                 prop_assert!(plan.actions.iter().all(|&i| i < actions.len()));

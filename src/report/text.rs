@@ -482,3 +482,30 @@ pub fn cacheprog_line(m: &crate::cacheprog::Managed) -> String {
         c.errors,
     )
 }
+
+#[cfg(all(test, feature = "remote"))]
+mod remote_prune_tests {
+    use crate::cacheprog::remote::prune::RemotePruneOutcome;
+
+    #[test]
+    fn the_report_counts_manifests() {
+        let o = RemotePruneOutcome {
+            url: "s3://b/p".into(),
+            actions: 3,
+            outputs: 2,
+            manifests: 4,
+            removed_manifests: 1,
+            ..RemotePruneOutcome::default()
+        };
+        let text = super::remote_prune(&o);
+        assert!(text.contains("manifests: 4 (removed 1)\n"), "{text}");
+        let dry = super::remote_prune(&RemotePruneOutcome {
+            manifests: 2,
+            dry_run: true,
+            ..RemotePruneOutcome::default()
+        });
+        assert!(dry.contains("manifests: 2 (would remove 0)\n"), "{dry}");
+        let none = super::remote_prune(&RemotePruneOutcome::default());
+        assert!(!none.contains("manifests"), "{none}");
+    }
+}

@@ -1030,7 +1030,7 @@ fn scan_writes_sarif_and_scan_fail_on_decides_the_step() {
 
 #[test]
 #[ignore = "needs nektos/act (.ci/run installs it) and Go"]
-fn the_remote_tier_is_handed_on_read_only_for_pull_requests_from_forks() {
+fn the_remote_tier_is_handed_on_writable_only_for_the_repositorys_own_code() {
     let case = Case::repository();
     let remote = "--remote s3://ci-go-cache/linux";
     let handed_on = |act: Act<'_>| {
@@ -1075,6 +1075,44 @@ fn the_remote_tier_is_handed_on_read_only_for_pull_requests_from_forks() {
             format!(" {remote}")
         };
         assert!(prog.ends_with(&want), "head {head}: {prog}");
+    }
+    // Any other event is read-only, even one whose payload names this repository: a comment
+    // on a pull request, a workflow run (which may build a pull request's code).
+    let event = case.dir.join("event.json");
+    for (name, payload) in [
+        (
+            "issue_comment",
+            serde_json::json!({
+                "action": "created",
+                "issue": { "number": 7, "pull_request": { "url": "https://example.invalid/7" } },
+                "comment": { "body": "/build" },
+                "repository": { "full_name": repository },
+            }),
+        ),
+        (
+            "workflow_run",
+            serde_json::json!({
+                "action": "completed",
+                "workflow_run": {
+                    "event": "pull_request",
+                    "head_branch": "topic",
+                    "head_repository": { "full_name": repository },
+                    "repository": { "full_name": repository },
+                },
+                "repository": { "full_name": repository },
+            }),
+        ),
+    ] {
+        fs::write(&event, payload.to_string()).unwrap();
+        let (prog, _) = handed_on(
+            case.act("cacheprog-remote.yml")
+                .event(name)
+                .event_file(&event),
+        );
+        assert!(
+            prog.ends_with(&format!(" {remote} --remote-read-only")),
+            "{name}: {prog}"
+        );
     }
 }
 

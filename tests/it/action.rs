@@ -757,8 +757,8 @@ impl Expressions<'_> {
             ["runner", "os"] => "Linux".into(),
             ["runner", "arch"] => "X64".into(),
             ["runner", "tool_cache"] => self.tool_cache.display().to_string(),
-            // Whether the event is a pull request from a fork: the harness runs for push.
-            _ if expr.starts_with("(github.event_name == 'pull_request' ||") => "false".into(),
+            // Whether the event builds the repository's own code: the harness runs for push.
+            _ if expr.starts_with("github.event_name == 'push' ||") => "true".into(),
             ["steps", id, "outputs", name] => self
                 .step_outputs
                 .get(*id)
@@ -1090,9 +1090,49 @@ fn assert_cacheprog_runs_the_installed_binary(
     );
 }
 
-/// cacheprog-remote-read-only: auto is read-only for a pull request from a fork (as the
-/// step's env resolves it), true and false say so whatever the event; anything else is
-/// refused before the check runs.
+/// The check step learns whether the event builds the repository's own code from an
+/// allowlist: these events, and a pull request only when its head repository is this one.
+/// Anything not named (workflow_run, issue_comment, …) is read-only.
+#[test]
+fn the_writable_events_are_an_allowlist() {
+    let a = action();
+    let guard = a
+        .runs
+        .steps
+        .iter()
+        .find(|s| s.id.as_deref() == Some("guard"))
+        .unwrap();
+    let expr = &guard.env.as_ref().unwrap()["GDG_OWN_CODE"];
+    assert!(!expr.contains("!="), "{expr}");
+    assert!(
+        expr.contains("github.event.pull_request.head.repo.full_name == github.repository"),
+        "{expr}"
+    );
+    let mut events: Vec<&str> = expr
+        .split("github.event_name == '")
+        .skip(1)
+        .map(|rest| rest.split('\'').next().unwrap())
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            "merge_group",
+            "pull_request",
+            "pull_request_target",
+            "push",
+            "release",
+            "schedule",
+            "workflow_dispatch",
+        ],
+        "{expr}"
+    );
+}
+
+/// cacheprog-remote-read-only: auto is writable only for an event building the repository's
+/// own code (as the step's env resolves it), read-only for any other or when the step's env
+/// says nothing; true and false say so whatever the event; anything else is refused before
+/// the check runs.
 #[test]
 fn the_check_step_resolves_cacheprog_remote_read_only() {
     let home = tempfile::tempdir().unwrap();
@@ -1100,7 +1140,7 @@ fn the_check_step_resolves_cacheprog_remote_read_only() {
     let bin = env!("CARGO_BIN_EXE_go-disk-guard");
     let gocache = h.join("gocache");
     let gocache = gocache.to_str().unwrap();
-    let gocacheprog = |read_only: &str, fork: &str| {
+    let gocacheprog = |read_only: &str, own_code: Option<&str>| {
         let env = [
             ("GDG_BIN", bin),
             ("GO_DISK_GUARD_GO", "/nonexistent/go"),
@@ -1110,8 +1150,9 @@ fn the_check_step_resolves_cacheprog_remote_read_only() {
             ("GO_DISK_GUARD_CACHEPROG_MAX_SIZE", "64MiB"),
             ("GO_DISK_GUARD_CACHEPROG_REMOTE", "s3://ci-go-cache/linux"),
             ("GDG_CACHEPROG_REMOTE_READ_ONLY", read_only),
-            ("GDG_FORK_PULL_REQUEST", fork),
         ];
+        let own = own_code.map(|v| ("GDG_OWN_CODE", v));
+        let env: Vec<(&str, &str)> = env.into_iter().chain(own).collect();
         let (out, _) = step("guard.sh", h, &env);
         let job_env = parse_outputs(&fs::read_to_string(h.join("github_env")).unwrap());
         (out, job_env.get("GOCACHEPROG").cloned())
@@ -1119,23 +1160,30 @@ fn the_check_step_resolves_cacheprog_remote_read_only() {
     let remote = format!(
         "{bin} cacheprog --dir {gocache} --max-size 67108864 --remote s3://ci-go-cache/linux"
     );
-    for (read_only, fork, want_read_only) in [
-        ("auto", "true", true),
-        ("auto", "false", false),
-        ("", "true", true),
-        ("false", "true", false),
-        ("true", "false", true),
+    for (read_only, own_code, want_read_only) in [
+        ("auto", Some("false"), true),
+        ("auto", Some("true"), false),
+        ("auto", None, true),
+        ("auto", Some(""), true),
+        ("", Some("false"), true),
+        ("", Some("true"), false),
+        ("false", Some("false"), false),
+        ("true", Some("true"), true),
     ] {
-        let (out, prog) = gocacheprog(read_only, fork);
+        let (out, prog) = gocacheprog(read_only, own_code);
         assert_success(&out);
         let want = if want_read_only {
             format!("{remote} --remote-read-only")
         } else {
             remote.clone()
         };
-        assert_eq!(prog.as_deref(), Some(want.as_str()), "{read_only} {fork}");
+        assert_eq!(
+            prog.as_deref(),
+            Some(want.as_str()),
+            "{read_only} {own_code:?}"
+        );
     }
-    let (out, prog) = gocacheprog("yes please", "false");
+    let (out, prog) = gocacheprog("yes please", Some("true"));
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(prog, None);
     assert!(

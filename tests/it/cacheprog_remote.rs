@@ -546,6 +546,14 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
     let elsewhere = object::action_key("other", &id(0xa7));
     seaweed::put(&store, &elsewhere, b"not under the prefix".to_vec());
     let key = |kind: &str, n: u8| format!("{PREFIX}/{kind}/{}", format!("{n:02x}").repeat(32));
+    // A manifest, filed under its first request.
+    let hex = |n: u8| format!("{n:02x}").repeat(32);
+    let manifest = object::manifest_path(PREFIX, &id(0xa2), &id(0xe1));
+    assert_eq!(
+        manifest,
+        format!("{PREFIX}/manifests/{}/{}", hex(0xa2), hex(0xe1))
+    );
+    seaweed::put(&store, &manifest, vec![b'm'; 100]);
 
     let prune = |args: &[&str]| -> serde_json::Value {
         let mut cmd = Command::new(common::bin());
@@ -573,11 +581,19 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
     assert_eq!(dry["removed_outputs"], 0, "{dry}");
     assert_eq!(dry["actions"], 6, "{dry}");
     assert_eq!(dry["unreadable_actions"], 1, "{dry}");
+    // The manifest was written within --older-than.
+    assert_eq!(dry["manifests"], 1, "{dry}");
+    assert_eq!(dry["removed_manifests"], 0, "{dry}");
+    // Everything written before now is older than 0s: the manifest would go.
+    let dry0 = prune(&["--older-than", "0s", "--keep-recent", "0s", "--dry-run"]);
+    assert_eq!(dry0["removed_manifests"], 1, "{dry0}");
     assert_eq!(seaweed::list(&store), all, "a dry run removes nothing");
 
     let done = prune(&["--older-than", "14d", "--keep-recent", "0s"]);
     assert_eq!(done["removed_actions"], 2, "{done}");
     assert_eq!(done["removed_outputs"], 2, "{done}");
+    // The manifest, written within --older-than, stays.
+    assert_eq!(done["removed_manifests"], 0, "{done}");
     assert!(done["removed_bytes"].as_u64().unwrap() >= 2500, "{done}");
     let gone: Vec<String> = vec![
         key("actions", 0xa1),
@@ -597,6 +613,26 @@ fn prune_remote_removes_exactly_the_old_objects_and_never_a_kept_actions_body() 
         "a kept action's body stays"
     );
     assert!(left.contains(&elsewhere));
+    assert!(left.contains(&manifest));
+
+    // By size, the manifest goes before any action: what is left (every object kept is
+    // counted) less a byte is reached by removing it alone.
+    let size_left = done["bytes"].as_u64().unwrap() - done["removed_bytes"].as_u64().unwrap();
+    let max = (size_left - 1).to_string();
+    let manifests_first = prune(&[
+        "--older-than",
+        "14d",
+        "--keep-recent",
+        "0s",
+        "--max-size",
+        &max,
+    ]);
+    assert_eq!(manifests_first["removed_manifests"], 1, "{manifests_first}");
+    assert_eq!(manifests_first["removed_actions"], 0, "{manifests_first}");
+    assert_eq!(manifests_first["removed_outputs"], 0, "{manifests_first}");
+    let left: Vec<String> = seaweed::list(&store).into_iter().map(|(k, _)| k).collect();
+    assert!(!left.contains(&manifest));
+    assert!(left.contains(&key("actions", 0xa4)));
 
     // By size: the least recently used action (two days) goes first, with its body; the
     // shared body of the one used yesterday stays.

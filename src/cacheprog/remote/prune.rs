@@ -3,11 +3,12 @@
 //! Every action under `PREFIX/actions/` is listed and read, every output under
 //! `PREFIX/outputs/` listed; the actions are listed again, and those written meanwhile read,
 //! so that what they reference is kept too. What goes is
-//! [`crate::policy::remote::plan_remote_prune`]'s decision; the actions go first, so that an
-//! action never names an output already gone because of this prune. Manifests (under
-//! `PREFIX/manifests/`) go when they were not written for as long as `--older-than`: every
-//! read-write cache program whose go command used it rewrites it when it changed. Only
-//! objects this program names (64 hex digits) are touched.
+//! [`crate::policy::remote::plan_remote_prune`]'s decision. Manifests (under
+//! `PREFIX/manifests/`) are listed too: one goes when it was not written for as long as
+//! `--older-than` (every read-write cache program whose go command used it rewrites it when
+//! it changed), and `--max-size` removes the oldest manifests before any action. Manifests go
+//! first, then actions, then outputs (an action never names an output already gone because
+//! of this prune). Only objects this program names (64 hex digits) are touched.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -21,7 +22,6 @@ use super::object;
 use crate::cacheprog::protocol::ID_LEN;
 use crate::policy::remote::{
     ActionUse, Listed, ListedAction, RemotePruneGoals, RemotePrunePlan, plan_remote_prune,
-    stale_manifests,
 };
 
 /// Requests at once.
@@ -189,16 +189,19 @@ pub async fn prune_store(
     let now = SystemTime::now();
     let c = contents(&store, prefix, now).await?;
     let outputs: Vec<Listed> = c.outputs.iter().map(Found::listed).collect();
-    let plan = plan_remote_prune(&c.read, &outputs, &c.written_since, &request.goals, now);
+    let manifests: Vec<Listed> = c.manifests.iter().map(Found::listed).collect();
+    let plan = plan_remote_prune(
+        &c.read,
+        &outputs,
+        &manifests,
+        &c.written_since,
+        &request.goals,
+        now,
+    );
     let doomed_actions: Vec<&Found> = plan.actions.iter().map(|&i| &c.actions[i]).collect();
     let doomed_outputs: Vec<&Found> = plan.outputs.iter().map(|&i| &c.outputs[i]).collect();
-    let manifests: Vec<Listed> = c.manifests.iter().map(Found::listed).collect();
-    let doomed_manifests: Vec<&Found> = stale_manifests(&manifests, request.goals.older_than, now)
-        .into_iter()
-        .map(|i| &c.manifests[i])
-        .collect();
+    let doomed_manifests: Vec<&Found> = plan.manifests.iter().map(|&i| &c.manifests[i]).collect();
     let mut outcome = tally(url, request, &c, &plan);
-    outcome.removed_manifests = doomed_manifests.len() as u64;
     outcome.removed_bytes = doomed_actions
         .iter()
         .chain(&doomed_outputs)
@@ -208,7 +211,8 @@ pub async fn prune_store(
     if request.dry_run {
         return Ok(outcome);
     }
-    // Actions first: an action never names an output already gone because of this prune.
+    // Manifests first, then actions, then outputs: an action never names an output already
+    // gone because of this prune.
     for batch in [doomed_manifests, doomed_actions, doomed_outputs] {
         outcome.failed += delete(&store, batch).await;
     }
@@ -238,6 +242,7 @@ fn tally(
             .fold(0u64, u64::saturating_add),
         removed_actions: plan.actions.len() as u64,
         removed_outputs: plan.outputs.len() as u64,
+        removed_manifests: plan.manifests.len() as u64,
         ..RemotePruneOutcome::default()
     }
 }
