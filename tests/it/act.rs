@@ -1094,6 +1094,7 @@ fn the_remote_tier_is_handed_on_writable_only_for_the_repositorys_own_code() {
             serde_json::json!({
                 "action": "completed",
                 "workflow_run": {
+                    "name": "ci",
                     "event": "pull_request",
                     "head_branch": "topic",
                     "head_repository": { "full_name": repository },
