@@ -265,16 +265,17 @@ impl Remote {
                 used.1.contains(&found.action)
             };
             // Never in place of an entry the cache has: the bucket only ever answers a miss.
-            let local = !matches!(store.has_action(&found.action), Ok(false));
-            let afford = !local
-                && self
-                    .ahead
-                    .allowance
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                        left.checked_sub(found.size)
-                    })
-                    .is_ok();
-            if asked || !afford {
+            if asked || !matches!(store.has_action(&found.action), Ok(false)) {
+                continue;
+            }
+            let afford = self
+                .ahead
+                .allowance
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                    left.checked_sub(found.size)
+                })
+                .is_ok();
+            if !afford {
                 continue;
             }
             match self.bring_output(store, &found) {
